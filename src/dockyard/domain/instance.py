@@ -1,0 +1,100 @@
+"""Instances as runtimes see them, and the labels that tie a container back to its owner."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from dockyard.domain.environment import Environment
+from dockyard.domain.ids import InstanceId
+from dockyard.domain.spec import ServiceSpec
+
+LABEL_PREFIX = "io.dockyard."
+LABEL_MANAGED = LABEL_PREFIX + "managed"
+LABEL_TEAM = LABEL_PREFIX + "team"
+LABEL_SERVICE = LABEL_PREFIX + "service"
+LABEL_ENV = LABEL_PREFIX + "env"
+LABEL_REVISION = LABEL_PREFIX + "revision"
+LABEL_INSTANCE = LABEL_PREFIX + "instance"
+LABEL_TEMPLATE = LABEL_PREFIX + "template"
+
+
+class RunState(enum.StrEnum):
+    """What the runtime says a container is doing (not whether it is healthy)."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    EXITED = "exited"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who an instance belongs to. Any field left None matches everything in a selector."""
+
+    team: str | None = None
+    service: str | None = None
+    env: Environment | None = None
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """Everything a runtime needs to start one instance."""
+
+    team: str
+    service: str
+    env: Environment
+    revision: int
+    instance_id: InstanceId
+    spec: ServiceSpec
+
+    @property
+    def name(self) -> str:
+        """Readable and unique: dy-TEAM-SERVICE-ENV-ID."""
+        return f"dy-{self.team}-{self.service}-{self.env.value}-{self.instance_id}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {
+            LABEL_MANAGED: "true",
+            LABEL_TEAM: self.team,
+            LABEL_SERVICE: self.service,
+            LABEL_ENV: self.env.value,
+            LABEL_REVISION: str(self.revision),
+            LABEL_INSTANCE: self.instance_id,
+            LABEL_TEMPLATE: self.spec.template_hash,
+        }
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One instance as the runtime reports it, rebuilt from labels alone."""
+
+    instance_id: InstanceId
+    team: str
+    service: str
+    env: Environment
+    revision: int
+    template_hash: str
+    runtime_id: str
+    state: RunState
+    exit_code: int | None = None
+    ip: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def owner_from_labels(labels: dict[str, str]) -> tuple[str, str, Environment, int, str, str] | None:
+    """Parse Dockyard's labels; None if they are missing or malformed (not ours to touch)."""
+    try:
+        return (
+            labels[LABEL_TEAM],
+            labels[LABEL_SERVICE],
+            Environment(labels[LABEL_ENV]),
+            int(labels[LABEL_REVISION]),
+            labels[LABEL_INSTANCE],
+            labels[LABEL_TEMPLATE],
+        )
+    except (KeyError, ValueError):
+        return None

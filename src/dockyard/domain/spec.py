@@ -1,0 +1,226 @@
+"""What a service asks for: its container template, health check, resources and rollout strategy.
+
+These are frozen dataclasses validated on construction, so every layer above can trust them.
+`ServiceSpec.template_hash` names the container template: two revisions with the same hash differ
+only in replica count, and scaling between them never restarts an instance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from dockyard.domain.errors import Invalid
+from dockyard.domain.image import parse_image
+
+MIN_MEMORY_MB = 16
+MAX_MEMORY_MB = 256 * 1024
+MAX_CPUS = 64.0
+MAX_REPLICAS = 500
+MAX_PIDS = 32768
+MAX_PORTS = 20
+MAX_ENV_VARS = 200
+
+# Linux capabilities a service may ask back after all are dropped. Anything that lets a container
+# reach the host (SYS_ADMIN, SYS_MODULE, NET_ADMIN, ...) is not on the list.
+ALLOWED_CAPABILITIES = frozenset(
+    {
+        "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+        "SETPCAP", "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "AUDIT_WRITE", "SETFCAP",
+    }
+)  # fmt: skip
+
+
+def _require(condition: bool, message: str, field: str) -> None:
+    if not condition:
+        raise Invalid(message, field=field)
+
+
+@dataclass(frozen=True)
+class Port:
+    container_port: int
+    protocol: Literal["tcp", "udp"] = "tcp"
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        _require(
+            1 <= self.container_port <= 65535,
+            f"port {self.container_port} is out of range: use 1-65535",
+            "ports",
+        )
+        _require(self.protocol in ("tcp", "udp"), "port protocol must be 'tcp' or 'udp'", "ports")
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """An HTTP GET on `http_path` at `port`, or a command run inside the container.
+
+    The instance is ready after one success once started; after `retries` consecutive failures
+    it is unhealthy. Failures during `start_period_s` do not count.
+    """
+
+    http_path: str | None = None
+    port: int | None = None
+    command: tuple[str, ...] = ()
+    interval_s: float = 5.0
+    timeout_s: float = 2.0
+    retries: int = 3
+    start_period_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        f = "health_check"
+        _require(
+            (self.http_path is None) != (not self.command),
+            "health_check needs exactly one of http_path or command",
+            f,
+        )
+        if self.http_path is not None:
+            _require(self.http_path.startswith("/"), "health_check.http_path must start with '/'", f)
+            _require(len(self.http_path) <= 1024, "health_check.http_path is too long", f)
+        if self.port is not None:
+            _require(1 <= self.port <= 65535, "health_check.port must be 1-65535", f)
+        _require(0.1 <= self.interval_s <= 300, "health_check.interval_s must be 0.1-300", f)
+        _require(0.1 <= self.timeout_s <= 60, "health_check.timeout_s must be 0.1-60", f)
+        _require(1 <= self.retries <= 100, "health_check.retries must be 1-100", f)
+        _require(0 <= self.start_period_s <= 3600, "health_check.start_period_s must be 0-3600", f)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Per-instance limits, always applied: CPU (cores), memory (MiB) and process count."""
+
+    cpus: float = 0.5
+    memory_mb: int = 256
+    pids: int = 512
+
+    def __post_init__(self) -> None:
+        f = "resources"
+        _require(0.01 <= self.cpus <= MAX_CPUS, f"resources.cpus must be 0.01-{MAX_CPUS:g}", f)
+        _require(
+            MIN_MEMORY_MB <= self.memory_mb <= MAX_MEMORY_MB,
+            f"resources.memory_mb {self.memory_mb} is out of range: "
+            f"use {MIN_MEMORY_MB}-{MAX_MEMORY_MB} MiB",
+            f,
+        )
+        _require(16 <= self.pids <= MAX_PIDS, f"resources.pids must be 16-{MAX_PIDS}", f)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Rolling update bounds, as counts of instances (never both zero)."""
+
+    max_surge: int = 1
+    max_unavailable: int = 0
+
+    def __post_init__(self) -> None:
+        f = "strategy"
+        _require(0 <= self.max_surge <= MAX_REPLICAS, "strategy.max_surge must be >= 0", f)
+        _require(
+            0 <= self.max_unavailable <= MAX_REPLICAS, "strategy.max_unavailable must be >= 0", f
+        )
+        _require(
+            self.max_surge + self.max_unavailable > 0,
+            "strategy.max_surge and strategy.max_unavailable cannot both be 0: "
+            "the rollout could never make progress",
+            f,
+        )
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """The container template of a service: everything but the replica count."""
+
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    ports: tuple[Port, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    resources: Resources = field(default_factory=Resources)
+    health_check: HealthCheck | None = None
+    stop_grace_s: float = 10.0
+    capabilities: tuple[str, ...] = ()
+    strategy: Strategy = field(default_factory=Strategy)
+
+    def __post_init__(self) -> None:
+        parse_image(self.image)
+        _require(len(self.ports) <= MAX_PORTS, f"at most {MAX_PORTS} ports", "ports")
+        _require(len(self.env) <= MAX_ENV_VARS, f"at most {MAX_ENV_VARS} env vars", "env")
+        for key, _ in self.env:
+            _require(
+                bool(key) and "=" not in key and key.replace("_", "a").isalnum()
+                and not key[0].isdigit(),
+                f"env var name {key!r} is invalid: use letters, digits and '_', "
+                "not starting with a digit",
+                "env",
+            )
+        _require(0 <= self.stop_grace_s <= 600, "stop_grace_s must be 0-600 seconds", "stop_grace_s")
+        for cap in self.capabilities:
+            _require(
+                cap in ALLOWED_CAPABILITIES,
+                f"capability {cap!r} is not allowed; choose from "
+                f"{', '.join(sorted(ALLOWED_CAPABILITIES))}",
+                "capabilities",
+            )
+        if self.health_check and self.health_check.http_path is not None:
+            _require(
+                self.health_check.port is not None or bool(self.ports),
+                "an HTTP health check needs health_check.port or at least one port",
+                "health_check",
+            )
+
+    @property
+    def health_port(self) -> int | None:
+        check = self.health_check
+        if check is None or check.http_path is None:
+            return None
+        return check.port if check.port is not None else self.ports[0].container_port
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["env"] = dict(self.env)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServiceSpec:
+        """Inverse of `to_json`; raises Invalid on any malformed part."""
+        try:
+            check = data.get("health_check")
+            return cls(
+                image=data["image"],
+                command=tuple(data.get("command") or ()),
+                args=tuple(data.get("args") or ()),
+                ports=tuple(Port(**p) for p in data.get("ports") or ()),
+                env=tuple(sorted((str(k), str(v)) for k, v in (data.get("env") or {}).items())),
+                resources=Resources(**(data.get("resources") or {})),
+                health_check=(
+                    HealthCheck(**{**check, "command": tuple(check.get("command") or ())})
+                    if check
+                    else None
+                ),
+                stop_grace_s=float(data.get("stop_grace_s", 10.0)),
+                capabilities=tuple(data.get("capabilities") or ()),
+                strategy=Strategy(**(data.get("strategy") or {})),
+            )
+        except (KeyError, TypeError) as exc:
+            raise Invalid(f"malformed service spec: {exc}", field="spec") from exc
+
+    @property
+    def template_hash(self) -> str:
+        """Short stable hash of the template; equal hashes mean interchangeable instances."""
+        # The rollout strategy says how to replace instances, not what they are: leave it out.
+        template = {k: v for k, v in self.to_json().items() if k != "strategy"}
+        canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def check_replicas(replicas: int) -> int:
+    if isinstance(replicas, bool) or not isinstance(replicas, int):
+        raise Invalid("replicas must be a whole number", field="replicas")
+    _require(
+        0 <= replicas <= MAX_REPLICAS,
+        f"replicas {replicas} is out of range: use 0-{MAX_REPLICAS}",
+        "replicas",
+    )
+    return replicas

@@ -1,0 +1,1 @@
+"""Places instances run: the Runtime seam, an in-memory fake, and the Docker engine."""

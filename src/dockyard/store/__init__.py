@@ -1,0 +1,1 @@
+"""The platform database: models, migrations and the repositories that read and write them."""

@@ -1,0 +1,104 @@
+"""Opening the platform database and bringing its schema up to date with Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from dockyard.domain.errors import Conflict, Unavailable
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for `url` (sqlite:///path or postgresql+psycopg://...), tuned for many readers."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the portal and API read while a controller writes; foreign keys make
+    # ON DELETE CASCADE real; synchronous=NORMAL is durable under WAL across process crashes.
+    cursor = dbapi_conn.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "foreign_keys=ON",
+        "busy_timeout=30000",
+        "synchronous=NORMAL",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest migration (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except OperationalError as exc:
+        raise Unavailable(f"the platform database does not answer: {exc.orig}") from exc
+
+
+def _is_busy(exc: DBAPIError) -> bool:
+    # SQLite reports a write that lost the race against another writer as "database is locked"
+    # (SQLITE_BUSY / BUSY_SNAPSHOT under WAL); PostgreSQL as a serialization failure.
+    text = str(exc.orig).lower()
+    return "locked" in text or "could not serialize" in text
+
+
+class Database:
+    """The engine plus a session factory. Sessions are short: one per request or pass."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, *, upgrade: bool = True) -> Database:
+        engine = open_engine(url)
+        if upgrade:
+            migrate(engine)
+        return cls(engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed if the block returns, rolled back if it raises.
+
+        Losing a race is translated here, once: a stale version or a duplicate key becomes
+        Conflict (the caller retries or reports 409); a database that does not answer,
+        Unavailable.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except (StaleDataError, IntegrityError) as exc:
+            raise Conflict(
+                "the same thing was changed by another request at the same time; "
+                "re-read it and retry"
+            ) from exc
+        except OperationalError as exc:
+            if _is_busy(exc):
+                raise Conflict(
+                    "the database was busy with a concurrent change; retry"
+                ) from exc
+            raise Unavailable(f"the platform database failed: {exc.orig}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,206 @@
+"""What controllers read (desired state per key) and write (instance and environment status).
+
+A controller pass reads `desired` and `instance_records`, acts on the runtime, then writes the
+whole outcome with `write_pass` in one transaction, so status is never half-updated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from dockyard.domain.environment import Environment
+from dockyard.domain.status import EnvKey, EnvStatus, Health, InstanceRecord
+from dockyard.store.models import (
+    EnvironmentRow,
+    EnvStatusRow,
+    EventRow,
+    InstanceRow,
+    ReleaseRow,
+    ServiceRow,
+    TeamRow,
+)
+from dockyard.store.releases import release_view
+from dockyard.store.views import ReleaseView
+
+
+@dataclass(frozen=True)
+class Desired:
+    key: EnvKey
+    team: str
+    service: str
+    release: ReleaseView | None  # None: never deployed here
+    deleting: bool
+
+    @property
+    def replicas(self) -> int:
+        if self.deleting or self.release is None:
+            return 0
+        return self.release.replicas
+
+
+def keys(session: Session) -> list[EnvKey]:
+    """Every key with something wanted or something running: deployed or with instances."""
+    deployed = session.execute(
+        select(EnvironmentRow.service_id, EnvironmentRow.name).where(
+            EnvironmentRow.current_revision.is_not(None)
+        )
+    )
+    running = session.execute(select(InstanceRow.service_id, InstanceRow.env).distinct())
+    found = {EnvKey(sid, Environment(env)) for sid, env in [*deployed, *running]}
+    return sorted(found, key=str)
+
+
+def key_for(session: Session, *, team: str, service: str, env: Environment) -> EnvKey | None:
+    service_id = session.scalar(
+        select(ServiceRow.id)
+        .join(TeamRow, ServiceRow.team_id == TeamRow.id)
+        .where(TeamRow.name == team, ServiceRow.name == service)
+    )
+    return None if service_id is None else EnvKey(service_id, env)
+
+
+def known_owners(session: Session) -> set[tuple[str, str]]:
+    """(team, service) of every service row, deleted-but-not-purged included."""
+    rows = session.execute(
+        select(TeamRow.name, ServiceRow.name).join(TeamRow, ServiceRow.team_id == TeamRow.id)
+    )
+    return {(team, service) for team, service in rows}
+
+
+def desired(session: Session, key: EnvKey) -> Desired | None:
+    """The desired state of `key`, or None if its service is gone entirely."""
+    found = session.execute(
+        select(ServiceRow, TeamRow.name, EnvironmentRow.current_revision)
+        .join(TeamRow, ServiceRow.team_id == TeamRow.id)
+        .join(EnvironmentRow, EnvironmentRow.service_id == ServiceRow.id)
+        .where(ServiceRow.id == key.service_id, EnvironmentRow.name == key.env.value)
+    ).first()
+    if found is None:
+        return None
+    svc, team, number = found
+    release = None
+    if number is not None:
+        row = session.scalar(
+            select(ReleaseRow).where(
+                ReleaseRow.service_id == svc.id,
+                ReleaseRow.env == key.env.value,
+                ReleaseRow.number == number,
+            )
+        )
+        release = None if row is None else release_view(row, team=team, service=svc.name)
+    return Desired(
+        key=key, team=team, service=svc.name, release=release, deleting=svc.deleted_at is not None
+    )
+
+
+def _record(row: InstanceRow) -> InstanceRecord:
+    return InstanceRecord(
+        id=row.id,
+        revision=row.revision,
+        template_hash=row.template_hash,
+        runtime_id=row.runtime_id,
+        state=row.state,
+        health=Health(row.health),
+        health_failures=row.health_failures,
+        restarts=row.restarts,
+        exit_code=row.exit_code,
+        last_log=row.last_log,
+        ip=row.ip,
+        started_at=row.started_at,
+        ready_at=row.ready_at,
+        next_restart_at=row.next_restart_at,
+    )
+
+
+def instance_records(session: Session, key: EnvKey) -> list[InstanceRecord]:
+    rows = session.scalars(
+        select(InstanceRow).where(
+            InstanceRow.service_id == key.service_id, InstanceRow.env == key.env.value
+        )
+    )
+    return [_record(row) for row in rows]
+
+
+def write_pass(
+    session: Session,
+    key: EnvKey,
+    *,
+    records: list[InstanceRecord],
+    status: EnvStatus,
+    events: list[tuple[str, str]],
+    now: datetime,
+) -> None:
+    """Replace the key's instance status with `records`, store `status`, append `events`."""
+    where = (InstanceRow.service_id == key.service_id, InstanceRow.env == key.env.value)
+    existing = {row.id: row for row in session.scalars(select(InstanceRow).where(*where))}
+    keep = {record.id for record in records}
+    gone = [iid for iid in existing if iid not in keep]
+    if gone:
+        session.execute(delete(InstanceRow).where(*where, InstanceRow.id.in_(gone)))
+    for record in records:
+        row = existing.get(record.id) or InstanceRow(
+            id=record.id, service_id=key.service_id, env=key.env.value
+        )
+        _fill(row, record, now)
+        session.add(row)
+    _write_status(session, key, status, now)
+    for kind, message in events:
+        session.add(
+            EventRow(service_id=key.service_id, env=key.env.value, at=now, kind=kind, message=message)
+        )
+
+
+def _fill(row: InstanceRow, record: InstanceRecord, now: datetime) -> None:
+    row.revision = record.revision
+    row.template_hash = record.template_hash
+    row.runtime_id = record.runtime_id
+    row.state = record.state
+    row.health = record.health.value
+    row.health_failures = record.health_failures
+    row.restarts = record.restarts
+    row.exit_code = record.exit_code
+    row.last_log = record.last_log
+    row.ip = record.ip
+    row.started_at = record.started_at
+    row.ready_at = record.ready_at
+    row.next_restart_at = record.next_restart_at
+    row.updated_at = now
+
+
+def _write_status(session: Session, key: EnvKey, status: EnvStatus, now: datetime) -> None:
+    row = session.get(EnvStatusRow, (key.service_id, key.env.value))
+    if row is None:
+        row = EnvStatusRow(service_id=key.service_id, env=key.env.value)
+        session.add(row)
+    if status.revision != row.revision or row.rollout_started_at is None:
+        row.rollout_started_at = now
+    row.phase = status.phase.value
+    row.message = status.message
+    row.revision = status.revision
+    row.desired = status.desired
+    row.ready = status.ready
+    row.updated = status.updated
+    row.updated_at = now
+
+
+def rollout_started_at(session: Session, key: EnvKey) -> datetime | None:
+    """When the controller first saw the current revision (for progress deadlines)."""
+    row = session.get(EnvStatusRow, (key.service_id, key.env.value))
+    return None if row is None else row.rollout_started_at
+
+
+def purge_service(session: Session, service_id: int) -> bool:
+    """Remove a deleted service once nothing of it runs. False if it still has instances."""
+    svc = session.get(ServiceRow, service_id)
+    if svc is None or svc.deleted_at is None:
+        return False
+    if session.scalar(select(InstanceRow.id).where(InstanceRow.service_id == service_id).limit(1)):
+        return False
+    for table in (EventRow, EnvStatusRow, ReleaseRow, EnvironmentRow):
+        session.execute(delete(table).where(table.service_id == service_id))
+    session.delete(svc)
+    return True
