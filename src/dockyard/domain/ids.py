@@ -15,7 +15,10 @@ RevisionNumber = NewType("RevisionNumber", int)
 
 # A DNS label, short enough that team + service + env + instance fit in a container name.
 _NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,28}[a-z0-9])?$")
-NAME_RULE = "1-30 characters: lowercase letters, digits and '-', starting with a letter, not ending with '-'"
+NAME_RULE = (
+    "1-30 characters: lowercase letters, digits and '-', starting with a letter, "
+    "not ending with '-'"
+)
 
 
 def check_name(value: str, *, field: str) -> str:

@@ -27,10 +27,21 @@ MAX_ENV_VARS = 200
 # reach the host (SYS_ADMIN, SYS_MODULE, NET_ADMIN, ...) is not on the list.
 ALLOWED_CAPABILITIES = frozenset(
     {
-        "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-        "SETPCAP", "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "AUDIT_WRITE", "SETFCAP",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "NET_BIND_SERVICE",
+        "NET_RAW",
+        "SYS_CHROOT",
+        "AUDIT_WRITE",
+        "SETFCAP",
     }
-)  # fmt: skip
+)
 
 
 def _require(condition: bool, message: str, field: str) -> None:
@@ -77,7 +88,9 @@ class HealthCheck:
             f,
         )
         if self.http_path is not None:
-            _require(self.http_path.startswith("/"), "health_check.http_path must start with '/'", f)
+            _require(
+                self.http_path.startswith("/"), "health_check.http_path must start with '/'", f
+            )
             _require(len(self.http_path) <= 1024, "health_check.http_path is too long", f)
         if self.port is not None:
             _require(1 <= self.port <= 65535, "health_check.port must be 1-65535", f)
@@ -149,13 +162,17 @@ class ServiceSpec:
         _require(len(self.env) <= MAX_ENV_VARS, f"at most {MAX_ENV_VARS} env vars", "env")
         for key, _ in self.env:
             _require(
-                bool(key) and "=" not in key and key.replace("_", "a").isalnum()
+                bool(key)
+                and "=" not in key
+                and key.replace("_", "a").isalnum()
                 and not key[0].isdigit(),
                 f"env var name {key!r} is invalid: use letters, digits and '_', "
                 "not starting with a digit",
                 "env",
             )
-        _require(0 <= self.stop_grace_s <= 600, "stop_grace_s must be 0-600 seconds", "stop_grace_s")
+        _require(
+            0 <= self.stop_grace_s <= 600, "stop_grace_s must be 0-600 seconds", "stop_grace_s"
+        )
         for cap in self.capabilities:
             _require(
                 cap in ALLOWED_CAPABILITIES,

@@ -95,9 +95,7 @@ class Database:
             ) from exc
         except OperationalError as exc:
             if _is_busy(exc):
-                raise Conflict(
-                    "the database was busy with a concurrent change; retry"
-                ) from exc
+                raise Conflict("the database was busy with a concurrent change; retry") from exc
             raise Unavailable(f"the platform database failed: {exc.orig}") from exc
 
     def close(self) -> None:

@@ -152,9 +152,14 @@ def deploy(
         replicas if replicas is not None else (current.replicas if current else DEFAULT_REPLICAS)
     )
     row = _append(
-        session, change, service=svc, env=environment, spec=spec, replicas=count,
+        session,
+        change,
+        service=svc,
+        env=environment,
+        spec=spec,
+        replicas=count,
         cause=f"deploy {spec.image}",
-    )  # fmt: skip
+    )
     return release_view(row, team=team, service=service)
 
 
@@ -169,9 +174,14 @@ def scale(
     if current is None:
         raise Conflict(f"{service} has never been deployed to {env.value}; deploy it first")
     row = _append(
-        session, change, service=svc, env=environment, spec=ServiceSpec.from_json(current.spec),
-        replicas=replicas, cause=f"scale {current.replicas} -> {replicas}",
-    )  # fmt: skip
+        session,
+        change,
+        service=svc,
+        env=environment,
+        spec=ServiceSpec.from_json(current.spec),
+        replicas=replicas,
+        cause=f"scale {current.replicas} -> {replicas}",
+    )
     return release_view(row, team=team, service=service)
 
 
@@ -200,9 +210,14 @@ def rollback(
         raise Invalid(f"revision {target} is already current", field="to")
     old = release_row(session, svc.id, env, target)
     row = _append(
-        session, change, service=svc, env=environment, spec=ServiceSpec.from_json(old.spec),
-        replicas=old.replicas, cause=f"rollback to {target}",
-    )  # fmt: skip
+        session,
+        change,
+        service=svc,
+        env=environment,
+        spec=ServiceSpec.from_json(old.spec),
+        replicas=old.replicas,
+        cause=f"rollback to {target}",
+    )
     return release_view(row, team=team, service=service)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select
 from sqlalchemy.orm import Session
 
 from dockyard.domain.environment import Environment
-from dockyard.domain.status import EnvKey, EnvStatus, Health, InstanceRecord
+from dockyard.domain.status import EnvKey, EnvPhase, EnvStatus, Health, InstanceRecord
 from dockyard.store.models import (
     EnvironmentRow,
     EnvStatusRow,
@@ -50,7 +50,13 @@ def keys(session: Session) -> list[EnvKey]:
         )
     )
     running = session.execute(select(InstanceRow.service_id, InstanceRow.env).distinct())
-    found = {EnvKey(sid, Environment(env)) for sid, env in [*deployed, *running]}
+    # A deleted service is purged by a pass over one of its keys, even if it never ran.
+    deleted = session.execute(
+        select(ServiceRow.id, literal(Environment.TEST.value)).where(
+            ServiceRow.deleted_at.is_not(None)
+        )
+    )
+    found = {EnvKey(sid, Environment(env)) for sid, env in [*deployed, *running, *deleted]}
     return sorted(found, key=str)
 
 
@@ -63,12 +69,19 @@ def key_for(session: Session, *, team: str, service: str, env: Environment) -> E
     return None if service_id is None else EnvKey(service_id, env)
 
 
-def known_owners(session: Session) -> set[tuple[str, str]]:
-    """(team, service) of every service row, deleted-but-not-purged included."""
-    rows = session.execute(
-        select(TeamRow.name, ServiceRow.name).join(TeamRow, ServiceRow.team_id == TeamRow.id)
-    )
-    return {(team, service) for team, service in rows}
+def owned_keys(session: Session) -> set[tuple[str, str, str]]:
+    """(team, service, env) of every key some reconciler looks after (see `keys`)."""
+    names = {
+        sid: (team, service)
+        for sid, team, service in session.execute(
+            select(ServiceRow.id, TeamRow.name, ServiceRow.name).join(
+                TeamRow, ServiceRow.team_id == TeamRow.id
+            )
+        )
+    }
+    return {
+        (*names[key.service_id], key.env.value) for key in keys(session) if key.service_id in names
+    }
 
 
 def desired(session: Session, key: EnvKey) -> Desired | None:
@@ -150,7 +163,9 @@ def write_pass(
     _write_status(session, key, status, now)
     for kind, message in events:
         session.add(
-            EventRow(service_id=key.service_id, env=key.env.value, at=now, kind=kind, message=message)
+            EventRow(
+                service_id=key.service_id, env=key.env.value, at=now, kind=kind, message=message
+            )
         )
 
 
@@ -187,10 +202,20 @@ def _write_status(session: Session, key: EnvKey, status: EnvStatus, now: datetim
     row.updated_at = now
 
 
-def rollout_started_at(session: Session, key: EnvKey) -> datetime | None:
-    """When the controller first saw the current revision (for progress deadlines)."""
+@dataclass(frozen=True)
+class LastStatus:
+    phase: EnvPhase
+    message: str
+    revision: int | None
+    rollout_started_at: datetime | None
+
+
+def last_status(session: Session, key: EnvKey) -> LastStatus | None:
+    """What the previous pass wrote, and when the controller first saw the current revision."""
     row = session.get(EnvStatusRow, (key.service_id, key.env.value))
-    return None if row is None else row.rollout_started_at
+    if row is None:
+        return None
+    return LastStatus(EnvPhase(row.phase), row.message, row.revision, row.rollout_started_at)
 
 
 def purge_service(session: Session, service_id: int) -> bool:

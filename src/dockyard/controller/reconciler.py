@@ -1,0 +1,423 @@
+"""One reconcile pass for one (service, environment): re-read, diff, act, write status.
+
+A pass trusts nothing from earlier passes but the database and the runtime: it lists the key's
+instances by label, folds in the status it wrote last time, probes, plans (a pure function),
+acts, and writes the whole outcome in one transaction. A pass interrupted anywhere, by a crash
+or `kill -9`, is simply done again by the next one; containers left half-started are found by
+their labels and removed, so no duplicate or orphan survives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from dockyard.controller import health
+from dockyard.controller.config import ControllerSettings
+from dockyard.controller.plan import Member, Wanted, plan
+from dockyard.controller.status import Outcome, summarize
+from dockyard.domain.clock import Clock
+from dockyard.domain.errors import DockyardError, Unavailable
+from dockyard.domain.ids import new_instance_id
+from dockyard.domain.instance import InstanceSpec, Observed, Owner, RunState
+from dockyard.domain.spec import ServiceSpec
+from dockyard.domain.status import EnvKey, EnvPhase, EnvStatus, Health, InstanceRecord
+from dockyard.runtimes.base import Runtime
+from dockyard.store import status as store
+from dockyard.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Pass:
+    """The working state of one pass; discarded at its end."""
+
+    key: EnvKey
+    desired: store.Desired
+    now: datetime
+    records: dict[str, InstanceRecord]
+    observed: dict[str, Observed]
+    events: list[tuple[str, str]] = field(default_factory=list)
+    failure: str | None = None
+
+    @property
+    def spec(self) -> ServiceSpec | None:
+        return self.desired.release.spec if self.desired.release else None
+
+    @property
+    def template(self) -> str | None:
+        return self.desired.release.template_hash if self.desired.release else None
+
+    def event(self, kind: str, message: str) -> None:
+        self.events.append((kind, message))
+
+
+class Reconciler:
+    """Drives one runtime toward the releases in one database. Safe to run one per key."""
+
+    def __init__(
+        self,
+        db: Database,
+        runtime: Runtime,
+        *,
+        clock: Clock,
+        settings: ControllerSettings,
+    ) -> None:
+        self._db = db
+        self._runtime = runtime
+        self._clock = clock
+        self._settings = settings
+        self._starts = asyncio.Semaphore(runtime.capabilities.parallel_starts)
+        self._stops = asyncio.Semaphore(settings.parallel_stops)
+        self._probed_at: dict[str, datetime] = {}
+
+    async def reconcile(self, key: EnvKey) -> float | None:
+        """Run one pass. Returns seconds until this key wants another look (None: resync)."""
+        desired, records, last = await asyncio.to_thread(self._read, key)
+        if desired is None:
+            await asyncio.to_thread(self._forget, key)
+            return None
+        owner = Owner(team=desired.team, service=desired.service, env=key.env)
+        try:
+            observed = await self._runtime.list(owner)
+        except Unavailable as exc:
+            await self._write_unavailable(key, desired, records, exc, last)
+            raise
+        work = _Pass(
+            key=key,
+            desired=desired,
+            now=self._clock(),
+            records={r.id: r for r in records},
+            observed={o.instance_id: o for o in observed},
+        )
+        await self._observe(work)
+        paused = self._rollout_failure(work, last)
+        step = plan(self._wanted(work, paused=paused), self._members(work))
+        await self._act(work, start=step.start, remove=step.remove)
+        outcome = Outcome(desired, list(work.records.values()), work.failure)
+        summary = summarize(outcome, last)
+        self._note_transition(work, summary.phase, last)
+        await asyncio.to_thread(self._write, work, summary)
+        return self._next_look(work, busy=not step.idle)
+
+    # -- reading and writing ------------------------------------------------------------------
+
+    def _read(
+        self, key: EnvKey
+    ) -> tuple[store.Desired | None, list[InstanceRecord], store.LastStatus | None]:
+        with self._db.session() as session:
+            return (
+                store.desired(session, key),
+                store.instance_records(session, key),
+                store.last_status(session, key),
+            )
+
+    def _forget(self, key: EnvKey) -> None:
+        with self._db.session() as session:
+            store.write_pass(session, key, records=[], status=_EMPTY, events=[], now=self._clock())
+
+    def _write(self, work: _Pass, summary: EnvStatus) -> None:
+        with self._db.session() as session:
+            store.write_pass(
+                session,
+                work.key,
+                records=list(work.records.values()),
+                status=summary,
+                events=work.events,
+                now=work.now,
+            )
+        if work.desired.deleting and not work.records:
+            with self._db.session() as session:
+                if store.purge_service(session, work.key.service_id):
+                    log.info("service purged service_id=%s", work.key.service_id)
+
+    async def _write_unavailable(
+        self,
+        key: EnvKey,
+        desired: store.Desired,
+        records: list[InstanceRecord],
+        exc: Unavailable,
+        last: store.LastStatus | None,
+    ) -> None:
+        outcome = Outcome(desired, records, None, unavailable=exc.message)
+        summary = summarize(outcome, last)
+        with self._db.session() as session:
+            store.write_pass(
+                session, key, records=records, status=summary, events=[], now=self._clock()
+            )
+
+    # -- observing ----------------------------------------------------------------------------
+
+    async def _observe(self, work: _Pass) -> None:
+        """Fold the runtime's view into the records: gone, leftover, exited, probed."""
+        for iid in [i for i in work.records if i not in work.observed]:
+            work.event("disappeared", f"instance {iid} is gone from the runtime; replacing it")
+            del work.records[iid]
+        checks = []
+        for iid, obs in list(work.observed.items()):
+            record = work.records.get(iid) or self._adopt(obs)
+            if obs.state is RunState.CREATED:
+                # Only an interrupted start leaves a created-but-never-started container.
+                await self._destroy(obs)
+                work.records.pop(iid, None)
+                del work.observed[iid]
+                continue
+            work.records[iid] = replace(record, runtime_id=obs.runtime_id, ip=obs.ip)
+            if obs.state is RunState.EXITED:
+                await self._note_exit(work, obs)
+            else:
+                checks.append(self._probe(work, obs))
+        await asyncio.gather(*checks)
+
+    def _adopt(self, obs: Observed) -> InstanceRecord:
+        """A labelled instance with no record: started by a pass that died before writing."""
+        return InstanceRecord(
+            id=obs.instance_id,
+            revision=obs.revision,
+            template_hash=obs.template_hash,
+            runtime_id=obs.runtime_id,
+            state=obs.state.value,
+            health=Health.STARTING,
+            ip=obs.ip,
+            started_at=obs.started_at or obs.created_at,
+        )
+
+    async def _note_exit(self, work: _Pass, obs: Observed) -> None:
+        record = work.records[obs.instance_id]
+        if record.health is Health.CRASHED:
+            return
+        try:
+            lines = await self._runtime.logs(obs, tail=self._settings.log_tail)
+        except DockyardError:
+            lines = []
+        work.records[obs.instance_id] = health.after_exit(
+            record,
+            exit_code=obs.exit_code,
+            log="\n".join(lines),
+            now=work.now,
+            cap_s=self._settings.max_restart_delay_s,
+        )
+        last_line = lines[-1] if lines else "no output"
+        work.event(
+            "crashed", f"instance {obs.instance_id} exited with code {obs.exit_code}: {last_line}"
+        )
+
+    async def _probe(self, work: _Pass, obs: Observed) -> None:
+        record = work.records[obs.instance_id]
+        spec = work.spec if record.template_hash == work.template else None
+        check = spec.health_check if spec else None
+        if check is None or spec is None:
+            # No check (or an old template we only keep until it is replaced): running is ready.
+            if record.health is not Health.READY and check is None:
+                work.records[obs.instance_id] = replace(
+                    record, state="running", health=Health.READY, ready_at=work.now
+                )
+            return
+        last = self._probed_at.get(obs.instance_id)
+        period = health.probe_period(record, check, starting_s=self._settings.starting_probe_s)
+        if last is not None and (work.now - last).total_seconds() < period * 0.9:
+            return
+        self._probed_at[obs.instance_id] = work.now
+        result = await self._runtime.probe(obs, check, port=spec.health_port)
+        updated = health.after_probe(record, ok=result.ok, check=check, now=work.now)
+        if updated.health is Health.UNHEALTHY and record.health is not Health.UNHEALTHY:
+            work.event(
+                "unhealthy",
+                f"instance {obs.instance_id} failed its health check: "
+                f"{result.detail or 'no detail'}",
+            )
+        if updated.health is Health.UNHEALTHY:
+            updated = health.mark_unhealthy_restart(
+                updated, now=work.now, cap_s=self._settings.max_restart_delay_s
+            )
+        work.records[obs.instance_id] = replace(updated, state="running")
+
+    # -- deciding -----------------------------------------------------------------------------
+
+    def _rollout_failure(self, work: _Pass, last: store.LastStatus | None) -> bool:
+        """Decide whether the rollout has failed; if so set `work.failure` and pause it.
+
+        Only a rollout can fail: once a revision has been available, later crashes make the
+        environment degraded and are healed, never paused.
+        """
+        revision = work.desired.release.number if work.desired.release else None
+        settled = (
+            last is not None
+            and last.revision == revision
+            and last.phase in (EnvPhase.AVAILABLE, EnvPhase.DEGRADED, EnvPhase.IDLE)
+        )
+        if settled or revision is None or work.desired.deleting:
+            return False
+        current = [r for r in work.records.values() if r.template_hash == work.template]
+        looping = [
+            r for r in current
+            if r.restarts >= self._settings.crash_loop_restarts and r.health is not Health.READY
+        ]  # fmt: skip
+        if looping:
+            worst = looping[0]
+            tail = worst.last_log.splitlines()[-1] if worst.last_log else "no output"
+            work.failure = (
+                f"revision {revision} is crash-looping: instance {worst.id} restarted "
+                f"{worst.restarts} times, last exit code {worst.exit_code}: {tail}"
+            )
+        elif last is not None and last.phase is EnvPhase.FAILED and last.revision == revision:
+            work.failure = last.message  # stays failed until a new revision is asked for
+        elif self._past_deadline(work, last, current):
+            ready = sum(r.health is Health.READY for r in current)
+            work.failure = (
+                f"revision {revision} made no progress in "
+                f"{self._settings.progress_deadline_s:g} s: {ready} of "
+                f"{work.desired.replicas} new instances ready"
+            )
+        return work.failure is not None
+
+    def _past_deadline(
+        self, work: _Pass, last: store.LastStatus | None, current: list[InstanceRecord]
+    ) -> bool:
+        if last is None or last.rollout_started_at is None or work.desired.release is None:
+            return False
+        if last.revision != work.desired.release.number:
+            return False
+        ready = sum(r.health is Health.READY for r in current)
+        waited = (work.now - last.rollout_started_at).total_seconds()
+        return ready < work.desired.replicas and waited > self._settings.progress_deadline_s
+
+    def _wanted(self, work: _Pass, *, paused: bool) -> Wanted:
+        spec = work.spec
+        return Wanted(
+            template=work.template,
+            replicas=work.desired.replicas,
+            strategy=spec.strategy if spec else Wanted(None, 0).strategy,
+            paused=paused,
+        )
+
+    def _members(self, work: _Pass) -> list[Member]:
+        return [
+            Member(
+                id=r.id,
+                template=r.template_hash,
+                health=r.health,
+                age_s=(work.now - r.started_at).total_seconds() if r.started_at else 0.0,
+            )
+            for r in work.records.values()
+        ]
+
+    # -- acting -------------------------------------------------------------------------------
+
+    async def _act(self, work: _Pass, *, start: int, remove: tuple[str, ...]) -> None:
+        restarts = [
+            r.id for r in work.records.values()
+            if r.id not in remove and r.template_hash == work.template
+            and health.restart_due(r, work.now)
+        ]  # fmt: skip
+        await asyncio.gather(
+            *(self._remove(work, iid) for iid in remove),
+            *(self._restart(work, iid) for iid in restarts),
+            self._start_many(work, start),
+        )
+
+    async def _remove(self, work: _Pass, iid: str) -> None:
+        obs = work.observed[iid]
+        grace = work.spec.stop_grace_s if work.spec else 10.0
+        async with self._stops:
+            if obs.state is RunState.RUNNING:
+                await self._runtime.stop(obs, grace_s=grace)
+            await self._runtime.destroy(obs)
+        del work.records[iid]
+        self._probed_at.pop(iid, None)
+        work.event("removed", f"instance {iid} (revision {obs.revision}) stopped and removed")
+
+    async def _restart(self, work: _Pass, iid: str) -> None:
+        obs = work.observed[iid]
+        async with self._starts:
+            if obs.state is RunState.RUNNING:  # unhealthy: stop it first
+                await self._runtime.stop(obs, grace_s=work.spec.stop_grace_s if work.spec else 10)
+            fresh = await self._runtime.restart(obs)
+        work.observed[iid] = fresh
+        self._probed_at.pop(iid, None)
+        record = health.after_restart(work.records[iid], now=work.now)
+        work.records[iid] = replace(record, ip=fresh.ip, runtime_id=fresh.runtime_id)
+        work.event("restarted", f"instance {iid} restarted (restart {record.restarts})")
+
+    async def _start_many(self, work: _Pass, count: int) -> None:
+        if count <= 0 or work.desired.release is None:
+            return
+        tasks = [asyncio.create_task(self._start(work)) for _ in range(count)]
+        try:
+            await asyncio.gather(*tasks)
+        except DockyardError as exc:
+            # One refused start (an image the engine lacks, say) means the rest would be too.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if isinstance(exc, Unavailable):
+                raise
+            revision = work.desired.release.number
+            work.failure = f"cannot start instances of revision {revision}: {exc.message}"
+            work.event("start-failed", work.failure)
+
+    async def _start(self, work: _Pass) -> None:
+        release = work.desired.release
+        assert release is not None  # checked by the caller
+        spec = InstanceSpec(
+            team=work.desired.team,
+            service=work.desired.service,
+            env=work.key.env,
+            revision=release.number,
+            instance_id=new_instance_id(),
+            spec=release.spec,
+        )
+        async with self._starts:
+            obs = await self._runtime.start(spec)
+        work.observed[obs.instance_id] = obs
+        work.records[obs.instance_id] = InstanceRecord(
+            id=obs.instance_id,
+            revision=release.number,
+            template_hash=release.template_hash,
+            runtime_id=obs.runtime_id,
+            state=obs.state.value,
+            health=Health.STARTING,
+            ip=obs.ip,
+            started_at=work.now,
+        )
+        work.event("started", f"instance {obs.instance_id} of revision {release.number} started")
+        # Probe at once: a fast service is ready before the pass ends.
+        await self._probe(work, obs)
+
+    async def _destroy(self, obs: Observed) -> None:
+        async with self._stops:
+            await self._runtime.destroy(obs)
+
+    # -- after --------------------------------------------------------------------------------
+
+    def _note_transition(self, work: _Pass, phase: EnvPhase, last: store.LastStatus | None) -> None:
+        release = work.desired.release
+        revision = release.number if release else None
+        if release and (last is None or last.revision != revision):
+            work.event(
+                "rollout",
+                f"revision {revision}: {release.cause} "
+                f"({release.replicas} replicas) by {release.created_by}",
+            )
+        changed = last is None or last.phase != phase or last.revision != revision
+        if changed and phase in (EnvPhase.AVAILABLE, EnvPhase.FAILED, EnvPhase.DEGRADED):
+            work.event(phase.value, work.failure or f"revision {revision} is {phase.value}")
+
+    def _next_look(self, work: _Pass, *, busy: bool) -> float | None:
+        delays: list[float] = []
+        if busy:
+            delays.append(self._settings.starting_probe_s)
+        for record in work.records.values():
+            if record.health in (Health.STARTING, Health.PENDING):
+                delays.append(self._settings.starting_probe_s)
+            elif record.next_restart_at is not None:
+                delays.append(max(0.05, (record.next_restart_at - work.now).total_seconds()))
+            elif record.health is Health.READY and work.spec and work.spec.health_check:
+                delays.append(work.spec.health_check.interval_s)
+        return min(delays) if delays else None
+
+
+_EMPTY = EnvStatus(EnvPhase.IDLE, "service removed", None, 0, 0, 0)

@@ -1,0 +1,49 @@
+"""Orphan collection: labelled containers nobody wants go, only after the grace period."""
+
+from __future__ import annotations
+
+from dockyard.controller.orphans import OrphanCollector
+from dockyard.domain.environment import Environment
+from dockyard.domain.ids import InstanceId
+from dockyard.domain.instance import InstanceSpec, Owner
+from dockyard.domain.spec import ServiceSpec
+
+from .conftest import Harness
+
+
+async def start(harness: Harness, *, service: str, env: Environment) -> None:
+    await harness.runtime.start(
+        InstanceSpec(
+            team="pay",
+            service=service,
+            env=env,
+            revision=1,
+            instance_id=InstanceId(f"{service}-{env.value}"),
+            spec=ServiceSpec(image="img/x:1"),
+        )
+    )
+
+
+async def test_orphans_are_removed_after_grace_and_wanted_ones_kept(harness: Harness) -> None:
+    harness.deploy(replicas=1)
+    await harness.settle()
+    await start(harness, service="gone", env=Environment.TEST)  # no such service
+    await start(harness, service="web", env=Environment.ONLINE)  # never deployed there
+    collector = OrphanCollector(harness.db, harness.runtime, clock=harness.clock, grace_s=30)
+    assert await collector.collect() == []
+    harness.clock.advance(29)
+    assert await collector.collect() == []
+    harness.clock.advance(2)
+    removed = await collector.collect()
+    assert {o.instance_id for o in removed} == {"gone-test", "web-online"}
+    left = await harness.runtime.list(Owner(team="pay"))
+    assert [(o.service, o.env) for o in left] == [("web", Environment.TEST)]
+
+
+async def test_dry_run_removes_nothing(harness: Harness) -> None:
+    await start(harness, service="gone", env=Environment.TEST)
+    collector = OrphanCollector(
+        harness.db, harness.runtime, clock=harness.clock, grace_s=0, dry_run=True
+    )
+    assert len(await collector.collect()) == 1
+    assert len(await harness.runtime.list(Owner())) == 1
