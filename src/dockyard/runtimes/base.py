@@ -7,11 +7,13 @@ Contract, which every implementation passes in tests/conformance:
   without them are invisible.
 - Errors are Dockyard's: `Unavailable` when the engine does not answer (retry later),
   `RuntimeFailure` when it refused the request (e.g. an image it does not have), `NotFound` for
-  `restart`/`logs` of an unknown instance.
+  `restart`/`logs` of an unknown instance, `Conflict` when `start` is given an instance whose
+  name is taken (the existing one is left alone).
 """
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,11 +59,13 @@ class Runtime(Protocol):
     async def destroy(self, observed: Observed) -> None:
         """Remove the instance, killing it if needed. Unknown instances succeed."""
 
-    async def list(self, owner: Owner) -> list[Observed]:
+    async def list(self, owner: Owner) -> builtins.list[Observed]:
         """Every instance carrying Dockyard's labels that matches `owner`, in any state."""
 
-    async def logs(self, observed: Observed, *, tail: int) -> list[str]:
+    async def logs(self, observed: Observed, *, tail: int) -> builtins.list[str]:
         """The last `tail` lines the instance wrote (stdout and stderr, interleaved)."""
 
-    async def probe(self, observed: Observed, check: HealthCheck, *, port: int | None) -> ProbeResult:
+    async def probe(
+        self, observed: Observed, check: HealthCheck, *, port: int | None
+    ) -> ProbeResult:
         """Run one health check against a running instance, bounded by `check.timeout_s`."""

@@ -1,0 +1,70 @@
+"""InstanceSpec -> the arguments of the Engine API's container create call. Pure: no I/O.
+
+Every container Dockyard creates is limited (CPU, memory without swap, process count) and
+hardened (no new privileges, all capabilities dropped but the ones the spec asks back, not
+privileged, no host mounts of any kind) here, in one place, so no code path can forget it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from docker.types import HostConfig, LogConfig
+
+from dockyard.domain.instance import InstanceSpec
+
+# Bound each container's log on disk: a chatty service must not fill the host's disk.
+LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
+NO_NEW_PRIVILEGES = "no-new-privileges"
+MIB = 1024 * 1024
+NANO = 1_000_000_000
+
+
+def host_config(spec: InstanceSpec, *, network: str, api_version: str) -> HostConfig:
+    """Limits, hardening and network of one container (the Engine API's HostConfig)."""
+    resources = spec.spec.resources
+    memory = resources.memory_mb * MIB
+    return HostConfig(
+        version=api_version,
+        network_mode=network,
+        nano_cpus=round(resources.cpus * NANO),
+        mem_limit=memory,
+        # Swap limit equal to the memory limit means no swap: an instance over its memory
+        # is killed rather than slowing the whole host down by swapping.
+        memswap_limit=memory,
+        pids_limit=resources.pids,
+        security_opt=[NO_NEW_PRIVILEGES],
+        cap_drop=["ALL"],
+        cap_add=list(spec.spec.capabilities) or None,
+        privileged=False,
+        # A tiny init as PID 1 forwards SIGTERM to the service and reaps zombies: without it a
+        # process that installs no signal handler (busybox httpd, many scripts) ignores the
+        # stop signal as PID 1 and is only killed after the whole grace period.
+        init=True,
+        log_config=LogConfig(type=LogConfig.types.JSON, config=dict(LOG_OPTIONS)),
+        # No restart policy on purpose: the controller restarts, with backoff it can see.
+        restart_policy=None,
+    )
+
+
+def create_kwargs(spec: InstanceSpec, *, network: str, api_version: str) -> dict[str, Any]:
+    """Keyword arguments for `docker.APIClient.create_container` that start `spec`.
+
+    `command` overrides the image's entrypoint and `args` its command, as in Kubernetes: an
+    overridden entrypoint never receives the image's default command.
+    """
+    service = spec.spec
+    return {
+        "image": service.image,
+        "name": spec.name,
+        "labels": spec.labels,
+        "entrypoint": list(service.command) or None,
+        "command": list(service.args) or None,
+        "environment": [f"{key}={value}" for key, value in service.env],
+        "stop_timeout": math.ceil(service.stop_grace_s),
+        "host_config": host_config(spec, network=network, api_version=api_version),
+        # The SDK would otherwise copy proxy settings from the client's config into the
+        # container: the environment must be exactly what the spec says.
+        "use_config_proxy": False,
+    }

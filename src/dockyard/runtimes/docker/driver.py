@@ -1,0 +1,249 @@
+"""DockerRuntime: the Runtime seam over one Docker engine's API (never the CLI).
+
+The docker SDK blocks, so each verb runs its engine calls in one worker thread; SDK errors are
+translated to Dockyard's vocabulary there, once (translate.py). Container arguments come from
+container.py, Observed from observe.py, probes from probe.py: this module only sequences them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import math
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import docker
+from docker.errors import ImageNotFound
+from docker.errors import NotFound as DockerNotFound
+
+from dockyard.domain.errors import Conflict, NotFound, RuntimeFailure
+from dockyard.domain.instance import (
+    LABEL_ENV,
+    LABEL_MANAGED,
+    LABEL_SERVICE,
+    LABEL_TEAM,
+    InstanceSpec,
+    Observed,
+    Owner,
+    RunState,
+)
+from dockyard.domain.spec import HealthCheck
+from dockyard.runtimes.base import Capabilities, ProbeResult
+from dockyard.runtimes.docker import observe
+from dockyard.runtimes.docker.container import create_kwargs
+from dockyard.runtimes.docker.network import BridgeNetwork
+from dockyard.runtimes.docker.probe import command_probe, http_probe
+from dockyard.runtimes.docker.translate import engine_errors
+
+T = TypeVar("T")
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+# Measured here: dockerd tops out at 3-4 starts/s whatever the parallelism.
+DEFAULT_PARALLEL_STARTS = 4
+
+
+class DockerRuntime:
+    """Instances as containers on one engine, joined to one user-defined bridge network.
+
+    `pull_missing` lets `start` pull an image the engine lacks; off by default because images
+    are built on the engine or pushed to a registry it is configured for, and a pull from
+    anywhere else would be a surprise (and impossible on an offline host).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_SOCKET,
+        network: str = "dockyard",
+        pull_missing: bool = False,
+        timeout_s: float = 60.0,
+        parallel_starts: int = DEFAULT_PARALLEL_STARTS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._base_url = base_url
+        self._capabilities = Capabilities(parallel_starts=parallel_starts)
+        self._network = BridgeNetwork(network)
+        self._pull_missing = pull_missing
+        self._timeout_s = timeout_s
+        self._clock = clock
+        self._client: docker.APIClient | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    @property
+    def network(self) -> str:
+        return self._network.name
+
+    def close(self) -> None:
+        """Release the HTTP connections to the engine. The runtime reconnects if used again."""
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    async def ping(self) -> None:
+        await self._call("ping", lambda client: client.ping())
+
+    async def start(self, spec: InstanceSpec) -> Observed:
+        return await self._call(f"start {spec.name}", lambda client: self._start(client, spec))
+
+    async def restart(self, observed: Observed) -> Observed:
+        def restart(client: docker.APIClient) -> Observed:
+            client.start(observed.runtime_id)
+            return self._inspect(client, observed.runtime_id)
+
+        return await self._call(f"restart instance {observed.instance_id}", restart)
+
+    async def stop(self, observed: Observed, *, grace_s: float) -> None:
+        try:
+            await self._call(
+                f"stop instance {observed.instance_id}",
+                lambda client: client.stop(observed.runtime_id, timeout=math.ceil(grace_s)),
+            )
+        except NotFound:
+            return
+
+    async def destroy(self, observed: Observed) -> None:
+        try:
+            await self._call(
+                f"destroy instance {observed.instance_id}",
+                # v=True: anonymous volumes an image declares must not outlive the instance.
+                lambda client: client.remove_container(observed.runtime_id, force=True, v=True),
+            )
+        except (NotFound, Conflict):
+            # Gone already, or its removal is already in progress: either way, destroyed.
+            return
+
+    async def list(self, owner: Owner) -> builtins.list[Observed]:
+        return await self._call("list instances", lambda client: self._list(client, owner))
+
+    async def logs(self, observed: Observed, *, tail: int) -> builtins.list[str]:
+        raw: bytes = await self._call(
+            f"read logs of instance {observed.instance_id}",
+            lambda client: client.logs(
+                observed.runtime_id, stdout=True, stderr=True, tail=max(tail, 0)
+            ),
+        )
+        return raw.decode("utf-8", errors="replace").splitlines()
+
+    async def probe(
+        self, observed: Observed, check: HealthCheck, *, port: int | None
+    ) -> ProbeResult:
+        if check.command:
+            return await command_probe(
+                self._call, observed.runtime_id, command=check.command, timeout_s=check.timeout_s
+            )
+        return await http_probe(
+            observed.ip,
+            port=port if port is not None else check.port,
+            path=check.http_path or "/",
+            timeout_s=check.timeout_s,
+        )
+
+    # -- blocking parts, run in a worker thread by _call -------------------------------------
+
+    async def _call(self, action: str, fn: Callable[[docker.APIClient], T]) -> T:
+        def run() -> T:
+            with engine_errors(self._base_url, action):
+                return fn(self._connect())
+
+        return await asyncio.to_thread(run)
+
+    def _connect(self) -> docker.APIClient:
+        with self._client_lock:
+            if self._client is None:
+                # version="auto" asks the engine, so a down engine fails here (-> Unavailable).
+                self._client = docker.APIClient(
+                    base_url=self._base_url, version="auto", timeout=self._timeout_s
+                )
+            return self._client
+
+    def _start(self, client: docker.APIClient, spec: InstanceSpec) -> Observed:
+        try:
+            return self._create_and_start(client, spec)
+        except DockerNotFound:
+            # With the image found, a 404 means our network was removed behind our back:
+            # make it again and try once more.
+            self._network.forget()
+        try:
+            return self._create_and_start(client, spec)
+        except DockerNotFound as exc:
+            raise RuntimeFailure(f"start {spec.name}: {exc.explanation}") from exc
+
+    def _create_and_start(self, client: docker.APIClient, spec: InstanceSpec) -> Observed:
+        self._network.ensure(client)
+        container_id = self._create(client, spec)
+        try:
+            client.start(container_id)
+            return self._inspect(client, container_id)
+        except BaseException:
+            # The contract: a failed start leaves nothing behind.
+            _remove_quietly(client, container_id)
+            raise
+
+    def _create(self, client: docker.APIClient, spec: InstanceSpec) -> str:
+        kwargs = create_kwargs(spec, network=self.network, api_version=client.api_version)
+        try:
+            return str(client.create_container(**kwargs)["Id"])
+        except ImageNotFound as exc:
+            if not self._pull_missing:
+                raise _missing_image(spec.spec.image) from exc
+        client.pull(spec.spec.image)
+        return str(client.create_container(**kwargs)["Id"])
+
+    def _inspect(self, client: docker.APIClient, container_id: str) -> Observed:
+        found = observe.from_inspect(client.inspect_container(container_id), network=self.network)
+        if found is None:
+            raise RuntimeFailure(f"container {container_id} lost Dockyard's labels: destroy it")
+        return found
+
+    def _list(self, client: docker.APIClient, owner: Owner) -> builtins.list[Observed]:
+        entries = client.containers(all=True, filters={"label": _label_filters(owner)})
+        now = self._clock()
+        result = []
+        for entry in entries:
+            found = observe.from_summary(entry, network=self.network, now=now)
+            if found is not None and found.state is RunState.EXITED:
+                # Only inspect gives an exited container's exact exit code and times.
+                found = _inspect_or(client, found, network=self.network)
+            if found is not None:
+                result.append(found)
+        return result
+
+
+def _label_filters(owner: Owner) -> list[str]:
+    filters = [f"{LABEL_MANAGED}=true"]
+    for label, value in ((LABEL_TEAM, owner.team), (LABEL_SERVICE, owner.service)):
+        if value is not None:
+            filters.append(f"{label}={value}")
+    if owner.env is not None:
+        filters.append(f"{LABEL_ENV}={owner.env.value}")
+    return filters
+
+
+def _inspect_or(client: docker.APIClient, summary: Observed, *, network: str) -> Observed:
+    try:
+        detail = observe.from_inspect(client.inspect_container(summary.runtime_id), network=network)
+    except DockerNotFound:
+        return summary  # removed since the list call: what the list said is all there is
+    return detail or summary
+
+
+def _remove_quietly(client: docker.APIClient, container_id: str) -> None:
+    try:
+        client.remove_container(container_id, force=True, v=True)
+    except Exception:  # the original error matters more; the garbage collector removes leftovers
+        return
+
+
+def _missing_image(image: str) -> RuntimeFailure:
+    return RuntimeFailure(
+        f"image {image} is not on this Docker engine and pulling is off: build it on the "
+        "engine or push it to the registry the engine uses, then deploy again",
+        field="image",
+    )

@@ -1,0 +1,48 @@
+"""The one place where docker SDK and transport errors become Dockyard's error vocabulary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from docker.errors import APIError, DockerException
+from requests.exceptions import RequestException
+
+from dockyard.domain.errors import Conflict, DockyardError, NotFound, RuntimeFailure, Unavailable
+
+HTTP_NOT_FOUND = 404
+HTTP_CONFLICT = 409
+
+
+def unavailable(base_url: str, action: str, cause: object) -> Unavailable:
+    return Unavailable(
+        f"the Docker engine at {base_url} does not answer ({action}: {cause}): "
+        "check that dockerd runs and its socket is reachable, then retry"
+    )
+
+
+def from_api_error(exc: APIError, action: str) -> DockyardError:
+    """An engine's refusal -> NotFound (404), Conflict (409) or RuntimeFailure (anything else)."""
+    explanation = exc.explanation or str(exc)
+    if exc.status_code == HTTP_NOT_FOUND:
+        return NotFound(f"{action}: {explanation}")
+    if exc.status_code == HTTP_CONFLICT:
+        return Conflict(f"{action}: {explanation}")
+    return RuntimeFailure(f"{action}: the Docker engine refused: {explanation}")
+
+
+@contextmanager
+def engine_errors(base_url: str, action: str) -> Iterator[None]:
+    """Re-raise SDK and transport errors inside as Dockyard errors; theirs pass through."""
+    try:
+        yield
+    except DockyardError:
+        raise
+    except APIError as exc:
+        raise from_api_error(exc, action) from exc
+    except (RequestException, ConnectionError, TimeoutError) as exc:
+        # RequestException covers refused and timed-out connections to the socket.
+        raise unavailable(base_url, action, exc) from exc
+    except DockerException as exc:
+        # Raised without an HTTP status, e.g. when the client cannot learn the API version.
+        raise unavailable(base_url, action, exc) from exc

@@ -1,0 +1,207 @@
+"""FakeRuntime: an in-memory Runtime for controller unit tests. Deterministic; never sleeps.
+
+It honours the same contract as the Docker runtime (tests/conformance runs both), and adds test
+hooks to make the world misbehave: unknown images, crashes, instances deleted behind Dockyard's
+back, failing probes, an engine that does not answer. `calls` counts every verb invoked.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from dockyard.domain.errors import Conflict, NotFound, RuntimeFailure, Unavailable
+from dockyard.domain.ids import InstanceId
+from dockyard.domain.instance import InstanceSpec, Observed, Owner, RunState
+from dockyard.domain.spec import HealthCheck
+from dockyard.runtimes.base import Capabilities, ProbeResult
+
+# What a process killed by SIGTERM reports: how `stop` leaves a fake instance.
+STOPPED_EXIT_CODE = 143
+
+
+@dataclass
+class _Instance:
+    spec: InstanceSpec
+    observed: Observed
+    ip: str  # kept while exited, so a restart gets its address back (as Docker usually does)
+    lines: list[str] = field(default_factory=list)
+    probe: ProbeResult | None = None  # None: healthy whenever running
+
+
+class FakeRuntime:
+    """Instances as records in a dict. Every image is known unless `forget_image` says not."""
+
+    def __init__(
+        self,
+        *,
+        capabilities: Capabilities | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._capabilities = capabilities or Capabilities()
+        self._clock = clock
+        self._instances: dict[str, _Instance] = {}
+        self._unknown_images: set[str] = set()
+        self._unavailable = False
+        self._serial = 0
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    # -- test hooks --------------------------------------------------------------------------
+
+    def forget_image(self, image: str) -> None:
+        """From now on, `start` of `image` fails with RuntimeFailure, as for an unbuilt image."""
+        self._unknown_images.add(image)
+
+    def crash(self, instance_id: str, *, exit_code: int) -> None:
+        """The instance's process exits with `exit_code` (it stays listed, EXITED)."""
+        instance = self._find(instance_id)
+        self._set(instance, state=RunState.EXITED, exit_code=exit_code, finished=True)
+
+    def vanish(self, instance_id: str) -> None:
+        """The instance is deleted behind Dockyard's back (not counted as a destroy)."""
+        self._instances.pop(self._find(instance_id).observed.runtime_id)
+
+    def set_probe(self, instance_id: str, result: ProbeResult | bool) -> None:
+        """Every later probe of the running instance returns `result`."""
+        probe = result if isinstance(result, ProbeResult) else ProbeResult(ok=result, detail="set")
+        self._find(instance_id).probe = probe
+
+    def emit(self, instance_id: str, *lines: str) -> None:
+        """The instance writes `lines` to its output (what `logs` returns)."""
+        self._find(instance_id).lines.extend(lines)
+
+    def set_unavailable(self, unavailable: bool = True) -> None:
+        """While set, every verb raises Unavailable, as if the engine did not answer."""
+        self._unavailable = unavailable
+
+    def spec_of(self, instance_id: str) -> InstanceSpec:
+        """The spec an instance was started from, to assert on what a controller asked for."""
+        return self._find(instance_id).spec
+
+    @property
+    def starts(self) -> int:
+        return self.calls["start"]
+
+    @property
+    def destroys(self) -> int:
+        return self.calls["destroy"]
+
+    # -- the Runtime verbs -------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        self._enter("ping")
+
+    async def start(self, spec: InstanceSpec) -> Observed:
+        self._enter("start")
+        if spec.spec.image in self._unknown_images:
+            raise RuntimeFailure(
+                f"image {spec.spec.image} is not on this (fake) engine: build or push it first",
+                field="image",
+            )
+        if any(i.spec.name == spec.name for i in self._instances.values()):
+            raise Conflict(f"an instance named {spec.name} exists: destroy it or use a new id")
+        self._serial += 1
+        now, ip = self._clock(), f"10.88.{self._serial // 250}.{self._serial % 250 + 2}"
+        observed = Observed(
+            instance_id=spec.instance_id,
+            team=spec.team,
+            service=spec.service,
+            env=spec.env,
+            revision=spec.revision,
+            template_hash=spec.spec.template_hash,
+            runtime_id=f"fake-{self._serial:06d}",
+            state=RunState.RUNNING,
+            ip=ip,
+            created_at=now,
+            started_at=now,
+        )
+        self._instances[observed.runtime_id] = _Instance(spec=spec, observed=observed, ip=ip)
+        return observed
+
+    async def restart(self, observed: Observed) -> Observed:
+        self._enter("restart")
+        instance = self._instances.get(observed.runtime_id)
+        if instance is None:
+            raise NotFound(f"instance {observed.instance_id} is gone: start a new one")
+        if instance.observed.state is not RunState.RUNNING:
+            self._set(instance, state=RunState.RUNNING, exit_code=None, started=True)
+        return instance.observed
+
+    async def stop(self, observed: Observed, *, grace_s: float) -> None:
+        self._enter("stop")
+        instance = self._instances.get(observed.runtime_id)
+        if instance is not None and instance.observed.state is not RunState.EXITED:
+            self._set(instance, state=RunState.EXITED, exit_code=STOPPED_EXIT_CODE, finished=True)
+
+    async def destroy(self, observed: Observed) -> None:
+        self._enter("destroy")
+        self._instances.pop(observed.runtime_id, None)
+
+    async def list(self, owner: Owner) -> builtins.list[Observed]:
+        self._enter("list")
+        return [i.observed for i in self._instances.values() if _matches(i.observed, owner)]
+
+    async def logs(self, observed: Observed, *, tail: int) -> builtins.list[str]:
+        self._enter("logs")
+        instance = self._instances.get(observed.runtime_id)
+        if instance is None:
+            raise NotFound(f"instance {observed.instance_id} is gone: its logs went with it")
+        return instance.lines[-tail:] if tail > 0 else []
+
+    async def probe(
+        self, observed: Observed, check: HealthCheck, *, port: int | None
+    ) -> ProbeResult:
+        self._enter("probe")
+        instance = self._instances.get(observed.runtime_id)
+        if instance is None or instance.observed.state is not RunState.RUNNING:
+            return ProbeResult(ok=False, detail="instance is not running")
+        if check.http_path is not None and port is None and check.port is None:
+            return ProbeResult(ok=False, detail="HTTP check has no port: set health_check.port")
+        return instance.probe or ProbeResult(ok=True, detail="fake: healthy")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _enter(self, verb: str) -> None:
+        self.calls[verb] += 1
+        if self._unavailable:
+            raise Unavailable(f"the fake engine is set unavailable ({verb}): retry later")
+
+    def _find(self, instance_id: str) -> _Instance:
+        for instance in self._instances.values():
+            if instance.observed.instance_id == InstanceId(instance_id):
+                return instance
+        raise KeyError(f"no fake instance {instance_id!r}: start it first")
+
+    def _set(
+        self,
+        instance: _Instance,
+        *,
+        state: RunState,
+        exit_code: int | None,
+        started: bool = False,
+        finished: bool = False,
+    ) -> None:
+        old, now = instance.observed, self._clock()
+        instance.observed = replace(
+            old,
+            state=state,
+            exit_code=exit_code,
+            ip=instance.ip if state is RunState.RUNNING else None,
+            started_at=now if started else old.started_at,
+            finished_at=now if finished else (None if started else old.finished_at),
+        )
+
+
+def _matches(observed: Observed, owner: Owner) -> bool:
+    return (
+        (owner.team is None or observed.team == owner.team)
+        and (owner.service is None or observed.service == owner.service)
+        and (owner.env is None or observed.env == owner.env)
+    )
