@@ -1,0 +1,26 @@
+"""What the portal needs from the process hosting it, passed in explicitly (never read globally)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dockyard.domain.clock import Clock
+from dockyard.domain.status import EnvKey
+from dockyard.store.db import Database
+
+
+@dataclass(frozen=True)
+class PortalDeps:
+    """The portal's collaborators.
+
+    `notify` is called with the key of an environment after a scale or rollback from the portal
+    has committed, so the controller looks at it now instead of at its next periodic pass.
+    `cookie_secure` marks the session cookie Secure: set it whenever the portal is served
+    over HTTPS.
+    """
+
+    db: Database
+    clock: Clock
+    notify: Callable[[EnvKey], None]
+    cookie_secure: bool = False

@@ -1,0 +1,57 @@
+"""The read model behind the start page: services with the phase of each environment.
+
+A team sees its own services; the admin sees every team's, grouped, or one team's when picked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dockyard.domain.principal import Principal
+from dockyard.store import environments as store_envs
+from dockyard.store import services, teams
+from dockyard.store.db import Database
+from dockyard.store.views import EnvironmentView
+
+MAX_SERVICES_PER_TEAM = 500
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    name: str
+    envs: tuple[EnvironmentView, ...]  # test, sandbox, online, stable
+
+
+@dataclass(frozen=True)
+class TeamGroup:
+    team: str
+    services: tuple[ServiceLine, ...]
+
+
+@dataclass(frozen=True)
+class Overview:
+    teams: tuple[str, ...]  # every team the viewer may pick
+    picked: str | None  # the admin's chosen team; None shows all
+    groups: tuple[TeamGroup, ...]
+
+
+def load_overview(db: Database, who: Principal, *, picked: str | None) -> Overview:
+    """Read the start page. A team token always sees exactly its own team."""
+    with db.session() as session:
+        names = [team.name for team in teams.list_teams(session, who)]
+        if not who.is_admin or picked not in names:
+            picked = None
+        shown = [picked] if picked else names
+        groups = []
+        for team in shown:
+            lines = [
+                ServiceLine(
+                    name=svc.name,
+                    envs=tuple(store_envs.environments(session, who, team=team, service=svc.name)),
+                )
+                for svc in services.list_services(
+                    session, who, team=team, limit=MAX_SERVICES_PER_TEAM
+                )
+            ]
+            groups.append(TeamGroup(team=team, services=tuple(lines)))
+    return Overview(teams=tuple(names), picked=picked, groups=tuple(groups))

@@ -1,0 +1,96 @@
+"""The read model behind a service page: four environments, one of them shown in detail.
+
+Everything a page or a live fragment shows is read in one transaction, so the cards, the panel
+and the forms always agree with each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dockyard.domain.environment import Environment
+from dockyard.domain.principal import Principal
+from dockyard.domain.status import EnvPhase
+from dockyard.store import environments as store_envs
+from dockyard.store import releases
+from dockyard.store.db import Database
+from dockyard.store.views import EnvironmentView, EventView, ReleaseView
+
+HISTORY_ROWS = 20
+EVENT_ROWS = 20
+BUSY_PHASES = frozenset({EnvPhase.PROGRESSING.value, EnvPhase.DELETING.value})
+
+# Poll fast only while something is moving: a rollout is a few seconds long and people watch
+# it; an idle page still notices a change made elsewhere, at a fifth of the cost.
+FAST_POLL_S = 1
+SLOW_POLL_S = 5
+
+
+def is_busy(view: EnvironmentView) -> bool:
+    """True while the controller is working on the environment or has not caught up with it."""
+    behind = view.current is not None and view.status.revision != view.current.number
+    return behind or view.status.phase in BUSY_PHASES
+
+
+@dataclass(frozen=True)
+class ServicePage:
+    team: str
+    service: str
+    envs: tuple[EnvironmentView, ...]  # test, sandbox, online, stable
+    selected: Environment
+    history: tuple[ReleaseView, ...]  # of the selected environment, newest first
+    events: tuple[EventView, ...]  # of the selected environment, newest first
+
+    @property
+    def panel(self) -> EnvironmentView:
+        return next(view for view in self.envs if view.env == self.selected)
+
+    @property
+    def revision(self) -> int | None:
+        """The selected environment's current revision: what its forms act on."""
+        current = self.panel.current
+        return None if current is None else current.number
+
+    @property
+    def poll_seconds(self) -> int:
+        return FAST_POLL_S if any(is_busy(view) for view in self.envs) else SLOW_POLL_S
+
+    @property
+    def rollback_choices(self) -> tuple[ReleaseView, ...]:
+        return tuple(r for r in self.history if r.number != self.revision)
+
+    @property
+    def rollback_default(self) -> int | None:
+        """The revision before the current one, if it is still in the listed history."""
+        if self.revision is None:
+            return None
+        previous = [r.number for r in self.rollback_choices if r.number < self.revision]
+        return max(previous, default=None)
+
+
+def default_environment(envs: list[EnvironmentView]) -> Environment:
+    """The first deployed environment, in promotion order; `test` when none is."""
+    return next((view.env for view in envs if view.current is not None), Environment.TEST)
+
+
+def load_service_page(
+    db: Database, who: Principal, *, team: str, service: str, env: Environment | None
+) -> ServicePage:
+    """Read the page; NotFound if the service does not exist or `who` may not see it."""
+    with db.session() as session:
+        envs = store_envs.environments(session, who, team=team, service=service)
+        selected = env or default_environment(envs)
+        history = releases.history(
+            session, who, team=team, service=service, env=selected, limit=HISTORY_ROWS
+        )
+        events = store_envs.events(
+            session, who, team=team, service=service, env=selected, limit=EVENT_ROWS
+        )
+    return ServicePage(
+        team=team,
+        service=service,
+        envs=tuple(envs),
+        selected=selected,
+        history=tuple(history),
+        events=tuple(events),
+    )
