@@ -222,7 +222,7 @@ def portal_url(world: World) -> Iterator[str]:
         yield f"{url}/ui"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip(

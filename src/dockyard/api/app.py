@@ -1,0 +1,38 @@
+"""Assembles the REST API of docs/api.md from its parts: routes, auth, errors, limits."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import dockyard
+from dockyard.api import errors
+from dockyard.api.deps import ApiDeps
+from dockyard.api.limits import BodyLimit
+from dockyard.api.routes import ERROR_RESPONSES, environments, health, services, teams, tokens
+
+PREFIX = "/api/v1"
+
+_DESCRIPTION = """\
+Dockyard's REST API: teams, tokens, services and their four environments (test, sandbox,
+online, stable). Every call but `GET /healthz` needs `Authorization: Bearer <token>`.
+Errors are JSON: `{"error": code, "message": "...", "field": name or null}`.
+"""
+
+
+def build_api(deps: ApiDeps) -> FastAPI:
+    """A FastAPI app serving the API with `deps`. Holds no state but `deps` itself."""
+    app = FastAPI(
+        title="Dockyard",
+        version=dockyard.__version__,
+        description=_DESCRIPTION,
+        openapi_url=PREFIX + "/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.deps = deps
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=deps.max_body_bytes)
+    app.include_router(health.router)
+    for module in (tokens, teams, services, environments):
+        app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
+    return app

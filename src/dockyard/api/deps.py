@@ -1,0 +1,59 @@
+"""What the API needs from the process that serves it, passed in once by `build_api`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+
+from dockyard.domain.clock import Clock
+from dockyard.domain.status import EnvKey
+from dockyard.store.db import Database
+
+ONE_MIB = 1024 * 1024
+
+log = logging.getLogger("dockyard.api")
+
+
+@dataclass(frozen=True)
+class ApiDeps:
+    """The API's collaborators. Built once per process; routes never create their own."""
+
+    db: Database
+    """The platform database; each request uses one or two short transactions."""
+
+    clock: Clock
+    """The time stamped on everything written; tests pass a fixed or movable clock."""
+
+    notify: Callable[[EnvKey], None]
+    """Called after a commit that changed the desired state of a (service, environment), so the
+    controller reacts at once instead of at its next resync. Must not block; may be a no-op."""
+
+    max_body_bytes: int = ONE_MIB
+    """Request bodies larger than this are refused with 413 before any route sees them."""
+
+    def changed(self, keys: Iterable[EnvKey | None]) -> None:
+        """Tell the controller about committed changes. Call only after the commit.
+
+        A failing notify is logged, not raised: the change is committed, and the controller's
+        periodic resync picks it up anyway, so the caller must still get its success answer.
+        """
+        for key in keys:
+            if key is None:
+                continue
+            try:
+                self.notify(key)
+            except Exception:
+                log.exception("notify failed key=%s", key)
+
+
+async def api_deps(request: Request) -> ApiDeps:
+    """FastAPI dependency: the ApiDeps this app was built with (async: no threadpool hop)."""
+    return cast(ApiDeps, request.app.state.deps)
+
+
+Deps = Annotated[ApiDeps, Depends(api_deps)]
+"""Route parameter type: this app's ApiDeps."""
