@@ -13,7 +13,6 @@ from typing import Protocol, TypeVar
 
 import docker
 import pytest
-from tests.support.images import HTTP_PORT
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Conflict, NotFound, RuntimeFailure, Unavailable
@@ -23,6 +22,7 @@ from dockyard.domain.spec import HealthCheck, Port, Resources, ServiceSpec
 from dockyard.runtimes.base import Runtime
 from dockyard.runtimes.docker import DockerRuntime
 from dockyard.runtimes.fake import FakeRuntime
+from tests.support.images import HTTP_PORT
 
 T = TypeVar("T")
 MISSING_IMAGE = "dockyard-test/missing:1"

@@ -1,0 +1,1 @@
+"""CLI commands, one module per noun; each module's `register(app)` adds its commands."""

@@ -1,0 +1,256 @@
+"""`services` (list) and `service create|show|update|delete`: a team's service templates."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from dockyard.cli.client import api_path
+from dockyard.cli.context import Session, session
+from dockyard.cli.options import Output, Team, parse_pairs
+from dockyard.cli.output import (
+    Column,
+    OutputFormat,
+    print_fields,
+    print_table,
+    say,
+    show,
+    when,
+)
+from dockyard.cli.spec import SpecOptions, spec_patch
+
+service_app = typer.Typer(help="Create, show, update or delete one service.", no_args_is_help=True)
+
+PAGE = 100
+
+COLUMNS = (
+    Column("NAME", lambda s: s["name"] + (" (deleting)" if s.get("deleting") else "")),
+    Column("IMAGE", lambda s: s["spec"].get("image")),
+    Column("PORTS", lambda s: ports_text(s["spec"])),
+    Column("CPUS", lambda s: (s["spec"].get("resources") or {}).get("cpus"), "right"),
+    Column("MEMORY MB", lambda s: (s["spec"].get("resources") or {}).get("memory_mb"), "right"),
+    Column("UPDATED", lambda s: when(s.get("updated_at"))),
+)
+
+ENV_COLUMNS = (
+    Column("ENV", lambda e: e["env"]),
+    Column("REVISION", lambda e: (e.get("current") or {}).get("number"), "right"),
+    Column("IMAGE", lambda e: (e.get("current") or {}).get("image")),
+    Column("READY", lambda e: f"{e['status'].get('ready', 0)}/{e['status'].get('desired', 0)}"),
+    Column("PHASE", lambda e: e["status"].get("phase")),
+    Column("MESSAGE", lambda e: e["status"].get("message") or ""),
+)
+
+
+def ports_text(spec: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{p['container_port']}/{p.get('protocol', 'tcp')}" for p in spec.get("ports") or ()
+    )
+
+
+def service_path(current: Session, team: str | None, name: str, *rest: str) -> str:
+    return api_path("teams", current.team(team), "services", name, *rest)
+
+
+def list_services(
+    ctx: typer.Context, team: Team = None, output: Output = OutputFormat.TABLE
+) -> None:
+    """List a team's services (all pages)."""
+    current = session(ctx)
+    path = api_path("teams", current.team(team), "services")
+    items: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        page = current.client().get(path, params={"limit": PAGE, "after": after})
+        items.extend(page["items"])
+        after = page.get("next")
+        if not after:
+            break
+    answer = {"items": items, "next": None}
+    show(answer, output, lambda a: print_table(a["items"], COLUMNS, empty="no services yet"))
+
+
+# The options of create and update, declared once.
+Image = Annotated[str | None, typer.Option("--image", "-i", help="Image reference.")]
+Ports = Annotated[
+    list[str] | None, typer.Option("--port", "-p", help="Container port: 8080 or 53/udp (repeat).")
+]
+EnvVars = Annotated[
+    list[str] | None, typer.Option("--env", help="Environment variable KEY=VALUE (repeat).")
+]
+Cpus = Annotated[float | None, typer.Option("--cpus", help="CPU cores per instance, e.g. 0.5.")]
+MemoryMb = Annotated[int | None, typer.Option("--memory-mb", help="Memory per instance in MiB.")]
+HealthHttp = Annotated[str | None, typer.Option("--health-http", help="HTTP GET path, e.g. /ok.")]
+HealthCmd = Annotated[
+    str | None,
+    typer.Option("--health-cmd", help="Command run in the container, e.g. 'test -f /ok'."),
+]
+HealthPort = Annotated[int | None, typer.Option("--health-port", help="Port of the HTTP check.")]
+HealthInterval = Annotated[
+    float | None, typer.Option("--health-interval", help="Seconds between checks.")
+]
+MaxSurge = Annotated[int | None, typer.Option("--max-surge", help="Extra instances in a rollout.")]
+MaxUnavailable = Annotated[
+    int | None, typer.Option("--max-unavailable", help="Instances that may be down in a rollout.")
+]
+
+
+@service_app.command("create")
+def create_service(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Argument(help="Service name: lowercase letters, digits and '-'.")],
+    image: Annotated[str, typer.Option("--image", "-i", help="Image reference.")],
+    team: Team = None,
+    port: Ports = None,
+    env: EnvVars = None,
+    cpus: Cpus = None,
+    memory_mb: MemoryMb = None,
+    health_http: HealthHttp = None,
+    health_cmd: HealthCmd = None,
+    health_port: HealthPort = None,
+    health_interval: HealthInterval = None,
+    max_surge: MaxSurge = None,
+    max_unavailable: MaxUnavailable = None,
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """Create a service template; `dockyard deploy` then runs it in an environment."""
+    options = SpecOptions(
+        image=image,
+        ports=tuple(port or ()),
+        env=parse_pairs(env, option="--env"),
+        cpus=cpus,
+        memory_mb=memory_mb,
+        health_http=health_http,
+        health_cmd=health_cmd,
+        health_port=health_port,
+        health_interval=health_interval,
+        max_surge=max_surge,
+        max_unavailable=max_unavailable,
+    )
+    current = session(ctx)
+    path = api_path("teams", current.team(team), "services")
+    created = current.client().post(path, {"name": name, **spec_patch(options, {})})
+    show(created, output, lambda s: say(f"service {s['team']}/{s['name']} created"))
+
+
+@service_app.command("update")
+def update_service(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Argument()],
+    team: Team = None,
+    image: Image = None,
+    port: Ports = None,
+    env: EnvVars = None,
+    unset_env: Annotated[
+        list[str] | None, typer.Option("--unset-env", help="Remove this variable (repeat).")
+    ] = None,
+    cpus: Cpus = None,
+    memory_mb: MemoryMb = None,
+    health_http: HealthHttp = None,
+    health_cmd: HealthCmd = None,
+    health_port: HealthPort = None,
+    health_interval: HealthInterval = None,
+    no_health: Annotated[
+        bool, typer.Option("--no-health", help="Remove the health check.")
+    ] = False,
+    max_surge: MaxSurge = None,
+    max_unavailable: MaxUnavailable = None,
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """Change the template; running environments pick it up at their next deploy."""
+    options = SpecOptions(
+        image=image,
+        ports=tuple(port or ()),
+        env=parse_pairs(env, option="--env"),
+        unset_env=tuple(unset_env or ()),
+        cpus=cpus,
+        memory_mb=memory_mb,
+        health_http=health_http,
+        health_cmd=health_cmd,
+        health_port=health_port,
+        health_interval=health_interval,
+        no_health=no_health,
+        max_surge=max_surge,
+        max_unavailable=max_unavailable,
+    )
+    current = session(ctx)
+    path = service_path(current, team, name)
+    before = current.client().get(path)
+    patch = spec_patch(options, before["spec"])
+    if not patch:
+        raise typer.BadParameter("nothing to change: give at least one option, e.g. --image")
+    updated = current.client().patch(path, patch)
+    show(
+        updated,
+        output,
+        lambda s: say(
+            f"service {s['team']}/{s['name']} updated; deploy to apply it to an environment"
+        ),
+    )
+
+
+@service_app.command("show")
+def show_service(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Argument()],
+    team: Team = None,
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """Show a service's template and the state of each of its environments."""
+    current = session(ctx)
+    service = current.client().get(service_path(current, team, name))
+    show(service, output, _render_service)
+
+
+def _render_service(service: dict[str, Any]) -> None:
+    spec = service["spec"]
+    resources = spec.get("resources") or {}
+    strategy = spec.get("strategy") or {}
+    print_fields(
+        [
+            ("service", f"{service['team']}/{service['name']}"),
+            ("image", spec.get("image")),
+            ("ports", ports_text(spec) or "-"),
+            ("env", " ".join(f"{k}={v}" for k, v in (spec.get("env") or {}).items()) or "-"),
+            ("resources", f"{resources.get('cpus')} cpus, {resources.get('memory_mb')} MiB"),
+            ("health check", _health_text(spec.get("health_check"))),
+            (
+                "strategy",
+                f"max surge {strategy.get('max_surge')}, "
+                f"max unavailable {strategy.get('max_unavailable')}",
+            ),
+            ("created", when(service.get("created_at"))),
+            ("updated", when(service.get("updated_at"))),
+            ("deleting", bool(service.get("deleting"))),
+        ]
+    )
+    print_table(service.get("environments") or [], ENV_COLUMNS, empty="not deployed anywhere yet")
+
+
+def _health_text(check: dict[str, Any] | None) -> str:
+    if not check:
+        return "none"
+    if check.get("http_path"):
+        probe = f"GET {check['http_path']}" + (f" on :{check['port']}" if check.get("port") else "")
+    else:
+        probe = "run " + " ".join(check.get("command") or ())
+    return f"{probe} every {check.get('interval_s')} s"
+
+
+@service_app.command("delete")
+def delete_service(
+    ctx: typer.Context, name: Annotated[str, typer.Argument()], team: Team = None
+) -> None:
+    """Delete a service; its instances in every environment are stopped."""
+    current = session(ctx)
+    current.client().delete(service_path(current, team, name))
+    say(f"service {name} is being deleted: its instances are stopping")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("services")(list_services)
+    app.add_typer(service_app, name="service")

@@ -1,0 +1,112 @@
+"""Turning `service create/update` options into the service fields of docs/api.md.
+
+Pure functions over plain data, so the rules (what merges, what replaces) are tested by tables.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+
+
+@dataclass(frozen=True)
+class SpecOptions:
+    """The service fields a user gave on the command line; None/empty means "not given"."""
+
+    image: str | None = None
+    ports: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    unset_env: tuple[str, ...] = ()
+    cpus: float | None = None
+    memory_mb: int | None = None
+    health_http: str | None = None
+    health_cmd: str | None = None
+    health_port: int | None = None
+    health_interval: float | None = None
+    no_health: bool = False
+    max_surge: int | None = None
+    max_unavailable: int | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse contradictory options (a usage error) before anything is sent."""
+        if self.health_http is not None and self.health_cmd is not None:
+            raise typer.BadParameter("give --health-http or --health-cmd, not both")
+        given = (self.health_http, self.health_cmd, self.health_port, self.health_interval)
+        if self.no_health and any(value is not None for value in given):
+            raise typer.BadParameter("--no-health cannot be combined with other --health options")
+        for port in self.ports:
+            parse_port(port)
+
+
+def parse_port(text: str) -> dict[str, Any]:
+    """`8080` or `8080/tcp` or `53/udp` -> {"container_port", "protocol"}; usage error otherwise."""
+    number, _, protocol = text.partition("/")
+    protocol = protocol or "tcp"
+    if not number.isdigit() or protocol not in ("tcp", "udp"):
+        raise typer.BadParameter(
+            f"{text!r} is not PORT or PORT/tcp or PORT/udp", param_hint="--port"
+        )
+    return {"container_port": int(number), "protocol": protocol}
+
+
+def spec_patch(options: SpecOptions, current: dict[str, Any]) -> dict[str, Any]:
+    """The top-level service fields to send: only those the options touch.
+
+    Nested objects (resources, health check, strategy, env) are merged into `current` (the
+    service's present spec, `{}` on create), so changing the CPU keeps the memory as it was.
+    Raises typer.BadParameter if a health option needs a check that neither exists nor is given.
+    """
+    patch: dict[str, Any] = {}
+    if options.image is not None:
+        patch["image"] = options.image
+    if options.ports:
+        patch["ports"] = [parse_port(p) for p in options.ports]
+    if options.env or options.unset_env:
+        merged = {**(current.get("env") or {}), **options.env}
+        patch["env"] = {k: v for k, v in merged.items() if k not in options.unset_env}
+    resources = _merge(current.get("resources"), cpus=options.cpus, memory_mb=options.memory_mb)
+    if resources is not None:
+        patch["resources"] = resources
+    strategy = _merge(
+        current.get("strategy"),
+        max_surge=options.max_surge,
+        max_unavailable=options.max_unavailable,
+    )
+    if strategy is not None:
+        patch["strategy"] = strategy
+    health = _health(options, current.get("health_check"))
+    if health is not _UNCHANGED:
+        patch["health_check"] = health
+    return patch
+
+
+_UNCHANGED: Any = object()
+
+
+def _merge(current: dict[str, Any] | None, **given: Any) -> dict[str, Any] | None:
+    """`current` updated with the given (non-None) values; None when nothing was given."""
+    chosen = {k: v for k, v in given.items() if v is not None}
+    return {**(current or {}), **chosen} if chosen else None
+
+
+def _health(options: SpecOptions, current: dict[str, Any] | None) -> Any:
+    if options.no_health:
+        return None
+    if options.health_http is not None:
+        check: dict[str, Any] = {"http_path": options.health_http}
+    elif options.health_cmd is not None:
+        check = {"command": shlex.split(options.health_cmd)}
+    elif options.health_port is None and options.health_interval is None:
+        return _UNCHANGED
+    elif current is None:
+        raise typer.BadParameter(
+            "--health-port and --health-interval need a check: add --health-http or --health-cmd"
+        )
+    else:
+        check = {k: v for k, v in current.items() if k in ("http_path", "command")}
+    kept = {k: v for k, v in (current or {}).items() if k not in ("http_path", "command")}
+    extra = {"port": options.health_port, "interval_s": options.health_interval}
+    return {**kept, **check, **{k: v for k, v in extra.items() if v is not None}}

@@ -1,0 +1,103 @@
+"""Settings.from_env: defaults for root and for users, and one-line errors naming the variable."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from dockyard.domain.errors import Invalid
+from dockyard.settings import ClientCredentials, Settings, read_credentials, write_credentials
+
+
+def test_root_defaults() -> None:
+    settings = Settings.from_env({"HOME": "/root"}, uid=0)
+    assert settings.paths.state_dir == Path("/var/lib/dockyard")
+    assert settings.paths.credentials_file == Path("/etc/dockyard/credentials.json")
+    assert settings.database.url == "sqlite:////var/lib/dockyard/dockyard.db"
+    assert (settings.listen.host, settings.listen.port) == ("127.0.0.1", 8420)
+    assert settings.listen.local_url == "http://127.0.0.1:8420"
+    assert settings.docker.host == "unix:///var/run/docker.sock"
+    assert settings.docker.host_is_default
+    assert (settings.docker.network, settings.docker.parallel_starts) == ("dockyard", 4)
+    assert settings.controller.resync_s == 10.0
+    assert settings.controller.orphan_grace_s == 30.0
+    assert settings.controller.progress_deadline_s == 120.0
+    assert settings.client.config_file == Path("/root/.config/dockyard/config.json")
+    assert (settings.client.url, settings.client.token, settings.log_level) == (None, None, "info")
+
+
+def test_user_defaults_live_in_the_home_directory() -> None:
+    settings = Settings.from_env({"HOME": "/home/ann"}, uid=1000)
+    assert settings.paths.state_dir == Path("/home/ann/.local/share/dockyard")
+    assert settings.paths.credentials_file == Path("/home/ann/.config/dockyard/credentials.json")
+    assert settings.paths.run_dir == Path("/home/ann/.local/share/dockyard/run")
+
+
+def test_values_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "HOME": "/h",
+            "DOCKYARD_STATE_DIR": "/srv/dy",
+            "DOCKYARD_DATABASE_URL": "postgresql+psycopg://dy@db/dy",
+            "DOCKYARD_LISTEN_HOST": "0.0.0.0",
+            "DOCKYARD_LISTEN_PORT": "9000",
+            "DOCKYARD_DOCKER_HOST": "tcp://10.0.0.1:2375",
+            "DOCKYARD_RESYNC_INTERVAL_S": "2.5",
+            "DOCKYARD_LOG_LEVEL": "DEBUG",
+            "DOCKYARD_URL": "https://dy.example/",
+        },
+        uid=0,
+    )
+    assert settings.paths.logs_dir == Path("/srv/dy/logs")
+    assert settings.database.url == "postgresql+psycopg://dy@db/dy"
+    assert settings.listen.local_url == "http://127.0.0.1:9000"
+    assert not settings.docker.host_is_default
+    assert settings.controller.resync_s == 2.5
+    assert settings.log_level == "debug"
+    assert settings.client.url == "https://dy.example"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "hint"),
+    [
+        ("DOCKYARD_LISTEN_PORT", "http", "use a whole number from 1 to 65535"),
+        ("DOCKYARD_LISTEN_PORT", "70000", "use a whole number from 1 to 65535"),
+        ("DOCKYARD_STATE_DIR", "relative/dir", "use an absolute path"),
+        ("DOCKYARD_DATABASE_URL", "mysql://x", "use sqlite:///PATH or postgresql+psycopg://"),
+        ("DOCKYARD_DOCKER_HOST", "/var/run/docker.sock", "use unix:///PATH/docker.sock"),
+        ("DOCKYARD_RESYNC_INTERVAL_S", "0", "use a number of seconds from 0.1 to 3600"),
+        ("DOCKYARD_PROGRESS_DEADLINE_S", "nan", "use a number of seconds from 1 to 86400"),
+        ("DOCKYARD_PARALLEL_STARTS", "0", "use a whole number from 1 to 64"),
+        ("DOCKYARD_LOG_LEVEL", "loud", "use one of debug, info, warning, error, critical"),
+        ("DOCKYARD_URL", "localhost:8420", "use http://HOST:PORT or https://HOST"),
+        ("DOCKYARD_TOKEN", "", "it is empty"),
+        ("DOCKYARD_DOCKER_NETWORK", "", "it is empty"),
+    ],
+)
+def test_an_invalid_value_names_the_variable_and_the_fix(name: str, value: str, hint: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        Settings.from_env({"HOME": "/h", name: value}, uid=0)
+    assert caught.value.field == name
+    assert caught.value.message.startswith(f"{name}={value!r} is invalid: ")
+    assert hint in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+def test_credentials_round_trip_with_owner_only_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "credentials.json"
+    write_credentials(path, ClientCredentials("http://h:1", "dy_t"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert read_credentials(path) == ClientCredentials("http://h:1", "dy_t")
+    assert json.loads(path.read_text()) == {"url": "http://h:1", "token": "dy_t"}
+
+
+def test_missing_credentials_are_none_and_malformed_ones_say_what_to_do(tmp_path: Path) -> None:
+    assert read_credentials(tmp_path / "absent.json") is None
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"url": 1}')
+    with pytest.raises(Invalid, match="delete it and log in again"):
+        read_credentials(broken)

@@ -1,0 +1,105 @@
+"""`dockyard up`, `status` and `down` on this host, with stand-ins for the two processes.
+
+The server is fake_server.py (the real `dockyard server` is being assembled concurrently) and
+the Docker engine is a thread answering `/_ping` on a loopback port, so these tests neither
+need nor touch a real engine. Starting Debian's dockerd is covered by `./run up` on a fresh host.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.integration.cli.conftest import Cli
+from tests.integration.cli.fake_server import FIRST_TOKEN
+
+FAKE_SERVER = str(Path(__file__).with_name("fake_server.py"))
+
+
+class _Ping(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/_ping" else 404)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def engine() -> Iterator[str]:
+    """A loopback stand-in for the Docker engine's /_ping; yields its DOCKYARD_DOCKER_HOST."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ping)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def host(cli: Cli, engine: str, free_port: Callable[[], int]) -> Iterator[Cli]:
+    """A CLI on a fresh host: no credentials yet, a free port, the fake server as `server`."""
+    cli.use_fake_network = False
+    cli.credentials_file.unlink()
+    cli.environ["DOCKYARD_DOCKER_HOST"] = engine
+    cli.environ["DOCKYARD_LISTEN_PORT"] = str(free_port())
+    yield cli
+    cli("down", server_argv=(sys.executable, FAKE_SERVER))  # never leave it running
+
+
+def _run(host: Cli, *args: str) -> tuple[int, str, str]:
+    result = host(*args, server_argv=(sys.executable, FAKE_SERVER))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_first_up_starts_the_server_and_shows_the_admin_token_once(host: Cli) -> None:
+    code, out, err = _run(host, "up")
+    assert code == 0, err
+    port = host.environ["DOCKYARD_LISTEN_PORT"]
+    assert f"listening on http://127.0.0.1:{port}" in out
+    assert f"portal: http://127.0.0.1:{port}/ui/" in out
+    assert FIRST_TOKEN in out.splitlines()
+    assert "already logged in as admin" in out
+    code, out, _ = _run(host, "up")
+    assert code == 0
+    assert "already running (pid" in out
+    assert FIRST_TOKEN not in out
+
+
+def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli) -> None:
+    _run(host, "up")
+    pid = int((Path(host.environ["DOCKYARD_STATE_DIR"]) / "run" / "server.pid").read_text())
+    code, out, _ = _run(host, "status", "-o", "json")
+    assert code == 0
+    parts = {p["part"]: p for p in json.loads(out)["parts"]}
+    assert sorted(parts) == ["controllers", "database", "docker engine", "server"]
+    assert all(p["healthy"] for p in parts.values())
+    assert f"pid {pid}" in parts["server"]["detail"]
+
+    code, out, _ = _run(host, "down")
+    assert code == 0
+    assert f"server: stopped (pid {pid})" in out
+    assert "docker engine: not started by `dockyard up`; left alone" in out
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+    code, out, _ = _run(host, "status")
+    assert code == 1
+    server_row = next(line for line in out.splitlines() if line.strip().startswith("server"))
+    assert "cannot reach Dockyard" in server_row
+    assert "was not running" in _run(host, "down")[1]
+
+
+def test_up_names_the_log_when_the_server_cannot_start(host: Cli) -> None:
+    host.environ["DOCKYARD_CREDENTIALS_FILE"] = "/proc/no/such/dir/credentials.json"
+    code, _, err = _run(host, "up")
+    assert code == 1
+    assert err.startswith("error: the server did not come up at http://127.0.0.1:")
+    assert "server.log" in err and "FileNotFoundError" in err  # the tail of the server's log
