@@ -126,12 +126,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--instances", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--parallel-starts", type=int, default=None, help="override the server's default"
+    )
     args = parser.parse_args()
+    extra = {}
+    if args.parallel_starts:
+        extra["DOCKYARD_PARALLEL_STARTS"] = str(args.parallel_starts)
     ensure_engine()
     client = docker.APIClient(version="auto")
     image = ensure_test_image(client)
+    if not client.networks(names=[NETWORK]):
+        client.create_network(NETWORK, driver="bridge")
     results: dict[str, list[tuple[float, float]]] = {"direct-4": [], "direct-8": [], "dockyard": []}
-    with dockyard_server(network=NETWORK) as server:
+    with dockyard_server(network=NETWORK, extra_env=extra) as server:
         for _ in range(args.rounds):
             results["direct-4"].append(direct(client, image, count=args.instances, parallel=4))
             results["dockyard"].append(through_dockyard(server, image, count=args.instances))

@@ -11,7 +11,7 @@ class ControllerSettings:
     """Every key is looked at this often even if nothing asked for it (level-triggered)."""
     workers: int = 8
     """Keys reconciled at once; one key is never reconciled by two workers."""
-    parallel_stops: int = 8
+    parallel_stops: int = 16
     """Stops and removals at once (starts follow the runtime's own bound)."""
     progress_deadline_s: float = 120.0
     """A rollout with no new ready instance for this long is marked failed."""
@@ -21,6 +21,9 @@ class ControllerSettings:
     """Crash back-off doubles from 1 s up to this."""
     starting_probe_s: float = 0.2
     """How often a starting instance is probed, so readiness is seen within this."""
+    first_ready_window_s: float = 2.0
+    """A new instance is probed every `first_ready_poll_s` for this long right after start."""
+    first_ready_poll_s: float = 0.05
     orphan_grace_s: float = 30.0
     """A labelled container nobody wants is removed after being seen this long."""
     log_tail: int = 20

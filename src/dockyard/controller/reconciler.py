@@ -384,8 +384,31 @@ class Reconciler:
             started_at=work.now,
         )
         work.event("started", f"instance {obs.instance_id} of revision {release.number} started")
-        # Probe at once: a fast service is ready before the pass ends.
-        await self._probe(work, obs)
+        await self._watch_first_ready(work, obs)
+
+    async def _watch_first_ready(self, work: _Pass, obs: Observed) -> None:
+        """Probe a new instance every few tens of ms for a short window, as a person polling it
+        would: most services are ready within it, and waiting for the next pass would add a
+        pass interval to every start. Bounded, and outside the start bound."""
+        spec = work.spec
+        check = spec.health_check if spec else None
+        if spec is None or check is None:
+            await self._probe(work, obs)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.first_ready_window_s
+        while True:
+            result = await self._runtime.probe(obs, check, port=spec.health_port)
+            record = work.records[obs.instance_id]
+            if result.ok:
+                work.records[obs.instance_id] = health.after_probe(
+                    record, ok=True, check=check, now=self._clock()
+                )
+                break
+            if loop.time() >= deadline:
+                break
+            await asyncio.sleep(self._settings.first_ready_poll_s)
+        self._probed_at[obs.instance_id] = self._clock()
 
     async def _destroy(self, obs: Observed) -> None:
         async with self._stops:

@@ -105,7 +105,9 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     db = Database.open(f"sqlite:///{tmp_path / 'dockyard.db'}")
     clock = ManualClock()
     runtime = FakeRuntime(clock=clock)
-    settings = ControllerSettings(progress_deadline_s=60, crash_loop_restarts=3)
+    settings = ControllerSettings(
+        progress_deadline_s=60, crash_loop_restarts=3, first_ready_window_s=0
+    )
     with db.session() as s:
         teams.create_team(s, ADMIN, name="pay", description="", now=clock())
         spec = ServiceSpec(
