@@ -21,7 +21,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timestamps are UTC everywhere; SQLite forgets the zone, so put it back on read."""
+    """Timestamps are stored and read back as UTC, on every engine.
+
+    SQLite keeps no zone (it would store 19:00+07:00 as 19:00), so times are converted to UTC
+    before they are written and tagged UTC on read; PostgreSQL answers in the session's
+    TimeZone, which need not be UTC, so its answers are converted too.
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -29,12 +34,12 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime: Dockyard stores UTC times only")
-        return value
+        return None if value is None else value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -100,7 +105,7 @@ class ReleaseRow(Base):
     spec: Mapped[dict[str, Any]]
     template_hash: Mapped[str] = mapped_column(String(16))
     replicas: Mapped[int]
-    cause: Mapped[str] = mapped_column(String(200))
+    cause: Mapped[str] = mapped_column(Text)  # "deploy <image>": an image may be 255 long
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime]
 
