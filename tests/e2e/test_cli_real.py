@@ -15,16 +15,27 @@ from typing import Any
 import docker
 import pytest
 
+from tests.support.postgres import postgres_database, postgres_server
 from tests.support.server import ServerProcess
 
+__all__ = ["postgres_database", "postgres_server"]
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
 def server(
-    tmp_path: Path, docker_engine: docker.APIClient, test_image: str
+    request: pytest.FixtureRequest, tmp_path: Path, docker_engine: docker.APIClient, test_image: str
 ) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path, network="dockyard-test")
+    """The whole server on the default SQLite file, and on PostgreSQL through its URL."""
+    extra = {}
+    if request.param == "postgres":
+        extra["DOCKYARD_DATABASE_URL"] = request.getfixturevalue("postgres_database")
+    process = ServerProcess(tmp_path, network="dockyard-test", extra_env=extra)
     process.start()
     yield process
     process.stop()
