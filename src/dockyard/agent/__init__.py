@@ -1,0 +1,1 @@
+"""The per-host agent: the Docker IPAM driver, bandwidth limits (and later metrics and logs)."""

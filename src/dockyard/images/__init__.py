@@ -1,0 +1,1 @@
+"""Image center: builds from a commit, the registry, digests, promotion and retention."""

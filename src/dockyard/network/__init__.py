@@ -1,0 +1,1 @@
+"""Networks: segments, global IPAM on etcd (Docker driver, CNI plugin) and bandwidth limits."""
