@@ -1,0 +1,115 @@
+"""`agent`: the per-host process (Docker IPAM driver, segment networks, address collection)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+
+from dockyard.cli.context import session
+from dockyard.settings import Settings, read_credentials
+
+
+def agent(
+    ctx: typer.Context,
+    *,
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass (networks, collection), then exit.")
+    ] = False,
+) -> None:
+    """Run this host's agent in the foreground; Ctrl-C stops it (`dockyard up` starts it)."""
+    settings = session(ctx).settings
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(_run(settings, once=once))
+
+
+def _bandwidth(settings: Settings) -> Coroutine[Any, Any, None] | None:
+    """The bandwidth enforcer as an agent part, or None (logged) when it has no API token."""
+    creds = read_credentials(settings.paths.credentials_file)
+    url = settings.bandwidth.server_url or (creds.url if creds else settings.listen.local_url)
+    token = settings.bandwidth.token or (creds.token if creds else None)
+    if token is None:
+        logging.getLogger("dockyard.agent").warning(
+            "bandwidth limits off: no API token (set DOCKYARD_AGENT_TOKEN, or run on the "
+            "server's host where %s holds one)",
+            settings.paths.credentials_file,
+        )
+        return None
+    return _run_enforcer(
+        docker_host=settings.docker.host,
+        server_url=url,
+        token=token,
+        interval_s=settings.bandwidth.interval_s,
+    )
+
+
+async def _run_enforcer(
+    *, docker_host: str, server_url: str, token: str, interval_s: float
+) -> None:
+    """Connect, run and close the enforcer in one worker thread: it is thread-based (netlink
+    and Docker events block), and pyroute2's synchronous API cannot be opened inside a running
+    event loop. Cancellation sets its stop flag."""
+    from dockyard.agent.bandwidth import BandwidthEnforcer
+
+    stop = threading.Event()
+
+    def run() -> None:
+        enforcer = BandwidthEnforcer.connect(
+            docker_host=docker_host, server_url=server_url, token=token, interval_s=interval_s
+        )
+        try:
+            enforcer.run(stop)
+        finally:
+            enforcer.close()
+
+    try:
+        await asyncio.to_thread(run)
+    finally:
+        stop.set()
+
+
+async def _run(settings: Settings, *, once: bool) -> None:
+    # Imported here: only this command needs the agent's stack loaded.
+    import docker
+
+    from dockyard.agent.ipam import IpamAgent, IpamAgentConfig
+    from dockyard.agent.main import run_parts
+    from dockyard.domain.clock import utcnow
+    from dockyard.network.ipam.client import Ipam
+
+    ipam = Ipam.connect(settings.etcd.endpoints, prefix=settings.etcd.prefix, clock=utcnow)
+    # A fixed API version (Debian's engine speaks 1.41, newer ones accept it): "auto" would ask
+    # the engine at once, and the driver must serve even while the engine is still starting.
+    engine = docker.APIClient(base_url=settings.docker.host, version="1.41", timeout=60)
+    config = IpamAgentConfig(
+        host=settings.ipam.host,
+        socket=settings.ipam.driver_socket,
+        driver_name=settings.ipam.driver_socket.name.removesuffix(".sock"),
+        grace=timedelta(seconds=settings.ipam.gc_grace_s),
+        interval_s=settings.ipam.gc_interval_s,
+    )
+    ipam_agent = IpamAgent(ipam, engine, config=config, clock=utcnow)
+    try:
+        if once:
+            released = await ipam_agent.run_pass()
+            typer.echo(f"ipam: one pass done, {released} addresses collected")
+            return
+        parts = {"ipam": ipam_agent.run()}
+        shaping = _bandwidth(settings)
+        if shaping is not None:
+            parts["bandwidth"] = shaping
+        await run_parts(parts)
+    finally:
+        engine.close()
+        await ipam.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(agent)
