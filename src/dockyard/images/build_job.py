@@ -1,0 +1,207 @@
+"""One build, start to end: fetch, resolve, (skip if built), export, build, push, record.
+
+Runs in a worker thread (git and the engine block). Each step logs what it does; any failure
+ends the build `failed` with the reason and the log's last lines, and nothing is recorded or
+deployed. Success records the image (digest read back from the registry's manifest) and, if the
+build asked for it, releases the image to an environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.domain.clock import Clock
+from dockyard.domain.errors import DockyardError
+from dockyard.domain.status import EnvKey
+from dockyard.images import naming
+from dockyard.images.build_events import BuildEvents
+from dockyard.images.build_log import BuildLog
+from dockyard.images.config import ImageSettings
+from dockyard.images.context import GENERATED, make_context
+from dockyard.images.engine import Engine, EngineError
+from dockyard.images.git import Commit, Mirror, SourceError
+from dockyard.images.registry import RegistryClient
+from dockyard.images.releasing import principal_of, release_image
+from dockyard.store import builds, images
+from dockyard.store.builds import Claimed
+from dockyard.store.db import Database
+from dockyard.store.images import ImageView, NewImage
+from dockyard.store.releases import Change
+from dockyard.store.status import key_for
+
+log = logging.getLogger(__name__)
+
+
+class BuildFailed(Exception):
+    """The reason a build failed, as its users should read it."""
+
+
+@dataclass(frozen=True)
+class Tools:
+    """What a build works with."""
+
+    db: Database
+    engine: Engine
+    registry: RegistryClient
+    settings: ImageSettings
+    clock: Clock
+    notify: Callable[[EnvKey], None]
+    events: BuildEvents = field(default_factory=BuildEvents)
+
+
+def run_build(tools: Tools, job: Claimed) -> None:
+    """Run `job` to its end and record the outcome. Never raises for a failed build."""
+    out = BuildLog(tools.db, job.id, changed=tools.events.changed)
+    started = time.monotonic()
+    try:
+        image = _steps(tools, job, out, started=started)
+    except (BuildFailed, SourceError, EngineError, DockyardError) as exc:
+        _end(tools, job, out, failed=exc.message if isinstance(exc, DockyardError) else str(exc))
+        log.info("build failed team=%s service=%s build=%s", job.team, job.service, job.number)
+        return
+    except Exception as exc:
+        log.exception("build crashed team=%s service=%s", job.team, job.service)
+        _end(tools, job, out, failed=f"internal error {exc.__class__.__name__}: {exc}")
+        return
+    out.line(f"image {image.reference} ({image.size_bytes} bytes)")
+    if job.deploy_to is not None:
+        _deploy(tools, job, image, out=out)
+    _end(tools, job, out, image_id=image.id)
+
+
+def _end(
+    tools: Tools,
+    job: Claimed,
+    out: BuildLog,
+    *,
+    failed: str | None = None,
+    image_id: int | None = None,
+) -> None:
+    """The log's last piece and the build's outcome, in one transaction: a reader never sees
+    the build ended before its log is whole. A failure's reason ends with the log's tail."""
+    if failed is not None:
+        out.line(f"build failed: {failed}")
+        failed = f"{failed}\n{out.tail()}"
+    out.finish(
+        lambda session: builds.finish(
+            session, job.id, failed=failed, image_id=image_id, now=tools.clock()
+        )
+    )
+
+
+def _steps(tools: Tools, job: Claimed, out: BuildLog, *, started: float) -> ImageView:
+    source = job.source
+    work = tools.settings.builds.work_dir
+    mirror = Mirror(work / "repos" / f"{job.service_id}.git", source.repo_url)
+    deadline = started + tools.settings.builds.timeout_s
+    with mirror.locked():
+        out.line(f"fetching {naming.public_url(source.repo_url)}")
+        out.write(_indent(mirror.fetch()))
+        sha = mirror.resolve(job.ref)
+        commit = mirror.commit(sha)
+        with tools.db.session() as session:
+            builds.set_commit(session, job.id, sha)
+        out.line(f"{job.ref} is commit {sha}: {_first_line(commit.message)} ({commit.author})")
+        if not job.force:
+            existing = _already_built(tools, job, sha)
+            if existing is not None:
+                out.line(
+                    f"commit {naming.short(sha)} was built already as {existing.reference}; "
+                    "nothing to do (--force builds it again)"
+                )
+                return existing
+        context = make_context(
+            mirror, sha, source=source, labels=_labels(job, commit),
+            into=work / "contexts" / f"{job.id}.tar",
+        )  # fmt: skip
+    try:
+        return _build_and_push(tools, job, out, commit=commit, context=context, deadline=deadline)
+    finally:
+        context.unlink(missing_ok=True)
+
+
+def _build_and_push(
+    tools: Tools, job: Claimed, out: BuildLog, *, commit: Commit, context: Path, deadline: float
+) -> ImageView:
+    address = tools.settings.registry.address
+    repository = naming.repository(address, team=job.team, service=job.service)
+    tag = naming.short(commit.sha)
+    out.line(f"building {repository}:{tag} ({job.source.dockerfile} in {job.source.context})")
+    started = time.monotonic()
+    tools.engine.build(
+        context, dockerfile=GENERATED, tag=f"{repository}:{tag}", on_line=out.write,
+        deadline=deadline,
+    )  # fmt: skip
+    out.line(f"pushing {repository}:{tag}")
+    pushed = tools.engine.push(repository, tag, on_line=out.write, deadline=deadline)
+    path = f"{job.team}/{job.service}"
+    manifest = tools.registry.manifest(path, tag)
+    if manifest is None or manifest.digest != pushed:
+        found = manifest.digest if manifest else "nothing"
+        raise BuildFailed(
+            f"the registry holds {found} under {path}:{tag}, not the pushed {pushed}; "
+            "something else pushed to the same tag meanwhile: build again"
+        )
+    with tools.db.session() as session:
+        return images.record_image(
+            session,
+            service_id=job.service_id,
+            image=NewImage(
+                repository=repository, digest=pushed, tag=tag, commit=commit.sha,
+                author=commit.author, message=commit.message,
+                committed_at=commit.committed_at, size_bytes=manifest.size,
+                build_number=job.number, duration_s=time.monotonic() - started,
+            ),
+            now=tools.clock(),
+        )  # fmt: skip
+
+
+def _labels(job: Claimed, commit: Commit) -> dict[str, str]:
+    return naming.oci_labels(
+        source_url=job.source.repo_url,
+        commit=commit.sha,
+        created=commit.committed_at.isoformat(),
+        team=job.team,
+        service=job.service,
+    )
+
+
+def _already_built(tools: Tools, job: Claimed, sha: str) -> ImageView | None:
+    """The image of `sha` if one was recorded and the registry still has it."""
+    with tools.db.session() as session:
+        existing = images.image_for_commit(session, job.service_id, sha)
+    if existing is None:
+        return None
+    present = tools.registry.digest(f"{job.team}/{job.service}", existing.digest)
+    return existing if present == existing.digest else None
+
+
+def _deploy(tools: Tools, job: Claimed, image: ImageView, *, out: BuildLog) -> None:
+    env = job.deploy_to
+    assert env is not None  # checked by the caller
+    change = Change(who=principal_of(job.requested_by), now=tools.clock())
+    try:
+        with tools.db.session() as session:
+            release = release_image(
+                session, change, team=job.team, service=job.service, env=env,
+                image=image.reference, cause=f"build {job.number}: {naming.short(image.commit)}",
+            )  # fmt: skip
+            key = key_for(session, team=job.team, service=job.service, env=env)
+    except DockyardError as exc:
+        out.line(f"deploying to {env.value} failed: {exc.message}")
+        return
+    out.line(f"deployed to {env.value} as revision {release.number}")
+    if key is not None:
+        tools.notify(key)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "(no message)"
+
+
+def _indent(text: str) -> str:
+    return "".join(f"    {line}\n" for line in text.splitlines() if line.strip())
