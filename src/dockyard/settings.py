@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +22,22 @@ from typing import TypeVar
 
 from dockyard.controller.config import ControllerSettings
 from dockyard.domain.errors import Invalid
+from dockyard.images.config import (
+    DEFAULT_REGISTRY,
+    BuildSettings,
+    ImageSettings,
+    RegistrySettings,
+    RetentionSettings,
+    S3Storage,
+    StorageKind,
+    SwiftStorage,
+)
 
 T = TypeVar("T")
 
 DEFAULT_PORT = 8420
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+DEFAULT_ETCD = "http://127.0.0.1:2379"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -93,6 +105,47 @@ class ClientSettings:
 
 
 @dataclass(frozen=True)
+class EtcdSettings:
+    """IPAM state lives in etcd (network/ipam)."""
+
+    endpoints: tuple[str, ...]
+    """http://HOST:PORT of each member, comma-separated (DOCKYARD_ETCD_ENDPOINTS)."""
+    endpoints_are_default: bool
+    """True when DOCKYARD_ETCD_ENDPOINTS was not set: only then may `dockyard up` start etcd."""
+    prefix: str
+    """Key prefix of everything IPAM writes (DOCKYARD_ETCD_PREFIX)."""
+
+
+@dataclass(frozen=True)
+class IpamSettings:
+    """The agent's IPAM side: the Docker driver socket, garbage collection (network/ipam)."""
+
+    driver_socket: Path
+    """Docker's remote IPAM driver socket the agent serves (DOCKYARD_IPAM_SOCKET)."""
+    host: str
+    """This host's name, recorded as the holder of its addresses (DOCKYARD_HOST_NAME)."""
+    gc_grace_s: float
+    """How long an address's owner must be gone before it is released (DOCKYARD_IPAM_GC_GRACE_S)."""
+    gc_interval_s: float
+    """How often the agent compares addresses with containers (DOCKYARD_IPAM_GC_INTERVAL_S)."""
+
+
+@dataclass(frozen=True)
+class BandwidthSettings:
+    """The agent's bandwidth limits (agent/bandwidth.py): how often it checks every instance,
+    and where it asks for the limits in force."""
+
+    interval_s: float
+    """Seconds between full passes over this host's instances (DOCKYARD_BANDWIDTH_INTERVAL_S)."""
+    server_url: str | None
+    """The server whose API lists the limits in force (DOCKYARD_AGENT_SERVER_URL); None: the
+    URL in the local credentials file."""
+    token: str | None
+    """A token for that API (DOCKYARD_AGENT_TOKEN): the admin's, since the agent shapes every
+    team's instances; None: the token in the local credentials file."""
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings
     database: DatabaseSettings
@@ -100,6 +153,11 @@ class Settings:
     docker: DockerSettings
     controller: ControllerSettings
     client: ClientSettings
+    etcd: EtcdSettings
+    ipam: IpamSettings
+    bandwidth: BandwidthSettings
+    images: ImageSettings
+    """The registry, builds and retention (DOCKYARD_REGISTRY*, DOCKYARD_BUILD_*, ...)."""
     log_level: str
     """One of debug, info, warning, error, critical (DOCKYARD_LOG_LEVEL)."""
 
@@ -154,6 +212,25 @@ class Settings:
                     "DOCKYARD_CONFIG", _path, config_home / "dockyard" / "config.json"
                 ),
             ),
+            etcd=EtcdSettings(
+                endpoints=env.get("DOCKYARD_ETCD_ENDPOINTS", _endpoints, (DEFAULT_ETCD,)),
+                endpoints_are_default="DOCKYARD_ETCD_ENDPOINTS" not in environ,
+                prefix=env.get("DOCKYARD_ETCD_PREFIX", _etcd_prefix, "/dockyard"),
+            ),
+            ipam=IpamSettings(
+                driver_socket=env.get(
+                    "DOCKYARD_IPAM_SOCKET", _path, Path("/run/docker/plugins/dockyard.sock")
+                ),
+                host=env.get("DOCKYARD_HOST_NAME", _nonempty, socket.gethostname()),
+                gc_grace_s=env.get("DOCKYARD_IPAM_GC_GRACE_S", _seconds(0, 86400), 60.0),
+                gc_interval_s=env.get("DOCKYARD_IPAM_GC_INTERVAL_S", _seconds(0.1, 3600), 10.0),
+            ),
+            bandwidth=BandwidthSettings(
+                interval_s=env.get("DOCKYARD_BANDWIDTH_INTERVAL_S", _seconds(0.1, 3600), 10.0),
+                server_url=env.get("DOCKYARD_AGENT_SERVER_URL", _http_url, None),
+                token=env.get("DOCKYARD_AGENT_TOKEN", _nonempty, None),
+            ),
+            images=_image_settings(env, environ, state_dir),
             log_level=env.get("DOCKYARD_LOG_LEVEL", _log_level, "info"),
         )
 
@@ -232,6 +309,19 @@ def _http_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _endpoints(raw: str) -> tuple[str, ...]:
+    endpoints = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    if not endpoints or not all(e.startswith("http://") and len(e) > 7 for e in endpoints):
+        raise ValueError("use http://HOST:PORT[,http://HOST:PORT...]")
+    return endpoints
+
+
+def _etcd_prefix(raw: str) -> str:
+    if not raw.startswith("/") or raw.endswith("/") or " " in raw:
+        raise ValueError("use an absolute key prefix without a trailing '/', e.g. /dockyard")
+    return raw
+
+
 def _log_level(raw: str) -> str:
     if raw.lower() not in LOG_LEVELS:
         raise ValueError(f"use one of {', '.join(LOG_LEVELS)}")
@@ -287,3 +377,86 @@ def write_credentials(path: Path, credentials: ClientCredentials) -> None:
         file.write("\n")
     os.chmod(temporary, 0o600)  # O_CREAT's mode is masked by umask; be exact
     os.replace(temporary, path)
+
+
+# --- the image center (dockyard.images) --------------------------------------------------------
+
+
+def _image_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -> ImageSettings:
+    address = env.get("DOCKYARD_REGISTRY", _registry_address, DEFAULT_REGISTRY)
+    loopback = address.split(":")[0] in ("127.0.0.1", "localhost")
+    storage = env.get("DOCKYARD_REGISTRY_STORAGE", _storage_kind, StorageKind.FILESYSTEM)
+    return ImageSettings(
+        registry=RegistrySettings(
+            address=address,
+            root=state_dir / "registry",
+            storage=storage,
+            s3=_s3_storage(env) if storage is StorageKind.S3 else None,
+            swift=_swift_storage(env) if storage is StorageKind.SWIFT else None,
+            managed=env.get("DOCKYARD_REGISTRY_MANAGED", _flag, loopback),
+        ),
+        builds=BuildSettings(
+            work_dir=state_dir / "builds",
+            concurrency=env.get("DOCKYARD_BUILD_CONCURRENCY", _int_in(1, 16), 1),
+            timeout_s=env.get("DOCKYARD_BUILD_TIMEOUT_S", _seconds(10, 86400), 1800.0),
+            lease_s=env.get("DOCKYARD_BUILD_LEASE_S", _seconds(1, 3600), 30.0),
+        ),
+        debian_mirror=env.get("DOCKYARD_DEBIAN_MIRROR", _http_url, "http://deb.debian.org/debian"),
+        retention=RetentionSettings(
+            keep_revisions=env.get("DOCKYARD_RETENTION_KEEP", _int_in(1, 1000), 5),
+            min_age_s=env.get("DOCKYARD_RETENTION_MIN_AGE_S", _seconds(0, 365 * 86400), 86400.0),
+        ),
+    )
+
+
+def _s3_storage(env: _Reader) -> S3Storage:
+    return S3Storage(
+        bucket=env.get("DOCKYARD_REGISTRY_S3_BUCKET", _nonempty, "")
+        or _missing("DOCKYARD_REGISTRY_S3_BUCKET", "s3"),
+        region=env.get("DOCKYARD_REGISTRY_S3_REGION", _nonempty, "us-east-1"),
+        endpoint=env.get("DOCKYARD_REGISTRY_S3_ENDPOINT", _http_url, None),
+        access_key=env.get("DOCKYARD_REGISTRY_S3_ACCESS_KEY", _nonempty, None),
+        secret_key=env.get("DOCKYARD_REGISTRY_S3_SECRET_KEY", _nonempty, None),
+        root_directory=env.get("DOCKYARD_REGISTRY_S3_ROOT", _nonempty, "/dockyard"),
+    )
+
+
+def _swift_storage(env: _Reader) -> SwiftStorage:
+    def required(name: str) -> str:
+        return env.get(name, _nonempty, "") or _missing(name, "swift")
+
+    return SwiftStorage(
+        auth_url=required("DOCKYARD_REGISTRY_SWIFT_AUTH_URL"),
+        username=required("DOCKYARD_REGISTRY_SWIFT_USERNAME"),
+        password=required("DOCKYARD_REGISTRY_SWIFT_PASSWORD"),
+        container=required("DOCKYARD_REGISTRY_SWIFT_CONTAINER"),
+        tenant=env.get("DOCKYARD_REGISTRY_SWIFT_TENANT", _nonempty, ""),
+        domain=env.get("DOCKYARD_REGISTRY_SWIFT_DOMAIN", _nonempty, "default"),
+        region=env.get("DOCKYARD_REGISTRY_SWIFT_REGION", _nonempty, ""),
+    )
+
+
+def _missing(name: str, storage: str) -> str:
+    raise Invalid(f"{name} is required with DOCKYARD_REGISTRY_STORAGE={storage}", field=name)
+
+
+def _registry_address(raw: str) -> str:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or "/" in raw or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("use HOST:PORT, e.g. 127.0.0.1:5000 (no scheme, no path)")
+    return raw
+
+
+def _storage_kind(raw: str) -> StorageKind:
+    try:
+        return StorageKind(raw.lower())
+    except ValueError:
+        raise ValueError(f"use one of {', '.join(kind.value for kind in StorageKind)}") from None
+
+
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("use true or false")

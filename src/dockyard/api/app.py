@@ -8,7 +8,21 @@ import dockyard
 from dockyard.api import errors
 from dockyard.api.deps import ApiDeps
 from dockyard.api.limits import BodyLimit
-from dockyard.api.routes import ERROR_RESPONSES, environments, health, services, teams, tokens
+from dockyard.api.rendering import Renderings
+from dockyard.api.routes import (
+    ERROR_RESPONSES,
+    bandwidth,
+    builds,
+    environments,
+    health,
+    images,
+    ipam,
+    promotions,
+    segments,
+    services,
+    teams,
+    tokens,
+)
 
 PREFIX = "/api/v1"
 
@@ -30,9 +44,13 @@ def build_api(deps: ApiDeps) -> FastAPI:
         redoc_url=None,
     )
     app.state.deps = deps
+    app.state.renderings = Renderings()
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=deps.max_body_bytes)
     app.include_router(health.router)
-    for module in (tokens, teams, services, environments):
+    for module in (
+        tokens, teams, services, environments, builds, images, promotions, bandwidth,
+        segments, ipam,
+    ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     return app

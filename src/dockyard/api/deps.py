@@ -10,7 +10,9 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from dockyard.domain.clock import Clock
+from dockyard.domain.errors import Unavailable
 from dockyard.domain.status import EnvKey
+from dockyard.network.ipam.client import Ipam
 from dockyard.store.db import Database
 
 ONE_MIB = 1024 * 1024
@@ -34,6 +36,14 @@ class ApiDeps:
 
     max_body_bytes: int = ONE_MIB
     """Request bodies larger than this are refused with 413 before any route sees them."""
+
+    ipam: Ipam | None = None
+    """IPAM's etcd (segments, held addresses, history); None: IPAM routes answer 503."""
+
+    def require_ipam(self) -> Ipam:
+        if self.ipam is None:
+            raise Unavailable("IPAM unavailable: this server has no etcd configured")
+        return self.ipam
 
     def changed(self, keys: Iterable[EnvKey | None]) -> None:
         """Tell the controller about committed changes. Call only after the commit.

@@ -69,6 +69,18 @@ class StrategyFields(_Body):
     max_unavailable: int = Strategy.max_unavailable
 
 
+class BandwidthFields(_Body):
+    """Per-instance limits in Mbit/s; null (or left out) is unlimited. Applied live by the
+    host agent: a deploy that changes only these never restarts an instance."""
+
+    egress_mbit: int | None = Field(
+        default=None, description="What each instance may send (traffic from it)."
+    )
+    ingress_mbit: int | None = Field(
+        default=None, description="What each instance may receive (traffic to it)."
+    )
+
+
 class ServiceFields(_Body):
     """Every field of a service's template; only `image` is required."""
 
@@ -82,6 +94,7 @@ class ServiceFields(_Body):
     stop_grace_s: float = ServiceSpec.stop_grace_s
     capabilities: list[str] = Field(default_factory=list)
     strategy: StrategyFields = Field(default_factory=StrategyFields)
+    bandwidth: BandwidthFields = Field(default_factory=BandwidthFields)
 
     @classmethod
     def of(cls, spec: ServiceSpec) -> ServiceFields:
@@ -114,6 +127,7 @@ class ServiceUpdate(_Body):
     stop_grace_s: float | None = None
     capabilities: list[str] | None = None
     strategy: StrategyFields | None = None
+    bandwidth: BandwidthFields | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -329,3 +343,14 @@ class EventPublic(_Out):
     @classmethod
     def of(cls, view: EventView) -> EventPublic:
         return cls.model_validate(view)
+
+
+class BandwidthLimitPublic(_Out):
+    """The limits in force for one service in one environment: its current revision's."""
+
+    team: str
+    service: str
+    env: Environment
+    revision: int
+    egress_mbit: int | None
+    ingress_mbit: int | None

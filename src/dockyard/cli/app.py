@@ -8,6 +8,12 @@ import typer
 from typer.core import TyperGroup
 
 from dockyard.cli.commands import account, host, observe, releases, services, teams, tokens
+from dockyard.cli.commands import agent as agent_command
+from dockyard.cli.commands import builds as build_commands
+from dockyard.cli.commands import images as image_commands
+from dockyard.cli.commands import ipam as ipam_commands
+from dockyard.cli.commands import promote as promote_commands
+from dockyard.cli.commands import segments as segment_commands
 from dockyard.cli.context import CliEnv, Session
 from dockyard.cli.errors import CliError
 from dockyard.cli.output import warn
@@ -65,6 +71,12 @@ tokens.register(app)
 services.register(app)
 releases.register(app)
 observe.register(app)
+segment_commands.register(app)
+agent_command.register(app)
+ipam_commands.register(app)
+build_commands.register(app)
+image_commands.register(app)
+promote_commands.register(app)
 
 
 def main() -> None:

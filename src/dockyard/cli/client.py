@@ -46,6 +46,9 @@ class ApiClient:
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("POST", path, json=body)
 
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("PUT", path, json=body)
+
     def patch(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("PATCH", path, json=body)
 

@@ -2,7 +2,8 @@
 
 Built from three looks: the PID files of what `dockyard up` started, a ping of the Docker
 engine, and the server's own `/healthz` (it answers) and `/healthz/parts` (database, engine,
-controllers as the server sees them: `{"database": "ok" | why not, ...}`).
+controllers as the server sees them: `{"database": "ok" | why not, ...}`); the registry is
+asked directly (its API root).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dockyard.cli import platform
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
 from dockyard.cli.processes import recorded_pid
+from dockyard.cli.registry import registry_answers, registry_process
 from dockyard.settings import Settings
 
 NOT_ANSWERING = "unknown: the server does not answer"
@@ -36,6 +38,7 @@ def check_parts(
         _reported("database", reported),
         _engine(settings, reported),
         _reported("controllers", reported, key="controller"),
+        _registry(settings),
     ]
     return [asdict(row) for row in rows]
 
@@ -78,3 +81,12 @@ def _engine(settings: Settings, reported: dict[str, Any] | None) -> Part:
     if seen != "ok":
         return Part("docker engine", False, f"{detail}; the server cannot use it: {seen}")
     return Part("docker engine", True, detail)
+
+
+def _registry(settings: Settings) -> Part:
+    registry = settings.images.registry
+    pid = recorded_pid(registry_process(settings))
+    detail = registry.address + (f", pid {pid} (started by dockyard up)" if pid else "")
+    if not registry_answers(registry):
+        return Part("registry", False, f"no answer at {registry.address}")
+    return Part("registry", True, f"{detail}, {registry.storage} storage")

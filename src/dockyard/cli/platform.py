@@ -1,6 +1,7 @@
 """The platform on this host: what `dockyard up`, `down` and `status` start, stop and inspect.
 
-Two processes may be started: Debian's dockerd (only when no engine answers and none is
+Three processes may be started: Debian's etcd (IPAM state, when none answers at the default
+endpoint), Debian's dockerd (only when no engine answers and none is
 configured elsewhere) and `dockyard server`. Each is recorded in <state>/run/NAME.pid and logs to
 <state>/logs/NAME.log; `down` stops only what is recorded there.
 """
@@ -26,6 +27,7 @@ from dockyard.cli.processes import (
     stop,
     wait_until,
 )
+from dockyard.cli.registry import stop_registry
 from dockyard.settings import Settings, read_credentials
 
 ENGINE_START_S = 60.0
@@ -159,11 +161,145 @@ def ensure_server(
     return ServerStart(f"{how}, listening on {url}, log {process.log_file}", token)
 
 
+# -- etcd (IPAM state) ------------------------------------------------------------------------
+
+ETCD_BINARY = "/usr/bin/etcd"
+ETCD_START_S = 30.0
+ETCD_STOP_S = 15.0
+
+
+def etcd_process(settings: Settings) -> Managed:
+    """Debian's etcd as one single-member cluster on the default endpoint, data in the state dir."""
+    run, logs = settings.paths.run_dir, settings.paths.logs_dir
+    client = settings.etcd.endpoints[0]
+    host, port = _host_port(client)
+    peer = f"http://{host}:{port + 1}"
+    return Managed(
+        name="etcd",
+        argv=(
+            ETCD_BINARY,
+            "--name=dockyard",
+            f"--data-dir={settings.paths.state_dir / 'etcd'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=dockyard={peer}",
+        ),
+        pid_file=run / "etcd.pid",
+        log_file=logs / "etcd.log",
+    )
+
+
+def _host_port(endpoint: str) -> tuple[str, int]:
+    netloc = endpoint.removeprefix("http://").split("/")[0]
+    host, _, port = netloc.rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else (netloc, 2379)
+
+
+def etcd_answers(endpoint: str) -> bool:
+    """True if etcd's /health at `endpoint` says it is healthy."""
+    try:
+        with httpx.Client(base_url=endpoint, timeout=2.0) as http:
+            answer = http.get("/health")
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == httpx.codes.OK and '"true"' in answer.text
+
+
+def ensure_etcd(settings: Settings) -> str:
+    """Make sure the configured etcd answers, starting this host's one if it is the default."""
+    endpoints = settings.etcd.endpoints
+    process = etcd_process(settings)
+    if any(etcd_answers(endpoint) for endpoint in endpoints):
+        mine = recorded_pid(process)
+        return f"running at {', '.join(endpoints)}" + (
+            f" (pid {mine}, started by dockyard up)" if mine else ""
+        )
+    if not settings.etcd.endpoints_are_default:
+        raise CliError(
+            f"no etcd answers at {', '.join(endpoints)} (DOCKYARD_ETCD_ENDPOINTS): start it, or "
+            "unset DOCKYARD_ETCD_ENDPOINTS to let `dockyard up` start this host's etcd"
+        )
+    if not os.access(ETCD_BINARY, os.X_OK):
+        raise CliError(
+            f"no etcd answers at {endpoints[0]} and {ETCD_BINARY} is not installed: install it "
+            "with `apt-get install etcd-server` (or run ./run up)"
+        )
+    pid = spawn(process, env=dict(os.environ))
+    if not wait_until(
+        lambda: etcd_answers(endpoints[0]),
+        timeout_s=ETCD_START_S,
+        interval_s=0.2,
+        give_up=lambda: not is_alive(pid),
+    ):
+        stop(process, timeout_s=ETCD_STOP_S)
+        raise CliError(
+            f"etcd (pid {pid}) did not answer at {endpoints[0]} within {ETCD_START_S:g} s: "
+            f"see {process.log_file}: {log_tail(process.log_file)}"
+        )
+    return f"started etcd (pid {pid}) at {endpoints[0]}, log {process.log_file}"
+
+
+# -- the agent (Docker IPAM driver, segment networks) ------------------------------------------
+
+AGENT_ARGV = (sys.executable, "-m", "dockyard.cli", "agent")
+AGENT_START_S = 30.0
+AGENT_STOP_S = 15.0
+
+
+def agent_process(settings: Settings, argv: tuple[str, ...] = AGENT_ARGV) -> Managed:
+    run, logs = settings.paths.run_dir, settings.paths.logs_dir
+    return Managed(name="agent", argv=argv, pid_file=run / "agent.pid", log_file=logs / "agent.log")
+
+
+def agent_answers(socket: Path) -> bool:
+    """True if the IPAM driver on `socket` answers Plugin.Activate."""
+    if not socket.exists():
+        return False
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket)), timeout=2.0) as http:
+            answer = http.post("http://agent/Plugin.Activate", content=b"{}")
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == httpx.codes.OK and "IpamDriver" in answer.text
+
+
+def ensure_agent(settings: Settings, *, env: dict[str, str]) -> str:
+    """Make sure this host's agent serves the IPAM driver, starting it if needed (root only)."""
+    socket = settings.ipam.driver_socket
+    process = agent_process(settings)
+    recorded = recorded_pid(process)
+    if recorded is None and agent_answers(socket):
+        return f"an agent not started by `dockyard up` serves {socket}"
+    if recorded is None and os.geteuid() != 0:
+        return f"not started: only root may serve Docker's IPAM driver at {socket}"
+    pid = spawn(process, env=env) if recorded is None else recorded
+    if not wait_until(
+        lambda: agent_answers(socket),
+        timeout_s=AGENT_START_S,
+        interval_s=0.2,
+        give_up=lambda: not is_alive(pid),
+    ):
+        stop(process, timeout_s=AGENT_STOP_S)
+        raise CliError(
+            f"the agent did not serve {socket}: see {process.log_file}: "
+            f"{log_tail(process.log_file)}"
+        )
+    how = f"started (pid {pid})" if recorded is None else f"already running (pid {pid})"
+    return f"{how}, IPAM driver at {socket}, log {process.log_file}"
+
+
 def stop_platform(settings: Settings, *, server_argv: tuple[str, ...]) -> list[str]:
     """Stop what `up` recorded (server first, then its dockerd); one line per part."""
     lines = []
     server = stop(server_process(settings, server_argv), timeout_s=SERVER_STOP_S)
     lines.append(f"server: stopped (pid {server})" if server else "server: was not running")
+    lines.append(stop_registry(settings))
+    agent = stop(agent_process(settings), timeout_s=AGENT_STOP_S)
+    lines.append(f"agent: stopped (pid {agent})" if agent else "agent: was not running")
+    etcd = stop(etcd_process(settings), timeout_s=ETCD_STOP_S)
+    lines.append(f"etcd: stopped (pid {etcd})" if etcd else "etcd: not started by `dockyard up`")
     dockerd = stop(dockerd_process(settings, find_dockerd() or "dockerd"), timeout_s=DOCKERD_STOP_S)
     lines.append(
         f"docker engine: stopped dockerd (pid {dockerd})"

@@ -29,6 +29,10 @@ class SpecOptions:
     no_health: bool = False
     max_surge: int | None = None
     max_unavailable: int | None = None
+    egress_mbit: int | None = None
+    """Mbit/s; 0 lifts the limit."""
+    ingress_mbit: int | None = None
+    """Mbit/s; 0 lifts the limit."""
 
     def __post_init__(self) -> None:
         """Refuse contradictory options (a usage error) before anything is sent."""
@@ -77,6 +81,9 @@ def spec_patch(options: SpecOptions, current: dict[str, Any]) -> dict[str, Any]:
     )
     if strategy is not None:
         patch["strategy"] = strategy
+    bandwidth = _bandwidth(options, current.get("bandwidth"))
+    if bandwidth is not None:
+        patch["bandwidth"] = bandwidth
     health = _health(options, current.get("health_check"))
     if health is not _UNCHANGED:
         patch["health_check"] = health
@@ -89,6 +96,13 @@ _UNCHANGED: Any = object()
 def _merge(current: dict[str, Any] | None, **given: Any) -> dict[str, Any] | None:
     """`current` updated with the given (non-None) values; None when nothing was given."""
     chosen = {k: v for k, v in given.items() if v is not None}
+    return {**(current or {}), **chosen} if chosen else None
+
+
+def _bandwidth(options: SpecOptions, current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Limits merged into `current`; a given 0 becomes null (unlimited). None if none given."""
+    given = {"egress_mbit": options.egress_mbit, "ingress_mbit": options.ingress_mbit}
+    chosen = {k: (v or None) for k, v in given.items() if v is not None}
     return {**(current or {}), **chosen} if chosen else None
 
 

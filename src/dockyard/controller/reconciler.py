@@ -19,12 +19,14 @@ from dockyard.controller.config import ControllerSettings
 from dockyard.controller.plan import Member, Wanted, plan
 from dockyard.controller.status import Outcome, summarize
 from dockyard.domain.clock import Clock
+from dockyard.domain.environment import Environment
 from dockyard.domain.errors import DockyardError, Unavailable
 from dockyard.domain.ids import new_instance_id
 from dockyard.domain.instance import InstanceSpec, Observed, Owner, RunState
 from dockyard.domain.spec import ServiceSpec
 from dockyard.domain.status import EnvKey, EnvPhase, EnvStatus, Health, InstanceRecord
 from dockyard.runtimes.base import Runtime
+from dockyard.store import segments
 from dockyard.store import status as store
 from dockyard.store.db import Database
 
@@ -96,7 +98,12 @@ class Reconciler:
         await self._observe(work)
         paused = self._rollout_failure(work, last)
         step = plan(self._wanted(work, paused=paused), self._members(work))
-        await self._act(work, start=step.start, remove=step.remove)
+        try:
+            await self._act(work, start=step.start, remove=step.remove)
+        except Unavailable as exc:
+            # e.g. "IPAM unavailable": new instances wait, with the reason in status.
+            await self._write_unavailable(key, desired, list(work.records.values()), exc, last)
+            raise
         outcome = Outcome(desired, list(work.records.values()), work.failure)
         summary = summarize(outcome, last)
         self._note_transition(work, summary.phase, last)
@@ -114,6 +121,11 @@ class Reconciler:
                 store.instance_records(session, key),
                 store.last_status(session, key),
             )
+
+    def _network_for(self, env: Environment) -> str | None:
+        """A segment's network when one serves `env` (addresses from IPAM), else None."""
+        with self._db.session() as session:
+            return segments.network_for(session, env)
 
     def _forget(self, key: EnvKey) -> None:
         with self._db.session() as session:
@@ -369,6 +381,7 @@ class Reconciler:
             revision=release.number,
             instance_id=new_instance_id(),
             spec=release.spec,
+            network=await asyncio.to_thread(self._network_for, work.key.env),
         )
         async with self._starts:
             obs = await self._runtime.start(spec)

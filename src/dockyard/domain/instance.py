@@ -8,7 +8,7 @@ from datetime import datetime
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.ids import InstanceId
-from dockyard.domain.spec import ServiceSpec
+from dockyard.domain.spec import MAX_BANDWIDTH_MBIT, Bandwidth, ServiceSpec
 
 LABEL_PREFIX = "io.dockyard."
 LABEL_MANAGED = LABEL_PREFIX + "managed"
@@ -18,6 +18,11 @@ LABEL_ENV = LABEL_PREFIX + "env"
 LABEL_REVISION = LABEL_PREFIX + "revision"
 LABEL_INSTANCE = LABEL_PREFIX + "instance"
 LABEL_TEMPLATE = LABEL_PREFIX + "template"
+# The bandwidth limits of the revision an instance was started with (absent: unlimited). Labels
+# cannot change on a running container, so the agent takes current limits from the platform and
+# falls back on these only while the platform cannot be reached (agent/bandwidth.py).
+LABEL_EGRESS_MBIT = LABEL_PREFIX + "egress-mbit"
+LABEL_INGRESS_MBIT = LABEL_PREFIX + "ingress-mbit"
 
 
 class RunState(enum.StrEnum):
@@ -47,6 +52,9 @@ class InstanceSpec:
     revision: int
     instance_id: InstanceId
     spec: ServiceSpec
+    network: str | None = None
+    """The network to join instead of the runtime's default one: the Docker network of a
+    segment serving this environment, whose addresses come from IPAM (network/ipam)."""
 
     @property
     def name(self) -> str:
@@ -55,7 +63,7 @@ class InstanceSpec:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {
+        labels = {
             LABEL_MANAGED: "true",
             LABEL_TEAM: self.team,
             LABEL_SERVICE: self.service,
@@ -64,6 +72,12 @@ class InstanceSpec:
             LABEL_INSTANCE: self.instance_id,
             LABEL_TEMPLATE: self.spec.template_hash,
         }
+        bandwidth = self.spec.bandwidth
+        if bandwidth.egress_mbit is not None:
+            labels[LABEL_EGRESS_MBIT] = str(bandwidth.egress_mbit)
+        if bandwidth.ingress_mbit is not None:
+            labels[LABEL_INGRESS_MBIT] = str(bandwidth.ingress_mbit)
+        return labels
 
 
 @dataclass(frozen=True)
@@ -98,3 +112,16 @@ def owner_from_labels(labels: dict[str, str]) -> tuple[str, str, Environment, in
         )
     except (KeyError, ValueError):
         return None
+
+
+def bandwidth_from_labels(labels: dict[str, str]) -> Bandwidth:
+    """The limits an instance was started with; a missing or malformed label means unlimited."""
+
+    def mbit(label: str) -> int | None:
+        try:
+            value = int(labels.get(label, ""))
+        except ValueError:
+            return None
+        return value if 1 <= value <= MAX_BANDWIDTH_MBIT else None
+
+    return Bandwidth(egress_mbit=mbit(LABEL_EGRESS_MBIT), ingress_mbit=mbit(LABEL_INGRESS_MBIT))

@@ -2,7 +2,8 @@
 
 These are frozen dataclasses validated on construction, so every layer above can trust them.
 `ServiceSpec.template_hash` names the container template: two revisions with the same hash differ
-only in replica count, and scaling between them never restarts an instance.
+only in replica count, rollout strategy or bandwidth limits, and moving between them never restarts
+an instance (bandwidth limits are changed live on the host by the agent).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ MAX_REPLICAS = 500
 MAX_PIDS = 32768
 MAX_PORTS = 20
 MAX_ENV_VARS = 200
+MAX_BANDWIDTH_MBIT = 100_000  # 100 Gbit/s: above any NIC an instance sits behind today
 
 # Linux capabilities a service may ask back after all are dropped. Anything that lets a container
 # reach the host (SYS_ADMIN, SYS_MODULE, NET_ADMIN, ...) is not on the list.
@@ -121,6 +123,37 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Bandwidth:
+    """Per-instance network limits in Mbit/s (10^6 bit/s), from the service's point of view.
+
+    `egress_mbit` bounds what an instance sends (traffic FROM it), `ingress_mbit` what it
+    receives (traffic TO it). None means unlimited. Rates count whole Ethernet frames, so a
+    TCP stream's payload reaches about 95 % of the limit.
+    """
+
+    egress_mbit: int | None = None
+    ingress_mbit: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("egress_mbit", "ingress_mbit"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            _require(
+                isinstance(value, int)
+                and not isinstance(value, bool)
+                and 1 <= value <= MAX_BANDWIDTH_MBIT,
+                f"bandwidth.{name} {value!r} is out of range: use a whole number of Mbit/s "
+                f"from 1 to {MAX_BANDWIDTH_MBIT}, or leave it out for no limit",
+                "bandwidth",
+            )
+
+    @property
+    def limited(self) -> bool:
+        return self.egress_mbit is not None or self.ingress_mbit is not None
+
+
+@dataclass(frozen=True)
 class Strategy:
     """Rolling update bounds, as counts of instances (never both zero)."""
 
@@ -155,6 +188,7 @@ class ServiceSpec:
     stop_grace_s: float = 10.0
     capabilities: tuple[str, ...] = ()
     strategy: Strategy = field(default_factory=Strategy)
+    bandwidth: Bandwidth = field(default_factory=Bandwidth)
 
     def __post_init__(self) -> None:
         parse_image(self.image)
@@ -219,6 +253,8 @@ class ServiceSpec:
                 stop_grace_s=float(data.get("stop_grace_s", 10.0)),
                 capabilities=tuple(data.get("capabilities") or ()),
                 strategy=Strategy(**(data.get("strategy") or {})),
+                # Absent in specs stored before limits existed: unlimited.
+                bandwidth=Bandwidth(**(data.get("bandwidth") or {})),
             )
         except (KeyError, TypeError) as exc:
             raise Invalid(f"malformed service spec: {exc}", field="spec") from exc
@@ -227,7 +263,11 @@ class ServiceSpec:
     def template_hash(self) -> str:
         """Short stable hash of the template; equal hashes mean interchangeable instances."""
         # The rollout strategy says how to replace instances, not what they are: leave it out.
-        template = {k: v for k, v in self.to_json().items() if k != "strategy"}
+        # Bandwidth limits too: the agent changes them on the running instance's veth, so a
+        # revision that changes only them must keep the hash, or the controller would replace
+        # every instance for a change that needs no restart. (Leaving both out also keeps the
+        # hashes of revisions stored before these fields existed.)
+        template = {k: v for k, v in self.to_json().items() if k not in ("strategy", "bandwidth")}
         canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

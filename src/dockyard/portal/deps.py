@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from dockyard.domain.clock import Clock
 from dockyard.domain.status import EnvKey
+from dockyard.network.ipam.client import Ipam
 from dockyard.store.db import Database
 
 
@@ -24,3 +25,5 @@ class PortalDeps:
     clock: Clock
     notify: Callable[[EnvKey], None]
     cookie_secure: bool = False
+    ipam: Ipam | None = None
+    """IPAM's etcd, for segment usage; None: the segments page says usage is unavailable."""

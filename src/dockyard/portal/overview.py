@@ -1,6 +1,7 @@
 """The read model behind the start page: services with the phase of each environment.
 
 A team sees its own services; the admin sees every team's, grouped, or one team's when picked.
+Each team costs one query (`store.summaries.team_summaries`), however many services it has.
 """
 
 from __future__ import annotations
@@ -8,24 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dockyard.domain.principal import Principal
-from dockyard.store import environments as store_envs
-from dockyard.store import services, teams
+from dockyard.store import summaries, teams
 from dockyard.store.db import Database
-from dockyard.store.views import EnvironmentView
+from dockyard.store.views import ServiceSummaryView
 
 MAX_SERVICES_PER_TEAM = 500
 
 
 @dataclass(frozen=True)
-class ServiceLine:
-    name: str
-    envs: tuple[EnvironmentView, ...]  # test, sandbox, online, stable
-
-
-@dataclass(frozen=True)
 class TeamGroup:
     team: str
-    services: tuple[ServiceLine, ...]
+    services: tuple[ServiceSummaryView, ...]  # by name, each with test, sandbox, online, stable
 
 
 @dataclass(frozen=True)
@@ -42,16 +36,13 @@ def load_overview(db: Database, who: Principal, *, picked: str | None) -> Overvi
         if not who.is_admin or picked not in names:
             picked = None
         shown = [picked] if picked else names
-        groups = []
-        for team in shown:
-            lines = [
-                ServiceLine(
-                    name=svc.name,
-                    envs=tuple(store_envs.environments(session, who, team=team, service=svc.name)),
-                )
-                for svc in services.list_services(
-                    session, who, team=team, limit=MAX_SERVICES_PER_TEAM
-                )
-            ]
-            groups.append(TeamGroup(team=team, services=tuple(lines)))
+        groups = [
+            TeamGroup(
+                team=team,
+                services=tuple(
+                    summaries.team_summaries(session, who, team=team, limit=MAX_SERVICES_PER_TEAM)
+                ),
+            )
+            for team in shown
+        ]
     return Overview(teams=tuple(names), picked=picked, groups=tuple(groups))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, literal, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -17,6 +17,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from dockyard.domain.errors import Conflict, Unavailable
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_PING = select(literal(1))
+
+Reader: TypeAlias = Session | Connection
+"""What read functions of the store accept: an ORM session, or the plain connection of
+`Database.reading()` for the hot read paths (a prebuilt statement on a connection costs ~35 µs,
+the same through a session ~115 µs)."""
 
 
 def open_engine(url: str) -> Engine:
@@ -51,7 +57,9 @@ def migrate(engine: Engine) -> None:
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            # "heads": parts of the platform add their tables in migrations of their own, which
+            # may branch from the same parent; every branch is applied.
+            command.upgrade(config, "heads")
     except OperationalError as exc:
         raise Unavailable(f"the platform database does not answer: {exc.orig}") from exc
 
@@ -97,6 +105,24 @@ class Database:
             if _is_busy(exc):
                 raise Conflict("the database was busy with a concurrent change; retry") from exc
             raise Unavailable(f"the platform database failed: {exc.orig}") from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for a few read-only queries, without the cost of an ORM session.
+
+        Nothing done through it is committed: it is rolled back when returned to the pool. A
+        database that does not answer raises Unavailable; other errors pass unchanged.
+        """
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except OperationalError as exc:
+            raise Unavailable(f"the platform database failed: {exc.orig}") from exc
+
+    def ping(self) -> None:
+        """Return once the database answered a trivial query; Unavailable if it did not."""
+        with self.reading() as connection:
+            connection.execute(_PING)
 
     def close(self) -> None:
         self.engine.dispose()

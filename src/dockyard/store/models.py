@@ -126,6 +126,9 @@ class EnvStatusRow(Base):
     updated: Mapped[int] = mapped_column(default=0)
     rollout_started_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # Since when `revision` has been available without a break (promotion gates' soak time);
+    # None while it is not available. Added by the image center (migration 0003).
+    available_since: Mapped[datetime | None]
 
 
 class InstanceRow(Base):
@@ -163,3 +166,152 @@ class EventRow(Base):
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(30))
     message: Mapped[str] = mapped_column(Text)
+
+
+# -- network: segments and fixed addresses (issue 4; IPAM's live state is in etcd) -------------
+
+
+class SegmentRow(Base):
+    """A network segment the platform admin manages; IPAM hands addresses out of it."""
+
+    __tablename__ = "segments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(12), unique=True)
+    cidr: Mapped[str] = mapped_column(String(18))
+    gateway: Mapped[str] = mapped_column(String(15))
+    vlan: Mapped[int | None]
+    environments: Mapped[list[str]] = mapped_column(JSON)
+    reserved: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class FixedAddressRow(Base):
+    """An address a service keeps for itself in one environment (firewall allow-lists)."""
+
+    __tablename__ = "fixed_addresses"
+    __table_args__ = (Index("ix_fixed_addresses_service_env", "service_id", "env"),)
+    address: Mapped[str] = mapped_column(String(15), primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="RESTRICT"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    env: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+
+
+# -- image center: sources, builds, images, promotion (issue 3) --------------------------------
+
+
+class ServiceSourceRow(Base):
+    """Where a service's images are built from: a git repository, branch and Dockerfile."""
+
+    __tablename__ = "service_sources"
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    repo_url: Mapped[str] = mapped_column(String(1024))
+    branch: Mapped[str] = mapped_column(String(255))
+    dockerfile: Mapped[str] = mapped_column(String(255))
+    context: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime]
+
+
+class PromotionPolicyRow(Base):
+    """How a service's digests move between environments: gates, and what `stable` follows."""
+
+    __tablename__ = "promotion_policies"
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    soak_s: Mapped[float]
+    online_approval: Mapped[bool]
+    stable_follows: Mapped[str | None] = mapped_column(String(10))
+    updated_at: Mapped[datetime]
+
+
+class EnvOverrideRow(Base):
+    """One environment's own config, applied when an image is released there."""
+
+    __tablename__ = "env_overrides"
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    env: Mapped[str] = mapped_column(String(10), primary_key=True)
+    replicas: Mapped[int | None]
+    env_vars: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class ImageRow(Base):
+    """An image built from one commit and pushed: known by its digest, immutable."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("service_id", "digest"),
+        Index("ix_images_service_commit", "service_id", "commit"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    repository: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(71))
+    tag: Mapped[str] = mapped_column(String(128))
+    commit: Mapped[str] = mapped_column(String(40))
+    author: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    committed_at: Mapped[datetime | None]
+    size_bytes: Mapped[int]
+    build_number: Mapped[int]  # the build that first pushed it, and how long that build took
+    duration_s: Mapped[float]
+    created_at: Mapped[datetime]
+    # Set when retention deleted it from the registry; the row stays for provenance.
+    deleted_at: Mapped[datetime | None]
+
+
+class BuildRow(Base):
+    """A request to build a ref of a service's source, and what became of it."""
+
+    __tablename__ = "builds"
+    __table_args__ = (
+        UniqueConstraint("service_id", "number"),
+        Index("ix_builds_state", "state"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    ref: Mapped[str] = mapped_column(String(255))
+    force: Mapped[bool]
+    deploy_to: Mapped[str | None] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    commit: Mapped[str | None] = mapped_column(String(40))
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
+    requested_by: Mapped[str] = mapped_column(String(120))
+    requested_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(120))
+    log_size: Mapped[int] = mapped_column(default=0)
+
+
+class BuildLogRow(Base):
+    """A piece of a build's log, in order; `start` is its offset in the whole log."""
+
+    __tablename__ = "build_logs"
+    build_id: Mapped[int] = mapped_column(
+        ForeignKey("builds.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    start: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ApprovalRow(Base):
+    """A team member's approval of one digest for one environment."""
+
+    __tablename__ = "promotion_approvals"
+    __table_args__ = (UniqueConstraint("service_id", "env", "digest", "approved_by"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    env: Mapped[str] = mapped_column(String(10))
+    digest: Mapped[str] = mapped_column(String(71))
+    approved_by: Mapped[str] = mapped_column(String(120))
+    approved_at: Mapped[datetime]

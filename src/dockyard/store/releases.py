@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,7 +36,28 @@ class Change:
     expected_revision: int | None = None
 
 
-def release_view(row: ReleaseRow, *, team: str, service: str) -> ReleaseView:
+class ReleaseColumns(Protocol):
+    """A ReleaseRow, or a result row with (at least) these of its columns."""
+
+    @property
+    def env(self) -> str: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def spec(self) -> dict[str, Any]: ...
+    @property
+    def template_hash(self) -> str: ...
+    @property
+    def replicas(self) -> int: ...
+    @property
+    def cause(self) -> str: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def release_view(row: ReleaseColumns, *, team: str, service: str) -> ReleaseView:
     return ReleaseView(
         team=team,
         service=service,
@@ -46,6 +68,7 @@ def release_view(row: ReleaseRow, *, team: str, service: str) -> ReleaseView:
         cause=row.cause,
         created_by=row.created_by,
         created_at=row.created_at,
+        template_hash=row.template_hash,
     )
 
 
@@ -129,11 +152,13 @@ def deploy(
     image: str | None = None,
     replicas: int | None = None,
     env_vars: dict[str, str] | None = None,
+    cause: str | None = None,
 ) -> ReleaseView:
     """A new revision from the service's template, with an image, replicas and env overrides.
 
     Unset, the image and replica count carry over from the current revision (or the template's
-    image and one replica for a first deploy).
+    image and one replica for a first deploy). `cause` (default "deploy IMAGE") is recorded
+    with the revision; promotions say where the image came from.
     """
     svc = service_row(session, change.who, team, service)
     environment = env_row(session, svc, env)
@@ -158,7 +183,7 @@ def deploy(
         env=environment,
         spec=spec,
         replicas=count,
-        cause=f"deploy {spec.image}",
+        cause=cause or f"deploy {spec.image}",
     )
     return release_view(row, team=team, service=service)
 

@@ -7,9 +7,11 @@ purge it, so nothing is left running and nothing is lost if the server dies half
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Text, bindparam, cast, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,14 +20,63 @@ from dockyard.domain.errors import Conflict, Invalid, NotFound
 from dockyard.domain.ids import check_name
 from dockyard.domain.principal import Principal
 from dockyard.domain.spec import ServiceSpec
+from dockyard.store.db import Reader
 from dockyard.store.models import EnvironmentRow, ServiceRow, TeamRow
 from dockyard.store.teams import team_row
-from dockyard.store.views import ServiceView
+from dockyard.store.views import ServiceStamp, ServiceView
 
 MAX_PAGE = 500
 
+# The hot reads use statements built once: building a select costs more than running it.
+# As text: a stamp only compares it, and parsing a timestamp costs more than the rest of a row.
+_CREATED = cast(ServiceRow.created_at, Text).label("created")
+STAMP_COLUMNS = (ServiceRow.id, ServiceRow.name, ServiceRow.version, _CREATED)
+"""The columns of a ServiceStamp, in its order."""
+_PAGE_STAMPS = (
+    select(*STAMP_COLUMNS)
+    .join(TeamRow, ServiceRow.team_id == TeamRow.id)
+    .where(
+        TeamRow.name == bindparam("team"),
+        ServiceRow.deleted_at.is_(None),
+        ServiceRow.name > bindparam("after"),
+    )
+    .order_by(ServiceRow.name)
+    .limit(bindparam("limit", type_=Integer))
+)
+_ONE_LIVE = (
+    select(
+        *STAMP_COLUMNS,
+        ServiceRow.spec,
+        ServiceRow.created_at,
+        ServiceRow.updated_at,
+        ServiceRow.deleted_at,
+    )
+    .join(TeamRow, ServiceRow.team_id == TeamRow.id)
+    .where(
+        TeamRow.name == bindparam("team"),
+        ServiceRow.name == bindparam("name"),
+        ServiceRow.deleted_at.is_(None),
+    )
+)
+_TEAM_ID = select(TeamRow.id).where(TeamRow.name == bindparam("team"))
 
-def service_view(row: ServiceRow, team: str) -> ServiceView:
+
+class ServiceColumns(Protocol):
+    """A ServiceRow, or a result row with (at least) these of its columns."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def spec(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+
+
+def service_view(row: ServiceColumns, team: str) -> ServiceView:
     return ServiceView(
         team=team,
         name=row.name,
@@ -34,6 +85,10 @@ def service_view(row: ServiceRow, team: str) -> ServiceView:
         updated_at=row.updated_at,
         deleting=row.deleted_at is not None,
     )
+
+
+def service_not_found(*, team: str, name: str) -> NotFound:
+    return NotFound(f"service {name!r} not found in team {team!r}; `dockyard services` lists them")
 
 
 def service_row(session: Session, who: Principal, team: str, name: str) -> ServiceRow:
@@ -45,9 +100,7 @@ def service_row(session: Session, who: Principal, team: str, name: str) -> Servi
         .where(TeamRow.name == team, ServiceRow.name == name, ServiceRow.deleted_at.is_(None))
     )
     if row is None:
-        raise NotFound(
-            f"service {name!r} not found in team {team!r}; `dockyard services` lists them"
-        )
+        raise service_not_found(team=team, name=name)
     return row
 
 
@@ -77,13 +130,18 @@ def create_service(
     return service_view(row, team)
 
 
+def check_page(who: Principal, team: str, limit: int) -> None:
+    """NotFound for another team's services; Invalid for a page size out of bounds."""
+    who.require_team(team)
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be 1-{MAX_PAGE}", field="limit")
+
+
 def list_services(
     session: Session, who: Principal, *, team: str, limit: int = 100, after: str | None = None
 ) -> list[ServiceView]:
     """A page of live services by name; pass the last name as `after` for the next page."""
-    who.require_team(team)
-    if not 1 <= limit <= MAX_PAGE:
-        raise Invalid(f"limit must be 1-{MAX_PAGE}", field="limit")
+    check_page(who, team, limit)
     owner = team_row(session, team)
     query = select(ServiceRow).where(
         ServiceRow.team_id == owner.id, ServiceRow.deleted_at.is_(None)
@@ -92,6 +150,46 @@ def list_services(
         query = query.where(ServiceRow.name > after)
     rows = session.scalars(query.order_by(ServiceRow.name).limit(limit))
     return [service_view(row, team) for row in rows]
+
+
+def service_stamps(
+    reader: Reader, who: Principal, *, team: str, limit: int = 100, after: str | None = None
+) -> list[ServiceStamp]:
+    """The stamps of `list_services`' page, from one narrow query: NotFound for an unknown team."""
+    check_page(who, team, limit)
+    found = reader.execute(_PAGE_STAMPS, {"team": team, "after": after or "", "limit": limit})
+    stamps = [ServiceStamp(*row) for row in found.all()]  # a row is a stamp's columns, in order
+    # An empty page may mean no such team: ask only then, and answer as teams.team_row does.
+    if not stamps and reader.execute(_TEAM_ID, {"team": team}).first() is None:
+        raise NotFound(f"team {team!r} not found; `dockyard teams` lists the teams")
+    return stamps
+
+
+def stamped_service(
+    reader: Reader, who: Principal, *, team: str, name: str
+) -> tuple[ServiceStamp, ServiceView]:
+    """The live service `team/name` with its stamp, or NotFound as `get_service` says it."""
+    who.require_team(team)
+    row = reader.execute(_ONE_LIVE, {"team": team, "name": name}).first()
+    if row is None:
+        raise service_not_found(team=team, name=name)
+    return ServiceStamp(row.id, row.name, row.version, row.created), service_view(row, team)
+
+
+def services_by_id(
+    session: Session, *, team: str, ids: Collection[int]
+) -> list[tuple[ServiceStamp, ServiceView]]:
+    """The services of `team` with these row ids, each with the stamp of the version read
+    (which may be newer than the stamp that named it). Missing ids are left out."""
+    rows = session.execute(
+        select(ServiceRow, _CREATED)
+        .join(TeamRow, ServiceRow.team_id == TeamRow.id)
+        .where(ServiceRow.id.in_(ids), TeamRow.name == team)
+    )
+    return [
+        (ServiceStamp(row.id, row.name, row.version, created), service_view(row, team))
+        for row, created in rows
+    ]
 
 
 def get_service(session: Session, who: Principal, *, team: str, name: str) -> ServiceView:

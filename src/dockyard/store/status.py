@@ -193,6 +193,7 @@ def _write_status(session: Session, key: EnvKey, status: EnvStatus, now: datetim
         session.add(row)
     if status.revision != row.revision or row.rollout_started_at is None:
         row.rollout_started_at = now
+    row.available_since = _available_since(row, status, now)
     row.phase = status.phase.value
     row.message = status.message
     row.revision = status.revision
@@ -200,6 +201,14 @@ def _write_status(session: Session, key: EnvKey, status: EnvStatus, now: datetim
     row.ready = status.ready
     row.updated = status.updated
     row.updated_at = now
+
+
+def _available_since(row: EnvStatusRow, status: EnvStatus, now: datetime) -> datetime | None:
+    """When the revision became available, kept while it stays so (promotion soak times)."""
+    if status.phase is not EnvPhase.AVAILABLE:
+        return None
+    unbroken = row.phase == EnvPhase.AVAILABLE.value and row.revision == status.revision
+    return row.available_since if unbroken and row.available_since else now
 
 
 @dataclass(frozen=True)

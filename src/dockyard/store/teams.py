@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,13 @@ def delete_team(session: Session, who: Principal, name: str) -> None:
     """Refused while the team has services, so nothing running is orphaned by accident."""
     who.require_admin()
     row = team_row(session, name)
+    # Lock the team row before looking for services: a service created concurrently then either
+    # committed first (and is seen below) or waits and fails its foreign key. Without the lock
+    # it could be created in between and silently cascade away with the team.
+    session.execute(update(TeamRow).where(TeamRow.id == row.id).values(name=TeamRow.name))
     if session.scalar(select(ServiceRow.id).where(ServiceRow.team_id == row.id).limit(1)):
-        raise Conflict(f"team {name!r} still has services; delete them first")
+        raise Conflict(
+            f"team {name!r} still has services (deleted ones are removed once their instances "
+            "have stopped); delete them first, or retry in a few seconds"
+        )
     session.delete(row)

@@ -32,6 +32,7 @@ FULL_SPEC = {
     "stop_grace_s": 30.0,
     "capabilities": ["NET_BIND_SERVICE"],
     "strategy": {"max_surge": 2, "max_unavailable": 1},
+    "bandwidth": {"egress_mbit": 100, "ingress_mbit": 200},
 }
 
 

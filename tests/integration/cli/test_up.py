@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.cli.conftest import Cli
 from tests.integration.cli.fake_server import FIRST_TOKEN
+from tests.support.etcd import EtcdServer
 
 FAKE_SERVER = str(Path(__file__).with_name("fake_server.py"))
 
@@ -45,12 +46,20 @@ def engine() -> Iterator[str]:
 
 
 @pytest.fixture
-def host(cli: Cli, engine: str, free_port: Callable[[], int]) -> Iterator[Cli]:
+def host(
+    cli: Cli, engine: str, free_port: Callable[[], int], etcd_server: EtcdServer
+) -> Iterator[Cli]:
     """A CLI on a fresh host: no credentials yet, a free port, the fake server as `server`."""
     cli.use_fake_network = False
     cli.credentials_file.unlink()
     cli.environ["DOCKYARD_DOCKER_HOST"] = engine
+    # A running etcd given by endpoint, as a Docker engine given by host: `up` uses it as it is.
+    cli.environ["DOCKYARD_ETCD_ENDPOINTS"] = etcd_server.endpoint
+    # The agent `up` starts serves its IPAM driver here, never on the host's real socket.
+    cli.environ["DOCKYARD_IPAM_SOCKET"] = str(cli.credentials_file.parent / "ipam.sock")
     cli.environ["DOCKYARD_LISTEN_PORT"] = str(free_port())
+    # `up` runs a real registry (docker-registry) on a free port under the test's state dir.
+    cli.environ["DOCKYARD_REGISTRY"] = f"127.0.0.1:{free_port()}"
     yield cli
     cli("down", server_argv=(sys.executable, FAKE_SERVER))  # never leave it running
 
@@ -80,7 +89,7 @@ def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli)
     code, out, _ = _run(host, "status", "-o", "json")
     assert code == 0
     parts = {p["part"]: p for p in json.loads(out)["parts"]}
-    assert sorted(parts) == ["controllers", "database", "docker engine", "server"]
+    assert sorted(parts) == ["controllers", "database", "docker engine", "registry", "server"]
     assert all(p["healthy"] for p in parts.values())
     assert f"pid {pid}" in parts["server"]["detail"]
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 
 from dockyard.api.auth import Who
 from dockyard.api.deps import Deps
+from dockyard.api.imaging import Pinner
 from dockyard.api.schemas import (
     DeployRequest,
     EnvironmentPublic,
@@ -22,7 +23,7 @@ from dockyard.api.schemas import (
     ScaleRequest,
 )
 from dockyard.domain.environment import Environment
-from dockyard.store import environments, releases
+from dockyard.store import environments, images, releases
 from dockyard.store.environments import MAX_EVENTS
 from dockyard.store.releases import MAX_HISTORY, Change
 from dockyard.store.status import key_for
@@ -53,15 +54,29 @@ def get_environment(
 
 @router.post(ENV + "/deploy", status_code=201)
 def deploy(
-    *, team: str, svc: str, env: Environment, who: Who, deps: Deps, body: DeployRequest = _NO_DEPLOY
+    *,
+    team: str,
+    svc: str,
+    env: Environment,
+    who: Who,
+    deps: Deps,
+    pins: Pinner,
+    body: DeployRequest = _NO_DEPLOY,
 ) -> ReleasePublic:
     """A new revision from the service's template. Image and replicas default to the current
-    revision's (or the template's image and one replica for a first deploy)."""
+    revision's (or the template's image and one replica for a first deploy). The image is
+    pinned to a digest first (api.imaging); one the registry lacks is refused (422)."""
     change = Change(who=who, now=deps.clock(), expected_revision=body.expected_revision)
+    image = body.image
+    if pins is not None:
+        if image is None:
+            with deps.db.session() as session:
+                image = images.image_carried_over(session, who, team=team, service=svc, env=env)
+        image = pins.pin(image)
     with deps.db.session() as session:
         release = releases.deploy(
             session, change, team=team, service=svc, env=env,
-            image=body.image, replicas=body.replicas, env_vars=body.env,
+            image=image, replicas=body.replicas, env_vars=body.env,
         )  # fmt: skip
         key = key_for(session, team=team, service=svc, env=env)
     deps.changed([key])

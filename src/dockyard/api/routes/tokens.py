@@ -15,7 +15,7 @@ router = APIRouter(tags=["tokens"])
 
 
 @router.get("/whoami")
-def whoami(*, who: Who) -> WhoAmI:
+async def whoami(*, who: Who) -> WhoAmI:
     return WhoAmI(name=who.name, team=who.team, admin=who.is_admin)
 
 

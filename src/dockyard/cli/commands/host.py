@@ -10,6 +10,7 @@ from dockyard.cli.context import Session, session
 from dockyard.cli.health import check_parts
 from dockyard.cli.options import Output
 from dockyard.cli.output import Column, OutputFormat, print_table, say, show
+from dockyard.cli.registry import ensure_registry
 
 STATUS_COLUMNS = (
     Column("PART", lambda p: p["part"]),
@@ -31,6 +32,8 @@ def up(ctx: typer.Context) -> None:
     current = session(ctx)
     settings = current.settings
     say(f"docker engine: {platform.ensure_engine(settings)}")
+    say(f"registry: {ensure_registry(settings)}")
+    say(f"etcd: {platform.ensure_etcd(settings)}")
     probe = _probe(current)
     try:
         started = platform.ensure_server(
@@ -39,6 +42,7 @@ def up(ctx: typer.Context) -> None:
     finally:
         probe.close()
     say(f"server: {started.message}")
+    say(f"agent: {platform.ensure_agent(settings, env=dict(current.env.environ))}")
     say(f"portal: {settings.listen.local_url}/ui/")
     if started.admin_token:
         say(f"admin token (shown once; also stored in {settings.paths.credentials_file}):")

@@ -94,6 +94,24 @@ MaxSurge = Annotated[int | None, typer.Option("--max-surge", help="Extra instanc
 MaxUnavailable = Annotated[
     int | None, typer.Option("--max-unavailable", help="Instances that may be down in a rollout.")
 ]
+EgressMbit = Annotated[
+    int | None,
+    typer.Option(
+        "--egress-mbit",
+        min=0,
+        help="Mbit/s each instance may send; 0 lifts the limit. Applied live at the next "
+        "deploy, without restarting instances.",
+    ),
+]
+IngressMbit = Annotated[
+    int | None,
+    typer.Option(
+        "--ingress-mbit",
+        min=0,
+        help="Mbit/s each instance may receive; 0 lifts the limit. Applied live at the next "
+        "deploy, without restarting instances.",
+    ),
+]
 
 
 @service_app.command("create")
@@ -113,6 +131,8 @@ def create_service(
     health_interval: HealthInterval = None,
     max_surge: MaxSurge = None,
     max_unavailable: MaxUnavailable = None,
+    egress_mbit: EgressMbit = None,
+    ingress_mbit: IngressMbit = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Create a service template; `dockyard deploy` then runs it in an environment."""
@@ -128,6 +148,8 @@ def create_service(
         health_interval=health_interval,
         max_surge=max_surge,
         max_unavailable=max_unavailable,
+        egress_mbit=egress_mbit,
+        ingress_mbit=ingress_mbit,
     )
     current = session(ctx)
     path = api_path("teams", current.team(team), "services")
@@ -158,6 +180,8 @@ def update_service(
     ] = False,
     max_surge: MaxSurge = None,
     max_unavailable: MaxUnavailable = None,
+    egress_mbit: EgressMbit = None,
+    ingress_mbit: IngressMbit = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Change the template; running environments pick it up at their next deploy."""
@@ -175,6 +199,8 @@ def update_service(
         no_health=no_health,
         max_surge=max_surge,
         max_unavailable=max_unavailable,
+        egress_mbit=egress_mbit,
+        ingress_mbit=ingress_mbit,
     )
     current = session(ctx)
     path = service_path(current, team, name)
@@ -223,12 +249,23 @@ def _render_service(service: dict[str, Any]) -> None:
                 f"max surge {strategy.get('max_surge')}, "
                 f"max unavailable {strategy.get('max_unavailable')}",
             ),
+            ("bandwidth", bandwidth_text(spec.get("bandwidth"))),
             ("created", when(service.get("created_at"))),
             ("updated", when(service.get("updated_at"))),
             ("deleting", bool(service.get("deleting"))),
         ]
     )
     print_table(service.get("environments") or [], ENV_COLUMNS, empty="not deployed anywhere yet")
+
+
+def bandwidth_text(limits: dict[str, Any] | None) -> str:
+    """`out 30 Mbit/s, in unlimited`: per instance, from the service's side."""
+
+    def one(value: Any) -> str:
+        return f"{value} Mbit/s" if value else "unlimited"
+
+    limits = limits or {}
+    return f"out {one(limits.get('egress_mbit'))}, in {one(limits.get('ingress_mbit'))}"
 
 
 def _health_text(check: dict[str, Any] | None) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from docker.types import HostConfig, LogConfig
 
 from dockyard.domain.instance import InstanceSpec
+from dockyard.domain.segment import instance_mac
 
 # Bound each container's log on disk: a chatty service must not fill the host's disk.
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
@@ -67,4 +68,7 @@ def create_kwargs(spec: InstanceSpec, *, network: str, api_version: str) -> dict
         # The SDK would otherwise copy proxy settings from the client's config into the
         # container: the environment must be exactly what the spec says.
         "use_config_proxy": False,
+        # On a segment network the MAC carries the instance id to the IPAM driver, which
+        # records it as the address's owner (domain/segment.py: instance_mac).
+        "mac_address": instance_mac(spec.instance_id) if spec.network else None,
     }

@@ -166,7 +166,9 @@ class DockerRuntime:
     def _start(self, client: docker.APIClient, spec: InstanceSpec) -> Observed:
         try:
             return self._create_and_start(client, spec)
-        except DockerNotFound:
+        except DockerNotFound as exc:
+            if spec.network is not None:
+                raise _missing_network(spec.network) from exc
             # With the image found, a 404 means our network was removed behind our back:
             # make it again and try once more.
             self._network.forget()
@@ -176,7 +178,8 @@ class DockerRuntime:
             raise RuntimeFailure(f"start {spec.name}: {exc.explanation}") from exc
 
     def _create_and_start(self, client: docker.APIClient, spec: InstanceSpec) -> Observed:
-        self._network.ensure(client)
+        if spec.network is None:  # segment networks are the agent's to make, not ours
+            self._network.ensure(client)
         container_id = self._create(client, spec)
         try:
             client.start(container_id)
@@ -187,7 +190,8 @@ class DockerRuntime:
             raise
 
     def _create(self, client: docker.APIClient, spec: InstanceSpec) -> str:
-        kwargs = create_kwargs(spec, network=self.network, api_version=client.api_version)
+        network = spec.network or self.network
+        kwargs = create_kwargs(spec, network=network, api_version=client.api_version)
         try:
             return str(client.create_container(**kwargs)["Id"])
         except ImageNotFound as exc:
@@ -239,6 +243,14 @@ def _remove_quietly(client: docker.APIClient, container_id: str) -> None:
         client.remove_container(container_id, force=True, v=True)
     except Exception:  # the original error matters more; the garbage collector removes leftovers
         return
+
+
+def _missing_network(network: str) -> RuntimeFailure:
+    return RuntimeFailure(
+        f"Docker network {network} does not exist on this engine: the agent (`dockyard agent`, "
+        "started by `dockyard up`) creates one per segment; check that it runs",
+        field="network",
+    )
 
 
 def _missing_image(image: str) -> RuntimeFailure:

@@ -13,6 +13,7 @@ from typing import TypedDict
 
 from dockyard.domain.ids import InstanceId
 from dockyard.domain.instance import Observed, RunState, owner_from_labels
+from dockyard.domain.segment import DOCKER_NETWORK_PREFIX
 
 
 class EndpointJSON(TypedDict, total=False):
@@ -106,8 +107,20 @@ def started_from_status(status: str, *, now: datetime) -> datetime | None:
 
 
 def ip_on(settings: NetworkSettingsJSON | None, network: str) -> str | None:
-    """The container's address on `network`; None if it has none (e.g. not running)."""
-    endpoint = ((settings or {}).get("Networks") or {}).get(network) or {}
+    """The container's address on `network` (else on a segment's network); None if it has
+    none (e.g. not running)."""
+    networks = (settings or {}).get("Networks") or {}
+    endpoint = networks.get(network) or {}
+    if not endpoint.get("IPAddress"):
+        # Instances on a segment's network (InstanceSpec.network) are not on the default one.
+        endpoint = next(
+            (
+                found
+                for name, found in networks.items()
+                if name.startswith(DOCKER_NETWORK_PREFIX) and found.get("IPAddress")
+            ),
+            endpoint,
+        )
     return endpoint.get("IPAddress") or None
 
 

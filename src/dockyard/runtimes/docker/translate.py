@@ -12,6 +12,7 @@ from dockyard.domain.errors import Conflict, DockyardError, NotFound, RuntimeFai
 
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
+IPAM_UNAVAILABLE = "IPAM unavailable"
 
 
 def unavailable(base_url: str, action: str, cause: object) -> Unavailable:
@@ -28,6 +29,9 @@ def from_api_error(exc: APIError, action: str) -> DockyardError:
         return NotFound(f"{action}: {explanation}")
     if exc.status_code == HTTP_CONFLICT:
         return Conflict(f"{action}: {explanation}")
+    if IPAM_UNAVAILABLE in explanation:
+        # The IPAM driver could not reach etcd: a wait, not a refusal (network/ipam).
+        return Unavailable(f"{action}: {explanation}")
     return RuntimeFailure(f"{action}: the Docker engine refused: {explanation}")
 
 
