@@ -357,7 +357,8 @@ class Reconciler:
     async def _start_many(self, work: _Pass, count: int) -> None:
         if count <= 0 or work.desired.release is None:
             return
-        tasks = [asyncio.create_task(self._start(work)) for _ in range(count)]
+        network = await asyncio.to_thread(self._network_for, work.key.env)
+        tasks = [asyncio.create_task(self._start(work, network=network)) for _ in range(count)]
         try:
             await asyncio.gather(*tasks)
         except DockyardError as exc:
@@ -371,7 +372,7 @@ class Reconciler:
             work.failure = f"cannot start instances of revision {revision}: {exc.message}"
             work.event("start-failed", work.failure)
 
-    async def _start(self, work: _Pass) -> None:
+    async def _start(self, work: _Pass, *, network: str | None) -> None:
         release = work.desired.release
         assert release is not None  # checked by the caller
         spec = InstanceSpec(
@@ -381,7 +382,7 @@ class Reconciler:
             revision=release.number,
             instance_id=new_instance_id(),
             spec=release.spec,
-            network=await asyncio.to_thread(self._network_for, work.key.env),
+            network=network,
         )
         async with self._starts:
             obs = await self._runtime.start(spec)
