@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,7 +35,8 @@ def _status(row: EnvStatusRow | None, *, deployed: bool) -> EnvStatusView:
     )
 
 
-def _instance(row: InstanceRow) -> InstanceView:
+def instance_view(row: InstanceRow | Any) -> InstanceView:
+    """An instance's view from its ORM row, or from a plain row with the same columns."""
     return InstanceView(
         id=row.id,
         env=Environment(row.env),
@@ -80,7 +83,7 @@ def environments(
         .where(InstanceRow.service_id == svc.id, InstanceRow.env.in_(names))
         .order_by(InstanceRow.started_at, InstanceRow.id)
     ):
-        instances.setdefault(row.env, []).append(_instance(row))
+        instances.setdefault(row.env, []).append(instance_view(row))
     current = {
         row.env: row
         for row in session.scalars(

@@ -18,6 +18,7 @@ from dockyard.domain.environment import ALL_ENVIRONMENTS, Environment
 from dockyard.domain.principal import Principal
 from dockyard.domain.status import EnvPhase
 from dockyard.store.db import Reader
+from dockyard.store.environments import instance_view
 from dockyard.store.models import (
     EnvironmentRow,
     EnvStatusRow,
@@ -181,23 +182,6 @@ def team_summaries(
     ]
 
 
-def _instance(row: _Row) -> InstanceView:
-    return InstanceView(
-        id=row.id,
-        env=Environment(row.env),
-        revision=row.revision,
-        state=row.state,
-        health=row.health,
-        restarts=row.restarts,
-        exit_code=row.exit_code,
-        last_log=row.last_log,
-        ip=row.ip,
-        started_at=row.started_at,
-        ready_at=row.ready_at,
-        updated_at=row.updated_at,
-    )
-
-
 def service_state(reader: Reader, who: Principal, *, team: str, service: str) -> ServiceStateView:
     """The stamp of the live service `team/service` and its four environments with status,
     current revision number and instances (two queries); NotFound as `get_service` says it."""
@@ -208,7 +192,7 @@ def service_state(reader: Reader, who: Principal, *, team: str, service: str) ->
     stamp = ServiceStamp(rows[0].id, rows[0].name, rows[0].version, rows[0].created)
     instances: dict[str, list[InstanceView]] = {}
     for row in reader.execute(_INSTANCES, {"service_id": stamp.id}):
-        instances.setdefault(row.env, []).append(_instance(row))
+        instances.setdefault(row.env, []).append(instance_view(row))
     envs = tuple(
         EnvStateView(
             env=Environment(row.env),
