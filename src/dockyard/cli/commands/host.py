@@ -80,14 +80,9 @@ def server(ctx: typer.Context) -> None:
     # Imported here: only this command needs the whole server stack loaded.
     import uvicorn
 
-    from dockyard.server import build_server
+    from dockyard.server import build_server, uvicorn_options
 
-    uvicorn.run(
-        build_server(settings),
-        host=settings.listen.host,
-        port=settings.listen.port,
-        log_level=settings.log_level,
-    )
+    uvicorn.run(build_server(settings), **uvicorn_options(settings))
 
 
 def register(app: typer.Typer) -> None:
