@@ -21,12 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from dockyard.api import ApiDeps, build_api
-from dockyard.api.app import PREFIX
 from dockyard.api.imaging import ImageCenter, install_image_center
-from dockyard.api.routes import ERROR_RESPONSES
-from dockyard.api.routes import builds as build_routes
-from dockyard.api.routes import images as image_routes
-from dockyard.api.routes import promotions as promotion_routes
 from dockyard.controller.config import ControllerSettings
 from dockyard.controller.manager import Manager
 from dockyard.domain.clock import Clock, utcnow
@@ -106,8 +101,6 @@ def compose(
     )
     follower = Follower(db, clock=clock, notify=notify, interval_s=settings.follow_s)
     app = build_api(ApiDeps(db=db, clock=clock, notify=notify))
-    for module in (build_routes, image_routes, promotion_routes):
-        app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     install_image_center(
         app,
         ImageCenter(

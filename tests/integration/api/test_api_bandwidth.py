@@ -9,8 +9,6 @@ import pytest
 
 from dockyard.agent.limits import LimitKey, PlatformLimits
 from dockyard.api import ApiDeps, build_api
-from dockyard.api.app import PREFIX
-from dockyard.api.routes import ERROR_RESPONSES, bandwidth
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Unavailable
 from dockyard.domain.spec import Bandwidth
@@ -20,10 +18,8 @@ from .api_support import API, TestClient, bearer, make_team
 
 @pytest.fixture
 def client(deps: ApiDeps) -> Iterator[TestClient]:
-    """The API with the bandwidth routes (until the app registers them itself)."""
+    """The API app, which serves the bandwidth routes."""
     app = build_api(deps)
-    if not any(getattr(r, "path", "") == PREFIX + "/bandwidth" for r in app.routes):
-        app.include_router(bandwidth.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
