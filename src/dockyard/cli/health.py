@@ -2,8 +2,8 @@
 
 Built from three looks: the PID files of what `dockyard up` started, a ping of the Docker
 engine, and the server's own `/healthz` (it answers) and `/healthz/parts` (database, engine,
-controllers as the server sees them: `{"database": "ok" | why not, ...}`); the registry is
-asked directly (its API root).
+controllers and builder as the server sees them: `{"database": "ok" | why not, ...}`); the
+registry, etcd and the agent's IPAM driver socket are asked directly.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def check_parts(
         _reported("database", reported),
         _engine(settings, reported),
         _reported("controllers", reported, key="controller"),
+        _reported("builder", reported),
         _registry(settings),
+        _etcd(settings),
+        _agent(settings),
     ]
     return [asdict(row) for row in rows]
 
@@ -90,3 +93,22 @@ def _registry(settings: Settings) -> Part:
     if not registry_answers(registry):
         return Part("registry", False, f"no answer at {registry.address}")
     return Part("registry", True, f"{detail}, {registry.storage} storage")
+
+
+def _etcd(settings: Settings) -> Part:
+    endpoints = settings.etcd.endpoints
+    pid = recorded_pid(platform.etcd_process(settings))
+    started = f", pid {pid} (started by dockyard up)" if pid else ""
+    answering = [e for e in endpoints if platform.etcd_answers(e)]
+    if not answering:
+        return Part("etcd", False, f"no answer at {', '.join(endpoints)}")
+    return Part("etcd", True, f"{len(answering)} of {len(endpoints)} answer{started}")
+
+
+def _agent(settings: Settings) -> Part:
+    socket = settings.ipam.driver_socket
+    pid = recorded_pid(platform.agent_process(settings))
+    started = f", pid {pid} (started by dockyard up)" if pid else ""
+    if not platform.agent_answers(socket):
+        return Part("agent", False, f"its IPAM driver does not answer at {socket}")
+    return Part("agent", True, f"IPAM driver at {socket}{started}")

@@ -17,7 +17,12 @@ class Health(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         answers = {
             "/healthz": {"status": "ok"},
-            "/healthz/parts": {"database": "ok", "engine": "ok", "controller": "ok"},
+            "/healthz/parts": {
+                "database": "ok",
+                "engine": "ok",
+                "controller": "ok",
+                "builder": "ok",
+            },
         }
         body = json.dumps(answers.get(self.path, {"error": "not_found"})).encode()
         self.send_response(200 if self.path in answers else 404)

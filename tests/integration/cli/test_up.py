@@ -89,7 +89,10 @@ def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli)
     code, out, _ = _run(host, "status", "-o", "json")
     assert code == 0
     parts = {p["part"]: p for p in json.loads(out)["parts"]}
-    assert sorted(parts) == ["controllers", "database", "docker engine", "registry", "server"]
+    assert sorted(parts) == [
+        "agent", "builder", "controllers", "database", "docker engine", "etcd", "registry",
+        "server",
+    ]  # fmt: skip
     assert all(p["healthy"] for p in parts.values())
     assert f"pid {pid}" in parts["server"]["detail"]
 
