@@ -65,6 +65,13 @@ class Unavailable(DockyardError):
     code = "unavailable"
 
 
+class Exhausted(Unavailable):
+    """A shared pool (a network segment's addresses) has nothing left for now: instances wait,
+    with this reason in their status, until something is freed; it is not a refusal."""
+
+    code = "exhausted"
+
+
 class RuntimeFailure(DockyardError):
     """The runtime refused or failed an operation on an instance (not retryable as-is)."""
 

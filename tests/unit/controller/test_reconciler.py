@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.domain.errors import Unavailable
+from dockyard.domain.errors import Exhausted, Unavailable
 from dockyard.domain.ids import InstanceId
 from dockyard.domain.instance import InstanceSpec, Owner, RunState
 from dockyard.domain.spec import ServiceSpec
@@ -188,3 +188,27 @@ async def test_ready_instance_failing_its_check_is_restarted(harness: Harness) -
     harness.runtime.set_probe(iid, True)
     view = await harness.settle()
     assert view.instances[0].restarts == 1 and view.status.phase == "available"
+
+
+async def test_exhausted_segment_makes_instances_wait_not_fail(harness: Harness) -> None:
+    """No free address: the rollout waits with the reason in status, and resumes once one is."""
+    real_start = harness.runtime.start
+    capacity = {"left": 2}
+
+    async def start_within_capacity(spec):  # type: ignore[no-untyped-def]
+        if capacity["left"] == 0:
+            raise Exhausted("start: segment offline-a is exhausted (2 of 2 used)")
+        capacity["left"] -= 1
+        return await real_start(spec)
+
+    harness.runtime.start = start_within_capacity  # type: ignore[method-assign]
+    harness.deploy(replicas=3)
+    with pytest.raises(Unavailable):
+        await harness.reconciler.reconcile(harness.key)
+    view = harness.view()
+    assert view.status.phase == "unavailable"
+    assert "exhausted (2 of 2 used)" in view.status.message
+    assert len(view.instances) == 2, "what could start keeps running"
+    capacity["left"] = 1  # an address was released elsewhere
+    view = await harness.settle()
+    assert view.status.phase == "available" and view.status.ready == 3

@@ -8,11 +8,20 @@ from contextlib import contextmanager
 from docker.errors import APIError, DockerException
 from requests.exceptions import RequestException
 
-from dockyard.domain.errors import Conflict, DockyardError, NotFound, RuntimeFailure, Unavailable
+from dockyard.domain.errors import (
+    Conflict,
+    DockyardError,
+    Exhausted,
+    NotFound,
+    RuntimeFailure,
+    Unavailable,
+)
 
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
 IPAM_UNAVAILABLE = "IPAM unavailable"
+# How Dockyard's IPAM driver words a segment with no free address (network/ipam/allocator.py).
+IPAM_EXHAUSTED = " is exhausted ("
 
 
 def unavailable(base_url: str, action: str, cause: object) -> Unavailable:
@@ -29,6 +38,9 @@ def from_api_error(exc: APIError, action: str) -> DockyardError:
         return NotFound(f"{action}: {explanation}")
     if exc.status_code == HTTP_CONFLICT:
         return Conflict(f"{action}: {explanation}")
+    if IPAM_EXHAUSTED in explanation:
+        # No free address in the segment: the instance waits until one is released.
+        return Exhausted(f"{action}: {explanation}")
     if IPAM_UNAVAILABLE in explanation:
         # The IPAM driver could not reach etcd: a wait, not a refusal (network/ipam).
         return Unavailable(f"{action}: {explanation}")
