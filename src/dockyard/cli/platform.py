@@ -20,6 +20,7 @@ from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
 from dockyard.cli.processes import (
     Managed,
+    await_answer,
     is_alive,
     log_tail,
     recorded_pid,
@@ -145,17 +146,14 @@ def ensure_server(
     first_start = read_credentials(settings.paths.credentials_file) is None
     pid = spawn(process, env=env) if recorded is None else recorded
     how = f"started (pid {pid})" if recorded is None else f"already running (pid {pid})"
-    if not wait_until(
-        lambda: server_answers(probe),
+    await_answer(
+        process,
+        pid,
+        answers=lambda: server_answers(probe),
         timeout_s=SERVER_START_S,
-        interval_s=0.2,
-        give_up=lambda: not is_alive(pid),
-    ):
-        stop(process, timeout_s=SERVER_STOP_S)
-        raise CliError(
-            f"the server did not come up at {url}: see {process.log_file}: "
-            f"{log_tail(process.log_file)}"
-        )
+        stop_timeout_s=SERVER_STOP_S,
+        failure=f"the server did not come up at {url}",
+    )
     credentials = read_credentials(settings.paths.credentials_file) if first_start else None
     token = credentials.token if credentials else None
     return ServerStart(f"{how}, listening on {url}, log {process.log_file}", token)
@@ -227,17 +225,14 @@ def ensure_etcd(settings: Settings) -> str:
             "with `apt-get install etcd-server` (or run ./run up)"
         )
     pid = spawn(process, env=dict(os.environ))
-    if not wait_until(
-        lambda: etcd_answers(endpoints[0]),
+    await_answer(
+        process,
+        pid,
+        answers=lambda: etcd_answers(endpoints[0]),
         timeout_s=ETCD_START_S,
-        interval_s=0.2,
-        give_up=lambda: not is_alive(pid),
-    ):
-        stop(process, timeout_s=ETCD_STOP_S)
-        raise CliError(
-            f"etcd (pid {pid}) did not answer at {endpoints[0]} within {ETCD_START_S:g} s: "
-            f"see {process.log_file}: {log_tail(process.log_file)}"
-        )
+        stop_timeout_s=ETCD_STOP_S,
+        failure=f"etcd (pid {pid}) did not answer at {endpoints[0]} within {ETCD_START_S:g} s",
+    )
     return f"started etcd (pid {pid}) at {endpoints[0]}, log {process.log_file}"
 
 
@@ -275,17 +270,14 @@ def ensure_agent(settings: Settings, *, env: dict[str, str]) -> str:
     if recorded is None and os.geteuid() != 0:
         return f"not started: only root may serve Docker's IPAM driver at {socket}"
     pid = spawn(process, env=env) if recorded is None else recorded
-    if not wait_until(
-        lambda: agent_answers(socket),
+    await_answer(
+        process,
+        pid,
+        answers=lambda: agent_answers(socket),
         timeout_s=AGENT_START_S,
-        interval_s=0.2,
-        give_up=lambda: not is_alive(pid),
-    ):
-        stop(process, timeout_s=AGENT_STOP_S)
-        raise CliError(
-            f"the agent did not serve {socket}: see {process.log_file}: "
-            f"{log_tail(process.log_file)}"
-        )
+        stop_timeout_s=AGENT_STOP_S,
+        failure=f"the agent did not serve {socket}",
+    )
     how = f"started (pid {pid})" if recorded is None else f"already running (pid {pid})"
     return f"{how}, IPAM driver at {socket}, log {process.log_file}"
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard.cli.errors import CliError
+
 
 @dataclass(frozen=True)
 class Managed:
@@ -126,6 +128,26 @@ def wait_until(
         if give_up() or time.monotonic() >= deadline:
             return False
         time.sleep(interval_s)
+
+
+def await_answer(
+    process: Managed,
+    pid: int,
+    *,
+    answers: Callable[[], bool],
+    timeout_s: float,
+    stop_timeout_s: float,
+    failure: str,
+    interval_s: float = 0.2,
+) -> None:
+    """Wait until a just-started `process` answers; if it dies or is too slow, stop it and
+    raise CliError("<failure>: see <log>: <its last lines>"), so nothing half-started stays."""
+    if wait_until(
+        answers, timeout_s=timeout_s, interval_s=interval_s, give_up=lambda: not is_alive(pid)
+    ):
+        return
+    stop(process, timeout_s=stop_timeout_s)
+    raise CliError(f"{failure}: see {process.log_file}: {log_tail(process.log_file)}")
 
 
 def log_tail(path: Path, *, lines: int = 3) -> str:

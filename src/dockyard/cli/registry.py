@@ -20,12 +20,10 @@ import httpx
 from dockyard.cli.errors import CliError
 from dockyard.cli.processes import (
     Managed,
-    is_alive,
-    log_tail,
+    await_answer,
     recorded_pid,
     spawn,
     stop,
-    wait_until,
 )
 from dockyard.images.config import RegistrySettings, StorageKind
 from dockyard.images.registry_config import registry_environment, write_config
@@ -92,17 +90,15 @@ def _start(settings: Settings, process: Managed, *, read_only: bool) -> int:
     registry = settings.images.registry
     write_config(registry, read_only=read_only)
     pid = spawn(process, env=registry_environment(dict(os.environ)))
-    if not wait_until(
-        lambda: registry_answers(registry),
+    await_answer(
+        process,
+        pid,
+        answers=lambda: registry_answers(registry),
         timeout_s=REGISTRY_START_S,
+        stop_timeout_s=REGISTRY_STOP_S,
         interval_s=0.1,
-        give_up=lambda: not is_alive(pid),
-    ):
-        stop(process, timeout_s=REGISTRY_STOP_S)
-        raise CliError(
-            f"the registry did not come up at {registry.address}: see {process.log_file}: "
-            f"{log_tail(process.log_file)}"
-        )
+        failure=f"the registry did not come up at {registry.address}",
+    )
     return pid
 
 
