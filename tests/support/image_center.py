@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import threading
-import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from dockyard.api import ApiDeps, build_api
@@ -38,6 +34,7 @@ from dockyard.portal.image_pages import install_builder_wake
 from dockyard.runtimes.docker import DockerRuntime
 from dockyard.store import services, teams, tokens
 from dockyard.store.db import Database
+from tests.support import serving
 from tests.support.registry import RunningRegistry
 
 ADMIN = Principal(token_id="setup", name="admin", team=None)
@@ -218,21 +215,5 @@ def _notify_of(parts: Parts) -> Callable[[EnvKey], None]:
 @contextlib.contextmanager
 def serve(app: FastAPI) -> Iterator[str]:
     """Serve `app` (lifespan on: the builder and follower run) on a free loopback port."""
-    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that say TCP,
-    # and without it every keep-alive response waits ~40 ms for a delayed ACK (Nagle).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving.serve(app, lifespan="on") as url:
+        yield url
