@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,7 +133,9 @@ def build_app(parts: Parts) -> FastAPI:
     return app
 
 
-def _lifespan(parts: Parts):  # type: ignore[no-untyped-def]
+def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Controllers, builder and stable follower run for exactly the app's lifetime."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await _publish_segments(parts)

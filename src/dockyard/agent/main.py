@@ -32,9 +32,10 @@ async def run_parts(parts: Mapping[str, Part]) -> None:
     try:
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if task is not stopper and task.exception() is not None:
+            error = None if task is stopper else task.exception()
+            if error is not None:
                 log.error("agent part failed part=%s", task.get_name())
-                raise task.exception()  # type: ignore[misc]
+                raise error
     finally:
         for task in [*tasks, stopper]:
             task.cancel()

@@ -220,14 +220,16 @@ class Reconciler:
     async def _probe(self, work: _Pass, obs: Observed) -> None:
         record = work.records[obs.instance_id]
         spec = work.spec if record.template_hash == work.template else None
-        check = spec.health_check if spec else None
-        if check is None or spec is None:
-            # No check (or an old template we only keep until it is replaced): running is ready.
-            if record.health is not Health.READY and check is None:
+        if spec is None or spec.health_check is None:
+            # Nothing to probe: the template has no check, or the instance runs an old template
+            # (its check is not at hand) that is kept only until the rollout replaces it.
+            # Running counts as ready, so an adopted old instance is not retired as unready.
+            if record.health is not Health.READY:
                 work.records[obs.instance_id] = replace(
                     record, state="running", health=Health.READY, ready_at=work.now
                 )
             return
+        check = spec.health_check
         last = self._probed_at.get(obs.instance_id)
         period = health.probe_period(record, check, starting_s=self._settings.starting_probe_s)
         if last is not None and (work.now - last).total_seconds() < period * 0.9:

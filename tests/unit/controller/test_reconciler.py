@@ -77,8 +77,6 @@ async def test_deleted_container_is_replaced(harness: Harness) -> None:
     harness.runtime.vanish(victim)
     view = await harness.settle()
     assert view.status.ready == 2 and victim not in harness.ready_ids()
-    with harness.db.session():
-        pass
 
 
 async def test_crash_looping_rollout_fails_and_keeps_old_serving(harness: Harness) -> None:
