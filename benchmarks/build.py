@@ -1,8 +1,11 @@
 """The image center against the bare Engine API, same run, same engine, same registry:
 
-1. build + push of a small service through Dockyard (API request -> builder: git fetch, archive,
-   build, push, manifest read back, image recorded; timed until the API says succeeded) against
-   `docker build` + push of the same context straight through the Engine API. Target <= 1.15x.
+1. build + push of a small service through Dockyard (API request -> builder: ref resolved, git
+   archive, build, push, manifest read back, image recorded; timed until the API says succeeded)
+   against `docker build` + push of the same context straight through the Engine API. Target
+   <= 1.15x. The repository is a local `file://` one, as Dockyard's hosted remotes are: the
+   builder reads it in place. An http(s) source adds a `git fetch` (of one new commit: ~14 ms
+   here through git's own local transport, more over a network).
 2. a forced rebuild of an unchanged commit (layer cache warm) against its first build.
    Target <= 20 %.
 3. a promotion: API call -> the controller rolling the new revision. Target <= 1 s.

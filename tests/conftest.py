@@ -10,6 +10,8 @@ from tests.support.fixtures import (
     test_image,
 )
 from tests.support.registry import registry
+from tests.support.s3 import s3_server
+from tests.support.swift import swift_server
 
 __all__ = [
     "docker_engine",
@@ -18,6 +20,8 @@ __all__ = [
     "etcd_server",
     "own_etcd",
     "registry",
+    "s3_server",
+    "swift_server",
     "team",
     "test_image",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -20,16 +21,21 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from dockyard.api.app import build_api
 from dockyard.api.deps import ApiDeps
+from dockyard.api.imaging import ImageCenter, install_image_center
 from dockyard.controller.manager import Manager
+from dockyard.controller.networks import DockerSegmentNetworks
 from dockyard.domain.clock import Clock, utcnow
 from dockyard.domain.errors import DockyardError
+from dockyard.domain.instance import Owner
 from dockyard.images.builder import Builder
 from dockyard.images.follower import Follower
+from dockyard.images.pinning import ImagePinner
 from dockyard.images.registry import RegistryClient
 from dockyard.network.ipam.client import Ipam
 from dockyard.network.ipam.publish import publish_segments
 from dockyard.portal.app import build_portal
 from dockyard.portal.deps import PortalDeps
+from dockyard.portal.image_pages import install_builder_wake
 from dockyard.runtimes.base import Runtime
 from dockyard.runtimes.docker.driver import DockerRuntime
 from dockyard.settings import ClientCredentials, Settings, write_credentials
@@ -63,7 +69,12 @@ def build_parts(settings: Settings) -> Parts:
         # Releases pin digests in Dockyard's registry; an engine that lacks one pulls it.
         pull_missing=True,
     )
-    manager = Manager(db, runtime, clock=utcnow, settings=settings.controller)
+    # Segment networks are made on the runtime's engine, for the agent's IPAM driver there.
+    networks = DockerSegmentNetworks(
+        base_url=settings.docker.host,
+        driver=settings.ipam.driver_socket.name.removesuffix(".sock"),
+    )
+    manager = Manager(db, runtime, clock=utcnow, settings=settings.controller, networks=networks)
     registry = RegistryClient(settings.images.registry.url)
     builder = Builder(
         db,
@@ -104,11 +115,22 @@ def bootstrap_admin(parts: Parts, settings: Settings) -> None:
 def build_app(parts: Parts) -> FastAPI:
     """API at /api/v1, portal at /ui, controllers running for the app's lifetime."""
     notify = parts.manager.notify
-    app = build_api(ApiDeps(db=parts.db, clock=parts.clock, notify=notify, ipam=parts.ipam))
-    app.mount(
-        "/ui",
-        build_portal(PortalDeps(db=parts.db, clock=parts.clock, notify=notify, ipam=parts.ipam)),
+    app = build_api(
+        ApiDeps(
+            db=parts.db,
+            clock=parts.clock,
+            notify=notify,
+            ipam=parts.ipam,
+            # `ipam check` compares etcd with what the runtime reports now (every instance).
+            instances=functools.partial(parts.runtime.list, Owner()),
+        )
     )
+    _install_image_center(app, parts)
+    portal = build_portal(
+        PortalDeps(db=parts.db, clock=parts.clock, notify=notify, ipam=parts.ipam)
+    )
+    install_builder_wake(portal, parts.builder.wake)
+    app.mount("/ui", portal)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -131,6 +153,23 @@ def build_app(parts: Parts) -> FastAPI:
 
     app.router.lifespan_context = _lifespan(parts)
     return app
+
+
+def _install_image_center(app: FastAPI, parts: Parts) -> None:
+    """The image center's routes (sources, builds, git remotes, promotion) and digest pinning
+    of deploys, served with this process's builder and registry."""
+    images = parts.settings.images
+    install_image_center(
+        app,
+        ImageCenter(
+            registry=parts.registry,
+            pinner=ImagePinner(parts.registry, address=images.registry.address),
+            wake_builder=parts.builder.wake,
+            retention=images.retention,
+            build_events=parts.builder.events,
+            sources=images.sources,
+        ),
+    )
 
 
 def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

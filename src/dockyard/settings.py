@@ -29,8 +29,10 @@ from dockyard.images.config import (
     RegistrySettings,
     RetentionSettings,
     S3Storage,
+    SourceSettings,
     StorageKind,
     SwiftStorage,
+    swift_auth_version,
 )
 
 T = TypeVar("T")
@@ -128,6 +130,15 @@ class IpamSettings:
     """How long an address's owner must be gone before it is released (DOCKYARD_IPAM_GC_GRACE_S)."""
     gc_interval_s: float
     """How often the agent compares addresses with containers (DOCKYARD_IPAM_GC_INTERVAL_S)."""
+    uplink: str | None
+    """The interface that carries VLAN segments' traffic (DOCKYARD_UPLINK): a segment with VLAN
+    id V gets the sub-interface UPLINK.V on its bridge. None: VLAN segments are refused here."""
+    host_ttl_s: int
+    """TTL of this host's liveness key in etcd, refreshed every third of it
+    (DOCKYARD_IPAM_HOST_TTL_S)."""
+    host_grace_s: float
+    """How long another host's liveness key must be absent before the addresses it holds are
+    freed (DOCKYARD_IPAM_HOST_GRACE_S); longer than any etcd partition a live host may suffer."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +235,9 @@ class Settings:
                 host=env.get("DOCKYARD_HOST_NAME", _nonempty, socket.gethostname()),
                 gc_grace_s=env.get("DOCKYARD_IPAM_GC_GRACE_S", _seconds(0, 86400), 60.0),
                 gc_interval_s=env.get("DOCKYARD_IPAM_GC_INTERVAL_S", _seconds(0.1, 3600), 10.0),
+                uplink=env.get("DOCKYARD_UPLINK", _ifname, None),
+                host_ttl_s=env.get("DOCKYARD_IPAM_HOST_TTL_S", _int_in(2, 3600), 15),
+                host_grace_s=env.get("DOCKYARD_IPAM_HOST_GRACE_S", _seconds(0, 7 * 86400), 600.0),
             ),
             bandwidth=BandwidthSettings(
                 interval_s=env.get("DOCKYARD_BANDWIDTH_INTERVAL_S", _seconds(0.1, 3600), 10.0),
@@ -316,6 +330,13 @@ def _endpoints(raw: str) -> tuple[str, ...]:
     return endpoints
 
 
+def _ifname(raw: str) -> str:
+    # What the kernel accepts as an interface name (dev_valid_name), and room for nothing else.
+    if not 0 < len(raw) <= 15 or raw in (".", "..") or any(c in raw for c in "/: \t"):
+        raise ValueError("use a network interface's name, e.g. eth1 (1-15 characters)")
+    return raw
+
+
 def _etcd_prefix(raw: str) -> str:
     if not raw.startswith("/") or raw.endswith("/") or " " in raw:
         raise ValueError("use an absolute key prefix without a trailing '/', e.g. /dockyard")
@@ -394,6 +415,7 @@ def _image_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -
             s3=_s3_storage(env) if storage is StorageKind.S3 else None,
             swift=_swift_storage(env) if storage is StorageKind.SWIFT else None,
             managed=env.get("DOCKYARD_REGISTRY_MANAGED", _flag, loopback),
+            redirect=env.get("DOCKYARD_REGISTRY_REDIRECT", _flag, True),
         ),
         builds=BuildSettings(
             work_dir=state_dir / "builds",
@@ -406,17 +428,38 @@ def _image_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -
             keep_revisions=env.get("DOCKYARD_RETENTION_KEEP", _int_in(1, 1000), 5),
             min_age_s=env.get("DOCKYARD_RETENTION_MIN_AGE_S", _seconds(0, 365 * 86400), 86400.0),
         ),
+        sources=SourceSettings(
+            roots=env.get("DOCKYARD_SOURCE_ROOTS", _paths, (state_dir / "sources",)),
+            hosted_dir=state_dir / "git",
+            max_push_bytes=env.get("DOCKYARD_GIT_MAX_BODY_MB", _int_in(1, 1024 * 1024), 512)
+            * 1024
+            * 1024,
+        ),
     )
 
 
+def _paths(raw: str) -> tuple[Path, ...]:
+    """Absolute paths separated by ':' (as in PATH); empty: none at all."""
+    return tuple(_path(part) for part in raw.split(":") if part.strip())
+
+
 def _s3_storage(env: _Reader) -> S3Storage:
+    access_key = env.get("DOCKYARD_REGISTRY_S3_ACCESS_KEY", _nonempty, None)
+    secret_key = env.get("DOCKYARD_REGISTRY_S3_SECRET_KEY", _nonempty, None)
+    if (access_key is None) != (secret_key is None):  # one alone would be dropped silently
+        name = "DOCKYARD_REGISTRY_S3_" + ("SECRET_KEY" if secret_key is None else "ACCESS_KEY")
+        raise Invalid(
+            f"{name} is missing: set DOCKYARD_REGISTRY_S3_ACCESS_KEY and _SECRET_KEY together, "
+            "or neither to use the host's AWS credentials",
+            field=name,
+        )
     return S3Storage(
         bucket=env.get("DOCKYARD_REGISTRY_S3_BUCKET", _nonempty, "")
         or _missing("DOCKYARD_REGISTRY_S3_BUCKET", "s3"),
         region=env.get("DOCKYARD_REGISTRY_S3_REGION", _nonempty, "us-east-1"),
         endpoint=env.get("DOCKYARD_REGISTRY_S3_ENDPOINT", _http_url, None),
-        access_key=env.get("DOCKYARD_REGISTRY_S3_ACCESS_KEY", _nonempty, None),
-        secret_key=env.get("DOCKYARD_REGISTRY_S3_SECRET_KEY", _nonempty, None),
+        access_key=access_key,
+        secret_key=secret_key,
         root_directory=env.get("DOCKYARD_REGISTRY_S3_ROOT", _nonempty, "/dockyard"),
     )
 
@@ -426,7 +469,8 @@ def _swift_storage(env: _Reader) -> SwiftStorage:
         return env.get(name, _nonempty, "") or _missing(name, "swift")
 
     return SwiftStorage(
-        auth_url=required("DOCKYARD_REGISTRY_SWIFT_AUTH_URL"),
+        auth_url=env.get("DOCKYARD_REGISTRY_SWIFT_AUTH_URL", _swift_auth_url, "")
+        or _missing("DOCKYARD_REGISTRY_SWIFT_AUTH_URL", "swift"),
         username=required("DOCKYARD_REGISTRY_SWIFT_USERNAME"),
         password=required("DOCKYARD_REGISTRY_SWIFT_PASSWORD"),
         container=required("DOCKYARD_REGISTRY_SWIFT_CONTAINER"),
@@ -434,6 +478,16 @@ def _swift_storage(env: _Reader) -> SwiftStorage:
         domain=env.get("DOCKYARD_REGISTRY_SWIFT_DOMAIN", _nonempty, "default"),
         region=env.get("DOCKYARD_REGISTRY_SWIFT_REGION", _nonempty, ""),
     )
+
+
+def _swift_auth_url(raw: str) -> str:
+    url = _http_url(raw)
+    if swift_auth_version(url) is None:
+        raise ValueError(
+            "name the auth version in the path: https://KEYSTONE:5000/v3, .../v2.0, "
+            "or http://PROXY:8080/auth/v1.0 (tempauth)"
+        )
+    return url
 
 
 def _missing(name: str, storage: str) -> str:

@@ -6,8 +6,13 @@ a second and serves HTTP on 8080 with /health, so the image a build makes can re
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.support.images import HTTP_PORT, TEST_IMAGE
@@ -72,3 +77,38 @@ def service_repo(path: Path, *, page: str = "v1") -> Repo:
     repo = Repo(path)
     repo.commit(service_files(page), message=f"serve {page}")
     return repo
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def publish(repo: Repo, root: Path) -> None:
+    """Copy `repo`'s branches and tags to the bare repository `root`/web.git, ready to be
+    served over git's "dumb" HTTP protocol (made on the first call)."""
+    served = root / "web.git"
+    if not served.exists():
+        subprocess.run(["git", "init", "--quiet", "--bare", str(served)], check=True)
+    subprocess.run(
+        ["git", "-C", str(served), "fetch", "--quiet", "--prune", str(repo.path),
+         "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+        check=True,
+    )  # fmt: skip
+    subprocess.run(["git", "-C", str(served), "update-server-info"], check=True)
+
+
+@contextmanager
+def served_over_http(repo: Repo, root: Path) -> Iterator[str]:
+    """`repo` published under `root` and served over plain HTTP until the block ends: a
+    remote repository, fetched rather than read in place. `publish` again after commits."""
+    publish(repo, root)
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/web.git"
+    finally:
+        server.shutdown()
+        server.server_close()

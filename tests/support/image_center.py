@@ -25,7 +25,12 @@ from dockyard.domain.principal import Principal
 from dockyard.domain.spec import HealthCheck, Port, ServiceSpec
 from dockyard.domain.status import EnvKey
 from dockyard.images.builder import Builder
-from dockyard.images.config import BuildSettings, ImageSettings, RetentionSettings
+from dockyard.images.config import (
+    BuildSettings,
+    ImageSettings,
+    RetentionSettings,
+    SourceSettings,
+)
 from dockyard.images.follower import Follower
 from dockyard.images.pinning import ImagePinner
 from dockyard.images.registry import RegistryClient
@@ -46,10 +51,13 @@ DOCKER_HOST = "unix:///var/run/docker.sock"
 def image_settings(
     registry: RunningRegistry, work_dir: Path, *, lease_s: float = 30.0
 ) -> ImageSettings:
+    """Settings for a test whose repositories are made beside `work_dir`: its parent is the
+    one file:// source root, and hosted repositories live in its `git` directory."""
     return ImageSettings(
         registry=replace(registry.settings, managed=False),
         builds=BuildSettings(work_dir=work_dir, lease_s=lease_s, poll_s=0.2),
         retention=RetentionSettings(keep_revisions=5, min_age_s=0),
+        sources=SourceSettings(roots=(work_dir.parent,), hosted_dir=work_dir.parent / "git"),
         follow_s=0.2,
     )
 
@@ -106,6 +114,7 @@ def compose(
             wake_builder=builder.wake,
             retention=settings.retention,
             build_events=builder.events,
+            sources=settings.sources,
         ),
     )
     parts = Parts(db, settings, registry, builder, follower, manager, notified)

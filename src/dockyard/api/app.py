@@ -14,6 +14,8 @@ from dockyard.api.routes import (
     bandwidth,
     builds,
     environments,
+    git_http,
+    git_remote,
     health,
     images,
     ipam,
@@ -46,11 +48,13 @@ def build_api(deps: ApiDeps) -> FastAPI:
     app.state.deps = deps
     app.state.renderings = Renderings()
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=deps.max_body_bytes)
+    # git pushes stream through a limit of their own (routes.git_http).
+    app.add_middleware(BodyLimit, max_bytes=deps.max_body_bytes, exempt=(errors.GIT_PREFIX + "/",))
     app.include_router(health.router)
+    app.include_router(git_http.router)
     for module in (
         tokens, teams, services, environments, builds, images, promotions, bandwidth,
-        segments, ipam,
+        segments, ipam, git_remote,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     return app

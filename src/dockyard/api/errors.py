@@ -27,8 +27,12 @@ from dockyard.domain.errors import (
     Unauthorized,
     Unavailable,
 )
+from dockyard.images.hosted import REMOTE_PREFIX
 
 log = logging.getLogger("dockyard.api")
+
+GIT_PREFIX = REMOTE_PREFIX
+"""Where the hosted git remotes are served (smart HTTP, `routes.git_http`)."""
 
 STATUS: Final[Mapping[type[DockyardError], int]] = {
     Invalid: 422,
@@ -68,9 +72,9 @@ def error_json(code: str, message: str, field: str | None = None) -> dict[str, A
     return {"error": code, "message": message, "field": field}
 
 
-def error_response(exc: DockyardError) -> JSONResponse:
-    """The JSON response for a domain error (401s also say how to authenticate)."""
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+def error_response(exc: DockyardError, *, challenge: str = "Bearer") -> JSONResponse:
+    """The JSON response for a domain error (401s also say how to authenticate: `challenge`)."""
+    headers = {"WWW-Authenticate": challenge} if isinstance(exc, Unauthorized) else None
     return JSONResponse(
         error_json(exc.code, exc.message, exc.field), status_code=status_for(exc), headers=headers
     )
@@ -110,8 +114,11 @@ def _describe(error: Mapping[str, Any]) -> tuple[str | None, str]:
     return field, f"{field}: {error.get('msg', 'invalid value')}"
 
 
-async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DockyardError)
+    if request.url.path.startswith(GIT_PREFIX + "/"):
+        # git asks for a user name and password (the token) only when offered Basic.
+        return error_response(exc, challenge='Basic realm="Dockyard"')
     return error_response(exc)
 
 

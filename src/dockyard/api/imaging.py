@@ -7,14 +7,14 @@ works: its deploys pin nothing, and the image center's own routes answer 503.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, cast
 
 from fastapi import Depends, FastAPI, Request
 
 from dockyard.domain.errors import Unavailable
 from dockyard.images.build_events import BuildEvents
-from dockyard.images.config import RetentionSettings
+from dockyard.images.config import RetentionSettings, SourceSettings
 from dockyard.images.pinning import ImagePinner
 from dockyard.images.registry import RegistryClient
 
@@ -30,6 +30,8 @@ class ImageCenter:
     retention: RetentionSettings
     build_events: BuildEvents | None = None
     """The builder's events, when it runs in this process: log followers wake at once."""
+    sources: SourceSettings = field(default_factory=SourceSettings)
+    """Where file:// sources may live, and the hosted git repositories (`images.sources`)."""
 
 
 def install_image_center(app: FastAPI, center: ImageCenter) -> None:

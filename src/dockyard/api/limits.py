@@ -3,7 +3,8 @@
 A body is refused with 413 when its Content-Length is over the limit (before anything is read),
 or, when no length was declared (chunked), as soon as the bytes received pass the limit. The
 body is read whole before the route runs, so a refused request never reaches a route and
-nothing is written. Bodies under the limit are replayed to the app unchanged.
+nothing is written. Bodies under the limit are replayed to the app unchanged. Paths under an
+`exempt` prefix (git pushes, streamed with a limit of their own) pass through untouched.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from dockyard.domain.errors import TooLarge
 class BodyLimit:
     """Refuses request bodies larger than `max_bytes` with the documented 413 JSON."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path", "").startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)

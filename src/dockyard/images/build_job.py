@@ -4,6 +4,10 @@ Runs in a worker thread (git and the engine block). Each step logs what it does;
 ends the build `failed` with the reason and the log's last lines, and nothing is recorded or
 deployed. Success records the image (digest read back from the registry's manifest) and, if the
 build asked for it, releases the image to an environment.
+
+Nothing is done twice: a commit id the mirror holds needs no fetch, and a forced rebuild whose
+image the registry already holds under its tag needs no push (the engine still builds it).
+The image is recorded in the build's last transaction, with the end of its log.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from dockyard.domain.clock import Clock
 from dockyard.domain.errors import DockyardError
@@ -24,8 +31,9 @@ from dockyard.images.config import ImageSettings
 from dockyard.images.context import GENERATED, make_context
 from dockyard.images.engine import Engine, EngineError
 from dockyard.images.git import Commit, Mirror, SourceError
-from dockyard.images.registry import RegistryClient
+from dockyard.images.registry import Manifest, RegistryClient
 from dockyard.images.releasing import principal_of, release_image
+from dockyard.images.sources import check_source
 from dockyard.store import builds, images
 from dockyard.store.builds import Claimed
 from dockyard.store.db import Database
@@ -58,7 +66,13 @@ def run_build(tools: Tools, job: Claimed) -> None:
     out = BuildLog(tools.db, job.id, changed=tools.events.changed)
     started = time.monotonic()
     try:
+        # The file:// source policy again, as roots may have changed since the source was set.
+        check_source(
+            tools.settings.sources, job.source.repo_url, team=job.team, trusted=job.source_trusted
+        )
         image = _steps(tools, job, out, started=started)
+        if isinstance(image, NewImage) and job.deploy_to is not None:
+            image = _record(tools, job, image)  # the release names the recorded image
     except (BuildFailed, SourceError, EngineError, DockyardError) as exc:
         _end(tools, job, out, failed=exc.message if isinstance(exc, DockyardError) else str(exc))
         log.info("build failed team=%s service=%s build=%s", job.team, job.service, job.number)
@@ -67,10 +81,14 @@ def run_build(tools: Tools, job: Claimed) -> None:
         log.exception("build crashed team=%s service=%s", job.team, job.service)
         _end(tools, job, out, failed=f"internal error {exc.__class__.__name__}: {exc}")
         return
-    out.line(f"image {image.reference} ({image.size_bytes} bytes)")
-    if job.deploy_to is not None:
+    out.line(f"image {image.repository}@{image.digest} ({image.size_bytes} bytes)")
+    if isinstance(image, ImageView) and job.deploy_to is not None:
         _deploy(tools, job, image, out=out)
-    _end(tools, job, out, image_id=image.id)
+    try:
+        _end(tools, job, out, image=image)
+    except DockyardError as exc:  # recording failed and wrote nothing: the build fails
+        log.warning("build not recorded team=%s service=%s: %s", job.team, job.service, exc)
+        _end(tools, job, out, failed=exc.message)
 
 
 def _end(
@@ -79,35 +97,46 @@ def _end(
     out: BuildLog,
     *,
     failed: str | None = None,
-    image_id: int | None = None,
+    image: ImageView | NewImage | None = None,
 ) -> None:
-    """The log's last piece and the build's outcome, in one transaction: a reader never sees
-    the build ended before its log is whole. A failure's reason ends with the log's tail."""
+    """The log's last piece, the new image's record (if `image` is new) and the build's
+    outcome, in one transaction: a reader never sees the build ended before its log is whole
+    or its image recorded. A failure's reason ends with the log's tail. After a failure
+    nothing of it was written."""
     if failed is not None:
         out.line(f"build failed: {failed}")
         failed = f"{failed}\n{out.tail()}"
-    out.finish(
-        lambda session: builds.finish(
-            session, job.id, failed=failed, image_id=image_id, now=tools.clock()
-        )
-    )
+
+    def outcome(session: Session) -> None:
+        image_id = image.id if isinstance(image, ImageView) else None
+        if isinstance(image, NewImage):
+            image_id = _record_in(session, tools, job, image).id
+        builds.finish(session, job.id, failed=failed, image_id=image_id, now=tools.clock())
+
+    out.finish(outcome)
 
 
-def _steps(tools: Tools, job: Claimed, out: BuildLog, *, started: float) -> ImageView:
+def _steps(tools: Tools, job: Claimed, out: BuildLog, *, started: float) -> ImageView | NewImage:
+    """The image of the build: one recorded already (an unforced build of a built commit) or
+    the one just built and pushed, still to record."""
     source = job.source
     work = tools.settings.builds.work_dir
     mirror = Mirror(work / "repos" / f"{job.service_id}.git", source.repo_url)
     deadline = started + tools.settings.builds.timeout_s
     with mirror.locked():
-        out.line(f"fetching {naming.public_url(source.repo_url)}")
-        out.write(_indent(mirror.fetch()))
-        sha = mirror.resolve(job.ref)
-        commit = mirror.commit(sha)
+        if mirror.has(job.ref):  # a commit id names the same commit whatever a fetch brings
+            out.line(f"commit {job.ref} is in the mirror of {naming.public_url(source.repo_url)}")
+        else:
+            out.line(f"fetching {naming.public_url(source.repo_url)}")
+            out.write(_indent(mirror.fetch()))
+        commit = mirror.find(job.ref)
+        sha = commit.sha
         with tools.db.session() as session:
             builds.set_commit(session, job.id, sha)
+            recorded = None if job.force else images.image_for_commit(session, job.service_id, sha)
         out.line(f"{job.ref} is commit {sha}: {_first_line(commit.message)} ({commit.author})")
-        if not job.force:
-            existing = _already_built(tools, job, sha)
+        if recorded is not None:
+            existing = _still_pushed(tools, job, recorded)
             if existing is not None:
                 out.line(
                     f"commit {naming.short(sha)} was built already as {existing.reference}; "
@@ -126,19 +155,58 @@ def _steps(tools: Tools, job: Claimed, out: BuildLog, *, started: float) -> Imag
 
 def _build_and_push(
     tools: Tools, job: Claimed, out: BuildLog, *, commit: Commit, context: Path, deadline: float
-) -> ImageView:
+) -> NewImage:
     address = tools.settings.registry.address
     repository = naming.repository(address, team=job.team, service=job.service)
     tag = naming.short(commit.sha)
     out.line(f"building {repository}:{tag} ({job.source.dockerfile} in {job.source.context})")
     started = time.monotonic()
-    tools.engine.build(
-        context, dockerfile=GENERATED, tag=f"{repository}:{tag}", on_line=out.write,
-        deadline=deadline,
+    path = f"{job.team}/{job.service}"
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        # A forced rebuild asks the registry what the tag holds while the engine builds.
+        held = aside.submit(tools.registry.manifest, path, tag) if job.force else None
+        image_id = tools.engine.build(
+            context, dockerfile=GENERATED, tag=f"{repository}:{tag}", on_line=out.write,
+            deadline=deadline,
+        )  # fmt: skip
+        manifest = _if_image(held.result(), image_id=image_id) if held else None
+    if manifest is not None:
+        out.line(
+            f"the registry holds this very image as {path}:{tag} ({manifest.digest}) "
+            "already; nothing to push"
+        )
+    else:
+        manifest = _push(tools, out, repository=repository, path=path, tag=tag, deadline=deadline)
+    return NewImage(
+        repository=repository, digest=manifest.digest, tag=tag, commit=commit.sha,
+        author=commit.author, message=commit.message, committed_at=commit.committed_at,
+        size_bytes=manifest.size, build_number=job.number,
+        duration_s=time.monotonic() - started,
     )  # fmt: skip
+
+
+def _record(tools: Tools, job: Claimed, image: NewImage) -> ImageView:
+    with tools.db.session() as session:
+        return _record_in(session, tools, job, image)
+
+
+def _record_in(session: Session, tools: Tools, job: Claimed, image: NewImage) -> ImageView:
+    return images.record_image(session, service_id=job.service_id, image=image, now=tools.clock())
+
+
+def _if_image(manifest: Manifest | None, *, image_id: str) -> Manifest | None:
+    """`manifest` (what the registry holds under the tag) if it is image `image_id`: its config
+    is the image's config, whose digest is the image id, so pushing again would change
+    nothing. A forced rebuild with a warm cache makes the same image: one request, no push."""
+    return manifest if manifest is not None and manifest.config_digest == image_id else None
+
+
+def _push(
+    tools: Tools, out: BuildLog, *, repository: str, path: str, tag: str, deadline: float
+) -> Manifest:
+    """Push `repository:tag` (`path:tag` in the registry); the manifest it holds, read back."""
     out.line(f"pushing {repository}:{tag}")
     pushed = tools.engine.push(repository, tag, on_line=out.write, deadline=deadline)
-    path = f"{job.team}/{job.service}"
     manifest = tools.registry.manifest(path, tag)
     if manifest is None or manifest.digest != pushed:
         found = manifest.digest if manifest else "nothing"
@@ -146,18 +214,7 @@ def _build_and_push(
             f"the registry holds {found} under {path}:{tag}, not the pushed {pushed}; "
             "something else pushed to the same tag meanwhile: build again"
         )
-    with tools.db.session() as session:
-        return images.record_image(
-            session,
-            service_id=job.service_id,
-            image=NewImage(
-                repository=repository, digest=pushed, tag=tag, commit=commit.sha,
-                author=commit.author, message=commit.message,
-                committed_at=commit.committed_at, size_bytes=manifest.size,
-                build_number=job.number, duration_s=time.monotonic() - started,
-            ),
-            now=tools.clock(),
-        )  # fmt: skip
+    return manifest
 
 
 def _labels(job: Claimed, commit: Commit) -> dict[str, str]:
@@ -170,14 +227,10 @@ def _labels(job: Claimed, commit: Commit) -> dict[str, str]:
     )
 
 
-def _already_built(tools: Tools, job: Claimed, sha: str) -> ImageView | None:
-    """The image of `sha` if one was recorded and the registry still has it."""
-    with tools.db.session() as session:
-        existing = images.image_for_commit(session, job.service_id, sha)
-    if existing is None:
-        return None
-    present = tools.registry.digest(f"{job.team}/{job.service}", existing.digest)
-    return existing if present == existing.digest else None
+def _still_pushed(tools: Tools, job: Claimed, recorded: ImageView) -> ImageView | None:
+    """`recorded` (the image recorded for the build's commit) if the registry still has it."""
+    present = tools.registry.digest(f"{job.team}/{job.service}", recorded.digest)
+    return recorded if present == recorded.digest else None
 
 
 def _deploy(tools: Tools, job: Claimed, image: ImageView, *, out: BuildLog) -> None:

@@ -79,14 +79,14 @@ class Builder:
         try:
             while True:
                 await slots.acquire()
-                job = await self._claim()
-                if job is None:
-                    slots.release()
-                    await self._sleep()
-                    continue
-                task = asyncio.create_task(self._run(job, slots))
+                # This claim sees every build requested before it: earlier wakes are spent.
+                self._wake.clear()
+                claimed = self._loop.create_future()
+                task = asyncio.create_task(self._take(claimed, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
+                if not await claimed:
+                    await self._sleep()
         finally:
             lease.cancel()
             for task in tasks:
@@ -94,13 +94,42 @@ class Builder:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(lease, *tasks, return_exceptions=True)
 
-    async def _claim(self) -> builds.Claimed | None:
-        def claim() -> builds.Claimed | None:
-            with self._tools.db.session() as session:
-                return builds.claim_next(session, worker=self._worker, now=self._tools.clock())
-
+    async def _take(self, claimed: asyncio.Future[bool], slots: asyncio.Semaphore) -> None:
+        """Claim the next queued build and run it, in one worker thread: the build starts the
+        moment it is claimed, with no hop back to the event loop in between. `claimed` says
+        at once whether there was one; the slot is free again when this returns."""
         try:
-            job = await asyncio.to_thread(claim)
+            await asyncio.to_thread(self._claim_and_run, claimed)
+        except Exception:
+            log.exception("the builder failed to claim or run a build")
+        finally:
+            found = claimed.done() and not claimed.cancelled() and claimed.result()
+            if not claimed.done():
+                claimed.set_result(False)
+            if found:
+                # A slot is free: look for the next build now. Woken before the slot is
+                # released, so a loop waiting for the slot spends this wake on its claim.
+                self.wake()
+            slots.release()
+
+    def _claim_and_run(self, claimed: asyncio.Future[bool]) -> None:
+        job = self._claim()
+        assert self._loop is not None  # set by run()
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(_settle, claimed, job is not None)
+        if job is None:
+            return
+        self._running.add(job.id)
+        log.info("build started team=%s service=%s build=%s", job.team, job.service, job.number)
+        try:
+            run_build(self._tools, job)
+        finally:
+            self._running.discard(job.id)
+
+    def _claim(self) -> builds.Claimed | None:
+        try:
+            with self._tools.db.session() as session:
+                job = builds.claim_next(session, worker=self._worker, now=self._tools.clock())
         except DockyardError as exc:
             self.healthy = False
             log.warning("cannot claim builds: %s", exc.message)
@@ -113,16 +142,6 @@ class Builder:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self._settings.builds.poll_s)
         self._wake.clear()
-
-    async def _run(self, job: builds.Claimed, slots: asyncio.Semaphore) -> None:
-        self._running.add(job.id)
-        log.info("build started team=%s service=%s build=%s", job.team, job.service, job.number)
-        try:
-            await asyncio.to_thread(run_build, self._tools, job)
-        finally:
-            self._running.discard(job.id)
-            slots.release()
-            self.wake()  # a slot is free: look for the next one now
 
     async def _keep_leases(self) -> None:
         """Renew our builds' leases; fail others' builds whose lease lapsed."""
@@ -147,3 +166,8 @@ class Builder:
 
     def close(self) -> None:
         self._tools.registry.close()
+
+
+def _settle(claimed: asyncio.Future[bool], found: bool) -> None:
+    if not claimed.done():  # not cancelled with the builder meanwhile
+        claimed.set_result(found)

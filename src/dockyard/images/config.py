@@ -7,10 +7,13 @@ builder works, how many at once, how long one may take) and retention (what is k
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_REGISTRY = "127.0.0.1:5000"
+_VERSION_SEGMENT = re.compile(r"v([123])(?:\.\d+)?")
 
 
 class StorageKind(enum.StrEnum):
@@ -37,15 +40,38 @@ class S3Storage:
 
 @dataclass(frozen=True)
 class SwiftStorage:
-    """An OpenStack Swift container; distribution's `swift` storage driver (Keystone v3)."""
+    """An OpenStack Swift container; distribution's `swift` storage driver. The driver makes
+    the container if it is missing."""
 
     auth_url: str
+    """Keystone (`https://keystone:5000/v3`, `.../v2.0`) or Swift's own v1 auth, tempauth or
+    swauth (`http://proxy:8080/auth/v1.0`): the path names the auth version."""
     username: str
     password: str
     container: str
     tenant: str = ""
     domain: str = "default"
     region: str = ""
+
+    @property
+    def auth_version(self) -> int | None:
+        """1, 2 or 3, from the auth URL's path (`/auth/v1.0`, `/v2.0`, `/v3`); None if the
+        path names none."""
+        return swift_auth_version(self.auth_url)
+
+
+def swift_auth_version(url: str) -> int | None:
+    """The auth version a Swift auth URL's path names (`/v3`, `/v2.0`, `/auth/v1.0`), or None.
+
+    The driver would guess from the whole URL (a host named v1.example would do); reading only
+    the path's segments, and writing the result down as `authversion`, leaves nothing to guess.
+    """
+    path = urlsplit(url).path
+    for segment in path.strip("/").split("/"):
+        match = _VERSION_SEGMENT.fullmatch(segment)
+        if match:
+            return int(match.group(1))
+    return None
 
 
 @dataclass(frozen=True)
@@ -62,6 +88,10 @@ class RegistrySettings:
     managed: bool = True
     """True when `dockyard up` runs the registry on this host (the address is loopback and was
     not configured to point elsewhere)."""
+    redirect: bool = True
+    """True: a blob download from S3 storage (or Swift with temp URLs) is answered with a
+    redirect to a signed URL of the store, so every engine must reach the store itself. False:
+    the registry streams blobs itself (for a store only the registry's host can reach)."""
     timeout_s: float = 10.0
 
     @property
@@ -101,10 +131,24 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class SourceSettings:
+    """Where sources may be read from on the server host, and the git remotes Dockyard hosts."""
+
+    roots: tuple[Path, ...] = ()
+    """Directories `file://` sources may live under (a team's own hosted repositories are
+    always allowed, and the admin may name any path); empty: no other `file://` source."""
+    hosted_dir: Path = Path("/var/lib/dockyard/git")
+    """The hosted repositories, one bare repository per service: `TEAM/SERVICE.git`."""
+    max_push_bytes: int = 512 * 1024 * 1024
+    """The largest request body a git remote accepts (a push's pack, as sent)."""
+
+
+@dataclass(frozen=True)
 class ImageSettings:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     builds: BuildSettings = field(default_factory=BuildSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    sources: SourceSettings = field(default_factory=SourceSettings)
     follow_s: float = 2.0
     """How often `stable` looks at the environment it follows."""
     debian_mirror: str = "http://deb.debian.org/debian"

@@ -35,14 +35,27 @@ def make_context(
     context = mirror.export(sha, context=source.context, into=into)
     dockerfile = source.dockerfile
     path = dockerfile if source.context in ("", ".") else f"{source.context}/{dockerfile}"
-    try:
-        original = mirror.read(sha, path)
-    except SourceError:
+    # The Dockerfile is read from the context just made, not with one more git call: the
+    # archive holds it (the source checks that it lies inside the context).
+    with tarfile.open(context, mode="r") as tar:
+        original = _member_text(tar, dockerfile)
+    if original is None:
         into.unlink(missing_ok=True)
-        raise SourceError(f"no Dockerfile at {path!r} in commit {sha[:12]}") from None
-    data = labelled_dockerfile(original, labels).encode()
+        raise SourceError(f"no Dockerfile at {path!r} in commit {sha[:12]}")
+    # surrogateescape: bytes that are not UTF-8 reach the engine exactly as committed.
+    data = labelled_dockerfile(original, labels).encode(errors="surrogateescape")
     with tarfile.open(context, mode="a") as tar:
         info = tarfile.TarInfo(GENERATED)
         info.size, info.mode = len(data), 0o644
         tar.addfile(info, io.BytesIO(data))
     return context
+
+
+def _member_text(tar: tarfile.TarFile, name: str) -> str | None:
+    """The text of file `name` in `tar` (a symbolic link followed inside it), or None."""
+    try:
+        member = tar.getmember(name)
+        data = tar.extractfile(member)
+    except KeyError:
+        return None
+    return None if data is None else data.read().decode(errors="surrogateescape")

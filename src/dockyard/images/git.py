@@ -5,6 +5,13 @@ its ref there and exports the build context with `git archive`, so no working tr
 out and nothing of one build leaks into the next. A file lock per mirror keeps two builds of the
 same service from fetching at once. Every failure is a `SourceError` whose message is the reason
 a build shows.
+
+A repository on this host (`file://`, Dockyard's hosted remotes among them) is not copied: the
+mirror borrows its objects (git's alternates) and the ref a build names is read from the
+repository's files (`local_refs`), where a fetch costs five processes. Git still runs only in
+the mirror, with the mirror's own configuration: nothing in the source repository's
+configuration (hooks, filters) ever runs. The mirror keeps no refs of a local source, so
+nothing in it can point at an object the source has since pruned.
 """
 
 from __future__ import annotations
@@ -12,13 +19,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import subprocess
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from dockyard.domain.source import looks_like_commit
+from dockyard.images.local_refs import git_dir, read_ref
 
 FETCH_TIMEOUT_S = 600.0
 LOCAL_TIMEOUT_S = 120.0
@@ -29,6 +41,11 @@ GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "LC_ALL": "C",
 }
+FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+_COMMIT_FORMAT = "%H%x00%an <%ae>%x00%cI%x00%B"
+# git's own thresholds for `gc --auto` (gc.auto, gc.autoPackLimit).
+GC_AUTO_LOOSE = 6700
+GC_AUTO_PACKS = 50
 
 
 class SourceError(Exception):
@@ -47,12 +64,42 @@ class Commit:
         return self.sha[:12]
 
 
+class _Seen:
+    """The commit each object id named in each mirror, least recently used first dropped: a
+    bounded, thread-safe memo (builds run in worker threads), so rebuilds of a commit read
+    it once."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._found: OrderedDict[tuple[str, str], Commit] = OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> Commit | None:
+        with self._lock:
+            found = self._found.get(key)
+            if found is not None:
+                self._found.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], commit: Commit) -> None:
+        with self._lock:
+            self._found[key] = commit
+            self._found.move_to_end(key)
+            while len(self._found) > self._size:
+                self._found.popitem(last=False)
+
+
+_SEEN = _Seen(512)
+
+
 class Mirror:
     """The bare mirror of one service's repository at `path`."""
 
     def __init__(self, path: Path, url: str) -> None:
         self.path = path
         self.url = url
+        self._local: Path | None = None
+        """The git directory of a local source that `fetch` found readable in place."""
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[Mirror]:
@@ -66,40 +113,89 @@ class Mirror:
         """Bring branches and tags up to date with the repository; git's output."""
         if not (self.path / "HEAD").exists():
             self._git("init", "--bare", "--quiet", str(self.path), cwd=self.path.parent)
-        return self._git(
-            "fetch", "--prune", "--force", "--no-write-fetch-head", self.url,
-            "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
+        self._local = local_repository(self.url)
+        self._borrow(self._local)
+        if self._local is not None:
+            return f"{self.url} is on this host: its objects are read in place, not copied"
+        # No automatic maintenance after each fetch (a process of its own, every build):
+        # `tidy` runs it only when the mirror has grown enough to need it.
+        output = self._git(
+            "fetch", "--prune", "--force", "--no-write-fetch-head", "--no-auto-maintenance",
+            self.url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
             timeout_s=FETCH_TIMEOUT_S,
             failure=f"cannot fetch {self.url}",
             with_stderr=True,
         )  # fmt: skip
+        self.tidy()
+        return output
+
+    def _borrow(self, repository: Path | None) -> None:
+        """Read objects from the git directory `repository` too, or only from the mirror's."""
+        alternates = self.path / "objects" / "info" / "alternates"
+        if repository is None:
+            alternates.unlink(missing_ok=True)  # a fetched mirror must hold all it names
+            return
+        line = f"{os.path.abspath(repository / 'objects')}\n"
+        with contextlib.suppress(FileNotFoundError):
+            if alternates.read_text() == line:
+                return
+        alternates.parent.mkdir(parents=True, exist_ok=True)
+        alternates.write_text(line)
+
+    def has(self, ref: str) -> bool:
+        """True if `ref` is a full commit id whose commit the mirror holds already (or can
+        read from a local source): nothing a fetch brings can change what it names (a branch
+        or tag name always needs the fetch)."""
+        if not FULL_SHA.match(ref) or not (self.path / "HEAD").exists():
+            return False
+        self._borrow(local_repository(self.url))  # only ever from the source named now
+        return self._try("cat-file", "-e", f"{ref}^{{commit}}") is not None
+
+    def tidy(self) -> None:
+        """Pack the mirror's loose objects once there are many, as git's own automatic
+        maintenance would. Deciding takes no process: git's own estimate (one of the 256
+        loose-object directories, scaled) is read here, and git runs only when it is due."""
+        loose = self.path / "objects" / "17"
+        packs = self.path / "objects" / "pack"
+        many_loose = loose.is_dir() and len(os.listdir(loose)) > -(-GC_AUTO_LOOSE // 256)
+        many_packs = packs.is_dir() and (
+            sum(name.endswith(".pack") for name in os.listdir(packs)) > GC_AUTO_PACKS
+        )
+        if many_loose or many_packs:
+            self._git("maintenance", "run", "--auto", "--quiet", timeout_s=FETCH_TIMEOUT_S)
 
     def resolve(self, ref: str) -> str:
         """The full commit `ref` names: a branch first, then a tag, then a commit id."""
+        return self.find(ref).sha
+
+    def find(self, ref: str) -> Commit:
+        """The commit `ref` names (a branch first, then a tag, then a commit id), read with
+        one git call per name tried; none for an object id this mirror read before (what an
+        object id names never changes)."""
         candidates = [f"refs/heads/{ref}", f"refs/tags/{ref}"]
+        if self._local is not None:  # the source's own refs, read now; the mirror has none
+            local = self._local
+            candidates = [sha for name in candidates if (sha := read_ref(local, name))]
         if looks_like_commit(ref):
             candidates.append(ref)
         for name in candidates:
-            found = self._try("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
+            key = (str(self.path), name) if FULL_SHA.match(name) else None
+            if key is not None and (known := _SEEN.get(key)) is not None:
+                return known
+            found = self._try(
+                "show", "--no-patch", f"--format={_COMMIT_FORMAT}", f"{name}^{{commit}}", "--"
+            )
             if found:
-                return found
+                commit = _parse_commit(found)
+                if key is not None:
+                    _SEEN.put(key, commit)
+                return commit
         raise SourceError(
             f"unknown ref {ref!r}: no branch, tag or commit of that name in {self.url}"
         )
 
     def commit(self, sha: str) -> Commit:
-        text = self._git("log", "-1", "--format=%H%x00%an <%ae>%x00%cI%x00%B", sha)
-        full, author, when, message = text.split("\x00", 3)
-        return Commit(
-            sha=full,
-            author=author,
-            message=message.strip(),
-            committed_at=datetime.fromisoformat(when),
-        )
-
-    def read(self, sha: str, path: str) -> str:
-        """The text of file `path` at commit `sha`."""
-        return self._git("cat-file", "blob", f"{sha}:{path}", strip=False)
+        return _parse_commit(self._git("log", "-1", f"--format={_COMMIT_FORMAT}", sha))
 
     def export(self, sha: str, *, context: str, into: Path) -> Path:
         """The build context (`context` directory at `sha`) as a tar file at `into`."""
@@ -119,7 +215,6 @@ class Mirror:
         timeout_s: float = LOCAL_TIMEOUT_S,
         failure: str | None = None,
         with_stderr: bool = False,
-        strip: bool = True,
     ) -> str:
         command = ["git", *args] if cwd else ["git", f"--git-dir={self.path}", *args]
         try:
@@ -140,8 +235,6 @@ class Mirror:
             detail = _last_lines(done.stderr) or f"git exited with {done.returncode}"
             raise SourceError(f"{failure or 'git ' + args[0] + ' failed'}: {detail}")
         # git reports progress and notices on stderr: part of a build's log, never of a value.
-        if not strip:
-            return done.stdout
         return (done.stdout + done.stderr).strip() if with_stderr else done.stdout.strip()
 
     def _try(self, *args: str) -> str | None:
@@ -150,6 +243,25 @@ class Mirror:
             return self._git(*args)
         except SourceError:
             return None
+
+
+def local_repository(url: str) -> Path | None:
+    """The git directory of the repository a `file://` URL names on this host, if a mirror can
+    read it in place (`local_refs.git_dir`); None for any other URL."""
+    parts = urlsplit(url)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        return None
+    return git_dir(Path(unquote(parts.path)))
+
+
+def _parse_commit(text: str) -> Commit:
+    full, author, when, message = text.split("\x00", 3)
+    return Commit(
+        sha=full,
+        author=author,
+        message=message.strip(),
+        committed_at=datetime.fromisoformat(when),
+    )
 
 
 def _last_lines(text: str, count: int = 3) -> str:

@@ -23,7 +23,12 @@ UNSAFE_ENV = ("AWS_CA_BUNDLE",)
 
 
 def storage_section(settings: RegistrySettings) -> dict[str, Any]:
-    """The `storage` mapping: the driver's own options, deletes enabled (retention needs them)."""
+    """The `storage` mapping: the driver's own options, deletes enabled (retention needs them).
+
+    The S3 driver addresses a `regionendpoint` path-style (bucket in the path), which is what
+    S3-compatible stores (Ceph RGW, MinIO, moto in the tests) expect; the bucket must exist.
+    The Swift driver makes its container if need be.
+    """
     driver: dict[str, Any]
     if settings.storage is StorageKind.FILESYSTEM:
         driver = {"filesystem": {"rootdirectory": str(settings.data_dir)}}
@@ -49,17 +54,23 @@ def storage_section(settings: RegistrySettings) -> dict[str, Any]:
             raise ValueError("Swift storage needs its container settings")
         options = {
             "authurl": swift.auth_url,
+            "authversion": swift.auth_version,
             "username": swift.username,
             "password": swift.password,
             "container": swift.container,
             "domain": swift.domain,
         }
+        if options["authversion"] is None:  # settings refuse such a URL; the driver would guess
+            raise ValueError(f"the Swift auth URL {swift.auth_url} names no auth version")
         if swift.tenant:
             options["tenant"] = swift.tenant
         if swift.region:
             options["region"] = swift.region
         driver = {"swift": options}
-    return {**driver, "delete": {"enabled": True}, "cache": {"blobdescriptor": "inmemory"}}
+    storage = {**driver, "delete": {"enabled": True}, "cache": {"blobdescriptor": "inmemory"}}
+    if not settings.redirect:
+        storage["redirect"] = {"disable": True}
+    return storage
 
 
 def render(settings: RegistrySettings, *, secret: str, read_only: bool = False) -> str:

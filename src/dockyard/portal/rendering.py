@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from dockyard.images.hosted import remote_path
 from dockyard.portal.assets import INSTALL_COMMAND, PORTAL_DIR, missing_vendor_files
 from dockyard.portal.auth import CSRF_FIELD, CSRF_HEADER, Viewer, base_path, portal_deps
 
@@ -53,6 +54,11 @@ def image_brief(image: str) -> str:
     return short_image(image).rsplit("/", 1)[-1]
 
 
+def git_remote(request: Request, team: str, service: str) -> str:
+    """The service's git remote (push URL) on the server this page came from."""
+    return f"{request.url.scheme}://{request.url.netloc}{remote_path(team, service)}"
+
+
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=PORTAL_DIR / "templates")
     templates.env.trim_blocks = True
@@ -60,6 +66,7 @@ def _templates() -> Jinja2Templates:
     templates.env.filters.update(
         age=age, ago=ago, stamp=stamp, short_image=short_image, image_brief=image_brief
     )
+    templates.env.globals["git_remote"] = git_remote
     return templates
 
 

@@ -76,6 +76,8 @@ class Claimed:
     deploy_to: Environment | None
     requested_by: str
     source: GitSource
+    source_trusted: bool = False
+    """The admin set the source: a file:// path outside the source roots is allowed."""
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,7 @@ def claim_next(session: Session, *, worker: str, now: datetime) -> Claimed | Non
         deploy_to=Environment(row.deploy_to) if row.deploy_to else None,
         requested_by=row.requested_by,
         source=source.source,
+        source_trusted=source.trusted,
     )
 
 

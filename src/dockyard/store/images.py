@@ -33,6 +33,8 @@ MAX_IMAGES = 500
 class SourceView:
     source: GitSource
     updated_at: datetime
+    trusted: bool = False
+    """Set by the admin: may name a file:// path outside the source roots."""
 
 
 @dataclass(frozen=True)
@@ -78,14 +80,15 @@ class NewImage:
 def set_source(
     session: Session, who: Principal, *, team: str, service: str, source: GitSource, now: datetime
 ) -> SourceView:
-    """Point the service at `source` (replacing any earlier one)."""
+    """Point the service at `source` (replacing any earlier one); trusted if the admin set it."""
     svc = service_row(session, who, team, service)
     row = session.get(ServiceSourceRow, svc.id) or ServiceSourceRow(service_id=svc.id)
     row.repo_url, row.branch = source.repo_url, source.branch
     row.dockerfile, row.context = source.dockerfile, source.context
     row.updated_at = now
+    row.trusted = who.is_admin
     session.add(row)
-    return SourceView(source=source, updated_at=now)
+    return SourceView(source=source, updated_at=now, trusted=who.is_admin)
 
 
 def get_source(session: Session, who: Principal, *, team: str, service: str) -> SourceView | None:
@@ -100,7 +103,7 @@ def source_of(session: Session, service_id: int) -> SourceView | None:
     source = GitSource(
         repo_url=row.repo_url, branch=row.branch, dockerfile=row.dockerfile, context=row.context
     )
-    return SourceView(source=source, updated_at=row.updated_at)
+    return SourceView(source=source, updated_at=row.updated_at, trusted=row.trusted)
 
 
 def image_view(row: ImageRow, *, team: str, service: str) -> ImageView:

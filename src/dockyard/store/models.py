@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -212,6 +213,8 @@ class ServiceSourceRow(Base):
     dockerfile: Mapped[str] = mapped_column(String(255))
     context: Mapped[str] = mapped_column(String(255))
     updated_at: Mapped[datetime]
+    trusted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Set by the admin: a file:// path outside the source roots is allowed (images.sources)."""
 
 
 class PromotionPolicyRow(Base):

@@ -60,6 +60,8 @@ def test_a_built_commit_is_not_built_again_unless_forced(center: Center, repo: R
     forced, log = build(center, force=True)
     assert forced["state"] == "succeeded"
     assert "Using cache" in log
+    # The engine really built it again; the registry holds that very image, so no push.
+    assert "nothing to push" in log and "==> pushing" not in log
     # Same commit, same context, warm cache, `created` from the commit: the very same image.
     assert forced["image"]["digest"] == first["image"]["digest"]
     listed = center.client.get(center.service() + "/images", headers=center.ci).json()["items"]
@@ -77,6 +79,10 @@ def test_branches_tags_and_short_commits_resolve(center: Center, repo: Repo) -> 
     assert build(center, ref="feature")[0]["commit"] == second
     assert build(center, ref=first[:8])[0]["commit"] == first
     assert build(center)[0]["commit"] == first  # the source's branch: main
+    # A full commit id the mirror holds names that commit whatever a fetch would bring.
+    done, log = build(center, ref=second, force=True)
+    assert done["commit"] == second
+    assert "is in the mirror" in log and "fetching" not in log
 
 
 def test_a_dockerfile_in_a_subdirectory_builds_from_its_context(center: Center, repo: Repo) -> None:
@@ -91,7 +97,7 @@ def test_a_dockerfile_in_a_subdirectory_builds_from_its_context(center: Center, 
 @pytest.mark.parametrize(
     ("setup", "ref", "reason"),
     [
-        ("unreachable", None, "cannot fetch file:///nonexistent/repo"),
+        ("unreachable", None, "cannot fetch file://"),
         ("ok", "no-such-branch", "unknown ref 'no-such-branch'"),
         ("no-dockerfile", None, "no Dockerfile at 'Dockerfile'"),
         ("failing-step", None, "the build failed: The command '/bin/sh -c exit 3' returned"),
@@ -102,7 +108,7 @@ def test_a_build_that_cannot_succeed_fails_with_its_reason_and_records_nothing(
 ) -> None:
     url = repo.url
     if setup == "unreachable":
-        url = "file:///nonexistent/repo"
+        url = f"{repo.url}-nonexistent"  # under the source root, so it may be set
     elif setup == "no-dockerfile":
         repo.commit({"Dockerfile.old": "FROM scratch\n"}, message="x")
         (repo.path / "Dockerfile").unlink()

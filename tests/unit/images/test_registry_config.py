@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.images.config import RegistrySettings, S3Storage, StorageKind, SwiftStorage
+from dockyard.images.config import (
+    RegistrySettings,
+    S3Storage,
+    StorageKind,
+    SwiftStorage,
+    swift_auth_version,
+)
 from dockyard.images.registry_config import registry_environment, render, write_config
 
 BASE = RegistrySettings(address="127.0.0.1:5999", root=Path("/srv/registry"))
@@ -64,7 +70,7 @@ def test_filesystem_storage_lives_under_the_registry_root() -> None:
                 ),
             ),
             "swift",
-            {"authurl": "https://keystone/v3", "username": "u", "password": "p",
+            {"authurl": "https://keystone/v3", "authversion": 3, "username": "u", "password": "p",
              "container": "images", "domain": "default", "tenant": "platform",
              "region": "one"},
         ),
@@ -78,6 +84,28 @@ def test_remote_storage_names_exactly_its_driver(
     assert storage[driver] == expected
     assert "filesystem" not in storage
     assert storage["delete"] == {"enabled": True}
+
+
+def test_redirects_to_the_store_can_be_turned_off() -> None:
+    s3 = replace(BASE, storage=StorageKind.S3, s3=S3Storage(bucket="images"))
+    assert "redirect" not in _document(render(s3, secret="s"))["storage"]  # type: ignore[operator]
+    storage = _document(render(replace(s3, redirect=False), secret="s"))["storage"]
+    assert isinstance(storage, dict)
+    assert storage["redirect"] == {"disable": True}
+
+
+@pytest.mark.parametrize(
+    ("url", "version"),
+    [
+        ("http://127.0.0.1:8080/auth/v1.0", 1),
+        ("https://keystone:5000/v2.0/", 2),
+        ("https://cloud.example/identity/v3", 3),
+        ("https://v1.example:5000/", None),  # a host name is not a path: the driver would guess
+        ("https://keystone:5000", None),
+    ],
+)
+def test_the_swift_auth_version_comes_from_the_url_path(url: str, version: int | None) -> None:
+    assert swift_auth_version(url) == version
 
 
 def test_read_only_mode_is_a_maintenance_flag() -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from dockyard.api.auth import Who
-from dockyard.api.deps import Deps
+from dockyard.api.deps import ApiDeps, Deps
 from dockyard.api.image_schemas import (
     BuildPublic,
     BuildRequest,
@@ -21,11 +21,14 @@ from dockyard.api.image_schemas import (
     SourceBody,
     SourcePublic,
 )
-from dockyard.api.imaging import Center
+from dockyard.api.imaging import Center, ImageCenter
 from dockyard.api.schemas import Items
+from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Conflict, NotFound
+from dockyard.domain.principal import Principal
+from dockyard.images.sources import check_source
 from dockyard.store import builds, images
-from dockyard.store.builds import MAX_BUILDS, LogPage
+from dockyard.store.builds import MAX_BUILDS, BuildView, LogPage
 
 router = APIRouter(tags=["builds"])
 
@@ -36,9 +39,13 @@ OTHERS_POLL_S = 0.25  # with the builder's events: how often builds of other ser
 
 
 @router.put(SERVICE + "/source")
-def set_source(*, team: str, svc: str, body: SourceBody, who: Who, deps: Deps) -> SourcePublic:
-    """Where the service's images are built from; the next build uses it."""
+def set_source(
+    *, team: str, svc: str, body: SourceBody, who: Who, deps: Deps, center: Center
+) -> SourcePublic:
+    """Where the service's images are built from; the next build uses it. A team's file://
+    source must lie under a source root or be its hosted repository (422 otherwise)."""
     source = body.to_source()
+    check_source(center.sources, source.repo_url, team=team, trusted=who.is_admin)
     with deps.db.session() as session:
         view = images.set_source(
             session, who, team=team, service=svc, source=source, now=deps.clock()
@@ -63,19 +70,38 @@ def request_build(
 ) -> BuildPublic:
     """Queue a build; the builder starts it at once if it has a free slot."""
     body = body or BuildRequest()
+    view = queue_build(
+        deps, center, who, team=team, service=svc, ref=body.ref, force=body.force,
+        deploy_to=body.deploy_to,
+    )  # fmt: skip
+    return BuildPublic.of(view)
+
+
+def queue_build(
+    deps: ApiDeps,
+    center: ImageCenter,
+    who: Principal,
+    *,
+    team: str,
+    service: str,
+    ref: str | None,
+    force: bool,
+    deploy_to: Environment | None,
+) -> BuildView:
+    """Record a build request and wake the builder (the one way builds are asked for)."""
     for attempt in (1, 2):  # two requests at once may race for the same build number
         try:
             with deps.db.session() as session:
                 view = builds.request_build(
-                    session, who, team=team, service=svc, ref=body.ref, force=body.force,
-                    deploy_to=body.deploy_to, now=deps.clock(),
+                    session, who, team=team, service=service, ref=ref, force=force,
+                    deploy_to=deploy_to, now=deps.clock(),
                 )  # fmt: skip
             break
         except Conflict:
             if attempt == 2:
                 raise
     center.wake_builder()
-    return BuildPublic.of(view)
+    return view
 
 
 @router.get(SERVICE + "/builds")

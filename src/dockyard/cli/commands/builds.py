@@ -45,7 +45,13 @@ def set_source(
     ctx: typer.Context,
     *,
     service: Service,
-    repo: Annotated[str, typer.Option("--repo", help="git URL: file://, http:// or https://")],
+    repo: Annotated[
+        str | None, typer.Option("--repo", help="git URL: file://, http:// or https://")
+    ] = None,
+    hosted: Annotated[
+        bool,
+        typer.Option("--hosted", help="Build from SVC's git remote on Dockyard (git push)."),
+    ] = False,
     branch: Annotated[str, typer.Option("--branch", help="Branch built by default.")] = "main",
     dockerfile: Annotated[
         str, typer.Option("--dockerfile", help="Dockerfile, relative to the context.")
@@ -56,10 +62,17 @@ def set_source(
     team: Team = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
-    """Build SVC's images from a git repository."""
+    """Build SVC's images from a git repository (--repo URL), or from the git remote Dockyard
+    hosts for it (--hosted: pushes to the branch then build and deploy to test)."""
+    if bool(repo) == hosted:
+        raise CliError("give either --repo URL or --hosted")
     current = session(ctx)
-    body = {"repo_url": repo, "branch": branch, "dockerfile": dockerfile, "context": context}
-    answer = current.client().put(service_path(current, team, service, "source"), body)
+    body = {"branch": branch, "dockerfile": dockerfile, "context": context}
+    if hosted:
+        path = service_path(current, team, service, "source", "hosted")
+    else:
+        path, body["repo_url"] = service_path(current, team, service, "source"), str(repo)
+    answer = current.client().put(path, body)
     show(answer, output, lambda s: say(f"{service} builds from {s['repo_url']} ({s['branch']})"))
 
 
@@ -67,10 +80,26 @@ def set_source(
 def show_source(
     ctx: typer.Context, *, service: Service, team: Team = None, output: Output = OutputFormat.TABLE
 ) -> None:
-    """Show where SVC's images are built from."""
+    """Show where SVC's images are built from, and SVC's git remote on Dockyard."""
     current = session(ctx)
-    answer = current.client().get(service_path(current, team, service, "source"))
-    show(answer, output, lambda s: print_fields([(k, s[k]) for k in s]))
+    answer = current.client().get(service_path(current, team, service, "git"))
+    show(answer, output, lambda remote: _print_remote(service, remote))
+
+
+def _print_remote(service: str, remote: dict[str, Any]) -> None:
+    source = remote.get("source")
+    if source:
+        print_fields([(k, source[k]) for k in source] + [("git remote", remote["url"])])
+    else:
+        print_fields(
+            [("repo_url", "(none yet: the first push sets it)"), ("git remote", remote["url"])]
+        )
+    say(f"git remote add dockyard {remote['url']}")
+    if remote.get("builds_on_push"):
+        say(f"git push dockyard {remote['branch']}   # builds, then deploys to test")
+    else:
+        say(f"pushes are stored only; `dockyard source set {service} --hosted` builds them")
+    say("git asks for a password: give a team token (any user name)")
 
 
 def build(
