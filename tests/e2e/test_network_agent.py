@@ -41,6 +41,19 @@ def etcd_call(endpoint: str, prefix: str, action: str, segment: Segment) -> list
     return asyncio.run(run())
 
 
+def withdraw(endpoint: str, prefix: str, name: str) -> None:
+    """Remove the segment from etcd, as the server does when the admin deletes it."""
+
+    async def run() -> None:
+        etcd = Etcd([endpoint])
+        try:
+            await Directory(etcd, keys=Keys(prefix)).withdraw(name)
+        finally:
+            await etcd.close()
+
+    asyncio.run(run())
+
+
 @pytest.fixture
 def agent(
     tmp_path: Path, etcd_server: EtcdServer, docker_engine: docker.APIClient
@@ -72,6 +85,8 @@ def agent(
     try:
         yield prefix, segment
     finally:
+        # Withdrawn first, so the running agent does not make the network again meanwhile.
+        withdraw(etcd_server.endpoint, prefix, segment.name)
         for entry in docker_engine.containers(
             all=True, filters={"network": segment.docker_network}
         ):
@@ -129,3 +144,20 @@ def test_the_agent_process_serves_addresses_and_collects_them(
     assert str(held[0].address) == address and held[0].holder.host == "e2e-host"
     docker_engine.remove_container(container["Id"], force=True)
     wait_for(lambda: etcd_call(etcd_server.endpoint, prefix, "read", segment) == [] or None)
+
+
+def test_the_agent_process_removes_the_network_of_a_deleted_segment(
+    agent: tuple[str, Segment], etcd_server: EtcdServer, docker_engine: docker.APIClient
+) -> None:
+    prefix, segment = agent
+
+    def network_made() -> bool:
+        try:
+            docker_engine.inspect_network(segment.docker_network)
+            return True
+        except docker.errors.NotFound:
+            return False
+
+    wait_for(network_made)
+    withdraw(etcd_server.endpoint, prefix, segment.name)
+    wait_for(lambda: not network_made())

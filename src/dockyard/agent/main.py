@@ -1,9 +1,10 @@
 """The agent process (`dockyard agent`, one per host): runs its parts side by side until stopped.
 
 Parts are coroutines that run until cancelled: the IPAM side (agent/ipam.py: Docker's IPAM
-driver, segment networks, address collection) and whatever else the host needs (bandwidth
-limits, metrics, logs), each added by the composition root (cli/commands/agent.py). A part that
-ends with an error stops the agent, which exits non-zero so its supervisor restarts it.
+driver, segment networks, address collection), the sweep of deleted segments' networks
+(agent/segment_sweep.py) and whatever else the host needs (bandwidth limits, metrics, logs),
+each added by the composition root (cli/commands/agent.py). A part that ends with an error
+stops the agent, which exits non-zero so its supervisor restarts it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, cast
 
@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from dockyard.domain.clock import Clock
 from dockyard.domain.errors import Unavailable
+from dockyard.domain.instance import Observed
 from dockyard.domain.status import EnvKey
 from dockyard.network.ipam.client import Ipam
 from dockyard.store.db import Database
@@ -18,6 +19,10 @@ from dockyard.store.db import Database
 ONE_MIB = 1024 * 1024
 
 log = logging.getLogger("dockyard.api")
+
+InstanceReader = Callable[[], Awaitable[Sequence[Observed]]]
+"""Every instance the runtime reports now, in any state, with its address while it runs.
+Raises Unavailable (or RuntimeFailure) when the runtime cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,10 @@ class ApiDeps:
 
     ipam: Ipam | None = None
     """IPAM's etcd (segments, held addresses, history); None: IPAM routes answer 503."""
+
+    instances: InstanceReader | None = None
+    """Reads the runtime's instances for `ipam check` (the composition root passes the
+    runtime's list: the API never imports a runtime); None: check answers 503."""
 
     def require_ipam(self) -> Ipam:
         if self.ipam is None:

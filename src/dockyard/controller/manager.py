@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 from dockyard.controller.config import ControllerSettings
+from dockyard.controller.networks import SegmentNetworks
 from dockyard.controller.orphans import OrphanCollector
 from dockyard.controller.queue import WorkQueue
 from dockyard.controller.reconciler import Reconciler
@@ -27,11 +28,19 @@ log = logging.getLogger(__name__)
 
 class Manager:
     def __init__(
-        self, db: Database, runtime: Runtime, *, clock: Clock, settings: ControllerSettings
+        self,
+        db: Database,
+        runtime: Runtime,
+        *,
+        clock: Clock,
+        settings: ControllerSettings,
+        networks: SegmentNetworks | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
-        self._reconciler = Reconciler(db, runtime, clock=clock, settings=settings)
+        self._reconciler = Reconciler(
+            db, runtime, clock=clock, settings=settings, networks=networks
+        )
         self._orphans = OrphanCollector(db, runtime, clock=clock, grace_s=settings.orphan_grace_s)
         self._queue: WorkQueue[EnvKey] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -16,13 +16,15 @@ from datetime import datetime
 
 from dockyard.controller import health
 from dockyard.controller.config import ControllerSettings
+from dockyard.controller.networks import SegmentNetworks
 from dockyard.controller.plan import Member, Wanted, plan
+from dockyard.controller.segment_choice import SegmentChoice, candidates, order
 from dockyard.controller.status import Outcome, summarize
 from dockyard.domain.clock import Clock
-from dockyard.domain.environment import Environment
-from dockyard.domain.errors import DockyardError, Unavailable
+from dockyard.domain.errors import DockyardError, Exhausted, Unavailable
 from dockyard.domain.ids import new_instance_id
 from dockyard.domain.instance import InstanceSpec, Observed, Owner, RunState
+from dockyard.domain.segment import Segment
 from dockyard.domain.spec import ServiceSpec
 from dockyard.domain.status import EnvKey, EnvPhase, EnvStatus, Health, InstanceRecord
 from dockyard.runtimes.base import Runtime
@@ -44,6 +46,8 @@ class _Pass:
     observed: dict[str, Observed]
     events: list[tuple[str, str]] = field(default_factory=list)
     failure: str | None = None
+    networks_ready: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    """Segment networks made sure of in this pass (one engine call per segment and pass)."""
 
     @property
     def spec(self) -> ServiceSpec | None:
@@ -67,9 +71,11 @@ class Reconciler:
         *,
         clock: Clock,
         settings: ControllerSettings,
+        networks: SegmentNetworks | None = None,
     ) -> None:
         self._db = db
         self._runtime = runtime
+        self._networks = networks
         self._clock = clock
         self._settings = settings
         self._starts = asyncio.Semaphore(runtime.capabilities.parallel_starts)
@@ -122,10 +128,16 @@ class Reconciler:
                 store.last_status(session, key),
             )
 
-    def _network_for(self, env: Environment) -> str | None:
-        """A segment's network when one serves `env` (addresses from IPAM), else None."""
+    def _segment_choice(self, work: _Pass) -> SegmentChoice:
+        """The segments serving the key's environment, in the order to try them."""
+        env = work.key.env
         with self._db.session() as session:
-            return segments.network_for(session, env)
+            listed = [(r.segment, r.created_at) for r in segments.list_segments(session)]
+            fixed = segments.fixed_addresses(
+                session, team=work.desired.team, service=work.desired.service, env=env
+            )
+        found = candidates(listed, env=env, fixed_in={item.segment for item in fixed})
+        return SegmentChoice(env, order(found))
 
     def _forget(self, key: EnvKey) -> None:
         with self._db.session() as session:
@@ -359,10 +371,15 @@ class Reconciler:
     async def _start_many(self, work: _Pass, count: int) -> None:
         if count <= 0 or work.desired.release is None:
             return
-        network = await asyncio.to_thread(self._network_for, work.key.env)
-        tasks = [asyncio.create_task(self._start(work, network=network)) for _ in range(count)]
+        choice = await asyncio.to_thread(self._segment_choice, work)
+        tasks = [asyncio.create_task(self._start(work, choice=choice)) for _ in range(count)]
         try:
             await asyncio.gather(*tasks)
+        except Exhausted:
+            # Every segment was full for this start, but starts in flight may have found the
+            # last addresses: let them finish (and be recorded); queued ones give up at once.
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         except DockyardError as exc:
             # One refused start (an image the engine lacks, say) means the rest would be too.
             for task in tasks:
@@ -374,7 +391,7 @@ class Reconciler:
             work.failure = f"cannot start instances of revision {revision}: {exc.message}"
             work.event("start-failed", work.failure)
 
-    async def _start(self, work: _Pass, *, network: str | None) -> None:
+    async def _start(self, work: _Pass, *, choice: SegmentChoice) -> None:
         release = work.desired.release
         assert release is not None  # checked by the caller
         spec = InstanceSpec(
@@ -384,10 +401,11 @@ class Reconciler:
             revision=release.number,
             instance_id=new_instance_id(),
             spec=release.spec,
-            network=network,
         )
+        # The segment is picked inside the bound: by then earlier starts have reported which
+        # segments are full, so queued starts go straight to the next one.
         async with self._starts:
-            obs = await self._runtime.start(spec)
+            obs = await self._start_on_segment(work, spec, choice)
         work.observed[obs.instance_id] = obs
         work.records[obs.instance_id] = InstanceRecord(
             id=obs.instance_id,
@@ -401,6 +419,40 @@ class Reconciler:
         )
         work.event("started", f"instance {obs.instance_id} of revision {release.number} started")
         await self._watch_first_ready(work, obs)
+
+    async def _start_on_segment(
+        self, work: _Pass, spec: InstanceSpec, choice: SegmentChoice
+    ) -> Observed:
+        """Start on the first segment with room, spilling over to the next on Exhausted.
+
+        Raises what `choice.give_up` says once every segment refused; Unavailable (IPAM or the
+        engine down) at once, since every segment would answer alike.
+        """
+        if not choice.uses_segments:
+            return await self._runtime.start(spec)
+        while (segment := choice.pick()) is not None:
+            try:
+                await self._ensure_network(work, segment)
+            except Unavailable:
+                raise
+            except DockyardError as exc:
+                choice.refuse(segment, exc)
+                continue
+            try:
+                # A failed start leaves nothing behind, so the same instance id can try again.
+                return await self._runtime.start(replace(spec, network=segment.docker_network))
+            except Exhausted as exc:
+                choice.refuse(segment, exc)
+        raise choice.give_up()
+
+    async def _ensure_network(self, work: _Pass, segment: Segment) -> None:
+        if self._networks is None:
+            return
+        task = work.networks_ready.get(segment.name)
+        if task is None:  # concurrent starts share one engine call
+            task = asyncio.ensure_future(self._networks.ensure(segment))
+            work.networks_ready[segment.name] = task
+        await asyncio.shield(task)
 
     async def _watch_first_ready(self, work: _Pass, obs: Observed) -> None:
         """Probe a new instance every few tens of ms for a short window, as a person polling it

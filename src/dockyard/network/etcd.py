@@ -139,26 +139,57 @@ class Etcd:
             )
         return bool(ok)
 
-    async def delete(self, key: str, *, mod_revision: int, also: Sequence[Put] = ()) -> bool:
-        """Delete `key` (and write `also`) only if it still has `mod_revision`. True if done."""
+    async def delete(
+        self,
+        key: str,
+        *,
+        mod_revision: int,
+        also: Sequence[Put] = (),
+        absent: Sequence[str] = (),
+    ) -> bool:
+        """Delete `key` (and write `also`) only if it still has `mod_revision` and every key
+        in `absent` is absent, all in one transaction. True if done."""
         async with self._errors(f"delete {key}", write=True) as client:
             txn = client.transactions
             ok, _ = await client.transaction(
-                compare=[txn.mod(key.encode()) == mod_revision],
+                compare=[
+                    txn.mod(key.encode()) == mod_revision,
+                    *(txn.create(other.encode()) == 0 for other in absent),
+                ],
                 success=[txn.delete(key.encode()), *_puts(txn, also)],
                 failure=[],
             )
         return bool(ok)
 
-    async def put(self, key: str, value: bytes) -> None:
-        """Write `key` unconditionally (configuration mirrored from the database)."""
+    async def put(self, key: str, value: bytes, *, lease: int | None = None) -> None:
+        """Write `key` unconditionally (configuration mirrored from the database); with
+        `lease`, the key is deleted by etcd when that lease expires."""
         async with self._errors(f"write {key}", write=True) as client:
-            await client.put(key.encode(), value)
+            await client.put(key.encode(), value, lease=lease)
 
     async def delete_key(self, key: str) -> None:
         """Delete `key` unconditionally; absent keys succeed."""
         async with self._errors(f"delete {key}", write=True) as client:
             await client.delete(key.encode())
+
+    # -- leases: keys that live only while their owner keeps refreshing them ------------
+
+    async def grant(self, ttl_s: int) -> int:
+        """A new lease of `ttl_s` seconds (etcd may round a tiny TTL up); its id."""
+        async with self._errors("grant a lease", write=True) as client:
+            lease = await client.lease(ttl_s)
+        return int(lease.id)
+
+    async def keep_alive(self, lease: int) -> int:
+        """Refresh `lease`; its TTL in seconds now, 0 if it has expired (its keys are gone)."""
+        async with self._errors(f"refresh lease {lease:x}", write=False) as client:
+            reply = await client.refresh_lease(lease)
+        return max(int(reply.TTL), 0) if reply is not None else 0
+
+    async def revoke(self, lease: int) -> None:
+        """End `lease` now, deleting its keys."""
+        async with self._errors(f"revoke lease {lease:x}", write=True) as client:
+            await client.revoke_lease(lease)
 
     # -- connection ----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The segments page: every network segment with its usage (used / free / reserved), from etcd."""
+"""The segments page: every network segment with its usage (used / free / reserved), from etcd,
+and (for admins) each host's agent: alive or absent since when, and how many addresses it holds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dockyard.domain.errors import Unavailable
 from dockyard.domain.segment import Segment
 from dockyard.network.ipam import Usage, pool_of, usage
 from dockyard.network.ipam.client import Ipam
+from dockyard.network.ipam.hosts import HostView, host_views
 from dockyard.portal.auth import Viewer, current_viewer, portal_deps
 from dockyard.portal.rendering import render
 from dockyard.store import segments
@@ -56,4 +58,17 @@ async def segments_page(request: Request, viewer: ViewerDep) -> Response:
         for item in segments.fixed_addresses(session):
             fixed[item.segment] = fixed.get(item.segment, 0) + 1
     lines = await load_lines(deps.ipam, records, fixed)
-    return render(request, "segments.html", viewer=viewer, lines=lines)
+    hosts = await load_hosts(deps.ipam) if viewer.principal.is_admin else []
+    return render(request, "segments.html", viewer=viewer, lines=lines, hosts=hosts)
+
+
+async def load_hosts(ipam: Ipam | None) -> list[HostView]:
+    """Hosts as `dockyard ipam hosts` shows them; none while etcd does not answer (the segment
+    lines already say so)."""
+    if ipam is None:
+        return []
+    try:
+        leases = await ipam.book.leases()
+        return host_views(leases, alive=await ipam.hosts.alive(), known=await ipam.hosts.known())
+    except Unavailable:
+        return []

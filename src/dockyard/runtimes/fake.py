@@ -2,7 +2,8 @@
 
 It honours the same contract as the Docker runtime (tests/conformance runs both), and adds test
 hooks to make the world misbehave: unknown images, crashes, instances deleted behind Dockyard's
-back, failing probes, an engine that does not answer. `calls` counts every verb invoked.
+back, failing probes, an engine that does not answer, segment networks with room for only so
+many instances. `calls` counts every verb invoked, `start_attempts` every start per network.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from dockyard.domain.errors import Conflict, NotFound, RuntimeFailure, Unavailable
+from dockyard.domain.errors import Conflict, Exhausted, NotFound, RuntimeFailure, Unavailable
 from dockyard.domain.ids import InstanceId
 from dockyard.domain.instance import InstanceSpec, Observed, Owner, RunState
+from dockyard.domain.segment import DOCKER_NETWORK_PREFIX
 from dockyard.domain.spec import HealthCheck
 from dockyard.runtimes.base import Capabilities, ProbeResult
 
@@ -47,7 +49,10 @@ class FakeRuntime:
         self._unknown_images: set[str] = set()
         self._unavailable = False
         self._serial = 0
+        self._capacity: dict[str, int] = {}
         self.calls: Counter[str] = Counter()
+        self.start_attempts: Counter[str | None] = Counter()
+        """Starts asked for, by network (None: the default one), refused ones included."""
 
     @property
     def capabilities(self) -> Capabilities:
@@ -77,6 +82,11 @@ class FakeRuntime:
         """The instance writes `lines` to its output (what `logs` returns)."""
         self._find(instance_id).lines.extend(lines)
 
+    def limit_network(self, network: str, *, capacity: int) -> None:
+        """From now on `network` holds at most `capacity` instances (exited ones keep their
+        address); a start beyond fails with Exhausted, worded as the IPAM driver's refusal."""
+        self._capacity[network] = capacity
+
     def set_unavailable(self, unavailable: bool = True) -> None:
         """While set, every verb raises Unavailable, as if the engine did not answer."""
         self._unavailable = unavailable
@@ -100,6 +110,7 @@ class FakeRuntime:
 
     async def start(self, spec: InstanceSpec) -> Observed:
         self._enter("start")
+        self.start_attempts[spec.network] += 1
         if spec.spec.image in self._unknown_images:
             raise RuntimeFailure(
                 f"image {spec.spec.image} is not on this (fake) engine: build or push it first",
@@ -107,6 +118,7 @@ class FakeRuntime:
             )
         if any(i.spec.name == spec.name for i in self._instances.values()):
             raise Conflict(f"an instance named {spec.name} exists: destroy it or use a new id")
+        self._check_room(spec)
         self._serial += 1
         now, ip = self._clock(), f"10.88.{self._serial // 250}.{self._serial % 250 + 2}"
         observed = Observed(
@@ -172,6 +184,18 @@ class FakeRuntime:
         self.calls[verb] += 1
         if self._unavailable:
             raise Unavailable(f"the fake engine is set unavailable ({verb}): retry later")
+
+    def _check_room(self, spec: InstanceSpec) -> None:
+        capacity = self._capacity.get(spec.network or "")
+        if spec.network is None or capacity is None:
+            return
+        used = sum(1 for i in self._instances.values() if i.spec.network == spec.network)
+        if used >= capacity:
+            segment = spec.network.removeprefix(DOCKER_NETWORK_PREFIX)
+            raise Exhausted(
+                f"start {spec.name}: segment {segment} is exhausted ({used} of {capacity} used): "
+                "scale something down or add a segment"
+            )
 
     def _find(self, instance_id: str) -> _Instance:
         for instance in self._instances.values():

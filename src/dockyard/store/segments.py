@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address
 
-from sqlalchemy import select
+from sqlalchemy import false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,6 @@ from dockyard.domain.principal import Principal
 from dockyard.domain.segment import AddressRange, FixedAddress, Segment
 from dockyard.store.models import (
     FixedAddressRow,
-    InstanceRow,
     SegmentRow,
     ServiceRow,
     TeamRow,
@@ -54,11 +53,40 @@ def _segment_row(session: Session, name: str) -> SegmentRow:
     return row
 
 
+# Any number, the same in every server: PostgreSQL advisory locks are named by a bigint.
+_SEGMENTS_LOCK = 0x6479_7365_676D  # "dysegm"
+
+
+def lock_segments(session: Session) -> None:
+    """Hold the segments' lock until this transaction ends, so a check over all segments and
+    the write it allows are not interleaved with another transaction doing the same.
+
+    Call it before reading the segments: two creates of overlapping CIDRs would otherwise both
+    pass the overlap check, each reading before the other wrote. PostgreSQL: a
+    transaction-scoped advisory lock. SQLite: the database's write lock, taken by a write that
+    changes nothing (pysqlite begins a transaction only at the first write, so a read alone
+    would lock nothing); a second writer waits for it (busy_timeout), then reads the first's
+    row.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_SEGMENTS_LOCK)))
+    else:
+        session.execute(
+            update(SegmentRow).where(false()).values(name=SegmentRow.name),
+            execution_options={"synchronize_session": False},
+        )
+
+
 def create_segment(
     session: Session, who: Principal, *, segment: Segment, now: datetime
 ) -> SegmentRecord:
-    """Add a segment. Conflict if its name is taken or its CIDR overlaps another segment's."""
+    """Add a segment. Conflict if its name is taken or its CIDR overlaps another segment's.
+
+    Serialized with every other create (`lock_segments`), so of two overlapping segments
+    created at once the second is refused with the overlap, never both written.
+    """
     who.require_admin()
+    lock_segments(session)
     for other in list_segments(session):
         if other.segment.name == segment.name:
             raise Conflict(f"segment {segment.name!r} already exists; choose another name")
@@ -212,22 +240,3 @@ def _serving_segment(session: Session, *, env: Environment, address: IPv4Address
         "them (`dockyard segments list`)",
         field="address",
     )
-
-
-def seen_instances(session: Session) -> list[tuple[str, str, str, str, str | None]]:
-    """(instance, team, service, env, ip) of every instance the controllers last observed."""
-    query = (
-        select(InstanceRow.id, TeamRow.name, ServiceRow.name, InstanceRow.env, InstanceRow.ip)
-        .join(ServiceRow, InstanceRow.service_id == ServiceRow.id)
-        .join(TeamRow, ServiceRow.team_id == TeamRow.id)
-    )
-    return [(i, team, service, env, ip) for i, team, service, env, ip in session.execute(query)]
-
-
-def network_for(session: Session, env: Environment) -> str | None:
-    """The Docker network new instances of `env` join: the first segment (by name) serving it,
-    or None when no segment serves it (the runtime's default network, no IPAM)."""
-    for record in list_segments(session):
-        if env in record.segment.environments:
-            return record.segment.docker_network
-    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import shutil
 import warnings
@@ -13,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from dockyard.api import ApiDeps, build_api
+from dockyard.domain.instance import Owner
 from dockyard.domain.principal import Principal
 from dockyard.domain.segment import Segment
 from dockyard.domain.spec import ServiceSpec
 from dockyard.network.etcd import Etcd
 from dockyard.network.ipam import AddressBook, Holder, Keys, Pool
 from dockyard.network.ipam.client import Ipam
+from dockyard.runtimes.fake import FakeRuntime
 from dockyard.store import services, teams, tokens
 from dockyard.store.db import Database
 from tests.support.etcd import EtcdServer
@@ -98,7 +101,14 @@ def ipam_api(
     assert admin_secret is not None
     ipam = Ipam.connect([etcd_server.endpoint], prefix=keys.prefix, clock=lambda: datetime.now(UTC))
     app = build_api(
-        ApiDeps(db=db, clock=lambda: datetime.now(UTC), notify=lambda key: None, ipam=ipam)
+        ApiDeps(
+            db=db,
+            clock=lambda: datetime.now(UTC),
+            notify=lambda key: None,
+            ipam=ipam,
+            # A runtime with no instance: `ipam check` finds every held address leaked.
+            instances=functools.partial(FakeRuntime().list, Owner()),
+        )
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield IpamApi(

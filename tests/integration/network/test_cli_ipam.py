@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -83,3 +84,39 @@ def test_fixed_addresses_history_release_and_check(dockyard: Run, ipam_api: Ipam
     code, out = dockyard("ipam", "history", "--instance", "gone1")
     assert code == 0 and str(lease.address) in out and "admin" in out
     assert dockyard("ipam", "check")[0] == 0
+
+
+def test_hosts_shows_which_agents_are_alive_and_what_each_holds(
+    dockyard: Run, ipam_api: IpamApi
+) -> None:
+    dockyard("segments", "create", "off1", "--cidr", "10.42.0.0/24", "-e", "test")
+    portal = ipam_api.client.portal
+    assert portal is not None
+    since = datetime.now(UTC)
+    portal.call(
+        functools.partial(
+            ipam_api.ipam.hosts.register, host="h1", version="1.2", started=since, ttl_s=30
+        )
+    )
+    segment, fixed = portal.call(ipam_api.ipam.directory.load, "off1")
+    for host in ("h1", "h1", "old"):
+        portal.call(
+            ipam_api.ipam.book.allocate,
+            pool_of(segment, fixed),
+            Holder(host=host, claim="", since=since, instance=f"i-{host}"),
+        )
+    code, out = dockyard("ipam", "hosts", "-o", "json")
+    assert code == 0, out
+    items = {item["host"]: item for item in json.loads(out)["items"]}
+    assert (items["h1"]["alive"], items["h1"]["version"], items["h1"]["addresses"]) == (
+        True,
+        "1.2",
+        2,
+    )
+    assert (items["old"]["alive"], items["old"]["registered"], items["old"]["addresses"]) == (
+        False,
+        None,
+        1,
+    )
+    code, out = dockyard("ipam", "hosts")
+    assert code == 0 and "never" in out and "1.2" in out

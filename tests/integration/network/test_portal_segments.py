@@ -52,6 +52,10 @@ def test_the_segments_page_shows_used_free_and_reserved(ipam_api: IpamApi) -> No
     assert row is not None
     cells = re.findall(r'<td class="(used|free|reserved)">(\d+)</td>', row.group(1))
     assert dict(cells) == {"used": "1", "free": "11", "reserved": "2"}
+    # h1 holds an address but never registered its agent (absent, registered never)
+    host = re.search(r'<tr data-host="h1">(.*?)</tr>', text, re.S)
+    assert host is not None and "absent" in host.group(1) and "never" in host.group(1)
+    assert '<td class="addresses">1</td>' in host.group(1)
 
 
 def test_the_segments_page_says_when_etcd_does_not_answer(ipam_api: IpamApi) -> None:

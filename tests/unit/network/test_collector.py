@@ -83,3 +83,41 @@ def test_an_address_seen_again_forgets_its_missing_time() -> None:
         [held], [endpoint("c1", "10.0.0.2")], host="h1", missing_since=missing, now=NOW, grace=GRACE
     )
     assert back.missing_since == {}
+
+
+@pytest.mark.parametrize(
+    ("held", "unheld_for", "adopted", "duplicate"),
+    [
+        # held by the container's own record: nothing to do
+        ([lease("10.0.0.2", container="c1")], None, False, False),
+        # nobody holds it: held again only once unheld for the whole grace period
+        ([], None, False, False),
+        ([], 59, False, False),
+        ([], 60, True, False),
+        # another host holds the address this container uses: a duplicate, never taken
+        ([lease("10.0.0.2", container="x", host="h2")], 3600, False, True),
+        ([lease("10.0.0.2", container="x", host="h2", kind="cni")], 3600, False, True),
+    ],
+)
+def test_an_address_used_here_without_a_holder_is_held_again_after_the_grace_period(
+    held: list[Lease], unheld_for: int | None, adopted: bool, duplicate: bool
+) -> None:
+    used = endpoint("c1", "10.0.0.2")
+    since = (
+        {} if unheld_for is None else {("s1", used.address): NOW - timedelta(seconds=unheld_for)}
+    )
+    verdict = judge(
+        held,
+        [used],
+        host="h1",
+        missing_since={},
+        now=NOW,
+        grace=GRACE,
+        segment="s1",
+        unheld_since=since,
+    )
+    assert verdict.adopt == ([used] if adopted else [])
+    assert [pair[0] for pair in verdict.duplicates] == ([used] if duplicate else [])
+    assert verdict.release == [] and verdict.bind == []
+    if not held:
+        assert ("s1", used.address) in verdict.unheld_since  # counted on, until held again

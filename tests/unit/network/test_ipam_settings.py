@@ -16,6 +16,7 @@ def test_defaults_point_at_the_local_etcd_and_the_docker_plugin_socket() -> None
     assert settings.etcd.endpoints_are_default and settings.etcd.prefix == "/dockyard"
     assert settings.ipam.driver_socket == Path("/run/docker/plugins/dockyard.sock")
     assert settings.ipam.gc_grace_s == 60
+    assert (settings.ipam.host_ttl_s, settings.ipam.host_grace_s) == (15, 600)
 
 
 def test_a_cluster_is_a_comma_separated_list() -> None:
@@ -36,9 +37,19 @@ def test_a_cluster_is_a_comma_separated_list() -> None:
         ("DOCKYARD_ETCD_PREFIX", "dockyard/"),
         ("DOCKYARD_IPAM_GC_GRACE_S", "-1"),
         ("DOCKYARD_IPAM_SOCKET", "relative.sock"),
+        ("DOCKYARD_IPAM_HOST_TTL_S", "1"),
+        ("DOCKYARD_IPAM_HOST_GRACE_S", "ten minutes"),
+        ("DOCKYARD_UPLINK", "enx0011223344556"),  # 16 characters: no interface has that name
+        ("DOCKYARD_UPLINK", "eth1/2"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(Invalid) as caught:
         Settings.from_env({"HOME": "/root", name: value}, uid=0)
     assert caught.value.field == name
+
+
+def test_no_uplink_by_default_so_vlan_segments_are_refused_until_one_is_set() -> None:
+    assert Settings.from_env({"HOME": "/root"}, uid=0).ipam.uplink is None
+    environ = {"HOME": "/root", "DOCKYARD_UPLINK": "bond0"}
+    assert Settings.from_env(environ, uid=0).ipam.uplink == "bond0"

@@ -1,12 +1,13 @@
-"""IPAM: fixed addresses (admin), held addresses, history, check, and release by hand (admin).
+"""IPAM: fixed addresses (admin), held addresses, history, hosts, check, and release by hand
+(admin).
 
-Held addresses and history are read from etcd; `check` compares them with the instances the
-controllers last observed in the runtimes (the API itself never asks a runtime).
+Held addresses, history and host liveness are read from etcd; `check` compares them with the
+instances the runtime reports now, through the reader the composition root passed in
+(ApiDeps.instances: the API itself never imports a runtime).
 """
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -16,10 +17,12 @@ from sqlalchemy.orm import Session
 from dockyard.api.auth import Who
 from dockyard.api.deps import ApiDeps, Deps
 from dockyard.domain.environment import Environment
-from dockyard.domain.errors import Invalid, NotFound
+from dockyard.domain.errors import Invalid, NotFound, RuntimeFailure, Unavailable
+from dockyard.domain.instance import Observed
 from dockyard.domain.principal import Principal
 from dockyard.domain.segment import FixedAddress, parse_address
 from dockyard.network.ipam.check import SeenInstance, compare
+from dockyard.network.ipam.hosts import HostView, host_views
 from dockyard.store import segments
 
 router = APIRouter(prefix="/ipam", tags=["ipam"])
@@ -148,19 +151,59 @@ async def release(segment: str, address: str, who: Who, deps: Deps) -> dict[str,
 
 @router.get("/check")
 async def check(who: Who, deps: Deps) -> dict[str, Any]:
-    """Leaks and mismatches between etcd and the instances the runtimes report (admin)."""
+    """Leaks and mismatches between etcd and the instances the runtime reports now (admin).
+
+    503 with the reason when etcd or the runtime cannot be read: never an empty answer that
+    would read as "all clean"."""
     who.require_admin()
     book = deps.require_ipam().book
     with deps.db.session() as session:
         known = [record.segment for record in segments.list_segments(session)]
-        seen = [
-            SeenInstance(i, team, service, env, IPv4Address(ip) if ip else None)
-            for i, team, service, env, ip in segments.seen_instances(session)
-        ]
     leases = await book.leases()
+    seen = [SeenInstance.of(observed) for observed in await _instances(deps)]
     findings = compare(leases, seen, known)
     return {
         "held": len(leases),
         "instances": len(seen),
         "findings": [finding.public() for finding in findings],
+    }
+
+
+async def _instances(deps: ApiDeps) -> list[Observed]:
+    if deps.instances is None:
+        raise Unavailable(
+            "ipam check cannot compare: this server has no runtime to read instances from"
+        )
+    try:
+        return list(await deps.instances())
+    except (Unavailable, RuntimeFailure) as exc:
+        raise Unavailable(
+            f"ipam check cannot read the runtime's instances, so nothing was compared: "
+            f"{exc.message}; try again when the runtime answers"
+        ) from exc
+
+
+@router.get("/hosts")
+async def hosts(who: Who, deps: Deps) -> dict[str, Any]:
+    """Hosts that hold addresses or ever registered (admin): alive or not, since when, how many
+    addresses each holds."""
+    who.require_admin()
+    ipam = deps.require_ipam()
+    leases = await ipam.book.leases()
+    alive = await ipam.hosts.alive()
+    known = await ipam.hosts.known()
+    return {"items": [_host_json(view) for view in host_views(leases, alive=alive, known=known)]}
+
+
+def _host_json(view: HostView) -> dict[str, Any]:
+    record = view.record
+    absent = record.absent_since if record and not view.alive else None
+    return {
+        "host": view.host,
+        "alive": view.alive,
+        "version": record.version if record else None,
+        "started": record.started.isoformat() if record else None,
+        "registered": record.registered.isoformat() if record else None,
+        "absent_since": absent.isoformat() if absent else None,
+        "addresses": view.addresses,
     }

@@ -8,6 +8,7 @@ is changed in either place.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -99,9 +100,17 @@ async def create_segment(body: SegmentCreate, who: Who, deps: Deps) -> dict[str,
         vlan=body.vlan,
     )
     ipam = deps.require_ipam()
-    with deps.db.session() as session:
-        record = segments.create_segment(session, who, segment=segment, now=deps.clock())
-        await ipam.directory.publish(segment, [])
+    loop = asyncio.get_running_loop()
+
+    def create() -> segments.SegmentRecord:
+        # In a worker thread: a concurrent create waits for the segments' lock, which must not
+        # stall the event loop this transaction's etcd publish runs on.
+        with deps.db.session() as session:
+            record = segments.create_segment(session, who, segment=segment, now=deps.clock())
+            asyncio.run_coroutine_threadsafe(ipam.directory.publish(segment, []), loop).result()
+        return record
+
+    record = await asyncio.to_thread(create)
     return segment_json(record.segment, created_at=record.created_at)
 
 
@@ -127,13 +136,20 @@ async def delete_segment(name: str, who: Who, deps: Deps) -> Response:
     """Remove a segment (admin). 409 while any of its addresses is held or fixed."""
     who.require_admin()
     ipam = deps.require_ipam()
-    with deps.db.session() as session:
-        segments.get_segment(session, name)  # 404 before asking etcd
-        live = await ipam.book.leases(name)
-        if live:
-            raise _live_addresses(name, live)
-        segments.delete_segment(session, who, name)
-        await ipam.directory.withdraw(name)
+    loop = asyncio.get_running_loop()
+
+    def delete() -> None:
+        # In a worker thread, like create: this transaction holds the database's write lock
+        # while it waits for etcd, which answers on the event loop.
+        with deps.db.session() as session:
+            segments.get_segment(session, name)  # 404 before asking etcd
+            live = asyncio.run_coroutine_threadsafe(ipam.book.leases(name), loop).result()
+            if live:
+                raise _live_addresses(name, live)
+            segments.delete_segment(session, who, name)
+            asyncio.run_coroutine_threadsafe(ipam.directory.withdraw(name), loop).result()
+
+    await asyncio.to_thread(delete)
     return Response(status_code=204)
 
 

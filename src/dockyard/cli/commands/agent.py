@@ -19,7 +19,10 @@ def agent(
     ctx: typer.Context,
     *,
     once: Annotated[
-        bool, typer.Option("--once", help="One pass (networks, collection), then exit.")
+        bool,
+        typer.Option(
+            "--once", help="One pass (networks, collection, deleted segments), then exit."
+        ),
     ] = False,
 ) -> None:
     """Run this host's agent in the foreground; Ctrl-C stops it (`dockyard up` starts it)."""
@@ -79,8 +82,11 @@ async def _run(settings: Settings, *, once: bool) -> None:
     # Imported here: only this command needs the agent's stack loaded.
     import docker
 
+    from dockyard import __version__
     from dockyard.agent.ipam import IpamAgent, IpamAgentConfig
+    from dockyard.agent.liveness import HostBeacon
     from dockyard.agent.main import run_parts
+    from dockyard.agent.segment_sweep import SegmentSweeper
     from dockyard.domain.clock import utcnow
     from dockyard.network.ipam.client import Ipam
 
@@ -94,14 +100,34 @@ async def _run(settings: Settings, *, once: bool) -> None:
         driver_name=settings.ipam.driver_socket.name.removesuffix(".sock"),
         grace=timedelta(seconds=settings.ipam.gc_grace_s),
         interval_s=settings.ipam.gc_interval_s,
+        host_grace=timedelta(seconds=settings.ipam.host_grace_s),
+        uplink=settings.ipam.uplink,
     )
     ipam_agent = IpamAgent(ipam, engine, config=config, clock=utcnow)
+    sweeper = SegmentSweeper(
+        ipam.directory,
+        engine,
+        clock=utcnow,
+        driver=config.driver_name,
+        grace=config.grace,
+        interval_s=config.interval_s,
+    )
+    beacon = HostBeacon(
+        ipam.hosts,
+        host=settings.ipam.host,
+        version=__version__,
+        ttl_s=settings.ipam.host_ttl_s,
+        clock=utcnow,
+    )
     try:
         if once:
+            await beacon.beat()  # a collector judges other hosts only while it is alive itself
             released = await ipam_agent.run_pass()
             typer.echo(f"ipam: one pass done, {released} addresses collected")
+            swept = await sweeper.run_pass()
+            typer.echo(f"segments: networks of deleted segments removed: {len(swept)}")
             return
-        parts = {"ipam": ipam_agent.run()}
+        parts = {"liveness": beacon.run(), "ipam": ipam_agent.run(), "segments": sweeper.run()}
         shaping = _bandwidth(settings)
         if shaping is not None:
             parts["bandwidth"] = shaping

@@ -1,4 +1,4 @@
-"""`ipam`: fixed addresses, held addresses, history, check for leaks, release by hand."""
+"""`ipam`: fixed addresses, held addresses, history, hosts, check for leaks, release by hand."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dockyard.cli.context import session
 from dockyard.cli.options import Output
 from dockyard.cli.output import Column, OutputFormat, print_table, say, show, when
 
-ipam_app = typer.Typer(help="IP addresses: fixed ones, who holds which, history, leaks.")
+ipam_app = typer.Typer(help="IP addresses: fixed ones, who holds which, history, hosts, leaks.")
 fixed_app = typer.Typer(help="Addresses a service keeps for itself in one environment.")
 ipam_app.add_typer(fixed_app, name="fixed")
 
@@ -31,12 +31,22 @@ HISTORY_COLUMNS = (
     Column("FROM", lambda h: when(h.get("from"))),
     Column("TO", lambda h: when(h.get("to")) if h.get("to") else "now"),
     Column("ENDED BY", lambda h: h["reason"]),
+    Column("WHY", lambda h: h.get("detail")),
 )
 CHECK_COLUMNS = (
     Column("KIND", lambda f: f["kind"]),
     Column("ADDRESS", lambda f: f["address"]),
     Column("SEGMENT", lambda f: f.get("segment")),
-    Column("DETAIL", lambda f: f["detail"]),
+    Column("ETCD SAYS", lambda f: f["etcd"]),
+    Column("RUNTIME SAYS", lambda f: f["runtime"]),
+)
+HOST_COLUMNS = (
+    Column("HOST", lambda h: h["host"]),
+    Column("ALIVE", lambda h: "yes" if h["alive"] else "NO"),
+    Column("VERSION", lambda h: h.get("version")),
+    Column("REGISTERED", lambda h: when(h.get("registered")) if h.get("registered") else "never"),
+    Column("ABSENT SINCE", lambda h: when(h.get("absent_since"))),
+    Column("ADDRESSES", lambda h: str(h["addresses"])),
 )
 
 
@@ -117,16 +127,27 @@ def history(
 
 @ipam_app.command("check")
 def check(ctx: typer.Context, *, output: Output = OutputFormat.TABLE) -> None:
-    """Report leaks and mismatches between etcd and the runtimes (admin); exit 1 if any."""
+    """Compare etcd with the instances the runtime reports now (admin); exit 1 on any leak or
+    mismatch. Fails (503) rather than answer "clean" when the runtime cannot be read."""
     answer = session(ctx).client().get("/ipam/check")
 
     def render(a: dict[str, Any]) -> None:
-        say(f"{a['held']} addresses held in etcd, {a['instances']} instances in the runtimes")
+        say(f"{a['held']} addresses held in etcd, {a['instances']} instances in the runtime")
         print_table(a["findings"], CHECK_COLUMNS, empty="no leaks, no mismatches")
 
     show(answer, output, render)
     if answer["findings"]:
         raise typer.Exit(1)
+
+
+@ipam_app.command("hosts")
+def hosts(ctx: typer.Context, *, output: Output = OutputFormat.TABLE) -> None:
+    """Hosts holding addresses (admin): is each one's agent alive, since when is it absent?
+
+    A host absent for DOCKYARD_IPAM_HOST_GRACE_S loses its addresses to the other agents'
+    collectors; one that never registered (an older agent) never does."""
+    answer = session(ctx).client().get("/ipam/hosts")
+    show(answer, output, lambda a: print_table(a["items"], HOST_COLUMNS, empty="no hosts"))
 
 
 @ipam_app.command("release")

@@ -67,14 +67,25 @@ def create_segment(
     gateway: Annotated[
         str | None, typer.Option("--gateway", help="Default: first address.")
     ] = None,
-    vlan: Annotated[int | None, typer.Option("--vlan", help="802.1Q VLAN id (1-4094).")] = None,
+    vlan: Annotated[
+        int | None,
+        typer.Option(
+            "--vlan",
+            help="802.1Q VLAN id (1-4094): each host puts the segment's bridge on the "
+            "sub-interface UPLINK.ID of its DOCKYARD_UPLINK (needs a kernel with 802.1Q).",
+        ),
+    ] = None,
     reserved: Annotated[
         list[str] | None,
         typer.Option("--reserve", help="Never hand out: A.B.C.D, FIRST-LAST or CIDR (repeat)."),
     ] = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
-    """Create a segment (admin)."""
+    """Create a segment (admin).
+
+    Several segments may serve one environment: new instances fill the oldest (or the one
+    with their service's fixed addresses) and spill into the next when it is exhausted.
+    """
     body: dict[str, Any] = {"name": name, "cidr": cidr, "environments": env}
     if gateway:
         body["gateway"] = gateway

@@ -241,15 +241,27 @@ class AddressBook:
 
     # -- change --------------------------------------------------------------------------
 
-    async def release(self, lease: Lease, *, reason: str) -> bool:
-        """Free `lease`'s address if it is still exactly that lease (same revision).
+    async def release(
+        self,
+        lease: Lease,
+        *,
+        reason: str,
+        detail: str | None = None,
+        unless_present: Sequence[str] = (),
+    ) -> bool:
+        """Free `lease`'s address if it is still exactly that lease (same revision) and no key
+        in `unless_present` exists (e.g. its host's liveness key), checked in the same
+        transaction.
 
-        True if this call released it; False if it was already gone or has changed since
-        it was read (then nothing is done: re-read and judge again). The history record is
-        written in the same transaction. Unavailable if etcd does not answer.
+        True if this call released it; False if it was already gone, has changed since it
+        was read, or a key of `unless_present` exists (then nothing is done: re-read and
+        judge again). The history record is written in the same transaction. Unavailable if
+        etcd does not answer.
         """
         key = self.keys.address(lease.segment, lease.address)
-        record = HistoryRecord(lease.segment, lease.address, lease.holder, self._clock(), reason)
+        record = HistoryRecord(
+            lease.segment, lease.address, lease.holder, self._clock(), reason, detail
+        )
         stamp = f"{lease.created_revision:012d}"
         history = [
             Put(
@@ -261,7 +273,9 @@ class AddressBook:
                 Put(self.keys.history_of_owner(lease.holder.owner) + stamp, record.to_json())
             )
         try:
-            done = await self.etcd.delete(key, mod_revision=lease.revision, also=history)
+            done = await self.etcd.delete(
+                key, mod_revision=lease.revision, also=history, absent=unless_present
+            )
         except OutcomeUnknown:
             found = await self.etcd.get(key)  # Unavailable propagates: the caller retries
             done = found is None or found.create_revision != lease.created_revision
@@ -269,6 +283,24 @@ class AddressBook:
         if done and view is not None:
             view.used.discard(lease.address)
         return done
+
+    async def adopt(self, segment: str, address: IPv4Address, holder: Holder) -> Lease | None:
+        """Hold `address` for `holder` only if nobody holds it (an address found in use with
+        no key, e.g. after this host's were freed while it was cut off). The new lease, or
+        None if someone holds it. Unavailable if etcd does not answer."""
+        key = self.keys.address(segment, address)
+        holder = replace(holder, claim=new_claim())
+        try:
+            created, entry = await self.etcd.create(key, holder.to_json())
+        except OutcomeUnknown:
+            found = await self._reread(key, holder.claim)
+            return None if found is None else _lease(self.keys, found)
+        if not created:
+            return None
+        view = self._views.get(segment)
+        if view is not None:
+            view.used.add(address)
+        return _lease(self.keys, entry)
 
     async def rebind(self, lease: Lease, holder: Holder) -> Lease | None:
         """Record more about the holder (e.g. its container id) if the lease is unchanged."""

@@ -9,6 +9,7 @@ from dockyard.domain.clock import Clock
 from dockyard.network.etcd import DEFAULT_TIMEOUT_S, Etcd
 from dockyard.network.ipam.addresses import AddressBook
 from dockyard.network.ipam.directory import Directory
+from dockyard.network.ipam.hosts import HostRegistry
 from dockyard.network.ipam.records import Keys
 
 
@@ -23,6 +24,8 @@ class Ipam:
     etcd: Etcd
     book: AddressBook
     directory: Directory
+    hosts: HostRegistry
+    """Which hosts' agents are alive (hosts.py)."""
 
     @classmethod
     def connect(
@@ -39,6 +42,7 @@ class Ipam:
             etcd=etcd,
             book=AddressBook(etcd, keys=keys, clock=clock),
             directory=Directory(etcd, keys=keys),
+            hosts=HostRegistry(etcd, keys=keys, clock=clock),
         )
 
     async def close(self) -> None:

@@ -4,6 +4,8 @@
     PREFIX/ipam/addresses/SEGMENT/ADDRESS          one key per address held: its Holder
     PREFIX/ipam/history/address/ADDRESS/SEGMENT/R  a past holding of ADDRESS (R: create revision)
     PREFIX/ipam/history/owner/OWNER/R              the same record, found by instance/container
+    PREFIX/ipam/hosts/alive/HOST                   exists while HOST's agent lives (an etcd lease)
+    PREFIX/ipam/hosts/known/HOST                   HOST's last registration (hosts.py), kept
 
 A held address is exactly one key, created only if absent, so two holders of one address can
 never both succeed. History is written in the same transaction that deletes the address key,
@@ -50,6 +52,20 @@ class Keys:
 
     def history_of_owner(self, owner: str) -> str:
         return f"{self.prefix}/ipam/history/owner/{owner}/"
+
+    @property
+    def hosts_alive(self) -> str:
+        return f"{self.prefix}/ipam/hosts/alive/"
+
+    def host_alive(self, host: str) -> str:
+        return self.hosts_alive + host
+
+    @property
+    def hosts_known(self) -> str:
+        return f"{self.prefix}/ipam/hosts/known/"
+
+    def host_known(self, host: str) -> str:
+        return self.hosts_known + host
 
     def parse_address_key(self, key: str) -> tuple[str, IPv4Address]:
         segment, _, address = key.removeprefix(self.addresses()).partition("/")
@@ -159,19 +175,22 @@ class HistoryRecord:
     released_at: datetime | None
     """None for a holding that still goes on (history queries include current holders)."""
     reason: str
-    """"released" (by its owner), "collected" (owner gone), "admin" (by hand), or "held"."""
+    """"released" (by its owner), "collected" (owner gone), "host-gone" (its host's agent
+    gone for the grace period), "admin" (by hand), or "held"."""
+    detail: str | None = None
+    """Why, in words, where the reason alone does not say (e.g. since when the host was gone)."""
 
     def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "segment": self.segment,
-                "address": str(self.address),
-                "holder": json.loads(self.holder.to_json()),
-                "released_at": None if self.released_at is None else self.released_at.isoformat(),
-                "reason": self.reason,
-            },
-            sort_keys=True,
-        ).encode()
+        data = {
+            "segment": self.segment,
+            "address": str(self.address),
+            "holder": json.loads(self.holder.to_json()),
+            "released_at": None if self.released_at is None else self.released_at.isoformat(),
+            "reason": self.reason,
+        }
+        if self.detail is not None:
+            data["detail"] = self.detail
+        return json.dumps(data, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> HistoryRecord:
@@ -183,6 +202,7 @@ class HistoryRecord:
             holder=Holder.from_json(json.dumps(data["holder"]).encode()),
             released_at=None if released is None else datetime.fromisoformat(released),
             reason=data["reason"],
+            detail=data.get("detail"),
         )
 
     def public(self) -> dict[str, Any]:
@@ -193,6 +213,7 @@ class HistoryRecord:
             "from": self.holder.since.isoformat(),
             "to": None if self.released_at is None else self.released_at.isoformat(),
             "reason": self.reason,
+            "detail": self.detail,
         }
 
 
