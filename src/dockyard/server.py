@@ -123,11 +123,18 @@ def build_app(parts: Parts) -> FastAPI:
             ipam=parts.ipam,
             # `ipam check` compares etcd with what the runtime reports now (every instance).
             instances=functools.partial(parts.runtime.list, Owner()),
+            public_url=parts.settings.listen.public_url,
         )
     )
     _install_image_center(app, parts)
     portal = build_portal(
-        PortalDeps(db=parts.db, clock=parts.clock, notify=notify, ipam=parts.ipam)
+        PortalDeps(
+            db=parts.db,
+            clock=parts.clock,
+            notify=notify,
+            ipam=parts.ipam,
+            public_url=parts.settings.listen.public_url,
+        )
     )
     install_builder_wake(portal, parts.builder.wake)
     app.mount("/ui", portal)

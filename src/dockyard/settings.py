@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from dockyard.controller.config import ControllerSettings
 from dockyard.domain.errors import Invalid
@@ -72,6 +73,9 @@ class ListenSettings:
     """Address the server binds (DOCKYARD_LISTEN_HOST)."""
     port: int
     """TCP port the server binds (DOCKYARD_LISTEN_PORT)."""
+    public_url: str | None = None
+    """The URL users reach the server at, e.g. behind a proxy (DOCKYARD_PUBLIC_URL): git
+    remotes are shown under it. None: the URL each request came to."""
 
     @property
     def local_url(self) -> str:
@@ -202,6 +206,7 @@ class Settings:
             listen=ListenSettings(
                 host=env.get("DOCKYARD_LISTEN_HOST", _nonempty, "127.0.0.1"),
                 port=env.get("DOCKYARD_LISTEN_PORT", _int_in(1, 65535), DEFAULT_PORT),
+                public_url=env.get("DOCKYARD_PUBLIC_URL", _public_url, None),
             ),
             docker=DockerSettings(
                 host=env.get("DOCKYARD_DOCKER_HOST", _docker_host, DEFAULT_DOCKER_HOST),
@@ -323,6 +328,29 @@ def _http_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _public_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or "?" in raw
+        or "#" in raw
+    ):
+        raise ValueError(
+            "use the http:// or https:// URL users reach the server at, e.g. "
+            "https://dockyard.example.com or https://example.com/dockyard "
+            "(no user, query or fragment)"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    return raw.rstrip("/")
+
+
 def _endpoints(raw: str) -> tuple[str, ...]:
     endpoints = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     if not endpoints or not all(e.startswith("http://") and len(e) > 7 for e in endpoints):
@@ -434,6 +462,7 @@ def _image_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -
             max_push_bytes=env.get("DOCKYARD_GIT_MAX_BODY_MB", _int_in(1, 1024 * 1024), 512)
             * 1024
             * 1024,
+            git_timeout_s=env.get("DOCKYARD_GIT_TIMEOUT_S", _seconds(1, 7 * 86400), 3600.0),
         ),
     )
 

@@ -82,6 +82,7 @@ def compose(
     clock: Clock,
     network: str | None = None,
     controller: ControllerSettings | None = None,
+    public_url: str | None = None,
 ) -> tuple[FastAPI, Parts]:
     """The API app with the image center; with `network`, controllers on the real engine too."""
     notified: list[EnvKey] = []
@@ -105,7 +106,7 @@ def compose(
         registry=registry,
     )
     follower = Follower(db, clock=clock, notify=notify, interval_s=settings.follow_s)
-    app = build_api(ApiDeps(db=db, clock=clock, notify=notify))
+    app = build_api(ApiDeps(db=db, clock=clock, notify=notify, public_url=public_url))
     install_image_center(
         app,
         ImageCenter(
@@ -204,9 +205,13 @@ def running_center(
         yield Center(client, parts, team, secrets)
 
 
-def with_portal(app: FastAPI, parts: Parts, *, clock: Clock) -> FastAPI:
+def with_portal(
+    app: FastAPI, parts: Parts, *, clock: Clock, public_url: str | None = None
+) -> FastAPI:
     """`app` with the portal mounted at /ui the way the server mounts it, builds woken."""
-    portal = build_portal(PortalDeps(db=parts.db, clock=clock, notify=_notify_of(parts)))
+    portal = build_portal(
+        PortalDeps(db=parts.db, clock=clock, notify=_notify_of(parts), public_url=public_url)
+    )
     install_builder_wake(portal, parts.builder.wake)
     app.mount("/ui", portal)
     return app

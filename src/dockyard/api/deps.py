@@ -49,6 +49,10 @@ class ApiDeps:
     """Reads the runtime's instances for `ipam check` (the composition root passes the
     runtime's list: the API never imports a runtime); None: check answers 503."""
 
+    public_url: str | None = None
+    """The URL users reach the server at (DOCKYARD_PUBLIC_URL), for the URLs the API shows
+    (git remotes); None: the URL the request came to."""
+
     def require_ipam(self) -> Ipam:
         if self.ipam is None:
             raise Unavailable("IPAM unavailable: this server has no etcd configured")

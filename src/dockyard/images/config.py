@@ -141,6 +141,9 @@ class SourceSettings:
     """The hosted repositories, one bare repository per service: `TEAM/SERVICE.git`."""
     max_push_bytes: int = 512 * 1024 * 1024
     """The largest request body a git remote accepts (a push's pack, as sent)."""
+    git_timeout_s: float = 3600.0
+    """The longest one request to a git remote may take, body and answer included; then its
+    `git http-backend` is killed and the request ends."""
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,24 @@
 
 A service's hosted repository is `HOSTED_DIR/TEAM/SERVICE.git`, created on first use (a clone,
 a fetch or a push). The builder reads it as the `file://` source it is, like any other.
+
+A repository belongs to one service, not to a name: a marker file records the service's id and
+creation time. A service deleted and created again under the same name finds the old one's
+repository moved aside to `TEAM/.deleted/SERVICE-...git` on first use, and starts empty.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from dockyard.domain.ids import check_name
@@ -18,6 +27,23 @@ from dockyard.domain.source import check_ref
 
 REMOTE_PREFIX = "/git"
 GIT_TIMEOUT_S = 30.0
+MARKER = "dockyard-service"
+"""The file in a hosted repository naming the service it belongs to (git ignores it)."""
+RETIRED_DIR = ".deleted"
+"""Under TEAM/: repositories of deleted services (no service name starts with a dot)."""
+
+
+@dataclass(frozen=True)
+class RepoOwner:
+    """The one service a hosted repository belongs to. The id alone is not enough: SQLite
+    gives a purged service's id to the next service created, so its creation time counts too."""
+
+    service_id: int
+    created: datetime
+
+    @property
+    def marker(self) -> str:
+        return f"service {self.service_id} created {self.created.isoformat()}"
 
 
 def git_env() -> dict[str, str]:
@@ -37,6 +63,11 @@ def remote_path(team: str, service: str) -> str:
     return f"{REMOTE_PREFIX}/{team}/{service}.git"
 
 
+def remote_url(server_url: str, team: str, service: str) -> str:
+    """The service's git remote for clients reaching the server at `server_url`."""
+    return server_url.rstrip("/") + remote_path(team, service)
+
+
 class HostedRepos:
     """The hosted repositories under `root`."""
 
@@ -53,30 +84,53 @@ class HostedRepos:
         """The repository as a source: what the builder fetches."""
         return f"file://{self.path(team, service)}"
 
-    def ensure(self, team: str, service: str, *, branch: str = "main") -> Path:
-        """The repository, created first if it does not exist (HEAD naming `branch`).
+    def ensure(self, team: str, service: str, *, owner: RepoOwner, branch: str = "main") -> Path:
+        """`owner`'s repository, created first if it does not exist (HEAD naming `branch`).
 
-        Safe against creators at once: each makes a repository aside and renames it into
-        place; renaming onto a repository that exists fails, and the loser's copy is removed.
-        After success the repository exists; after failure nothing half-made is left in place.
+        A repository left by another service of this name (deleted since) is moved aside to
+        `TEAM/.deleted/` first, so `owner` never sees its history; one without a marker (made
+        before markers were written) is taken as `owner`'s. Creators and movers at once are
+        serialised by a lock on the team's directory; a new repository is made aside and
+        renamed into place. After success the repository exists and is `owner`'s; after
+        failure nothing half-made is in place.
         """
         final = self.path(team, service)
-        if (final / "HEAD").exists():
-            return final
+        if _marker(final) == owner.marker:
+            return final  # the common case: no lock
         final.parent.mkdir(parents=True, exist_ok=True)
-        aside = Path(tempfile.mkdtemp(prefix=f".{service}.", dir=final.parent))
+        with _locked(final.parent):
+            found = _marker(final)
+            if found == owner.marker:
+                return final
+            if found == "":  # a repository from before markers: the live service's
+                _write_marker(final, owner)
+                return final
+            if found is not None:
+                self._retire(final, service=service, marker=found)
+            self._create(final, owner=owner, branch=branch)
+        return final
+
+    def _create(self, final: Path, *, owner: RepoOwner, branch: str) -> None:
+        aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
             _git(
                 "init", "--bare", "--quiet", "--template=", f"--initial-branch={check_ref(branch)}",
                 str(aside),
             )  # fmt: skip
-            with contextlib.suppress(OSError):  # another creator won: use theirs
-                os.rename(aside, final)
+            _write_marker(aside, owner)
+            os.rename(aside, final)
         finally:
             shutil.rmtree(aside, ignore_errors=True)
-        if not (final / "HEAD").exists():
-            raise OSError(f"cannot create the hosted repository {final}")
-        return final
+
+    def _retire(self, final: Path, *, service: str, marker: str) -> Path:
+        """Move a deleted service's repository to `TEAM/.deleted/SERVICE-<its marker>-*.git`."""
+        retired = final.parent / RETIRED_DIR
+        retired.mkdir(exist_ok=True)
+        slug = re.sub(r"[^0-9A-Za-z]+", "-", marker).strip("-")[:80]
+        # An empty directory of a unique name, which rename(2) replaces with the repository.
+        target = Path(tempfile.mkdtemp(prefix=f"{service}-{slug}-", suffix=".git", dir=retired))
+        os.rename(final, target)
+        return target
 
     def head(self, team: str, service: str, branch: str) -> str | None:
         """The commit `branch` points to in the hosted repository; None if it does not exist."""
@@ -89,6 +143,31 @@ class HostedRepos:
             check=False,
         )  # fmt: skip
         return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _marker(repo: Path) -> str | None:
+    """Whose `repo` is: its marker; "" for a repository without one; None for no repository."""
+    try:
+        return (repo / MARKER).read_text().strip()
+    except FileNotFoundError:
+        return "" if (repo / "HEAD").exists() else None
+
+
+def _write_marker(repo: Path, owner: RepoOwner) -> None:
+    partial = repo / f".{MARKER}.tmp"
+    partial.write_text(owner.marker + "\n")
+    os.replace(partial, repo / MARKER)
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `directory` (flock: also between server processes)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -27,3 +27,6 @@ class PortalDeps:
     cookie_secure: bool = False
     ipam: Ipam | None = None
     """IPAM's etcd, for segment usage; None: the segments page says usage is unavailable."""
+    public_url: str | None = None
+    """The URL users reach the server at (DOCKYARD_PUBLIC_URL), for the git remotes shown;
+    None: the URL the page was asked for."""

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from dockyard.images.hosted import remote_path
+from dockyard.images.hosted import remote_url
 from dockyard.portal.assets import INSTALL_COMMAND, PORTAL_DIR, missing_vendor_files
 from dockyard.portal.auth import CSRF_FIELD, CSRF_HEADER, Viewer, base_path, portal_deps
 
@@ -55,8 +55,10 @@ def image_brief(image: str) -> str:
 
 
 def git_remote(request: Request, team: str, service: str) -> str:
-    """The service's git remote (push URL) on the server this page came from."""
-    return f"{request.url.scheme}://{request.url.netloc}{remote_path(team, service)}"
+    """The service's git remote (push URL): at the server's public URL, else on the server
+    this page came from."""
+    public = portal_deps(request).public_url
+    return remote_url(public or f"{request.url.scheme}://{request.url.netloc}", team, service)
 
 
 def _templates() -> Jinja2Templates:

@@ -27,6 +27,8 @@ def test_root_defaults() -> None:
     assert settings.controller.progress_deadline_s == 120.0
     assert settings.client.config_file == Path("/root/.config/dockyard/config.json")
     assert (settings.client.url, settings.client.token, settings.log_level) == (None, None, "info")
+    assert settings.listen.public_url is None  # git remotes: the URL each request came to
+    assert settings.images.sources.git_timeout_s == 3600.0
 
 
 def test_user_defaults_live_in_the_home_directory() -> None:
@@ -48,9 +50,13 @@ def test_values_from_the_environment() -> None:
             "DOCKYARD_RESYNC_INTERVAL_S": "2.5",
             "DOCKYARD_LOG_LEVEL": "DEBUG",
             "DOCKYARD_URL": "https://dy.example/",
+            "DOCKYARD_PUBLIC_URL": "https://dy.example:8443/cloud/",
+            "DOCKYARD_GIT_TIMEOUT_S": "90",
         },
         uid=0,
     )
+    assert settings.listen.public_url == "https://dy.example:8443/cloud"
+    assert settings.images.sources.git_timeout_s == 90.0
     assert settings.paths.logs_dir == Path("/srv/dy/logs")
     assert settings.database.url == "postgresql+psycopg://dy@db/dy"
     assert settings.listen.local_url == "http://127.0.0.1:9000"
@@ -74,6 +80,14 @@ def test_values_from_the_environment() -> None:
         ("DOCKYARD_LOG_LEVEL", "loud", "use one of debug, info, warning, error, critical"),
         ("DOCKYARD_URL", "localhost:8420", "use http://HOST:PORT or https://HOST"),
         ("DOCKYARD_TOKEN", "", "it is empty"),
+        ("DOCKYARD_PUBLIC_URL", "dy.example.com", "use the http:// or https:// URL"),
+        ("DOCKYARD_PUBLIC_URL", "ftp://dy.example.com", "use the http:// or https:// URL"),
+        ("DOCKYARD_PUBLIC_URL", "https://", "use the http:// or https:// URL"),
+        ("DOCKYARD_PUBLIC_URL", "https://dy.example.com/?x=1", "no user, query or fragment"),
+        ("DOCKYARD_PUBLIC_URL", "https://dy.example.com/#top", "no user, query or fragment"),
+        ("DOCKYARD_PUBLIC_URL", "https://ann:pw@dy.example.com", "no user, query or fragment"),
+        ("DOCKYARD_PUBLIC_URL", "https://dy.example.com:99999", "from 1 to 65535"),
+        ("DOCKYARD_GIT_TIMEOUT_S", "0", "use a number of seconds from 1 to 604800"),
         ("DOCKYARD_DOCKER_NETWORK", "", "it is empty"),
     ],
 )

@@ -16,12 +16,15 @@ from typing import Any
 import docker
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from dockyard.cli import app as cli_app
 from dockyard.cli.context import CliEnv
 from dockyard.domain.clock import utcnow
-from dockyard.store import teams, tokens
+from dockyard.domain.environment import Environment
+from dockyard.domain.spec import ServiceSpec
+from dockyard.store import services, status, teams, tokens
 from dockyard.store.db import Database
 from tests.support.git_repos import AUTHOR, Repo, git, service_files
 from tests.support.image_center import (
@@ -48,6 +51,7 @@ class Remote:
     secrets: dict[str, str]
     hosted: Path
     home: Path
+    db: Database
 
     def remote(self, token: str, service: str = "web") -> str:
         host = self.url.removeprefix("http://")
@@ -96,14 +100,13 @@ def remote(
             session, ADMIN, team=OTHER, name="ci", expires_at=None, now=utcnow()
         )
     settings = image_settings(registry, tmp_path / "builds")
-    limit = getattr(request, "param", None)  # a smaller push limit, for the test that asks
-    if limit is not None:
-        settings = replace(settings, sources=replace(settings.sources, max_push_bytes=limit))
+    changes = getattr(request, "param", {})  # smaller limits, for the tests that ask
+    settings = replace(settings, sources=replace(settings.sources, **changes))
     app, parts = compose(db, settings=settings, clock=utcnow)
     home = tmp_path / "home"
     home.mkdir()
     with serve(with_portal(app, parts, clock=utcnow)) as url:
-        yield Remote(url, docker_team, secrets, settings.sources.hosted_dir, home)
+        yield Remote(url, docker_team, secrets, settings.sources.hosted_dir, home, db)
 
 
 @pytest.fixture
@@ -189,6 +192,36 @@ def test_another_teams_token_finds_no_repository(remote: Remote, work: Repo) -> 
     assert not (remote.hosted / remote.team / "web.git").exists()
 
 
+def test_a_service_made_again_under_a_deleted_ones_name_sees_none_of_its_pushes(
+    remote: Remote, work: Repo, tmp_path: Path
+) -> None:
+    url = remote.remote(remote.secrets["ci"])
+    work.branch("feature")  # stored only: no build of the service about to be deleted
+    assert remote.git("-C", str(work.path), "push", url, "feature").returncode == 0
+    with remote.db.session() as session:
+        spec = ServiceSpec.from_json(services.service_row(session, ADMIN, remote.team, "web").spec)
+    gone = httpx.delete(
+        f"{remote.url}{API}/teams/{remote.team}/services/web", headers=bearer(remote.secrets["ci"])
+    )
+    assert gone.status_code == 202
+    with remote.db.session() as session:  # what the controller does once nothing runs
+        old_id = status.key_for(session, team=remote.team, service="web", env=Environment.TEST)
+        assert old_id is not None
+        status.purge_service(session, old_id.service_id)
+    with remote.db.session() as session:
+        services.create_service(
+            session, ADMIN, team=remote.team, name="web", spec=spec, now=utcnow()
+        )
+
+    listed = remote.git("ls-remote", url)
+    cloned = remote.git("clone", "--quiet", url, str(tmp_path / "clone"))
+
+    assert listed.returncode == 0 and listed.stdout == "", listed.stderr
+    assert cloned.returncode == 0 and git(tmp_path / "clone", "branch", "-a") == ""
+    [kept] = (remote.hosted / remote.team / ".deleted").iterdir()
+    assert git(kept, "rev-parse", "refs/heads/feature") == git(work.path, "rev-parse", "HEAD")
+
+
 def _backends(root: Path) -> list[int]:
     """PIDs of processes serving the hosted repositories under `root` (by their environment)."""
     wanted = f"GIT_PROJECT_ROOT={root}".encode()
@@ -207,14 +240,26 @@ def _basic(token: str) -> str:
     return "Basic " + base64.b64encode(f"git:{token}".encode()).decode()
 
 
-def _left_behind(remote: Remote, request: bytes, *, read: int) -> list[int]:
-    """Send `request`, read `read` bytes of the answer, check a backend runs, hang up; the
-    backends still running a few seconds later."""
+def _connect(remote: Remote) -> socket.socket:
     host, port = remote.url.removeprefix("http://").split(":")
     client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)  # no room to read ahead
     client.connect((host, int(port)))
-    with client:
+    return client
+
+
+def _gone_within(remote: Remote, seconds: float) -> list[int]:
+    """The backends still running after waiting up to `seconds` for them to end."""
+    deadline = time.monotonic() + seconds
+    while _backends(remote.hosted) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _backends(remote.hosted)
+
+
+def _left_behind(remote: Remote, request: bytes, *, read: int) -> list[int]:
+    """Send `request`, read `read` bytes of the answer, check a backend runs, hang up; the
+    backends still running a few seconds later."""
+    with _connect(remote) as client:
         client.sendall(request)
         got = b""
         while len(got) < read:
@@ -223,10 +268,7 @@ def _left_behind(remote: Remote, request: bytes, *, read: int) -> list[int]:
         while not _backends(remote.hosted) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _backends(remote.hosted), "no git http-backend was running when the client left"
-    deadline = time.monotonic() + 10
-    while _backends(remote.hosted) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return _backends(remote.hosted)
+    return _gone_within(remote, 10)
 
 
 def test_a_client_that_leaves_while_sending_leaves_no_git_process(remote: Remote) -> None:
@@ -256,11 +298,55 @@ def test_a_client_that_leaves_while_receiving_leaves_no_git_process(
     assert _left_behind(remote, request, read=64 * 1024) == []
 
 
+def _upload_request(remote: Remote, body: bytes, *, length: int) -> bytes:
+    return (
+        f"POST /git/{remote.team}/web.git/git-upload-pack HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {_basic(remote.secrets['ci'])}\r\n"
+        "Content-Type: application/x-git-upload-pack-request\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode() + body
+
+
+@pytest.mark.parametrize("remote", [{"git_timeout_s": 1.0}], indirect=True)
+def test_a_client_that_stops_sending_is_answered_503_at_the_time_limit(remote: Remote) -> None:
+    with _connect(remote) as client:
+        client.sendall(_upload_request(remote, b"0032want ", length=100_000))
+        client.settimeout(10)
+        started = time.monotonic()
+        answer = client.recv(4096)
+        took = time.monotonic() - started
+        running = _backends(remote.hosted)
+
+    assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+    assert b"DOCKYARD_GIT_TIMEOUT_S" in answer
+    assert 0.5 < took < 5 and running == []
+
+
+@pytest.mark.parametrize("remote", [{"git_timeout_s": 1.0}], indirect=True)
+def test_a_client_that_stops_reading_loses_its_git_process_at_the_time_limit(
+    remote: Remote, work: Repo
+) -> None:
+    url = remote.remote(remote.secrets["ci"])
+    assert remote.git("ls-remote", url).returncode == 0  # makes the repository
+    (work.path / "big.bin").write_bytes(os.urandom(16 * 1024 * 1024))  # more than all buffers
+    sha = work.commit({}, message="big")
+    git(work.path, "push", "--quiet", str(remote.hosted / remote.team / "web.git"), "main")
+    wants = f"0032want {sha}\n00000009done\n".encode()
+    with _connect(remote) as client:
+        client.sendall(_upload_request(remote, wants, length=len(wants)))
+        assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        assert _backends(remote.hosted), "no git http-backend runs while the answer waits"
+        # Still connected, reading nothing more: only the time limit can end it.
+        assert _gone_within(remote, 5) == []
+
+
 @pytest.mark.parametrize(
     ("remote", "size"),
     [
-        (4096, 64 * 1024),  # sent with a Content-Length: refused before it is read
-        (1024 * 1024, 1536 * 1024),  # over git's 1 MiB post buffer: chunked, refused midway
+        # sent with a Content-Length: refused before it is read
+        ({"max_push_bytes": 4096}, 64 * 1024),
+        # over git's 1 MiB post buffer: chunked, refused midway
+        ({"max_push_bytes": 1024 * 1024}, 1536 * 1024),
     ],
     indirect=["remote"],
 )
@@ -315,3 +401,25 @@ def test_the_service_page_shows_the_push_url(remote: Remote) -> None:
         page = portal.get(f"/ui/teams/{remote.team}/services/web")
     assert page.status_code == 200
     assert f"{remote.url}/git/{remote.team}/web.git</code>" in page.text
+
+
+def test_the_public_url_names_the_remote_whatever_host_the_request_came_to(
+    db: Database, registry: RunningRegistry, docker_team: str, test_image: str, tmp_path: Path
+) -> None:
+    secrets = seed(db, docker_team, test_image)
+    public = "https://dockyard.example.com/cloud"
+    app, parts = compose(
+        db, settings=image_settings(registry, tmp_path / "builds"), clock=utcnow,
+        public_url=public,
+    )  # fmt: skip
+    app = with_portal(app, parts, clock=utcnow, public_url=public)
+    url = f"{public}/git/{docker_team}/web.git"
+    with TestClient(app, base_url="http://10.1.2.3:8420") as client:
+        described = client.get(
+            f"{API}/teams/{docker_team}/services/web/git", headers=bearer(secrets["ci"])
+        )
+        client.post("/ui/login", data={"token": secrets["ci"], "next": "/ui/"})
+        page = client.get(f"/ui/teams/{docker_team}/services/web")
+
+    assert described.json()["url"] == url
+    assert f'<code id="git-remote">{url}</code>' in page.text

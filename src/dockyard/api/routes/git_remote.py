@@ -15,8 +15,9 @@ from dockyard.api.auth import Who
 from dockyard.api.deps import Deps
 from dockyard.api.image_schemas import SourcePublic
 from dockyard.api.imaging import Center
+from dockyard.api.pushes import repo_owner
 from dockyard.domain.source import GitSource
-from dockyard.images.hosted import HostedRepos, remote_path
+from dockyard.images.hosted import HostedRepos, remote_url
 from dockyard.store import images
 from dockyard.store.services import service_row
 
@@ -53,7 +54,7 @@ def get_remote(
         service_row(session, who, team, svc)
         view = images.get_source(session, who, team=team, service=svc)
     return GitRemotePublic(
-        url=str(request.base_url).rstrip("/") + remote_path(team, svc),
+        url=remote_url(deps.public_url or str(request.base_url), team, svc),
         branch=view.source.branch if view else GitSource.branch,
         builds_on_push=view is None or view.source.repo_url == repos.url(team, svc),
         source=SourcePublic.of(view) if view else None,
@@ -78,7 +79,9 @@ async def set_hosted_source(
             view = images.set_source(
                 session, who, team=team, service=svc, source=source, now=deps.clock()
             )
-            repos.ensure(team, svc, branch=source.branch)  # before the commit: both or neither
+            owner = repo_owner(service_row(session, who, team, svc))
+            # Before the commit: both or neither.
+            repos.ensure(team, svc, owner=owner, branch=source.branch)
         return SourcePublic.of(view)
 
     return await asyncio.to_thread(store)
