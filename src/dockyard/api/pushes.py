@@ -23,7 +23,6 @@ from dockyard.domain.principal import Principal
 from dockyard.domain.source import GitSource
 from dockyard.images.hosted import HostedRepos, RepoOwner
 from dockyard.store import images
-from dockyard.store.models import ServiceRow
 from dockyard.store.services import service_row
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ def prepare(
     """Check `who` may use the service's remote (NotFound otherwise), create the repository
     if it does not exist, and note what a push should be compared with."""
     with deps.db.session() as session:
-        owner = repo_owner(service_row(session, who, team, service))
+        owner = RepoOwner.of(service_row(session, who, team, service))
         view = images.get_source(session, who, team=team, service=service)
     source = None if view is None else view.source
     branch = DEFAULT_BRANCH if source is None else source.branch
@@ -65,11 +64,6 @@ def prepare(
         adopt=source is None,
         before=repos.head(team, service, branch) if push else None,
     )
-
-
-def repo_owner(row: ServiceRow) -> RepoOwner:
-    """The service `row` as the owner of its hosted repository."""
-    return RepoOwner(service_id=row.id, created=row.created_at)
 
 
 def settle(

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from dockyard.domain.ids import check_name
 from dockyard.domain.source import check_ref
+from dockyard.store.models import ServiceRow
 
 REMOTE_PREFIX = "/git"
 GIT_TIMEOUT_S = 30.0
@@ -44,6 +45,11 @@ class RepoOwner:
     @property
     def marker(self) -> str:
         return f"service {self.service_id} created {self.created.isoformat()}"
+
+    @classmethod
+    def of(cls, row: ServiceRow) -> RepoOwner:
+        """The service `row` as the owner of its hosted repository."""
+        return cls(service_id=row.id, created=row.created_at)
 
 
 def git_env() -> dict[str, str]:

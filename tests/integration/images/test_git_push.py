@@ -192,9 +192,8 @@ def test_another_teams_token_finds_no_repository(remote: Remote, work: Repo) -> 
     assert not (remote.hosted / remote.team / "web.git").exists()
 
 
-def test_a_service_made_again_under_a_deleted_ones_name_sees_none_of_its_pushes(
-    remote: Remote, work: Repo, tmp_path: Path
-) -> None:
+def _push_then_recreate(remote: Remote, work: Repo) -> None:
+    """A push of a branch to `web`, then `web` deleted, purged and created again."""
     url = remote.remote(remote.secrets["ci"])
     work.branch("feature")  # stored only: no build of the service about to be deleted
     assert remote.git("-C", str(work.path), "push", url, "feature").returncode == 0
@@ -213,11 +212,36 @@ def test_a_service_made_again_under_a_deleted_ones_name_sees_none_of_its_pushes(
             session, ADMIN, team=remote.team, name="web", spec=spec, now=utcnow()
         )
 
+
+def test_a_service_made_again_under_a_deleted_ones_name_sees_none_of_its_pushes(
+    remote: Remote, work: Repo, tmp_path: Path
+) -> None:
+    url = remote.remote(remote.secrets["ci"])
+    _push_then_recreate(remote, work)
+
     listed = remote.git("ls-remote", url)
     cloned = remote.git("clone", "--quiet", url, str(tmp_path / "clone"))
 
     assert listed.returncode == 0 and listed.stdout == "", listed.stderr
     assert cloned.returncode == 0 and git(tmp_path / "clone", "branch", "-a") == ""
+    [kept] = (remote.hosted / remote.team / ".deleted").iterdir()
+    assert git(kept, "rev-parse", "refs/heads/feature") == git(work.path, "rev-parse", "HEAD")
+
+
+def test_naming_its_own_hosted_url_as_source_claims_the_repository_before_any_build(
+    remote: Remote, work: Repo
+) -> None:
+    _push_then_recreate(remote, work)
+    hosted = remote.hosted / remote.team / "web.git"
+
+    answer = httpx.put(
+        f"{remote.url}{API}/teams/{remote.team}/services/web/source",
+        json={"repo_url": f"file://{hosted}", "branch": "feature"},
+        headers=bearer(remote.secrets["ci"]),
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert git(hosted, "for-each-ref") == ""  # a build now finds no old commit to read
     [kept] = (remote.hosted / remote.team / ".deleted").iterdir()
     assert git(kept, "rev-parse", "refs/heads/feature") == git(work.path, "rev-parse", "HEAD")
 

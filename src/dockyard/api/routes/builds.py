@@ -26,9 +26,11 @@ from dockyard.api.schemas import Items
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Conflict, NotFound
 from dockyard.domain.principal import Principal
+from dockyard.images.hosted import HostedRepos, RepoOwner
 from dockyard.images.sources import check_source
 from dockyard.store import builds, images
 from dockyard.store.builds import MAX_BUILDS, BuildView, LogPage
+from dockyard.store.services import service_row
 
 router = APIRouter(tags=["builds"])
 
@@ -46,10 +48,16 @@ def set_source(
     source must lie under a source root or be its hosted repository (422 otherwise)."""
     source = body.to_source()
     check_source(center.sources, source.repo_url, team=team, trusted=who.is_admin)
+    repos = HostedRepos(center.sources.hosted_dir)
     with deps.db.session() as session:
         view = images.set_source(
             session, who, team=team, service=svc, source=source, now=deps.clock()
         )
+        if source.repo_url == repos.url(team, svc):
+            # Its own hosted repository named by URL: made or claimed now, so a build never
+            # reads what a deleted service of the same name left there.
+            owner = RepoOwner.of(service_row(session, who, team, svc))
+            repos.ensure(team, svc, owner=owner, branch=source.branch)
     return SourcePublic.of(view)
 
 

@@ -15,9 +15,8 @@ from dockyard.api.auth import Who
 from dockyard.api.deps import Deps
 from dockyard.api.image_schemas import SourcePublic
 from dockyard.api.imaging import Center
-from dockyard.api.pushes import repo_owner
 from dockyard.domain.source import GitSource
-from dockyard.images.hosted import HostedRepos, remote_url
+from dockyard.images.hosted import HostedRepos, RepoOwner, remote_url
 from dockyard.store import images
 from dockyard.store.services import service_row
 
@@ -79,7 +78,7 @@ async def set_hosted_source(
             view = images.set_source(
                 session, who, team=team, service=svc, source=source, now=deps.clock()
             )
-            owner = repo_owner(service_row(session, who, team, svc))
+            owner = RepoOwner.of(service_row(session, who, team, svc))
             # Before the commit: both or neither.
             repos.ensure(team, svc, owner=owner, branch=source.branch)
         return SourcePublic.of(view)
