@@ -29,8 +29,6 @@ def api_error(status: int, explanation: str) -> APIError:
         (404, "No such container: abc", NotFound),
         (409, "Conflict. The container name is already in use", Conflict),
         (500, "IpamDriver.RequestAddress: IPAM unavailable: etcd does not answer", Unavailable),
-        (500, "IpamDriver.RequestAddress: segment offline-a is exhausted (254 of 254 used)",
-         Exhausted),
         (500, "OCI runtime create failed: no such file", RuntimeFailure),
     ],
 )  # fmt: skip
@@ -40,3 +38,15 @@ def test_engine_refusals_map_to_one_vocabulary(
     error = from_api_error(api_error(status, explanation), "start web")
     assert type(error) is expected
     assert explanation in error.message and error.message.startswith("start web")
+
+
+def test_an_exhausted_segment_is_told_in_the_drivers_words_first() -> None:
+    explanation = (
+        "remote: IpamDriver.RequestAddress: segment offline-a is exhausted (254 of 254 used): "
+        "scale something down"
+    )
+    error = from_api_error(api_error(500, explanation), "start web")
+    assert type(error) is Exhausted
+    assert error.message == (
+        "segment offline-a is exhausted (254 of 254 used): scale something down (start web)"
+    )

@@ -39,12 +39,19 @@ def from_api_error(exc: APIError, action: str) -> DockyardError:
     if exc.status_code == HTTP_CONFLICT:
         return Conflict(f"{action}: {explanation}")
     if IPAM_EXHAUSTED in explanation:
-        # No free address in the segment: the instance waits until one is released.
-        return Exhausted(f"{action}: {explanation}")
+        # No free address in the segment: the instance waits until one is released. The
+        # driver's own sentence leads, as the status shows it; what was being done follows.
+        return Exhausted(f"{_from_segment(explanation)} ({action})")
     if IPAM_UNAVAILABLE in explanation:
         # The IPAM driver could not reach etcd: a wait, not a refusal (network/ipam).
         return Unavailable(f"{action}: {explanation}")
     return RuntimeFailure(f"{action}: the Docker engine refused: {explanation}")
+
+
+def _from_segment(explanation: str) -> str:
+    """The IPAM driver's "segment X is exhausted (...)..." without the engine's prefixes."""
+    start = explanation.rfind("segment ", 0, explanation.index(IPAM_EXHAUSTED))
+    return explanation[start:] if start >= 0 else explanation
 
 
 @contextmanager
