@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -31,8 +32,10 @@ from dockyard.images.builder import Builder
 from dockyard.images.follower import Follower
 from dockyard.images.pinning import ImagePinner
 from dockyard.images.registry import RegistryClient
+from dockyard.network.etcd import Etcd
 from dockyard.network.ipam.client import Ipam
 from dockyard.network.ipam.publish import publish_segments
+from dockyard.network.leader import Candidate, Election
 from dockyard.portal.app import build_portal
 from dockyard.portal.deps import PortalDeps
 from dockyard.portal.image_pages import install_builder_wake
@@ -58,6 +61,8 @@ class Parts:
     builder: Builder
     follower: Follower
     ipam: Ipam | None = None
+    election: Election | None = None
+    """None: this server is the only one and always leads (no DOCKYARD_ETCD_ENDPOINTS)."""
 
 
 def build_parts(settings: Settings) -> Parts:
@@ -98,7 +103,19 @@ def build_parts(settings: Settings) -> Parts:
         builder=builder,
         follower=follower,
         ipam=ipam,
+        election=_election(settings) if settings.etcd.elect_leader else None,
     )
+
+
+def _election(settings: Settings) -> Election:
+    """This server's campaign to run the controllers, on its own etcd connection whose
+    requests time out well inside the leader's refresh deadline."""
+    ttl_s = settings.etcd.leader_ttl_s
+    etcd = Etcd(settings.etcd.endpoints, timeout_s=min(2.0, ttl_s / 6))
+    me = Candidate(
+        host=settings.ipam.host, pid=os.getpid(), started=utcnow().isoformat(timespec="seconds")
+    )
+    return Election(etcd, key=f"{settings.etcd.prefix}/leader", ttl_s=ttl_s, me=me)
 
 
 def bootstrap_admin(parts: Parts, settings: Settings) -> None:
@@ -151,15 +168,27 @@ def build_app(parts: Parts) -> FastAPI:
             await parts.runtime.ping()
         except DockyardError as exc:
             report["engine"] = exc.message
-        if not parts.manager.healthy:
+        election = parts.election
+        if election is not None and not election.leading:
+            if election.problem is not None:
+                report["controller"] = f"standing by, cannot campaign: {election.problem}"
+        elif not parts.manager.healthy:
             report["controller"] = "not running or cannot read the database"
         if not parts.builder.healthy:
             report["builder"] = "not running or cannot read the database"
         ok = all(value == "ok" for value in report.values())
-        return JSONResponse(report, status_code=200 if ok else 503)
+        return JSONResponse({**report, **_leadership(parts)}, status_code=200 if ok else 503)
 
     app.router.lifespan_context = _lifespan(parts)
     return app
+
+
+def _leadership(parts: Parts) -> dict[str, Any]:
+    """`leading`: whether this server runs the controllers; `leader`: who does (None: no one
+    known now)."""
+    if parts.election is None:
+        return {"leading": True, "leader": "this server (single server: no election)"}
+    return {"leading": parts.election.leading, "leader": parts.election.leader}
 
 
 def _install_image_center(app: FastAPI, parts: Parts) -> None:
@@ -180,15 +209,15 @@ def _install_image_center(app: FastAPI, parts: Parts) -> None:
 
 
 def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Controllers, builder and stable follower run for exactly the app's lifetime."""
+    """Builder for exactly the app's lifetime; controllers and stable follower while this
+    server leads, within it."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await _publish_segments(parts)
         tasks = [
-            asyncio.create_task(parts.manager.run(), name="controllers"),
+            asyncio.create_task(_lead(parts), name="leader"),
             asyncio.create_task(parts.builder.run(), name="builder"),
-            asyncio.create_task(parts.follower.run(), name="stable-follower"),
         ]
         try:
             yield
@@ -202,6 +231,37 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
             parts.db.close()
 
     return lifespan
+
+
+async def _lead(parts: Parts) -> None:
+    """Run the controllers and the stable follower while this server leads, until cancelled.
+    Builds need no leader: each is claimed by one builder through its database lease."""
+
+    def start() -> list[asyncio.Task[None]]:
+        return [
+            asyncio.create_task(parts.manager.run(), name="controllers"),
+            asyncio.create_task(parts.follower.run(), name="stable-follower"),
+        ]
+
+    election = parts.election
+    tasks = start() if election is None else []
+
+    def changed(leading: bool) -> None:
+        for task in tasks:
+            task.cancel()  # at once: a step-down must stop them before the lease can expire
+        tasks[:] = start() if leading else []
+
+    try:
+        if election is None:
+            await asyncio.gather(*tasks)
+        else:
+            await election.run(on_change=changed)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if election is not None:
+            await election.resign()
 
 
 async def _publish_segments(parts: Parts) -> None:

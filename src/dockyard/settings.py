@@ -120,6 +120,15 @@ class EtcdSettings:
     """True when DOCKYARD_ETCD_ENDPOINTS was not set: only then may `dockyard up` start etcd."""
     prefix: str
     """Key prefix of everything IPAM writes (DOCKYARD_ETCD_PREFIX)."""
+    leader_ttl_s: int = 10
+    """TTL of the leader key `<prefix>/leader` (DOCKYARD_LEADER_TTL_S): servers elect one of
+    them to run the controllers only when DOCKYARD_ETCD_ENDPOINTS is set; a dead leader is
+    replaced within about this many seconds."""
+
+    @property
+    def elect_leader(self) -> bool:
+        """Several servers may share the database: only the elected one runs the controllers."""
+        return not self.endpoints_are_default
 
 
 @dataclass(frozen=True)
@@ -232,6 +241,7 @@ class Settings:
                 endpoints=env.get("DOCKYARD_ETCD_ENDPOINTS", _endpoints, (DEFAULT_ETCD,)),
                 endpoints_are_default="DOCKYARD_ETCD_ENDPOINTS" not in environ,
                 prefix=env.get("DOCKYARD_ETCD_PREFIX", _etcd_prefix, "/dockyard"),
+                leader_ttl_s=env.get("DOCKYARD_LEADER_TTL_S", _int_in(2, 600), 10),
             ),
             ipam=IpamSettings(
                 driver_socket=env.get(

@@ -2,8 +2,9 @@
 
 Built from three looks: the PID files of what `dockyard up` started, a ping of the Docker
 engine, and the server's own `/healthz` (it answers) and `/healthz/parts` (database, engine,
-controllers and builder as the server sees them: `{"database": "ok" | why not, ...}`); the
-registry, etcd and the agent's IPAM driver socket are asked directly.
+controllers and builder as the server sees them: `{"database": "ok" | why not, ...}`, plus
+`leading` and `leader`: whether this server runs the controllers and who does); the registry,
+etcd and the agent's IPAM driver socket are asked directly.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def check_parts(
         _reported("database", reported),
         _engine(settings, reported),
         _reported("controllers", reported, key="controller"),
+        _leader(reported),
         _reported("builder", reported),
         _registry(settings),
         _etcd(settings),
@@ -71,6 +73,20 @@ def _reported(name: str, reported: dict[str, Any] | None, *, key: str | None = N
     if value is None:
         return Part(name, False, "not reported by the server's /healthz/parts")
     return Part(name, value == "ok", str(value))
+
+
+def _leader(reported: dict[str, Any] | None) -> Part:
+    """Who runs the controllers: this server, another one (this one stands by), or no one."""
+    if reported is None:
+        return Part("leader", False, NOT_ANSWERING)
+    if "leading" not in reported:
+        return Part("leader", False, "not reported by the server's /healthz/parts")
+    leader = reported.get("leader")
+    if reported["leading"]:
+        return Part("leader", True, str(leader))
+    if leader is None:
+        return Part("leader", False, "no server leads now: the controllers run nowhere")
+    return Part("leader", True, f"{leader}; this server stands by")
 
 
 def _engine(settings: Settings, reported: dict[str, Any] | None) -> Part:

@@ -104,9 +104,10 @@ class Etcd:
     # -- writes, each one transaction ----------------------------------------------------
 
     async def create(
-        self, key: str, value: bytes, *, also: Sequence[Put] = ()
+        self, key: str, value: bytes, *, also: Sequence[Put] = (), lease: int | None = None
     ) -> tuple[bool, Entry]:
-        """Create `key` (and write `also`) only if `key` is absent.
+        """Create `key` (and write `also`) only if `key` is absent; with `lease`, `key` (not
+        `also`) is deleted by etcd when that lease ends.
 
         Returns (True, the new entry) if created, else (False, the entry already there) and
         nothing is written. OutcomeUnknown if the answer was lost: the key may be ours or not.
@@ -115,7 +116,7 @@ class Etcd:
             txn = client.transactions
             ok, responses = await client.transaction(
                 compare=[txn.create(key.encode()) == 0],
-                success=[txn.put(key.encode(), value), *_puts(txn, also)],
+                success=[txn.put(key.encode(), value, lease=lease), *_puts(txn, also)],
                 failure=[txn.get(key.encode())],
             )
         if ok:

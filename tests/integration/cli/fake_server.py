@@ -22,6 +22,8 @@ class Health(BaseHTTPRequestHandler):
                 "engine": "ok",
                 "controller": "ok",
                 "builder": "ok",
+                "leading": True,
+                "leader": "this server (single server: no election)",
             },
         }
         body = json.dumps(answers.get(self.path, {"error": "not_found"})).encode()
