@@ -11,78 +11,34 @@ SQLite store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import docker
 import pytest
-from docker.errors import NotFound
 
-from dockyard.agent.ipam import IpamAgent, IpamAgentConfig
 from dockyard.controller.config import ControllerSettings
 from dockyard.controller.reconciler import Reconciler
 from dockyard.domain.clock import utcnow
-from dockyard.domain.environment import Environment
-from dockyard.domain.errors import Unavailable
 from dockyard.domain.instance import LABEL_MANAGED, LABEL_SERVICE, LABEL_TEAM
-from dockyard.domain.principal import Principal
 from dockyard.domain.segment import Segment
-from dockyard.domain.spec import HealthCheck, Port, ServiceSpec
-from dockyard.domain.status import EnvKey
 from dockyard.network.ipam.client import Ipam
 from dockyard.runtimes.docker.driver import DockerRuntime
-from dockyard.store import environments, releases, segments, services, status, teams
 from dockyard.store.db import Database
-from dockyard.store.releases import Change
-from dockyard.store.views import EnvironmentView
 from tests.support.etcd import EtcdServer
 
+from .web_on_segments import Web, ipam_agent, remove_segment_networks, seed_web
+
 pytestmark = pytest.mark.docker
-ADMIN = Principal(token_id="admin", name="admin", team=None)
-TEST = Environment.TEST
 
 
 @dataclass
-class Full:
-    db: Database
-    reconciler: Reconciler
+class Full(Web):
     ipam: Ipam
     engine: docker.APIClient
-    team: str
-    key: EnvKey
     segment: Segment
-
-    def deploy(self, replicas: int) -> None:
-        with self.db.session() as s:
-            releases.deploy(
-                s, Change(ADMIN, utcnow()), team=self.team, service="web", env=TEST,
-                replicas=replicas,
-            )  # fmt: skip
-
-    def view(self) -> EnvironmentView:
-        with self.db.session() as s:
-            return environments.environments(s, ADMIN, team=self.team, service="web", only=TEST)[0]
-
-    async def converge(
-        self, until: Callable[[EnvironmentView], bool], timeout_s: float = 40
-    ) -> EnvironmentView:
-        """Run passes as the manager would (a wait is raised as Unavailable) until `until`."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while loop.time() < deadline:
-            try:
-                again = await self.reconciler.reconcile(self.key)
-            except Unavailable:
-                again = 0.3
-            view = self.view()
-            if until(view):
-                return view
-            await asyncio.sleep(min(again or 0.2, 0.3))
-        raise AssertionError(f"not reached in {timeout_s}s: {self.view().status}")
 
     def containers(self) -> dict[str, str]:
         """{container id: its address on the segment ('' for none)} of every container on the
@@ -116,47 +72,23 @@ async def full(
         reserved=["10.92.0.2-10.92.0.4"],
     )  # fmt: skip
     ipam = Ipam.connect([etcd_server.endpoint], prefix=f"/full-{tag}", clock=utcnow)
-    driver = f"dy-full-{tag}"
-    config = IpamAgentConfig(
-        host="host-a", socket=Path(f"/run/docker/plugins/{driver}.sock"), driver_name=driver,
-        grace=timedelta(seconds=0), interval_s=3600,
-    )  # fmt: skip
-    agent = IpamAgent(ipam, docker_engine, config=config, clock=utcnow)
+    agent = ipam_agent(ipam, docker_engine, driver=f"dy-full-{tag}")
     await ipam.directory.publish(segment, [])
     await agent.server.start()
     await agent.run_pass()  # the agent makes the segment's network, as on every host
     db = Database.open(f"sqlite:///{tmp_path / 'dockyard.db'}")
-    spec = ServiceSpec(
-        image=test_image,
-        ports=(Port(8080),),
-        health_check=HealthCheck(http_path="/health", interval_s=1, timeout_s=1, retries=2),
-        stop_grace_s=1,
-    )
-    with db.session() as s:
-        teams.create_team(s, ADMIN, name=docker_team, description="", now=utcnow())
-        services.create_service(s, ADMIN, team=docker_team, name="web", spec=spec, now=utcnow())
-        segments.create_segment(s, ADMIN, segment=segment, now=utcnow())
-        key = status.key_for(s, team=docker_team, service="web", env=TEST)
-    assert key is not None
+    key = seed_web(db, team=docker_team, image=test_image, made=[segment])
     runtime = DockerRuntime()
     settings = ControllerSettings(progress_deadline_s=60, first_ready_window_s=1)
     reconciler = Reconciler(db, runtime, clock=utcnow, settings=settings)
     try:
-        yield Full(db, reconciler, ipam, docker_engine, docker_team, key, segment)
+        yield Full(db, reconciler, docker_team, key, ipam, docker_engine, segment)
     finally:
-        await asyncio.to_thread(_remove, docker_engine, segment)
+        await asyncio.to_thread(remove_segment_networks, docker_engine, [segment])
         await agent.server.stop()
         runtime.close()
         await ipam.close()
         db.close()
-
-
-def _remove(engine: docker.APIClient, segment: Segment) -> None:
-    """Containers first (dockerd asks the driver to release their addresses), then the network."""
-    for entry in engine.containers(all=True, filters={"network": segment.docker_network}):
-        engine.remove_container(entry["Id"], force=True)
-    with contextlib.suppress(NotFound):
-        engine.remove_network(segment.docker_network)
 
 
 async def hold_an_address(full: Full, image: str) -> str:

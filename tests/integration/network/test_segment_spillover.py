@@ -9,72 +9,35 @@ alone: a VLAN segment's network is the agent's to make, and a silent engine is U
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from ipaddress import IPv4Address
 from pathlib import Path
 
 import docker
 import pytest
-from docker.errors import NotFound
 
-from dockyard.agent.ipam import IpamAgent, IpamAgentConfig
 from dockyard.controller.config import ControllerSettings
 from dockyard.controller.networks import DockerSegmentNetworks
 from dockyard.controller.reconciler import Reconciler
 from dockyard.domain.clock import utcnow
-from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Exhausted, RuntimeFailure, Unavailable
-from dockyard.domain.principal import Principal
 from dockyard.domain.segment import Segment
-from dockyard.domain.spec import HealthCheck, Port, ServiceSpec
-from dockyard.domain.status import EnvKey
 from dockyard.network.ipam.client import Ipam
 from dockyard.runtimes.docker.driver import DEFAULT_SOCKET, DockerRuntime
-from dockyard.store import environments, releases, segments, services, status, teams
 from dockyard.store.db import Database
-from dockyard.store.releases import Change
-from dockyard.store.views import EnvironmentView
 from tests.support.etcd import EtcdServer
 
+from .web_on_segments import Web, ipam_agent, remove_segment_networks, seed_web
+
 pytestmark = pytest.mark.docker
-ADMIN = Principal(token_id="admin", name="admin", team=None)
-TEST = Environment.TEST
 
 
 @dataclass
-class Spill:
-    db: Database
-    reconciler: Reconciler
-    team: str
-    key: EnvKey
+class Spill(Web):
     first: Segment
     second: Segment
-
-    def deploy(self, replicas: int) -> None:
-        with self.db.session() as s:
-            releases.deploy(
-                s, Change(ADMIN, utcnow()), team=self.team, service="web", env=TEST,
-                replicas=replicas,
-            )  # fmt: skip
-
-    def view(self) -> EnvironmentView:
-        with self.db.session() as s:
-            return environments.environments(s, ADMIN, team=self.team, service="web", only=TEST)[0]
-
-    async def converge(self, timeout_s: float = 40) -> EnvironmentView:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while loop.time() < deadline:
-            again = await self.reconciler.reconcile(self.key)
-            view = self.view()
-            if view.status.phase == "available":
-                return view
-            await asyncio.sleep(min(again or 0.2, 0.5))
-        raise AssertionError(f"not available in {timeout_s}s: {self.view().status}")
 
 
 @pytest.fixture
@@ -91,26 +54,10 @@ async def spill(
     second = Segment.parse(name=f"b{tag}", cidr="10.83.0.8/29", gateway=None, environments=["test"])
     ipam = Ipam.connect([etcd_server.endpoint], prefix=f"/spill-{tag}", clock=utcnow)
     driver = f"dy-spill-{tag}"
-    config = IpamAgentConfig(
-        host="host-a", socket=Path(f"/run/docker/plugins/{driver}.sock"), driver_name=driver,
-        grace=timedelta(seconds=0), interval_s=3600,
-    )  # fmt: skip
-    agent = IpamAgent(ipam, docker_engine, config=config, clock=utcnow)
+    agent = ipam_agent(ipam, docker_engine, driver=driver)
     await agent.server.start()  # only the driver: the reconciler makes the networks
     db = Database.open(f"sqlite:///{tmp_path / 'dockyard.db'}")
-    spec = ServiceSpec(
-        image=test_image,
-        ports=(Port(8080),),
-        health_check=HealthCheck(http_path="/health", interval_s=1, timeout_s=1, retries=2),
-        stop_grace_s=1,
-    )
-    with db.session() as s:
-        teams.create_team(s, ADMIN, name=docker_team, description="", now=utcnow())
-        services.create_service(s, ADMIN, team=docker_team, name="web", spec=spec, now=utcnow())
-        for segment in (first, second):  # created in this order: the first is tried first
-            segments.create_segment(s, ADMIN, segment=segment, now=utcnow())
-        key = status.key_for(s, team=docker_team, service="web", env=TEST)
-    assert key is not None
+    key = seed_web(db, team=docker_team, image=test_image, made=[first, second])
     for segment in (first, second):
         await ipam.directory.publish(segment, [])
     runtime = DockerRuntime()
@@ -120,21 +67,12 @@ async def spill(
     try:
         yield Spill(db, reconciler, docker_team, key, first, second)
     finally:
-        await asyncio.to_thread(_remove, docker_engine, [first, second])
+        await asyncio.to_thread(remove_segment_networks, docker_engine, [first, second])
         await agent.server.stop()
         networks.close()
         runtime.close()
         await ipam.close()
         db.close()
-
-
-def _remove(engine: docker.APIClient, made: list[Segment]) -> None:
-    """Containers first (dockerd asks the driver to release their addresses), then networks."""
-    for segment in made:
-        for entry in engine.containers(all=True, filters={"network": segment.docker_network}):
-            engine.remove_container(entry["Id"], force=True)
-        with contextlib.suppress(NotFound):
-            engine.remove_network(segment.docker_network)
 
 
 @pytest.mark.timeout(120)
