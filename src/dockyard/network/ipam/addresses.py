@@ -34,6 +34,8 @@ from dockyard.network.ipam.records import HistoryRecord, Holder, Keys, Lease
 log = logging.getLogger("dockyard.network.ipam")
 
 MAX_ATTEMPTS = 16
+"""Conflicts tolerated beyond one per address the allocator saw free when it started."""
+MAX_FREE_COUNTED = 1024
 CONFLICT_RELOAD_S = 0.05
 REREAD_ATTEMPTS = 3
 REREAD_PAUSE_S = 0.2
@@ -90,7 +92,11 @@ class AddressBook:
         view = self._views.setdefault(segment, _View())
         if requested is not None:
             check_requested(pool, requested, wanted=wanted)
-        for _ in range(MAX_ATTEMPTS):
+        # Every conflict is an address someone else took, and it is never tried again: a budget
+        # of one attempt per address seen free (plus a margin for what others free meanwhile)
+        # lets a busy, nearly full segment still hand out its last addresses, yet stays bounded.
+        attempts = MAX_ATTEMPTS + min(max(pool.capacity - len(view.used), 0), MAX_FREE_COUNTED)
+        for _ in range(attempts):
             address = await self._propose(pool, view, wanted=wanted, requested=requested)
             view.in_flight.add(address)
             try:
@@ -114,7 +120,7 @@ class AddressBook:
                     field="address",
                 )
         raise Conflict(
-            f"segment {segment}: {MAX_ATTEMPTS} addresses in a row were taken by others while "
+            f"segment {segment}: {attempts} addresses in a row were taken by others while "
             "trying them; the segment is nearly full or very busy: try again"
         )
 
