@@ -108,6 +108,14 @@ def wait_for(check, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
     pytest.fail("timed out")
 
 
+def network_exists(engine: docker.APIClient, name: str) -> bool:
+    try:
+        engine.inspect_network(name)
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
 def test_the_agent_process_serves_addresses_and_collects_them(
     agent: tuple[str, Segment],
     etcd_server: EtcdServer,
@@ -116,14 +124,7 @@ def test_the_agent_process_serves_addresses_and_collects_them(
 ) -> None:
     prefix, segment = agent
 
-    def network_made() -> bool:
-        try:
-            docker_engine.inspect_network(segment.docker_network)
-            return True
-        except docker.errors.NotFound:
-            return False
-
-    wait_for(network_made)
+    wait_for(lambda: network_exists(docker_engine, segment.docker_network))
     container = docker_engine.create_container(
         test_image,
         host_config=docker_engine.create_host_config(network_mode=segment.docker_network),
@@ -151,13 +152,6 @@ def test_the_agent_process_removes_the_network_of_a_deleted_segment(
 ) -> None:
     prefix, segment = agent
 
-    def network_made() -> bool:
-        try:
-            docker_engine.inspect_network(segment.docker_network)
-            return True
-        except docker.errors.NotFound:
-            return False
-
-    wait_for(network_made)
+    wait_for(lambda: network_exists(docker_engine, segment.docker_network))
     withdraw(etcd_server.endpoint, prefix, segment.name)
-    wait_for(lambda: not network_made())
+    wait_for(lambda: not network_exists(docker_engine, segment.docker_network))
