@@ -236,32 +236,35 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
 async def _lead(parts: Parts) -> None:
     """Run the controllers and the stable follower while this server leads, until cancelled.
     Builds need no leader: each is claimed by one builder through its database lease."""
-
-    def start() -> list[asyncio.Task[None]]:
-        return [
-            asyncio.create_task(parts.manager.run(), name="controllers"),
-            asyncio.create_task(parts.follower.run(), name="stable-follower"),
-        ]
-
     election = parts.election
-    tasks = start() if election is None else []
+    if election is None:
+        await _term(parts, previous=None)
+        return
+    term: asyncio.Task[None] | None = None
 
     def changed(leading: bool) -> None:
-        for task in tasks:
-            task.cancel()  # at once: a step-down must stop them before the lease can expire
-        tasks[:] = start() if leading else []
+        nonlocal term
+        previous, term = term, None
+        if previous is not None:
+            previous.cancel()  # at once: a step-down must stop them before the lease can expire
+        if leading:
+            term = asyncio.create_task(_term(parts, previous=previous), name="leader-term")
 
     try:
-        if election is None:
-            await asyncio.gather(*tasks)
-        else:
-            await election.run(on_change=changed)
+        await election.run(on_change=changed)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if election is not None:
-            await election.resign()
+        if term is not None:
+            term.cancel()
+            await asyncio.gather(term, return_exceptions=True)
+        await election.resign()
+
+
+async def _term(parts: Parts, *, previous: asyncio.Task[None] | None) -> None:
+    """One term of leadership. The previous term's parts have ended before these start, so
+    one Manager never runs twice at once after a quick step-down and re-election."""
+    if previous is not None:
+        await asyncio.gather(previous, return_exceptions=True)
+    await asyncio.gather(parts.manager.run(), parts.follower.run())
 
 
 async def _publish_segments(parts: Parts) -> None:
