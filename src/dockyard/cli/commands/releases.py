@@ -43,10 +43,12 @@ def _release(
     wait: bool,
     timeout: float,
 ) -> None:
-    """POST `verb` for (service, env), report the new revision, and follow it if asked."""
+    """POST `verb` for (service, env) with `body` (None values left out: the server keeps its
+    own), report the new revision, and follow it if asked."""
     current = session(ctx)
     env_path = service_path(current, team, service, "envs", env.value)
-    release = current.client().post(f"{env_path}/{verb}", body)
+    sent = {name: value for name, value in body.items() if value is not None}
+    release = current.client().post(f"{env_path}/{verb}", sent)
     say(
         f"revision {release['number']} of {release['service']} in {release['env']}: "
         f"{release.get('image')} x {release.get('replicas')} ({release.get('cause')})"
@@ -79,25 +81,14 @@ def deploy(
     timeout: Timeout = 600.0,
 ) -> None:
     """Release the service's template (with a new image, replicas or variables) to ENV."""
-    body: dict[str, Any] = {}
-    if image is not None:
-        body["image"] = image
-    if replicas is not None:
-        body["replicas"] = replicas
-    if set_env:
-        body["env"] = parse_pairs(set_env, option="--set")
-    if expected_revision is not None:
-        body["expected_revision"] = expected_revision
+    pairs = parse_pairs(set_env, option="--set") if set_env else None
     _release(
-        ctx,
-        service=service,
-        env=env,
-        team=team,
-        verb="deploy",
-        body=body,
-        wait=wait,
-        timeout=timeout,
-    )
+        ctx, service=service, env=env, team=team, verb="deploy", wait=wait, timeout=timeout,
+        body={
+            "image": image, "replicas": replicas, "env": pairs,
+            "expected_revision": expected_revision,
+        },
+    )  # fmt: skip
 
 
 def scale(
@@ -112,19 +103,10 @@ def scale(
     timeout: Timeout = 600.0,
 ) -> None:
     """Run N instances of the current revision in ENV (no restart of those kept)."""
-    body: dict[str, Any] = {"replicas": replicas}
-    if expected_revision is not None:
-        body["expected_revision"] = expected_revision
     _release(
-        ctx,
-        service=service,
-        env=env,
-        team=team,
-        verb="scale",
-        body=body,
-        wait=wait,
-        timeout=timeout,
-    )
+        ctx, service=service, env=env, team=team, verb="scale", wait=wait, timeout=timeout,
+        body={"replicas": replicas, "expected_revision": expected_revision},
+    )  # fmt: skip
 
 
 def rollback(
@@ -141,21 +123,10 @@ def rollback(
     timeout: Timeout = 600.0,
 ) -> None:
     """Re-apply an earlier revision (image and config together) as a new revision."""
-    body: dict[str, Any] = {}
-    if to is not None:
-        body["to"] = to
-    if expected_revision is not None:
-        body["expected_revision"] = expected_revision
     _release(
-        ctx,
-        service=service,
-        env=env,
-        team=team,
-        verb="rollback",
-        body=body,
-        wait=wait,
-        timeout=timeout,
-    )
+        ctx, service=service, env=env, team=team, verb="rollback", wait=wait, timeout=timeout,
+        body={"to": to, "expected_revision": expected_revision},
+    )  # fmt: skip
 
 
 def history(
