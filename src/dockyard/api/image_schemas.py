@@ -164,10 +164,18 @@ class LogPublic(_Out):
     next: int = Field(description="Pass as `after` to read on")
     done: bool = Field(description="The build ended and this is the end of its log")
     state: str
+    build: BuildPublic | None = Field(
+        default=None,
+        description="The finished build, on the page that ends its log (`done`): a follower "
+        "needs no further request to learn the outcome",
+    )
 
     @classmethod
-    def of(cls, page: LogPage) -> LogPublic:
-        return cls(text=page.text, next=page.next, done=page.done, state=page.state.value)
+    def of(cls, page: LogPage, *, build: BuildView | None = None) -> LogPublic:
+        finished = BuildPublic.of(build) if build is not None and page.done else None
+        return cls(
+            text=page.text, next=page.next, done=page.done, state=page.state.value, build=finished
+        )
 
 
 class PolicyPublic(_Out):

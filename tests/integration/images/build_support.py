@@ -36,5 +36,8 @@ def follow(center: Center, number: int, *, timeout_s: float = 120) -> tuple[dict
         offset = page["next"]
         if page["done"]:
             found = center.client.get(f"{center.service()}/builds/{number}", headers=center.ci)
-            return found.json(), log
+            # The page that ends the log carries the finished build, as the build itself reads.
+            assert page["build"] == found.json()
+            return page["build"], log
+        assert page["build"] is None
     raise AssertionError(f"build {number} did not finish in {timeout_s} s; log so far:\n{log}")

@@ -149,17 +149,20 @@ async def read_log(
     """The log from offset `after`. With `wait` seconds, answers as soon as there is new text
     or the build ended, at the latest after `wait` (with empty text)."""
 
-    def read() -> LogPage:
+    def read() -> tuple[LogPage, BuildView | None]:
         with deps.db.session() as session:
-            return builds.read_log(session, who, team=team, service=svc, number=number, after=after)
+            page = builds.read_log(session, who, team=team, service=svc, number=number, after=after)
+            if not page.done:
+                return page, None
+            return page, builds.get_build(session, who, team=team, service=svc, number=number)
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
-        page = await asyncio.to_thread(read)
+        page, finished = await asyncio.to_thread(read)
         left = deadline - loop.time()
         if page.text or page.done or page.state.done or left <= 0:
-            return LogPublic.of(page)
+            return LogPublic.of(page, build=finished)
         if center.build_events is None:
             await asyncio.sleep(min(POLL_S, left))
         else:  # woken at once by this process's builder; polling still finds others' builds

@@ -154,8 +154,8 @@ def follow_build(client: ApiClient, path: str, *, env: CliEnv, hint: str) -> dic
                 stage = _print_log(out, page["text"], stage)
                 if status is not None:
                     status.update(stage)
-            if page["done"]:
-                return dict(client.get(path))
+            if page["done"]:  # the page that ends the log carries the finished build
+                return dict(page.get("build") or client.get(path))
             if not page["text"]:
                 env.sleep(0.2)  # the server held the request up to LOG_WAIT_S already
     except KeyboardInterrupt:
