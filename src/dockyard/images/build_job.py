@@ -29,11 +29,13 @@ from dockyard.images.build_events import BuildEvents
 from dockyard.images.build_log import BuildLog
 from dockyard.images.config import ImageSettings
 from dockyard.images.context import GENERATED, make_context
+from dockyard.images.context_cache import ContextCache, context_key
 from dockyard.images.engine import Engine, EngineError
 from dockyard.images.git import Commit, Mirror, SourceError
 from dockyard.images.registry import Manifest, RegistryClient
 from dockyard.images.releasing import principal_of, release_image
 from dockyard.images.sources import check_source
+from dockyard.images.work_dir import WorkDir
 from dockyard.store import builds, images
 from dockyard.store.builds import Claimed
 from dockyard.store.db import Database
@@ -120,8 +122,8 @@ def _steps(tools: Tools, job: Claimed, out: BuildLog, *, started: float) -> Imag
     """The image of the build: one recorded already (an unforced build of a built commit) or
     the one just built and pushed, still to record."""
     source = job.source
-    work = tools.settings.builds.work_dir
-    mirror = Mirror(work / "repos" / f"{job.service_id}.git", source.repo_url)
+    work = WorkDir(tools.settings.builds.work_dir)
+    mirror = Mirror(work.mirror(job.service_id), source.repo_url)
     deadline = started + tools.settings.builds.timeout_s
     with mirror.locked():
         if mirror.has(job.ref):  # a commit id names the same commit whatever a fetch brings
@@ -143,14 +145,27 @@ def _steps(tools: Tools, job: Claimed, out: BuildLog, *, started: float) -> Imag
                     "nothing to do (--force builds it again)"
                 )
                 return existing
-        context = make_context(
-            mirror, sha, source=source, labels=_labels(job, commit),
-            into=work / "contexts" / f"{job.id}.tar",
-        )  # fmt: skip
+        kept = ContextCache(work.kept)
+        context = _context(job, mirror, commit, into=work.context(job.id), kept=kept, out=out)
     try:
         return _build_and_push(tools, job, out, commit=commit, context=context, deadline=deadline)
     finally:
         context.unlink(missing_ok=True)
+
+
+def _context(
+    job: Claimed, mirror: Mirror, commit: Commit, *, into: Path, kept: ContextCache, out: BuildLog
+) -> Path:
+    """The build context of `commit`: the one kept from its last build, or exported now (and
+    kept). Called with the mirror locked."""
+    labels = _labels(job, commit)
+    key = context_key(commit.sha, job.source, labels)
+    if kept.take(job.service_id, key, into=into) is not None:
+        out.line(f"the context of commit {naming.short(commit.sha)} is the one sent last time")
+        return into
+    context = make_context(mirror, commit.sha, source=job.source, labels=labels, into=into)
+    kept.keep(job.service_id, key, context)
+    return context
 
 
 def _build_and_push(

@@ -24,7 +24,8 @@ from dockyard.images.build_job import Tools, run_build
 from dockyard.images.config import ImageSettings
 from dockyard.images.engine import Engine
 from dockyard.images.registry import RegistryClient
-from dockyard.store import builds
+from dockyard.images.work_dir import WorkDir
+from dockyard.store import builds, services
 from dockyard.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class Builder:
         slots = asyncio.Semaphore(self._settings.builds.concurrency)
         tasks: set[asyncio.Task[None]] = set()
         lease = asyncio.create_task(self._keep_leases())
+        swept = asyncio.create_task(self._keep_swept())
         try:
             while True:
                 await slots.acquire()
@@ -88,11 +90,10 @@ class Builder:
                 if not await claimed:
                     await self._sleep()
         finally:
-            lease.cancel()
-            for task in tasks:
+            for task in (lease, swept, *tasks):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(lease, *tasks, return_exceptions=True)
+                await asyncio.gather(lease, swept, *tasks, return_exceptions=True)
 
     async def _take(self, claimed: asyncio.Future[bool], slots: asyncio.Semaphore) -> None:
         """Claim the next queued build and run it, in one worker thread: the build starts the
@@ -163,6 +164,25 @@ class Builder:
             )
         for build_id in failed:
             log.warning("build id=%s interrupted: its server stopped running it", build_id)
+
+    async def _keep_swept(self) -> None:
+        while True:
+            try:
+                removed = await asyncio.to_thread(self.sweep_once)
+                if removed:
+                    log.info("build work files removed: %s", removed)
+            except (DockyardError, OSError) as exc:
+                log.warning("build work sweep failed: %s", exc)
+            await asyncio.sleep(self._settings.builds.sweep_s)
+
+    def sweep_once(self) -> int:
+        """Remove the mirrors and kept contexts of deleted services, and the contexts of
+        builds whose server died (older than the build timeout); how many were removed."""
+        work = WorkDir(self._settings.builds.work_dir)
+        on_disk = work.service_ids()
+        with self._tools.db.session() as session:
+            live = services.live_service_ids(session, on_disk)
+        return work.sweep(live=live, max_age_s=self._settings.builds.timeout_s)
 
     def close(self) -> None:
         self._tools.registry.close()

@@ -213,3 +213,13 @@ def delete_service(
     row.deleted_at = now
     row.updated_at = now
     return service_view(row, team)
+
+
+def live_service_ids(session: Session, ids: Collection[int]) -> set[int]:
+    """Those of `ids` whose services exist and are not being deleted."""
+    if not ids:
+        return set()
+    found = session.scalars(
+        select(ServiceRow.id).where(ServiceRow.id.in_(ids), ServiceRow.deleted_at.is_(None))
+    )
+    return set(found)

@@ -43,6 +43,7 @@ def test_a_build_pushes_one_digest_and_records_its_commit(
     assert f"is commit {sha}" in log and "Step 1/" in log and "pushing" in log
     whole = center.client.get(center.service() + "/builds/1/log", headers=center.ci).json()
     assert whole["text"] == log and whole["done"] is True
+    assert whole["build"]["image"]["digest"] == registry_digest
     tail = center.client.get(
         center.service() + "/builds/1/log", params={"after": len(log) - 20}, headers=center.ci
     ).json()
@@ -62,6 +63,8 @@ def test_a_built_commit_is_not_built_again_unless_forced(center: Center, repo: R
     assert "Using cache" in log
     # The engine really built it again; the registry holds that very image, so no push.
     assert "nothing to push" in log and "==> pushing" not in log
+    # The context kept from the first build is sent again, not exported from git again.
+    assert "is the one sent last time" in log
     # Same commit, same context, warm cache, `created` from the commit: the very same image.
     assert forced["image"]["digest"] == first["image"]["digest"]
     listed = center.client.get(center.service() + "/images", headers=center.ci).json()["items"]
