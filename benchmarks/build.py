@@ -232,12 +232,12 @@ def run(engine: docker.APIClient, db: Database, registry: Any, **kw: Any) -> Non
 
 
 def _report(variants: dict[str, Samples], called: float, rolling: float) -> None:
-    print(f"{'measure':<44} {'dockyard':>9} {'baseline':>9} {'ratio':>6}  target")
+    print(f"{'measure':<52} {'dockyard':>9} {'baseline':>9} {'ratio':>6}  target")
 
     def row(name: str, value: float, base: float | None, target: str) -> None:
         base_text = f"{base:9.3f}" if base is not None else f"{'-':>9}"
         ratio = f"{value / base:6.2f}" if base else f"{'-':>6}"
-        print(f"{name:<44} {value:9.3f} {base_text} {ratio}  {target}")
+        print(f"{name:<52} {value:9.3f} {base_text} {ratio}  {target}")
 
     for name, found in variants.items():
         ours, theirs, plain, forced = (

@@ -46,6 +46,8 @@ class ContextCache:
             os.link(self._slot(service_id, key), into)
         except FileNotFoundError:
             return None
+        # Now, as a fresh export would be: the work sweep judges a build's context by its age.
+        os.utime(into)
         return into
 
     def keep(self, service_id: int, key: str, context: Path) -> None:

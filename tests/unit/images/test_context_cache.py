@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -41,8 +43,10 @@ def test_a_kept_context_is_linked_to_the_build_and_survives_its_removal(tmp_path
     assert cache.take(7, "k1", into=tmp_path / "1.tar") is None
     cache.keep(7, "k1", _tar(tmp_path / "1.tar", b"one"))
     (tmp_path / "1.tar").unlink()  # the first build ends
+    os.utime(cache.take(7, "k1", into=tmp_path / "old.tar") or tmp_path, (0, 0))
     taken = cache.take(7, "k1", into=tmp_path / "2.tar")
     assert taken == tmp_path / "2.tar" and taken.read_bytes() == b"one"
+    assert time.time() - taken.stat().st_mtime < 60  # as young as a fresh export
     taken.unlink()  # the second build ends: the kept one stays
     assert cache.take(7, "k1", into=tmp_path / "3.tar") is not None
     assert cache.take(7, "k2", into=tmp_path / "4.tar") is None
