@@ -473,6 +473,8 @@ def _image_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -
             * 1024
             * 1024,
             git_timeout_s=env.get("DOCKYARD_GIT_TIMEOUT_S", _seconds(1, 7 * 86400), 3600.0),
+            retired_keep_s=env.get("DOCKYARD_GIT_KEEP_DELETED_DAYS", _int_in(0, 3650), 30)
+            * 86400.0,
         ),
     )
 

@@ -14,7 +14,10 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 
 from dockyard.domain.clock import Clock
 from dockyard.domain.errors import DockyardError
@@ -23,6 +26,7 @@ from dockyard.images.build_events import BuildEvents
 from dockyard.images.build_job import Tools, run_build
 from dockyard.images.config import ImageSettings
 from dockyard.images.engine import Engine
+from dockyard.images.hosted import HostedRepos, RepoOwner
 from dockyard.images.registry import RegistryClient
 from dockyard.images.work_dir import WorkDir
 from dockyard.store import builds, services
@@ -176,16 +180,44 @@ class Builder:
             await asyncio.sleep(self._settings.builds.sweep_s)
 
     def sweep_once(self) -> int:
-        """Remove the mirrors and kept contexts of deleted services, and the contexts of
-        builds whose server died (older than the build timeout); how many were removed."""
+        """Remove the mirrors and kept contexts of deleted services and the contexts of
+        builds whose server died (older than the build timeout); move deleted services'
+        hosted repositories aside, and remove those retired longer than the keep time.
+        How many things were removed or moved."""
         work = WorkDir(self._settings.builds.work_dir)
+        hosted = HostedRepos(self._settings.sources.hosted_dir)
+        markers = hosted.markers()
         on_disk = work.service_ids()
+        owners = {repo: RepoOwner.parse(marker) for repo, marker in markers.items()}
+        named = {owner.service_id for owner in owners.values() if owner is not None}
         with self._tools.db.session() as session:
-            live = services.live_service_ids(session, on_disk)
-        return work.sweep(live=live, max_age_s=self._settings.builds.timeout_s)
+            live = services.live_services(session, on_disk | named)
+        done = work.sweep(live=live.keys(), max_age_s=self._settings.builds.timeout_s)
+        keep_s = self._settings.sources.retired_keep_s
+        return done + _sweep_hosted(hosted, markers, owners, live=live, keep_s=keep_s)
 
     def close(self) -> None:
         self._tools.registry.close()
+
+
+def _sweep_hosted(
+    hosted: HostedRepos,
+    markers: dict[Path, str],
+    owners: dict[Path, RepoOwner | None],
+    *,
+    live: dict[int, datetime],
+    keep_s: float,
+) -> int:
+    """Retire the hosted repositories of services not `live` (a marker of no known form is
+    left alone); purge those retired before `keep_s` ago. How many were retired or purged."""
+    done = 0
+    for repo, owner in owners.items():
+        if owner is None or live.get(owner.service_id) == owner.created:
+            continue
+        if hosted.retire(repo, marker=markers[repo]):
+            log.info("hosted repository %s retired: its service was deleted", repo)
+            done += 1
+    return done + hosted.purge_retired(older_than=time.time() - keep_s)
 
 
 def _settle(claimed: asyncio.Future[bool], found: bool) -> None:

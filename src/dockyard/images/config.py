@@ -146,6 +146,8 @@ class SourceSettings:
     git_timeout_s: float = 3600.0
     """The longest one request to a git remote may take, body and answer included; then its
     `git http-backend` is killed and the request ends."""
+    retired_keep_s: float = 30 * 86400.0
+    """How long a deleted service's hosted repository is kept (under TEAM/.deleted/)."""
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ A service's hosted repository is `HOSTED_DIR/TEAM/SERVICE.git`, created on first
 a fetch or a push). The builder reads it as the `file://` source it is, like any other.
 
 A repository belongs to one service, not to a name: a marker file records the service's id and
-creation time. A service deleted and created again under the same name finds the old one's
-repository moved aside to `TEAM/.deleted/SERVICE-...git` on first use, and starts empty.
+creation time. A deleted service's repository is moved aside to `TEAM/.deleted/SERVICE-...git`
+by the builder's sweep (or by a namesake created before the sweep came by, on first use: the
+namesake starts empty), and removed from there after `retired_keep_s`: the team has that long to
+ask the platform team for its history back.
 """
 
 from __future__ import annotations
@@ -50,6 +52,21 @@ class RepoOwner:
     def of(cls, row: ServiceRow) -> RepoOwner:
         """The service `row` as the owner of its hosted repository."""
         return cls(service_id=row.id, created=row.created_at)
+
+    @classmethod
+    def parse(cls, marker: str) -> RepoOwner | None:
+        """The owner a marker names; None for a marker of no known form."""
+        found = _MARKER_FORM.match(marker)
+        if found is None:
+            return None
+        try:
+            created = datetime.fromisoformat(found.group(2))
+        except ValueError:
+            return None
+        return cls(service_id=int(found.group(1)), created=created)
+
+
+_MARKER_FORM = re.compile(r"^service (\d+) created (\S+)$")
 
 
 def git_env() -> dict[str, str]:
@@ -137,6 +154,36 @@ class HostedRepos:
         target = Path(tempfile.mkdtemp(prefix=f"{service}-{slug}-", suffix=".git", dir=retired))
         os.rename(final, target)
         return target
+
+    def markers(self) -> dict[Path, str]:
+        """Every hosted repository that has a marker, and the marker."""
+        found = {}
+        for repo in sorted(self.root.glob("*/*.git")):
+            marker = _marker(repo)
+            if marker:
+                found[repo] = marker
+        return found
+
+    def retire(self, repo: Path, *, marker: str) -> bool:
+        """Move `repo` (a live path) aside if it still carries `marker`: its service is gone.
+        False if it changed meanwhile (a namesake took the name) or is gone."""
+        with _locked(repo.parent):
+            if _marker(repo) != marker:
+                return False
+            target = self._retire(repo, service=repo.name.removesuffix(".git"), marker=marker)
+        os.utime(target)  # dated now: the keep time counts from here
+        return True
+
+    def purge_retired(self, *, older_than: float) -> int:
+        """Remove retired repositories last touched before `older_than` (a time.time());
+        how many were removed."""
+        removed = 0
+        for repo in sorted(self.root.glob(f"*/{RETIRED_DIR}/*.git")):
+            with contextlib.suppress(FileNotFoundError):
+                if repo.stat().st_mtime < older_than:
+                    shutil.rmtree(repo)
+                    removed += 1
+        return removed
 
     def head(self, team: str, service: str, branch: str) -> str | None:
         """The commit `branch` points to in the hosted repository; None if it does not exist."""

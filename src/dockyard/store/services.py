@@ -215,11 +215,14 @@ def delete_service(
     return service_view(row, team)
 
 
-def live_service_ids(session: Session, ids: Collection[int]) -> set[int]:
-    """Those of `ids` whose services exist and are not being deleted."""
+def live_services(session: Session, ids: Collection[int]) -> dict[int, datetime]:
+    """Those of `ids` whose services exist and are not being deleted, with their creation
+    times (an id alone may name a purged service's successor)."""
     if not ids:
-        return set()
-    found = session.scalars(
-        select(ServiceRow.id).where(ServiceRow.id.in_(ids), ServiceRow.deleted_at.is_(None))
+        return {}
+    rows = session.execute(
+        select(ServiceRow.id, ServiceRow.created_at).where(
+            ServiceRow.id.in_(ids), ServiceRow.deleted_at.is_(None)
+        )
     )
-    return set(found)
+    return {row.id: row.created_at for row in rows}

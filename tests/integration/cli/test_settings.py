@@ -29,6 +29,7 @@ def test_root_defaults() -> None:
     assert (settings.client.url, settings.client.token, settings.log_level) == (None, None, "info")
     assert settings.listen.public_url is None  # git remotes: the URL each request came to
     assert settings.images.sources.git_timeout_s == 3600.0
+    assert settings.images.sources.retired_keep_s == 30 * 86400.0
 
 
 def test_user_defaults_live_in_the_home_directory() -> None:
@@ -52,11 +53,13 @@ def test_values_from_the_environment() -> None:
             "DOCKYARD_URL": "https://dy.example/",
             "DOCKYARD_PUBLIC_URL": "https://dy.example:8443/cloud/",
             "DOCKYARD_GIT_TIMEOUT_S": "90",
+            "DOCKYARD_GIT_KEEP_DELETED_DAYS": "7",
         },
         uid=0,
     )
     assert settings.listen.public_url == "https://dy.example:8443/cloud"
     assert settings.images.sources.git_timeout_s == 90.0
+    assert settings.images.sources.retired_keep_s == 7 * 86400.0
     assert settings.paths.logs_dir == Path("/srv/dy/logs")
     assert settings.database.url == "postgresql+psycopg://dy@db/dy"
     assert settings.listen.local_url == "http://127.0.0.1:9000"
@@ -88,6 +91,7 @@ def test_values_from_the_environment() -> None:
         ("DOCKYARD_PUBLIC_URL", "https://ann:pw@dy.example.com", "no user, query or fragment"),
         ("DOCKYARD_PUBLIC_URL", "https://dy.example.com:99999", "from 1 to 65535"),
         ("DOCKYARD_GIT_TIMEOUT_S", "0", "use a number of seconds from 1 to 604800"),
+        ("DOCKYARD_GIT_KEEP_DELETED_DAYS", "-1", "use a whole number from 0 to 3650"),
         ("DOCKYARD_DOCKER_NETWORK", "", "it is empty"),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,3 +80,27 @@ def test_a_repository_without_a_marker_is_taken_as_the_live_services(tmp_path: P
     assert repos.ensure("shop", "web", owner=AGAIN) == path
     assert repos.head("shop", "web", "main") == sha
     assert (path / MARKER).read_text() == AGAIN.marker + "\n"
+
+
+def test_a_retired_repository_is_kept_for_a_while_then_removed(tmp_path: Path) -> None:
+    repos = HostedRepos(tmp_path / "git")
+    web = repos.ensure("shop", "web", owner=FIRST)
+    api = repos.ensure("shop", "api", owner=RepoOwner(service_id=8, created=FIRST.created))
+    assert repos.markers() == {
+        api: "service 8 created 2026-01-02T03:04:05+00:00",
+        web: FIRST.marker,
+    }
+    assert RepoOwner.parse(FIRST.marker) == FIRST
+    assert RepoOwner.parse("service 7 created yesterday") is None
+    assert RepoOwner.parse("someone else's") is None
+
+    assert not repos.retire(web, marker=AGAIN.marker)  # not the marker it carries: stays
+    os.utime(web, (0, 0))  # last pushed to long ago: the keep time counts from retirement
+    before = time.time()
+    assert repos.retire(web, marker=FIRST.marker)
+    assert not web.exists() and list(repos.markers()) == [api]
+    (retired,) = (tmp_path / "git" / "shop" / ".deleted").iterdir()
+    assert (retired / MARKER).read_text().strip() == FIRST.marker
+    assert repos.purge_retired(older_than=before - 1) == 0  # retired just now: kept
+    assert repos.purge_retired(older_than=time.time() + 1) == 1
+    assert not retired.exists() and api.exists()
