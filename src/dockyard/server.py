@@ -28,6 +28,7 @@ from dockyard.controller.networks import DockerSegmentNetworks
 from dockyard.domain.clock import Clock, utcnow
 from dockyard.domain.errors import DockyardError
 from dockyard.domain.instance import Owner
+from dockyard.domain.status import EnvKey
 from dockyard.images.builder import Builder
 from dockyard.images.follower import Follower
 from dockyard.images.pinning import ImagePinner
@@ -36,6 +37,7 @@ from dockyard.network.etcd import Etcd
 from dockyard.network.ipam.client import Ipam
 from dockyard.network.ipam.publish import publish_segments
 from dockyard.network.leader import Candidate, Election
+from dockyard.network.nudges import Nudges
 from dockyard.portal.app import build_portal
 from dockyard.portal.deps import PortalDeps
 from dockyard.portal.image_pages import install_builder_wake
@@ -63,6 +65,11 @@ class Parts:
     ipam: Ipam | None = None
     election: Election | None = None
     """None: this server is the only one and always leads (no DOCKYARD_ETCD_ENDPOINTS)."""
+    nudges: Nudges | None = None
+    """With an election: how a standby tells the leader's controllers of a change at once."""
+    notify: Callable[[EnvKey], None] | None = None
+    """How the API, the portal and the builder tell controllers of a change; None: the
+    manager's own `notify` (a single server)."""
 
 
 def build_parts(settings: Settings) -> Parts:
@@ -80,18 +87,21 @@ def build_parts(settings: Settings) -> Parts:
         driver=settings.ipam.driver_socket.name.removesuffix(".sock"),
     )
     manager = Manager(db, runtime, clock=utcnow, settings=settings.controller, networks=networks)
+    election = _election(settings) if settings.etcd.elect_leader else None
+    nudges = None
+    if election is not None:
+        nudges = Nudges(Etcd(settings.etcd.endpoints), prefix=settings.etcd.prefix)
+    notify = _notifier(manager, election, nudges)
     registry = RegistryClient(settings.images.registry.url)
     builder = Builder(
         db,
         settings=settings.images,
         docker_host=settings.docker.host,
         clock=utcnow,
-        notify=manager.notify,
+        notify=notify,
         registry=registry,
     )
-    follower = Follower(
-        db, clock=utcnow, notify=manager.notify, interval_s=settings.images.follow_s
-    )
+    follower = Follower(db, clock=utcnow, notify=notify, interval_s=settings.images.follow_s)
     ipam = Ipam.connect(settings.etcd.endpoints, prefix=settings.etcd.prefix, clock=utcnow)
     return Parts(
         db=db,
@@ -103,8 +113,24 @@ def build_parts(settings: Settings) -> Parts:
         builder=builder,
         follower=follower,
         ipam=ipam,
-        election=_election(settings) if settings.etcd.elect_leader else None,
+        election=election,
+        nudges=nudges,
+        notify=notify,
     )
+
+
+def _notifier(
+    manager: Manager, election: Election | None, nudges: Nudges | None
+) -> Callable[[EnvKey], None]:
+    """Tell this server's controllers of a change to `key`, and the leader's too while this
+    server does not lead (its own controllers do not run then)."""
+
+    def notify(key: EnvKey) -> None:
+        manager.notify(key)
+        if election is not None and nudges is not None and not election.leading:
+            nudges.send_soon(key)
+
+    return notify
 
 
 def _election(settings: Settings) -> Election:
@@ -131,7 +157,7 @@ def bootstrap_admin(parts: Parts, settings: Settings) -> None:
 
 def build_app(parts: Parts) -> FastAPI:
     """API at /api/v1, portal at /ui, controllers running for the app's lifetime."""
-    notify = parts.manager.notify
+    notify = parts.notify or parts.manager.notify
     app = build_api(
         ApiDeps(
             db=parts.db,
@@ -214,6 +240,8 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if parts.nudges is not None:
+            parts.nudges.attach(asyncio.get_running_loop())
         await _publish_segments(parts)
         tasks = [
             asyncio.create_task(_lead(parts), name="leader"),
@@ -226,6 +254,8 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             parts.builder.close()
+            if parts.nudges is not None:
+                await parts.nudges.close()
             if parts.ipam is not None:
                 await parts.ipam.close()
             parts.db.close()
@@ -264,7 +294,9 @@ async def _term(parts: Parts, *, previous: asyncio.Task[None] | None) -> None:
     one Manager never runs twice at once after a quick step-down and re-election."""
     if previous is not None:
         await asyncio.gather(previous, return_exceptions=True)
-    await asyncio.gather(parts.manager.run(), parts.follower.run())
+    # Standbys' nudges are queued like this server's own changes while it leads.
+    nudged = [parts.nudges.receive(parts.manager.notify)] if parts.nudges is not None else []
+    await asyncio.gather(parts.manager.run(), parts.follower.run(), *nudged)
 
 
 async def _publish_segments(parts: Parts) -> None:

@@ -1,7 +1,8 @@
 """Two real `dockyard server` processes over one PostgreSQL database and one etcd: exactly one
-leads, either one's API takes work that the leader carries out, and after `kill -9` of the
-leader the other takes over within about the TTL and finishes later work with exactly the
-wanted containers (no duplicates, no orphans).
+leads, either one's API takes work that the leader carries out at once (the standby nudges
+it: far sooner than the resync), and after `kill -9` of the leader the other takes over within
+about the TTL and finishes later work with exactly the wanted containers (no duplicates, no
+orphans).
 
 Real parts: two `dockyard server` child processes, PostgreSQL, etcd, the Docker engine.
 """
@@ -33,6 +34,10 @@ from tests.support.server import ServerProcess
 __all__ = ["postgres_database", "postgres_server"]
 pytestmark = [pytest.mark.docker, pytest.mark.postgres]
 TTL_S = 3
+RESYNC_S = 60
+NUDGED_S = 15.0
+"""The deploy via the standby is available within this (a few seconds of rollout), far
+inside the resync interval: only the standby's nudge can have started it."""
 TAKEOVER_MARGIN_S = 3.0
 """Past the TTL: the survivor polls the key every TTL/5, and the test polls /healthz/parts."""
 
@@ -53,7 +58,8 @@ def servers(
         "DOCKYARD_ETCD_ENDPOINTS": etcd_server.endpoint,
         "DOCKYARD_ETCD_PREFIX": f"/t-{secrets.token_hex(4)}",
         "DOCKYARD_LEADER_TTL_S": str(TTL_S),
-        "DOCKYARD_RESYNC_INTERVAL_S": "1",
+        # Long: work done through the standby must reach the leader by its nudge.
+        "DOCKYARD_RESYNC_INTERVAL_S": str(RESYNC_S),
     }
     first = ServerProcess(tmp_path / "a", network=NETWORK, extra_env=env)
     second = ServerProcess(tmp_path / "b", network=NETWORK, extra_env=env)
@@ -94,10 +100,12 @@ def test_one_server_leads_and_the_other_takes_over_after_kill_9(
 
     team = docker_team
     with standby.client() as api:
-        # The standby runs no controllers: its deploy is carried out by the leader's resync.
+        # The standby runs no controllers: it nudges the leader, whose controllers carry out
+        # its deploy at once, not at their resync.
         base = create_service(api, team, test_image)
+        time.sleep(1)  # past the leader's first resync, which would see any service there
         api.post(f"{base}/deploy", json={"replicas": 2}).raise_for_status()
-        wait_for(available_at(api, base, 1), timeout_s=30, what="the deploy via the standby")
+        wait_for(available_at(api, base, 1), timeout_s=NUDGED_S, what="the deploy via the standby")
         assert_converged(docker_engine, api, base, team=team, replicas=2, revision=1)
 
         leader.kill()

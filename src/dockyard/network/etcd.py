@@ -194,6 +194,11 @@ class Etcd:
 
     # -- connection ----------------------------------------------------------------------
 
+    async def client(self) -> aetcd.Client:
+        """The connected client itself, for what this class does not wrap (watches); after
+        a failure of it, `close()` so that the next call connects afresh."""
+        return await self._connected()
+
     @contextlib.asynccontextmanager
     async def _errors(self, action: str, *, write: bool) -> AsyncIterator[aetcd.Client]:
         """Yield a connected client; translate its failures; move to the next endpoint on one."""
