@@ -90,7 +90,8 @@ def build_parts(settings: Settings) -> Parts:
     election = _election(settings) if settings.etcd.elect_leader else None
     nudges = None
     if election is not None:
-        nudges = Nudges(Etcd(settings.etcd.endpoints), prefix=settings.etcd.prefix)
+        etcd = Etcd(settings.etcd.endpoints, user="Nudging the leader")
+        nudges = Nudges(etcd, prefix=settings.etcd.prefix)
     notify = _notifier(manager, election, nudges)
     registry = RegistryClient(settings.images.registry.url)
     builder = Builder(
@@ -137,7 +138,7 @@ def _election(settings: Settings) -> Election:
     """This server's campaign to run the controllers, on its own etcd connection whose
     requests time out well inside the leader's refresh deadline."""
     ttl_s = settings.etcd.leader_ttl_s
-    etcd = Etcd(settings.etcd.endpoints, timeout_s=min(2.0, ttl_s / 6))
+    etcd = Etcd(settings.etcd.endpoints, timeout_s=min(2.0, ttl_s / 6), user="Leader election")
     me = Candidate(
         host=settings.ipam.host, pid=os.getpid(), started=utcnow().isoformat(timespec="seconds")
     )

@@ -72,12 +72,17 @@ class Etcd:
     Not thread-safe across event loops: each loop (each process) makes its own.
     """
 
-    def __init__(self, endpoints: Sequence[str], *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, endpoints: Sequence[str], *, timeout_s: float = DEFAULT_TIMEOUT_S, user: str = "IPAM"
+    ) -> None:
+        """`user` names what needs etcd, at the start of every failure's message (the runtime
+        and the portal recognise "IPAM unavailable")."""
         if not endpoints:
             raise Invalid("no etcd endpoint given", field="etcd_endpoints")
         self.endpoints = tuple(endpoints)
         self._addresses = [parse_endpoint(endpoint) for endpoint in self.endpoints]
         self._timeout_s = timeout_s
+        self._user = user
         self._current = 0
         self._client: aetcd.Client | None = None
 
@@ -210,7 +215,7 @@ class Etcd:
             lost = write and not isinstance(exc, aetcd.exceptions.InvalidArgumentError)
             kind = OutcomeUnknown if lost else Unavailable
             raise kind(
-                f"IPAM unavailable: etcd at {endpoint} did not {action}: {_reason(exc)}; "
+                f"{self._user} unavailable: etcd at {endpoint} did not {action}: {_reason(exc)}; "
                 "it is retried when etcd answers again"
             ) from exc
 
