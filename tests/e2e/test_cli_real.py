@@ -29,9 +29,14 @@ pytestmark = pytest.mark.docker
     ]
 )
 def server(
-    request: pytest.FixtureRequest, tmp_path: Path, docker_engine: docker.APIClient, test_image: str
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    docker_engine: docker.APIClient,
+    test_image: str,
+    docker_team: str,
 ) -> Iterator[ServerProcess]:
-    """The whole server on the default SQLite file, and on PostgreSQL through its URL."""
+    """The whole server on the default SQLite file, and on PostgreSQL through its URL; stopped
+    before `docker_team`'s containers are removed (a running server would start them again)."""
     extra = {}
     if request.param == "postgres":
         extra["DOCKYARD_DATABASE_URL"] = request.getfixturevalue("postgres_database")

@@ -28,8 +28,14 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 def server(
-    tmp_path: Path, registry: RunningRegistry, docker_engine: docker.APIClient, test_image: str
+    tmp_path: Path,
+    registry: RunningRegistry,
+    docker_engine: docker.APIClient,
+    test_image: str,
+    docker_team: str,
 ) -> Iterator[ServerProcess]:
+    """The server, stopped before `docker_team`'s containers are removed (a running server
+    would start them again, and they would outlive the test)."""
     state = tmp_path / "state"
     state.mkdir()
     process = ServerProcess(

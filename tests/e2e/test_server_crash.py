@@ -23,8 +23,10 @@ NETWORK = "dockyard-test"
 
 @pytest.fixture
 def server(
-    tmp_path: Path, docker_engine: docker.APIClient, test_image: str
+    tmp_path: Path, docker_engine: docker.APIClient, test_image: str, docker_team: str
 ) -> Iterator[ServerProcess]:
+    """The server, stopped before `docker_team`'s containers are removed (a running server
+    would start them again, and they would outlive the test)."""
     process = ServerProcess(
         tmp_path, network=NETWORK, extra_env={"DOCKYARD_RESYNC_INTERVAL_S": "2"}
     )

@@ -49,10 +49,11 @@ def servers(
     etcd_server: EtcdServer,
     docker_engine: docker.APIClient,
     test_image: str,
+    docker_team: str,
 ) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """Two servers sharing the database, etcd (under a prefix of this test's own) and the admin
     token: the first creates the token; the second finds it made and writes no credentials, so
-    it is handed the first's file."""
+    it is handed the first's file. Both stop before `docker_team`'s containers are removed."""
     env = {
         "DOCKYARD_DATABASE_URL": postgres_database,
         "DOCKYARD_ETCD_ENDPOINTS": etcd_server.endpoint,
