@@ -72,7 +72,7 @@ async def test_a_stopped_etcd_is_unavailable_and_a_restarted_one_answers_again(
     with pytest.raises(OutcomeUnknown):  # a write's fate is never assumed
         await etcd.create("/k2", b"v")
     leader = Etcd([own_etcd.endpoint], timeout_s=1.0, user="Leader election")
-    with pytest.raises(Unavailable, match="^Leader election unavailable: etcd at"):
+    with pytest.raises(Unavailable, match=r"^Leader election unavailable: etcd at"):
         await leader.get("/k")  # the message names what needs etcd
     await leader.close()
     own_etcd.start()
