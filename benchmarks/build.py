@@ -2,18 +2,20 @@
 
 1. build + push of a small service through Dockyard (API request -> builder: ref resolved, git
    archive, build, push, manifest read back, image recorded; timed until the API says succeeded)
-   against `docker build` + push of the same context straight through the Engine API. Target
-   <= 1.15x. The repository is a local `file://` one, as Dockyard's hosted remotes are: the
-   builder reads it in place. An http(s) source adds a `git fetch` (of one new commit: ~14 ms
-   here through git's own local transport, more over a network).
+   against `docker build` + push of the same context straight through the Engine API, with
+   BuildKit as Dockyard builds (and, for information, with the classic builder, `docker
+   build`'s default on this engine). Target <= 1.15x. The repository is a local `file://`
+   one, as Dockyard's hosted remotes are: the builder reads it in place. An http(s) source
+   adds a `git fetch` (of one new commit: ~14 ms here through git's own local transport, more
+   over a network).
 2. a forced rebuild of an unchanged commit (layer cache warm) against its first build.
    Target <= 20 %. Also measured: the engine's own rebuild of the same context (`docker build`
    + push again, cache warm) against its own first build, which is the floor here: the engine
    takes ~40 ms for any build at all (even `FROM` alone), whatever it has cached.
 3. a promotion: API call -> the controller rolling the new revision. Target <= 1 s.
 
-Each round builds a fresh commit (new page content), so the COPY layer is new for both sides;
-the base layers are in the registry already for both. Rounds alternate the order of the two.
+Each round builds a fresh commit (new page content) for each side, so the COPY layer is new
+for all; the base layers are in the registry already for all. Rounds rotate the order.
 
 Run: .venv/bin/python -m benchmarks.build [--rounds 5]
 """
@@ -21,13 +23,14 @@ Run: .venv/bin/python -m benchmarks.build [--rounds 5]
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker
 import httpx
@@ -92,21 +95,47 @@ def direct_context(repo: Repo, work: Path, *, labelled: bool) -> Path:
 
 
 def direct_build(
-    engine: docker.APIClient, context: Path, repository: str, tag: str, *, dockerfile: str
+    engine: docker.APIClient,
+    context: Path,
+    repository: str,
+    tag: str,
+    *,
+    dockerfile: str,
+    buildkit: bool = True,
 ) -> float:
-    """`docker build` + push of `context` straight through the Engine API."""
+    """`docker build` + push of `context` straight through the Engine API: with BuildKit
+    (`version=2`, as Dockyard builds) or the classic builder (`docker build`'s default on this
+    engine)."""
     started = time.perf_counter()
     with context.open("rb") as tar:
-        for chunk in engine.build(
-            fileobj=tar, custom_context=True, dockerfile=dockerfile, tag=f"{repository}:{tag}",
-            rm=True, forcerm=True, decode=True,
-        ):  # fmt: skip
-            if "error" in chunk:
-                raise RuntimeError(chunk["error"])
+        if buildkit:
+            _buildkit(tar, dockerfile=dockerfile, tag=f"{repository}:{tag}")
+        else:
+            for chunk in engine.build(
+                fileobj=tar, custom_context=True, dockerfile=dockerfile,
+                tag=f"{repository}:{tag}", rm=True, forcerm=True, decode=True,
+            ):  # fmt: skip
+                if "error" in chunk:
+                    raise RuntimeError(chunk["error"])
     for chunk in engine.push(repository, tag=tag, stream=True, decode=True):
         if "error" in chunk:
             raise RuntimeError(chunk["error"])
     return time.perf_counter() - started
+
+
+_SOCKET = httpx.Client(
+    transport=httpx.HTTPTransport(uds="/var/run/docker.sock"), base_url="http://engine", timeout=120
+)
+
+
+def _buildkit(tar: BinaryIO, *, dockerfile: str, tag: str) -> None:
+    """POST /build?version=2 with the tar as the body, read to the end (the engine's stream)."""
+    params = {"t": tag, "dockerfile": dockerfile, "version": "2"}
+    headers = {"Content-Type": "application/x-tar"}
+    with _SOCKET.stream("POST", "/build", params=params, content=tar, headers=headers) as answer:
+        for line in answer.iter_lines():
+            if line and "error" in json.loads(line):
+                raise RuntimeError(line)
 
 
 def _wait_env(api: httpx.Client, path: str, env: str, *, revision: int, phase: str) -> None:
@@ -169,8 +198,8 @@ def compare(
     Each side builds its own fresh commit, so none finds another's layer cached."""
     repo, root, path, target = kw["repo"], kw["root"], kw["path"], kw["direct_repo"]
     found: Samples = {
-        "dockyard": [], "direct": [], "plain": [], "forced": [], "recorded": [], "forced_rec": [],
-        "again": [],
+        "dockyard": [], "direct": [], "plain": [], "classic": [], "forced": [], "recorded": [],
+        "forced_rec": [], "again": [],
     }  # fmt: skip
     tags: dict[str, str] = {}
     repo.commit(files(f"warm-up {secrets.token_hex(8)}"))
@@ -180,22 +209,27 @@ def compare(
         same = direct_context(repo, root, labelled=True)
         repo.commit(files(f"plain {n} {secrets.token_hex(8)}"))
         bare = direct_context(repo, root, labelled=False)
+        repo.commit(files(f"classic {n} {secrets.token_hex(8)}"))
+        classic = direct_context(repo, root, labelled=True)
         repo.commit(files(f"dockyard {n} {secrets.token_hex(8)}"))
-        sides = ["dockyard", "direct", "plain"]
-        for side in sides[n % 3 :] + sides[: n % 3]:  # each side goes first in turn
+        contexts = {"direct": (same, GENERATED), "plain": (bare, "Dockerfile")}
+        contexts["classic"] = (classic, GENERATED)
+        sides = ["dockyard", "direct", "plain", "classic"]
+        for side in sides[n % 4 :] + sides[: n % 4]:  # each side goes first in turn
             if side == "dockyard":
                 elapsed, _, recorded = dockyard_build(api, path)
                 found[side].append(elapsed)
                 found["recorded"].append(recorded)
-            else:
-                context, dockerfile = (
-                    (same, GENERATED) if side == "direct" else (bare, "Dockerfile")
+                continue
+            context, dockerfile = contexts[side]
+            tag = f"{side[0]}{n}-{secrets.token_hex(3)}"
+            classic_side = side == "classic"
+            found[side].append(
+                direct_build(
+                    engine, context, target, tag, dockerfile=dockerfile, buildkit=not classic_side
                 )
-                tag = f"{side[0]}{n}-{secrets.token_hex(3)}"
-                found[side].append(
-                    direct_build(engine, context, target, tag, dockerfile=dockerfile)
-                )
-                tags[side] = tag
+            )
+            tags[side] = tag
         elapsed, _, recorded = dockyard_build(api, path, force=True)
         found["forced"].append(elapsed)
         found["forced_rec"].append(recorded)
@@ -245,6 +279,12 @@ def _report(variants: dict[str, Samples], called: float, rolling: float) -> None
         )
         row(f"{name}: build + push (median s)", ours, theirs, "<= 1.15")
         row(f"{name}:   vs the bare commit (no labels)", ours, plain, "(info)")
+        row(
+            f"{name}:   vs the classic builder, same context",
+            ours,
+            median(found["classic"]),
+            "(info)",
+        )
         row(f"{name}: forced rebuild, cache warm", forced, ours, "<= 0.20")
         again = median(found["again"])
         row(f"{name}:   the engine's own: build + push again", again, theirs, "(info)")
@@ -257,8 +297,9 @@ def _report(variants: dict[str, Samples], called: float, rolling: float) -> None
         )
     row("promotion: API call (s)", called, None, "")
     row("promotion: call -> rolling (s)", rolling, None, "<= 1 s")
-    print("baselines: the engine building the very context Dockyard sends it (the service's")
-    print("Dockerfile plus the OCI LABEL line), and the bare commit; a forced rebuild against")
+    print("baselines: the engine building with BuildKit the very context Dockyard sends it (the")
+    print("service's Dockerfile plus the OCI LABEL line), and the bare commit; its classic")
+    print("builder (`docker build`'s default on this engine); a forced rebuild against")
     print("Dockyard's own first build of a new commit (end to end through the API, and by the")
     print("build time Dockyard records, builder start to end). Samples (s):")
     for name, found in variants.items():

@@ -460,6 +460,7 @@ def _image_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -
             concurrency=env.get("DOCKYARD_BUILD_CONCURRENCY", _int_in(1, 16), 1),
             timeout_s=env.get("DOCKYARD_BUILD_TIMEOUT_S", _seconds(10, 86400), 1800.0),
             lease_s=env.get("DOCKYARD_BUILD_LEASE_S", _seconds(1, 3600), 30.0),
+            buildkit=env.get("DOCKYARD_BUILDKIT", _flag, True),
         ),
         debian_mirror=env.get("DOCKYARD_DEBIAN_MIRROR", _http_url, "http://deb.debian.org/debian"),
         retention=RetentionSettings(

@@ -119,7 +119,7 @@ def test_a_build_started_in_the_portal_shows_its_log_live_and_its_image(
 
     expect(page).to_have_url(re.compile(r"/builds/1$"))
     log = page.locator("#build-log")
-    expect(log).to_contain_text("Step 1/", timeout=30_000)  # appended by the poller
+    expect(log).to_contain_text("[1/2] FROM", timeout=30_000)  # appended by the poller
     expect(page.locator("#build-head")).to_have_attribute("data-state", "succeeded", timeout=60_000)
     expect(page.locator("#build-poller")).to_have_attribute("data-done", "true")
     reference = page.locator("#build-head code.image-ref").inner_text()

@@ -54,7 +54,9 @@ class Builder:
         """Followers of build logs in this process wait on these (api.imaging)."""
         self._tools = Tools(
             db=db,
-            engine=Engine(docker_host, timeout_s=settings.builds.timeout_s),
+            engine=Engine(
+                docker_host, timeout_s=settings.builds.timeout_s, buildkit=settings.builds.buildkit
+            ),
             registry=registry or RegistryClient(settings.registry.url),
             settings=settings,
             clock=clock,

@@ -120,6 +120,9 @@ class BuildSettings:
     """A running build not heard from for this long was interrupted (its server died)."""
     poll_s: float = 1.0
     """How often the builder looks for queued builds when nobody told it about one."""
+    buildkit: bool = True
+    """Build with the engine's BuildKit; False: its classic builder (slower; for an engine
+    without BuildKit)."""
     sweep_s: float = 3600.0
     """How often the builder removes deleted services' mirrors and dead builds' contexts."""
 

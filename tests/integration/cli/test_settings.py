@@ -30,6 +30,7 @@ def test_root_defaults() -> None:
     assert settings.listen.public_url is None  # git remotes: the URL each request came to
     assert settings.images.sources.git_timeout_s == 3600.0
     assert settings.images.sources.retired_keep_s == 30 * 86400.0
+    assert settings.images.builds.buildkit
 
 
 def test_user_defaults_live_in_the_home_directory() -> None:
@@ -54,12 +55,14 @@ def test_values_from_the_environment() -> None:
             "DOCKYARD_PUBLIC_URL": "https://dy.example:8443/cloud/",
             "DOCKYARD_GIT_TIMEOUT_S": "90",
             "DOCKYARD_GIT_KEEP_DELETED_DAYS": "7",
+            "DOCKYARD_BUILDKIT": "false",
         },
         uid=0,
     )
     assert settings.listen.public_url == "https://dy.example:8443/cloud"
     assert settings.images.sources.git_timeout_s == 90.0
     assert settings.images.sources.retired_keep_s == 7 * 86400.0
+    assert not settings.images.builds.buildkit
     assert settings.paths.logs_dir == Path("/srv/dy/logs")
     assert settings.database.url == "postgresql+psycopg://dy@db/dy"
     assert settings.listen.local_url == "http://127.0.0.1:9000"

@@ -42,7 +42,7 @@ def test_build_shows_the_log_live_and_ends_with_the_image(
     code, out, err = _cli(center, tmp_path, "build", "web")
     assert code == 0, err
     assert "build 1 of web queued (main)" in out
-    assert "Step 1/" in out and "pushing" in out
+    assert "[1/2] FROM" in out and "pushing" in out
     assert "build 1 succeeded: " in out and "@sha256:" in out
 
     code, out, _ = _cli(center, tmp_path, "builds", "web")
@@ -50,7 +50,7 @@ def test_build_shows_the_log_live_and_ends_with_the_image(
     code, out, _ = _cli(center, tmp_path, "images", "list", "web")
     assert code == 0 and repo.url not in out and "Ada Builder" in out
     code, out, _ = _cli(center, tmp_path, "build-log", "web", "1")
-    assert code == 0 and "Step 1/" in out
+    assert code == 0 and "[1/2] FROM" in out
 
 
 def test_a_failed_build_exits_1_with_its_reason(center: Center, repo: Repo, tmp_path: Path) -> None:
@@ -58,7 +58,10 @@ def test_a_failed_build_exits_1_with_its_reason(center: Center, repo: Repo, tmp_
     _cli(center, tmp_path, "source", "set", "web", "--repo", repo.url)
     code, out, err = _cli(center, tmp_path, "build", "web", "--deploy", "test")
     assert code == 1
-    assert "error: build 1 failed: the build failed: The command '/bin/sh -c exit 7'" in err
+    assert (
+        "error: build 1 failed: the build failed: executor failed running [/bin/sh -c exit 7]"
+        in err
+    )
     assert "RUN exit 7" in out
 
 

@@ -21,7 +21,9 @@ source_app = typer.Typer(help="Where a service's images are built from.", no_arg
 
 Service = Annotated[str, typer.Argument(metavar="SVC", help="The service.")]
 LOG_WAIT_S = 5  # below the client's timeout: each poll returns before it
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+# A step as the classic builder logs it ("Step 2/3 : COPY ...") and as BuildKit's progress
+# reads in the log ("#5 [2/3] COPY ...", "#5 [build 2/3] ..." in a multi-stage build).
+_STEP = re.compile(r"^(?:Step (\d+)/(\d+) : |#\d+ \[(?:\S+ )?(\d+)/(\d+)\] )(.*)$")
 
 COLUMNS = (
     Column("BUILD", lambda b: b["number"], "right"),
@@ -174,7 +176,8 @@ def _print_log(out: Console, text: str, stage: str) -> str:
     for line in text.splitlines():
         step = _STEP.match(line.strip())
         if step:
-            stage = f"step {step.group(1)}/{step.group(2)}: {step.group(3)[:60]}"
+            number, total = step.group(1) or step.group(3), step.group(2) or step.group(4)
+            stage = f"step {number}/{total}: {step.group(5)[:60]}"
         elif line.startswith("==> "):
             stage = line[4:].split(":")[0][:70]
     return stage
