@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from dockyard.domain.source import looks_like_commit
 from dockyard.images.local_refs import git_dir, read_ref
+from dockyard.images.loose_commit import read_commit
 
 FETCH_TIMEOUT_S = 600.0
 LOCAL_TIMEOUT_S = 120.0
@@ -182,6 +183,9 @@ class Mirror:
             key = (str(self.path), name) if FULL_SHA.match(name) else None
             if key is not None and (known := _SEEN.get(key)) is not None:
                 return known
+            if key is not None and (loose := self._loose(name)) is not None:
+                _SEEN.put(key, loose)
+                return loose
             found = self._try(
                 "show", "--no-patch", f"--format={_COMMIT_FORMAT}", f"{name}^{{commit}}", "--"
             )
@@ -193,6 +197,20 @@ class Mirror:
         raise SourceError(
             f"unknown ref {ref!r}: no branch, tag or commit of that name in {self.url}"
         )
+
+    def _loose(self, sha: str) -> Commit | None:
+        """Commit `sha` read from its loose object (the mirror's, or a local source's), if
+        it is stored so: no git process."""
+        objects = [self.path / "objects"]
+        if self._local is not None:
+            objects.append(self._local / "objects")
+        found = read_commit(objects, sha)
+        if found is None:
+            return None
+        return Commit(
+            sha=sha, author=found.author, message=found.message.strip(),
+            committed_at=found.committed_at,
+        )  # fmt: skip
 
     def commit(self, sha: str) -> Commit:
         return _parse_commit(self._git("log", "-1", f"--format={_COMMIT_FORMAT}", sha))
