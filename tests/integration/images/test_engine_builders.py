@@ -5,6 +5,7 @@ own words."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import secrets
 import tarfile
@@ -16,6 +17,7 @@ import pytest
 
 from dockyard.images.engine import Engine, EngineError
 from tests.support.image_center import DOCKER_HOST
+from tests.support.registry import RunningRegistry
 
 FIRST_STEP = {True: "#4 [1/3] FROM", False: "Step 1/4 : FROM"}
 """How each builder logs the Dockerfile's first step."""
@@ -70,3 +72,33 @@ def test_a_failing_step_fails_the_build_with_the_engines_words(
             on_line=lines.append, deadline=time.monotonic() + 120,
         )  # fmt: skip
     assert "ERROR" in "".join(lines), failed.value
+
+
+@pytest.mark.parametrize("buildkit", [True, False], ids=["buildkit", "classic"])
+def test_a_base_image_only_the_registry_holds_is_pulled_from_it(
+    buildkit: bool,
+    tmp_path: Path,
+    docker_engine: docker.APIClient,
+    test_image: str,
+    registry: RunningRegistry,
+) -> None:
+    """As a service's FROM names a base image `dockyard images bootstrap` pushed from another
+    host: the engine pulls it from Dockyard's registry (plain HTTP on loopback)."""
+    base = f"{registry.address}/basetest/busybox"
+    tag = secrets.token_hex(4)
+    docker_engine.tag(test_image, base, tag)
+    for chunk in docker_engine.push(base, tag=tag, stream=True, decode=True):
+        assert "error" not in chunk, chunk
+    docker_engine.remove_image(f"{base}:{tag}")  # the engine no longer has it by this name
+    context = _context(tmp_path / "context.tar", f"FROM {base}:{tag}\nCOPY www/ /www/\n")
+    built = f"dockyard-test/builders:{secrets.token_hex(4)}"
+    try:
+        Engine(DOCKER_HOST, buildkit=buildkit).build(
+            context, dockerfile="Dockerfile", tag=built, on_line=lambda _line: None,
+            deadline=time.monotonic() + 120,
+        )  # fmt: skip
+        assert docker_engine.inspect_image(built)["Config"]["Labels"] is not None
+    finally:
+        docker_engine.remove_image(built, force=True)
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_engine.remove_image(f"{base}:{tag}", force=True)
