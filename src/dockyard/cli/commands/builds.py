@@ -173,6 +173,12 @@ def follow_build(client: ApiClient, path: str, *, env: CliEnv, hint: str) -> dic
 def _print_log(out: Console, text: str, stage: str) -> str:
     """Print log text as it came; the stage to show next to the spinner."""
     out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+    return spinner_stage(text, stage)
+
+
+def spinner_stage(text: str, stage: str) -> str:
+    """What the spinner says once `text` is logged: its last step or Dockyard line, else
+    `stage` still. Pure."""
     for line in text.splitlines():
         step = _STEP.match(line.strip())
         if step:
