@@ -154,3 +154,39 @@ def test_the_log_of_a_running_build_can_be_followed_from_any_offset(
     done, log = follow(center, number)
     assert log.startswith(first["text"])
     assert done["state"] == "succeeded"
+
+
+def test_a_dockerignore_keeps_tracked_files_out_of_the_image(
+    center: Center, repo: Repo, docker_engine: docker.APIClient, test_image: str
+) -> None:
+    repo.commit(
+        {
+            "Dockerfile": f"FROM {test_image}\nCOPY . /app/\n",
+            ".dockerignore": "# as docker build reads it\nsecret.txt\nDockerfile\n*.md\n!KEEP.md\n",
+            "secret.txt": "not for the image",
+            "notes.md": "nor this",
+            "KEEP.md": "but this",
+        }
+    )
+    set_source(center, repo.url)
+    done, _ = build(center)
+    assert done["state"] == "succeeded", done["reason"]
+    container = docker_engine.create_container(
+        done["image"]["reference"], command=["ls", "-a", "/app"]
+    )
+    try:
+        docker_engine.start(container)
+        docker_engine.wait(container, timeout=60)
+        listed = set(docker_engine.logs(container).decode().split())
+    finally:
+        docker_engine.remove_container(container, force=True)
+    assert {"KEEP.md", "www", ".dockerignore", "Dockerfile"} <= listed  # the two always go
+    assert not {"secret.txt", "notes.md"} & listed
+
+
+def test_a_dockerignore_docker_would_refuse_fails_the_build(center: Center, repo: Repo) -> None:
+    repo.commit({".dockerignore": "[a-\n"})
+    set_source(center, repo.url)
+    done, _ = build(center)
+    assert done["state"] == "failed"
+    assert done["reason"].startswith(".dockerignore pattern '[a-' is not valid"), done["reason"]
