@@ -92,7 +92,10 @@ class Engine:
                     image_id = _build_chunk(chunk, on_line, trace) or image_id
         except (APIError, RequestException) as exc:
             self._version = None  # the engine may have been replaced: negotiate again
-            raise EngineError(f"the engine failed the build: {_explain(exc)}") from exc
+            reason = _explain(exc)
+            if self.buildkit and "buildkit" in reason.lower():
+                reason += " (an engine without BuildKit: set DOCKYARD_BUILDKIT=false)"
+            raise EngineError(f"the engine failed the build: {reason}") from exc
         finally:
             client.close()
         if image_id is None:
