@@ -10,9 +10,9 @@ alike, and cost the same with BuildKit (nothing: metadata only), but on the clas
 
 from __future__ import annotations
 
-import io
 import json
 import os
+import shutil
 import tarfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,41 +36,46 @@ def labelled_dockerfile(text: str, labels: Mapping[str, str]) -> str:
 def make_context(
     mirror: Mirror, sha: str, *, source: GitSource, labels: Mapping[str, str], into: Path
 ) -> Path:
-    """The context tar of `source` at `sha`, with GENERATED in it; the tar's path (`into`)."""
-    context = mirror.export(sha, context=source.context, into=into)
+    """The context tar of `source` at `sha`, with GENERATED in it; the tar's path (`into`).
+
+    The Dockerfile and .dockerignore are read from the commit (from their loose objects when
+    they are, without git), and GENERATED is added by `git archive` itself: no pass over the
+    tar in Python unless a .dockerignore leaves something out (a pass costs ~0.2 s for a
+    context of 10,000 files)."""
+    mirror.check_context(sha, source.context)
+    inside = "" if source.context in ("", ".") else f"{source.context}/"
     dockerfile = source.dockerfile
-    path = dockerfile if source.context in ("", ".") else f"{source.context}/{dockerfile}"
-    # The Dockerfile is read from the context just made, not with one more git call: the
-    # archive holds it (the source checks that it lies inside the context).
-    with tarfile.open(context, mode="r") as tar:
-        original = _member_text(tar, dockerfile)
-        ignore = _member_text(tar, IGNORE_FILE)
+    texts = mirror.read_files(sha, [inside + dockerfile, inside + IGNORE_FILE])
+    original, ignore = texts[inside + dockerfile], texts[inside + IGNORE_FILE]
     if original is None:
-        into.unlink(missing_ok=True)
-        raise SourceError(f"no Dockerfile at {path!r} in commit {sha[:12]}")
-    if ignore is not None:
-        _leave_out(context, ignore, keep={dockerfile, IGNORE_FILE}, sha=sha)
+        raise SourceError(f"no Dockerfile at {inside + dockerfile!r} in commit {sha[:12]}")
+    patterns = _patterns(ignore, sha) if ignore is not None else []
     # surrogateescape: bytes that are not UTF-8 reach the engine exactly as committed.
-    data = labelled_dockerfile(original, labels).encode(errors="surrogateescape")
-    with tarfile.open(context, mode="a") as tar:
-        info = tarfile.TarInfo(GENERATED)
-        info.size, info.mode = len(data), 0o644
-        tar.addfile(info, io.BytesIO(data))
+    text = original.decode(errors="surrogateescape")
+    generated = into.with_name(into.name + ".add") / GENERATED
+    generated.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        generated.write_bytes(labelled_dockerfile(text, labels).encode(errors="surrogateescape"))
+        context = mirror.export(sha, context=source.context, into=into, add=generated)
+    finally:
+        shutil.rmtree(generated.parent, ignore_errors=True)
+    if patterns:
+        _leave_out(context, patterns, keep={dockerfile, IGNORE_FILE, GENERATED})
     return context
 
 
-def _leave_out(context: Path, ignore: str, *, keep: set[str], sha: str) -> None:
-    """Rewrite the tar `context` without what `ignore` (a .dockerignore's text) excludes;
-    `keep` is sent whatever it says, as the docker CLI sends it."""
+def _patterns(ignore: bytes, sha: str) -> list[dockerignore.Pattern]:
     try:
-        patterns = dockerignore.parse(ignore)
+        return dockerignore.parse(ignore.decode(errors="replace"))
     except ValueError as exc:
-        context.unlink(missing_ok=True)
         raise SourceError(
             f"{exc} (commit {sha[:12]}); fix it: `docker build` refuses it too"
         ) from None
-    if not patterns:
-        return
+
+
+def _leave_out(context: Path, patterns: list[dockerignore.Pattern], *, keep: set[str]) -> None:
+    """Rewrite the tar `context` without what `patterns` (a .dockerignore's) exclude; `keep`
+    is sent whatever they say, as the docker CLI sends it."""
     kept = context.with_name(context.name + ".kept")
     with tarfile.open(context, mode="r") as whole:
         # git's global header (the commit id) first, as git writes it, and not again in each
@@ -85,13 +90,3 @@ def _leave_out(context: Path, ignore: str, *, keep: set[str], sha: str) -> None:
                     member.pax_headers = {k: v for k, v in own if common.get(k) != v}
                     out.addfile(member, whole.extractfile(member) if member.isfile() else None)
     os.replace(kept, context)
-
-
-def _member_text(tar: tarfile.TarFile, name: str) -> str | None:
-    """The text of file `name` in `tar` (a symbolic link followed inside it), or None."""
-    try:
-        member = tar.getmember(name)
-        data = tar.extractfile(member)
-    except KeyError:
-        return None
-    return None if data is None else data.read().decode(errors="surrogateescape")

@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from dockyard.domain.source import looks_like_commit
 from dockyard.images.local_refs import git_dir, read_ref
-from dockyard.images.loose_commit import read_commit
+from dockyard.images.loose_objects import NotLoose, read_commit, read_file
 
 FETCH_TIMEOUT_S = 600.0
 LOCAL_TIMEOUT_S = 120.0
@@ -198,13 +198,17 @@ class Mirror:
             f"unknown ref {ref!r}: no branch, tag or commit of that name in {self.url}"
         )
 
-    def _loose(self, sha: str) -> Commit | None:
-        """Commit `sha` read from its loose object (the mirror's, or a local source's), if
-        it is stored so: no git process."""
+    def _objects(self) -> list[Path]:
+        """Where the mirror's objects are: its own, and a local source's it borrows."""
         objects = [self.path / "objects"]
         if self._local is not None:
             objects.append(self._local / "objects")
-        found = read_commit(objects, sha)
+        return objects
+
+    def _loose(self, sha: str) -> Commit | None:
+        """Commit `sha` read from its loose object (the mirror's, or a local source's), if
+        it is stored so: no git process."""
+        found = read_commit(self._objects(), sha)
         if found is None:
             return None
         return Commit(
@@ -215,14 +219,51 @@ class Mirror:
     def commit(self, sha: str) -> Commit:
         return _parse_commit(self._git("log", "-1", f"--format={_COMMIT_FORMAT}", sha))
 
-    def export(self, sha: str, *, context: str, into: Path) -> Path:
-        """The build context (`context` directory at `sha`) as a tar file at `into`."""
-        tree = sha if context in ("", ".") else f"{sha}:{context}"
+    def check_context(self, sha: str, context: str) -> None:
+        """SourceError unless the build context directory `context` is in commit `sha`."""
+        tree = f"{sha}:{context}"
         if context not in ("", ".") and self._try("cat-file", "-e", tree) is None:
             raise SourceError(f"the build context directory {context!r} is not in commit {sha}")
+
+    def export(self, sha: str, *, context: str, into: Path, add: Path | None = None) -> Path:
+        """The build context (`context` directory at `sha`) as a tar file at `into`, with the
+        file `add` (not in the commit) at its root."""
+        self.check_context(sha, context)
+        tree = sha if context in ("", ".") else f"{sha}:{context}"
         into.parent.mkdir(parents=True, exist_ok=True)
-        self._git("archive", "--format=tar", f"--output={into}", tree)
+        extra = [f"--add-file={add}"] if add is not None else []
+        self._git("archive", "--format=tar", f"--output={into}", *extra, tree)
         return into
+
+    def read_files(self, sha: str, paths: list[str]) -> dict[str, bytes | None]:
+        """The content of each file of commit `sha` that `paths` names (None: no such file),
+        read from loose objects where they are, else with one git process for all. A
+        symbolic link inside the commit is followed, as the engine finds the file."""
+        found: dict[str, bytes | None] = {}
+        rest = []
+        for path in paths:
+            try:
+                found[path] = read_file(self._objects(), sha, path)
+            except NotLoose:
+                rest.append(path)
+        if rest:
+            found.update(zip(rest, self._cat_files(sha, rest), strict=True))
+        return found
+
+    def _cat_files(self, sha: str, paths: list[str]) -> list[bytes | None]:
+        request = "".join(f"{sha}:{path}\n" for path in paths).encode(errors="surrogateescape")
+        try:
+            done = subprocess.run(
+                ["git", f"--git-dir={self.path}", "cat-file", "--batch", "--follow-symlinks"],
+                input=request, capture_output=True, timeout=LOCAL_TIMEOUT_S,
+                env={**os.environ, **GIT_ENV}, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise SourceError(f"git cat-file: no answer in {LOCAL_TIMEOUT_S:g} s") from exc
+        if done.returncode != 0:
+            detail = _last_lines(done.stderr.decode(errors="replace"))
+            raise SourceError(f"git cat-file failed: {detail or done.returncode}")
+        return _batch_answers(done.stdout, len(paths))
 
     # -- running git --------------------------------------------------------------------------
 
@@ -270,6 +311,25 @@ def local_repository(url: str) -> Path | None:
     if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
         return None
     return git_dir(Path(unquote(parts.path)))
+
+
+def _batch_answers(out: bytes, count: int) -> list[bytes | None]:
+    """The contents `git cat-file --batch --follow-symlinks` answered, in order: a blob's
+    bytes, None for anything else (missing, a directory, a link leading out of the commit)."""
+    answers: list[bytes | None] = []
+    at = 0
+    for _ in range(count):
+        end = out.index(b"\n", at)
+        header = out[at:end].split(b" ")
+        at = end + 1
+        if header[-1] == b"missing":
+            answers.append(None)
+            continue
+        size = int(header[-1])
+        body = out[at : at + size]
+        at += size + 1  # the content, and its newline
+        answers.append(body if len(header) == 3 and header[1] == b"blob" else None)
+    return answers
 
 
 def _parse_commit(text: str) -> Commit:

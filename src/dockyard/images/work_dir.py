@@ -1,7 +1,8 @@
 """The builder's work directory, and its sweep.
 
     repos/SERVICE_ID.git        the mirror of a service's repository (and SERVICE_ID.lock)
-    contexts/BUILD_ID.tar       a running build's context (removed when the build ends)
+    contexts/BUILD_ID.tar       a running build's context (removed when the build ends), and
+                                BUILD_ID.tar.add/, .tar.kept while it is being made
     contexts/kept/SERVICE_ID-KEY.tar   the service's newest context (context_cache)
 
 Mirrors and kept contexts are caches of a service: once it is deleted nothing reads them
@@ -23,7 +24,7 @@ from pathlib import Path
 
 _MIRROR = re.compile(r"^(\d+)\.git$")
 _KEPT = re.compile(r"^(\d+)-[0-9a-f]+\.tar$")
-_CONTEXT = re.compile(r"^\d+\.tar$")
+_CONTEXT = re.compile(r"^\d+\.tar(?:\.add|\.kept)?$")  # and what making one leaves meanwhile
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class WorkDir:
             path = self.root / "contexts" / match.string
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime < oldest:
-                    path.unlink()
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
                     removed += 1
         return removed
 

@@ -56,8 +56,10 @@ def test_only_contexts_older_than_any_build_can_run_go(tmp_path: Path) -> None:
     work = WorkDir(tmp_path)
     running = _file(work.context(10), age_s=30)
     dead = _file(work.context(9), age_s=120)
-    assert work.sweep(live=set(), max_age_s=60) == 1
-    assert running.exists() and not dead.exists()
+    half_made = _file(work.root / "contexts" / "8.tar.add" / ".dockyard.Dockerfile")
+    os.utime(half_made.parent, (0, 0))
+    assert work.sweep(live=set(), max_age_s=60) == 2
+    assert running.exists() and not dead.exists() and not half_made.parent.exists()
 
 
 def test_an_empty_work_directory_is_fine(tmp_path: Path) -> None:

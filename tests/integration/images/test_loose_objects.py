@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.images.git import Mirror
-from dockyard.images.loose_commit import parse, read_commit
+from dockyard.images.loose_objects import NotLoose, parse, read_commit, read_file
 from tests.support.git_repos import AUTHOR, Repo, git
 
 FORMAT = "%an <%ae>%x00%cI%x00%B"
@@ -100,3 +100,39 @@ def test_the_mirror_reads_a_loose_commit_and_a_packed_one_alike(tmp_path: Path) 
         packed.fetch()
         read_by_git = packed.find("main")
     assert read_loose == read_by_git and read_loose.sha == sha
+
+
+def test_files_read_loose_or_by_git_alike(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit({"Dockerfile": "FROM a\n", "app/Dockerfile": "FROM b\n", "app/x/y.txt": "y"})
+    (repo.path / "linked").symlink_to("app/Dockerfile")
+    sha = repo.commit({}, message="a link")
+    asked = [
+        "Dockerfile",
+        "app/Dockerfile",
+        "linked",
+        "app/x",
+        "app/x/y.txt/z",
+        "nothing",
+        "app/nothing",
+    ]
+    expected = {
+        "Dockerfile": b"FROM a\n",
+        "app/Dockerfile": b"FROM b\n",
+        "linked": b"FROM b\n",  # a link inside the commit is followed, as by the engine
+        "app/x": None,  # a directory is no file
+        "app/x/y.txt/z": None,
+        "nothing": None,
+        "app/nothing": None,
+    }
+    loose = Mirror(tmp_path / "m1.git", repo.url)
+    with loose.locked():
+        loose.fetch()
+        assert loose.read_files(sha, asked) == expected
+    git(repo.path, "gc", "--quiet")  # packed now: all of it is asked of git
+    packed = Mirror(tmp_path / "m2.git", repo.url)
+    with packed.locked():
+        packed.fetch()
+        assert packed.read_files(sha, asked) == expected
+    with pytest.raises(NotLoose):  # what the loose reader alone makes of it: git's to read
+        read_file([repo.path / ".git" / "objects"], sha, "Dockerfile")
