@@ -24,6 +24,9 @@ from dockyard.images.git import Mirror, SourceError
 GENERATED = ".dockyard.Dockerfile"
 """The generated Dockerfile's name at the root of the context."""
 IGNORE_FILE = ".dockerignore"
+MAX_LEAVE_OUT_BYTES = 512 * 1024
+"""Paths to leave out beyond this length in all go by a pass over the tar in Python instead
+(a command line holds 2 MiB)."""
 
 
 def labelled_dockerfile(text: str, labels: Mapping[str, str]) -> str:
@@ -52,16 +55,47 @@ def make_context(
     patterns = _patterns(ignore, sha) if ignore is not None else []
     # surrogateescape: bytes that are not UTF-8 reach the engine exactly as committed.
     text = original.decode(errors="surrogateescape")
+    keep = {dockerfile, IGNORE_FILE, GENERATED}
+    leave: list[str] = []
+    if patterns:
+        leave = paths_to_leave_out(mirror.list_files(sha, source.context), patterns, keep=keep)
+    by_git = sum(len(path) + 20 for path in leave) <= MAX_LEAVE_OUT_BYTES
     generated = into.with_name(into.name + ".add") / GENERATED
     generated.parent.mkdir(parents=True, exist_ok=True)
     try:
         generated.write_bytes(labelled_dockerfile(text, labels).encode(errors="surrogateescape"))
-        context = mirror.export(sha, context=source.context, into=into, add=generated)
+        context = mirror.export(
+            sha, context=source.context, into=into, add=generated,
+            leave_out=leave if by_git else (),
+        )  # fmt: skip
     finally:
         shutil.rmtree(generated.parent, ignore_errors=True)
-    if patterns:
-        _leave_out(context, patterns, keep={dockerfile, IGNORE_FILE, GENERATED})
+    if leave and not by_git:  # too long a command line: a pass in Python
+        _leave_out(context, patterns, keep=keep)
     return context
+
+
+def paths_to_leave_out(
+    files: list[str], patterns: list[dockerignore.Pattern], *, keep: set[str]
+) -> list[str]:
+    """What to tell git to leave out of a context of `files`: each file `patterns` exclude,
+    or rather its highest directory that they exclude as a directory and that holds nothing
+    kept (one path for all under it, which then also goes as `docker build` leaves it). Pure."""
+    sent = [f for f in files if f in keep or not dockerignore.excluded(f, patterns)]
+    holding = {"/".join(f.split("/")[:i]) for f in sent for i in range(1, f.count("/") + 1)}
+    leave: set[str] = set()
+    for path in files:
+        if path in keep or not dockerignore.excluded(path, patterns):
+            continue
+        parts = path.split("/")
+        whole = (
+            "/".join(parts[:i])
+            for i in range(1, len(parts))
+            if "/".join(parts[:i]) not in holding
+            and dockerignore.excluded("/".join(parts[:i]), patterns)
+        )
+        leave.add(next(whole, path))
+    return sorted(leave)
 
 
 def _patterns(ignore: bytes, sha: str) -> list[dockerignore.Pattern]:

@@ -23,7 +23,7 @@ import re
 import subprocess
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -225,15 +225,32 @@ class Mirror:
         if context not in ("", ".") and self._try("cat-file", "-e", tree) is None:
             raise SourceError(f"the build context directory {context!r} is not in commit {sha}")
 
-    def export(self, sha: str, *, context: str, into: Path, add: Path | None = None) -> Path:
+    def export(
+        self,
+        sha: str,
+        *,
+        context: str,
+        into: Path,
+        add: Path | None = None,
+        leave_out: Sequence[str] = (),
+    ) -> Path:
         """The build context (`context` directory at `sha`) as a tar file at `into`, with the
-        file `add` (not in the commit) at its root."""
+        file `add` (not in the commit) at its root, without the paths `leave_out` (relative to
+        the context; a directory with all under it)."""
         self.check_context(sha, context)
-        tree = sha if context in ("", ".") else f"{sha}:{context}"
+        tree = _tree(sha, context)
         into.parent.mkdir(parents=True, exist_ok=True)
         extra = [f"--add-file={add}"] if add is not None else []
-        self._git("archive", "--format=tar", f"--output={into}", *extra, tree)
+        excluded = [f":(exclude,literal){path}" for path in leave_out]
+        self._git("archive", "--format=tar", f"--output={into}", *extra, tree, "--", *excluded)
         return into
+
+    def list_files(self, sha: str, context: str) -> list[str]:
+        """Every file of the context directory at `sha`, relative to it (names exactly as
+        committed: bytes that are not UTF-8 as surrogates)."""
+        command = ["ls-tree", "-r", "-z", "--name-only", _tree(sha, context)]
+        listed = self._bytes(command, request=b"")
+        return [name.decode(errors="surrogateescape") for name in listed.split(b"\0") if name]
 
     def read_files(self, sha: str, paths: list[str]) -> dict[str, bytes | None]:
         """The content of each file of commit `sha` that `paths` names (None: no such file),
@@ -252,18 +269,23 @@ class Mirror:
 
     def _cat_files(self, sha: str, paths: list[str]) -> list[bytes | None]:
         request = "".join(f"{sha}:{path}\n" for path in paths).encode(errors="surrogateescape")
+        answer = self._bytes(["cat-file", "--batch", "--follow-symlinks"], request=request)
+        return _batch_answers(answer, len(paths))
+
+    def _bytes(self, args: list[str], *, request: bytes) -> bytes:
+        """git's output as bytes, `request` its input (`_git` is for text)."""
         try:
             done = subprocess.run(
-                ["git", f"--git-dir={self.path}", "cat-file", "--batch", "--follow-symlinks"],
+                ["git", f"--git-dir={self.path}", *args],
                 input=request, capture_output=True, timeout=LOCAL_TIMEOUT_S,
                 env={**os.environ, **GIT_ENV}, check=False,
             )  # fmt: skip
         except subprocess.TimeoutExpired as exc:
-            raise SourceError(f"git cat-file: no answer in {LOCAL_TIMEOUT_S:g} s") from exc
+            raise SourceError(f"git {args[0]}: no answer in {LOCAL_TIMEOUT_S:g} s") from exc
         if done.returncode != 0:
             detail = _last_lines(done.stderr.decode(errors="replace"))
-            raise SourceError(f"git cat-file failed: {detail or done.returncode}")
-        return _batch_answers(done.stdout, len(paths))
+            raise SourceError(f"git {args[0]} failed: {detail or done.returncode}")
+        return bytes(done.stdout)
 
     # -- running git --------------------------------------------------------------------------
 
@@ -311,6 +333,11 @@ def local_repository(url: str) -> Path | None:
     if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
         return None
     return git_dir(Path(unquote(parts.path)))
+
+
+def _tree(sha: str, context: str) -> str:
+    """The tree-ish of the context directory `context` at commit `sha`."""
+    return sha if context in ("", ".") else f"{sha}:{context}"
 
 
 def _batch_answers(out: bytes, count: int) -> list[bytes | None]:
