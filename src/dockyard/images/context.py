@@ -70,9 +70,20 @@ def make_context(
         )  # fmt: skip
     finally:
         shutil.rmtree(generated.parent, ignore_errors=True)
-    if leave and not by_git:  # too long a command line: a pass in Python
-        _leave_out(context, patterns, keep=keep)
+    in_python = bool(leave) and not by_git  # too long a command line for git
+    if in_python or not _opens_as_tar(context):
+        _leave_out(context, patterns if in_python else [], keep=keep)
     return context
+
+
+def _opens_as_tar(context: Path) -> bool:
+    """Whether BuildKit takes the tar for one: it reads one member from the first 1 KiB, and a
+    first member with a pax or GNU long-name header of its own (a path over 100 bytes, in an
+    archive of a context directory, which has no global header first) does not fit there.
+    `_leave_out` writes a global header first."""
+    with context.open("rb") as tar:
+        head = tar.read(512)
+    return len(head) < 512 or head[156:157] not in (b"x", b"L", b"K")
 
 
 def paths_to_leave_out(
@@ -112,10 +123,10 @@ def _leave_out(context: Path, patterns: list[dockerignore.Pattern], *, keep: set
     is sent whatever they say, as the docker CLI sends it."""
     kept = context.with_name(context.name + ".kept")
     with tarfile.open(context, mode="r") as whole:
-        # git's global header (the commit id) first, as git writes it, and not again in each
-        # member: BuildKit takes a body whose first 1 KiB holds no whole member header (a
-        # member's own pax header and its data fill it) for a Dockerfile, not a tar.
-        common = dict(whole.pax_headers)
+        # A global header first (git's, with the commit id, or one of ours), and not again in
+        # each member: BuildKit takes a body whose first 1 KiB holds no whole member header
+        # (a member's own pax header and its data fill it) for a Dockerfile, not a tar.
+        common = dict(whole.pax_headers) or {"comment": "a Dockyard build context"}
         with tarfile.open(kept, mode="w", format=tarfile.PAX_FORMAT, pax_headers=common) as out:
             for member in whole:
                 name = member.name.removeprefix("./")
