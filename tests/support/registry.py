@@ -12,9 +12,6 @@ import concurrent.futures
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +24,7 @@ from docker.errors import APIError
 from dockyard.images.config import RegistrySettings
 from dockyard.images.registry import RegistryClient
 from dockyard.images.registry_config import registry_environment, write_config
+from tests.support.child import ChildProcess, wait_until
 from tests.support.server import free_port
 
 BINARY = "/usr/bin/docker-registry"
@@ -35,7 +33,7 @@ BINARY = "/usr/bin/docker-registry"
 @dataclass
 class RunningRegistry:
     settings: RegistrySettings
-    process: subprocess.Popen[bytes] | None = None
+    child: ChildProcess | None = None
 
     @property
     def address(self) -> str:
@@ -50,39 +48,27 @@ class RunningRegistry:
 
     def start(self, *, read_only: bool = False, timeout_s: float = 15.0) -> None:
         config = write_config(self.settings, read_only=read_only)
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                [BINARY, "serve", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=registry_environment(dict(os.environ)),
-                start_new_session=True,
+        self.child = ChildProcess([BINARY, "serve", str(config)], log_file=self.log_file)
+        self.child.start(env=registry_environment(dict(os.environ)))
+        try:
+            wait_until(
+                self._answers, children=[self.child], what="docker-registry", timeout_s=timeout_s
             )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"docker-registry exited: {self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.settings.url}/v2/", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"docker-registry did not answer in {timeout_s}s: {self.log_tail()}")
+        except RuntimeError:
+            self.child.stop()  # it started but never answered: it goes with the failure
+            raise
+
+    def _answers(self) -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{self.settings.url}/v2/", timeout=1).status_code == 200
+        return False
 
     def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
+        if self.child is not None:
+            self.child.stop()
 
     def log_tail(self, lines: int = 20) -> str:
-        text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return self.child.log_tail(lines) if self.child is not None else ""
 
 
 def start_registry(root: Path) -> RunningRegistry:
