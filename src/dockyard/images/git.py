@@ -236,8 +236,8 @@ class Mirror:
     ) -> Path:
         """The build context (`context` directory at `sha`) as a tar file at `into`, with the
         file `add` (not in the commit) at its root, without the paths `leave_out` (relative to
-        the context; a directory with all under it)."""
-        self.check_context(sha, context)
+        the context; a directory with all under it). The caller checks first that the context
+        directory is in the commit (`check_context`)."""
         tree = _tree(sha, context)
         into.parent.mkdir(parents=True, exist_ok=True)
         extra = [f"--add-file={add}"] if add is not None else []
@@ -272,21 +272,6 @@ class Mirror:
         answer = self._bytes(["cat-file", "--batch", "--follow-symlinks"], request=request)
         return _batch_answers(answer, len(paths))
 
-    def _bytes(self, args: list[str], *, request: bytes) -> bytes:
-        """git's output as bytes, `request` its input (`_git` is for text)."""
-        try:
-            done = subprocess.run(
-                ["git", f"--git-dir={self.path}", *args],
-                input=request, capture_output=True, timeout=LOCAL_TIMEOUT_S,
-                env={**os.environ, **GIT_ENV}, check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired as exc:
-            raise SourceError(f"git {args[0]}: no answer in {LOCAL_TIMEOUT_S:g} s") from exc
-        if done.returncode != 0:
-            detail = _last_lines(done.stderr.decode(errors="replace"))
-            raise SourceError(f"git {args[0]} failed: {detail or done.returncode}")
-        return bytes(done.stdout)
-
     # -- running git --------------------------------------------------------------------------
 
     def _git(
@@ -297,26 +282,41 @@ class Mirror:
         failure: str | None = None,
         with_stderr: bool = False,
     ) -> str:
+        """git's output as text, stripped (with stderr too: progress and notices, for a log)."""
+        out, err = self._run(args, cwd=cwd, timeout_s=timeout_s, failure=failure)
+        # git reports progress and notices on stderr: part of a build's log, never of a value.
+        text = (out + err) if with_stderr else out
+        return text.decode(errors="replace").strip()
+
+    def _bytes(self, args: list[str], *, request: bytes) -> bytes:
+        """git's output exactly as it wrote it, `request` its input."""
+        return self._run(args, request=request)[0]
+
+    def _run(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        timeout_s: float = LOCAL_TIMEOUT_S,
+        failure: str | None = None,
+        request: bytes | None = None,
+    ) -> tuple[bytes, bytes]:
+        """(stdout, stderr) of git in the mirror (or, with `cwd`, there); SourceError saying
+        `failure` (or which git command) and why, if it fails or does not answer."""
         command = ["git", *args] if cwd else ["git", f"--git-dir={self.path}", *args]
+        what = failure or f"git {args[0]}"
         try:
             done = subprocess.run(
-                command,
-                cwd=cwd,
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                env={**os.environ, **GIT_ENV},
-                check=False,
-            )
+                command, cwd=cwd, input=request, capture_output=True, timeout=timeout_s,
+                env={**os.environ, **GIT_ENV}, check=False,
+            )  # fmt: skip
         except subprocess.TimeoutExpired as exc:
-            raise SourceError(
-                f"{failure or 'git ' + args[0]}: no answer in {timeout_s:g} s"
-            ) from exc
+            raise SourceError(f"{what}: no answer in {timeout_s:g} s") from exc
         if done.returncode != 0:
-            detail = _last_lines(done.stderr) or f"git exited with {done.returncode}"
-            raise SourceError(f"{failure or 'git ' + args[0] + ' failed'}: {detail}")
-        # git reports progress and notices on stderr: part of a build's log, never of a value.
-        return (done.stdout + done.stderr).strip() if with_stderr else done.stdout.strip()
+            detail = _last_lines(done.stderr.decode(errors="replace"))
+            detail = detail or f"git exited with {done.returncode}"
+            raise SourceError(f"{failure or what + ' failed'}: {detail}")
+        return bytes(done.stdout), bytes(done.stderr)
 
     def _try(self, *args: str) -> str | None:
         """git's output (maybe empty) if it succeeded, else None."""
