@@ -97,7 +97,9 @@ def test_a_base_image_only_the_registry_holds_is_pulled_from_it(
             context, dockerfile="Dockerfile", tag=built, on_line=lambda _line: None,
             deadline=time.monotonic() + 120,
         )  # fmt: skip
-        assert docker_engine.inspect_image(built)["Config"]["Labels"] is not None
+        layers = docker_engine.inspect_image(built)["RootFS"]["Layers"]
+        base_layers = docker_engine.inspect_image(test_image)["RootFS"]["Layers"]
+        assert layers[: len(base_layers)] == base_layers and len(layers) > len(base_layers)
     finally:
         docker_engine.remove_image(built, force=True)
         with contextlib.suppress(docker.errors.ImageNotFound):
