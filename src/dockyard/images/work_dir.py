@@ -62,9 +62,16 @@ class WorkDir:
             path = self.root / "contexts" / match.string
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime < oldest:
-                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                    _remove(path)
                     removed += 1
         return removed
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _matches(directory: Path, pattern: re.Pattern[str]) -> list[re.Match[str]]:
