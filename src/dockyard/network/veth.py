@@ -4,11 +4,20 @@ Read from both ends over netlink: inside the instance's network namespace (enter
 /proc/PID/ns/net), `eth0`'s link index names its peer in the host; the host's device of that
 index must be a veth whose own peer index is that `eth0`. The cross-check keeps a recycled index,
 or an interface whose peer lives in a third namespace, from being taken for the instance's veth.
+
+The namespace is entered by a short-lived thread of this process (setns(2) moves only the
+calling thread), never by a forked child: pyroute2's `IPRoute(netns=...)` forks one and ends it
+with SIGTERM, which a process with asyncio signal handlers (the agent) took for its own stop
+signal; and forking a process that runs gRPC threads (the agent's etcd client) is unsafe.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import ctypes
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -37,16 +46,56 @@ def host_veth(pid: int, *, host: IPRoute, ifname: str = "eth0") -> str:
 def _inside(pid: int, ifname: str) -> tuple[int, int]:
     """(index of `ifname`, index of its peer) as seen inside `pid`'s network namespace."""
     try:
-        # flags=0: pyroute2 would otherwise *create* a namespace at a path that is missing.
-        with IPRoute(netns=f"/proc/{pid}/ns/net", flags=0) as inside:
-            found = inside.link_lookup(ifname=ifname)
-            links = inside.get_links(found[0]) if found else ()
+        links = in_namespace(f"/proc/{pid}/ns/net", lambda: _lookup(ifname))
     except (OSError, NetlinkError) as exc:
         # Mostly ENOENT (the process has exited); the message keeps the kernel's reason.
         raise NotFound(f"cannot enter process {pid}'s network namespace: {exc}") from exc
     if not links or links[0].get("link") is None:
         raise NotFound(f"process {pid} has no {ifname} with a peer")
     return int(links[0]["index"]), int(links[0].get("link"))
+
+
+def _lookup(ifname: str) -> tuple[Any, ...]:
+    with IPRoute() as inside:  # its netlink socket opens in the calling thread's namespace
+        found = inside.link_lookup(ifname=ifname)
+        return tuple(inside.get_links(found[0])) if found else ()
+
+
+CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
+
+
+def in_namespace(path: str, work: Callable[[], T]) -> T:
+    """Run `work` in a new thread that has entered the network namespace at `path`; its result
+    or its error is this call's. The thread ends with `work`, so it never serves anything else
+    from inside the namespace, even if it could not go back."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            namespace = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                _setns(namespace)
+            finally:
+                os.close(namespace)
+            outcome.append(work())
+        except BaseException as exc:  # handed to the caller's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="netns", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+def _setns(fd: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"setns: {os.strerror(code)}")
 
 
 def _links(host: IPRoute, index: int) -> tuple[Any, ...]:

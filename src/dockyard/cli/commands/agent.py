@@ -30,7 +30,15 @@ def agent(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    asyncio.run(_run(settings, once=once))
+    # httpx logs every request at INFO: one per container start and pass would bury the rest.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
+    from dockyard.agent.main import PartEnded
+
+    try:
+        asyncio.run(_run(settings, once=once))
+    except PartEnded as exc:  # logged with its traceback where it ended
+        logging.getLogger("dockyard.agent").error("agent exiting with status 1: %s", exc)
+        raise typer.Exit(1) from exc
 
 
 def _bandwidth(settings: Settings) -> Coroutine[Any, Any, None] | None:
