@@ -14,7 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
+from dockyard.api.bounds import RULES
 from dockyard.domain.errors import (
     Conflict,
     DockyardError,
@@ -49,7 +51,6 @@ STATUS: Final[Mapping[type[DockyardError], int]] = {
 
 # Codes for errors Starlette raises itself (unknown route, wrong method) before any route runs.
 _HTTP_CODES: Final[Mapping[int, str]] = {
-    400: "invalid",
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
@@ -99,6 +100,9 @@ def _describe(error: Mapping[str, Any]) -> tuple[str | None, str]:
         reason = (error.get("ctx") or {}).get("error", "malformed")
         where = f" at position {loc[0]}" if loc else ""
         return None, f"the body is not valid JSON ({reason}{where}); send one JSON object"
+    if loc and loc[-1] == "[key]":
+        # A mapping's key (an env var's name): the mapping is the field, the key its value.
+        return _describe_key(loc, error)
     field = ".".join(str(part) for part in loc) or None
     if field is None:
         if kind == "missing":
@@ -111,7 +115,19 @@ def _describe(error: Mapping[str, Any]) -> tuple[str | None, str]:
         return field, f"unknown field {field!r}: remove it (see /api/docs for the accepted fields)"
     if kind == "missing":
         return field, f"{field} is required"
+    if kind == "string_pattern_mismatch":
+        pattern = (error.get("ctx") or {}).get("pattern", "")
+        if pattern in RULES:
+            return field, f"{field} {RULES[pattern]}"
     return field, f"{field}: {error.get('msg', 'invalid value')}"
+
+
+def _describe_key(loc: list[Any], error: Mapping[str, Any]) -> tuple[str | None, str]:
+    field = ".".join(str(part) for part in loc[:-2]) or None
+    key = loc[-2]
+    pattern = (error.get("ctx") or {}).get("pattern", "")
+    rule = RULES.get(pattern, error.get("msg", "is invalid"))
+    return field, f"{field}: the name {key!r} {rule}"
 
 
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
@@ -128,15 +144,43 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return JSONResponse(error_json(Invalid.code, message, field), status_code=422)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it could not read at all (not UTF-8, say): the same
+        # mistake as a malformed one, so the same documented 422, never an undocumented 400.
+        return JSONResponse(error_json(Invalid.code, _unreadable_body(exc)), status_code=422)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = str(exc.detail)
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         message = "no such route; the routes are listed at /api/docs"
     elif exc.status_code == 405:
-        message = "this route does not accept that method; see /api/docs"
-    return JSONResponse(error_json(code, message), status_code=exc.status_code, headers=exc.headers)
+        allowed = _allowed_methods(request, exc)
+        headers["Allow"] = ", ".join(allowed)
+        message = f"this route accepts {', '.join(allowed)} only; see /api/docs"
+    return JSONResponse(error_json(code, message), status_code=exc.status_code, headers=headers)
+
+
+def _unreadable_body(exc: HTTPException) -> str:
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        return "the body is not UTF-8 text; send one JSON object, encoded as UTF-8"
+    return "the body could not be read; send one JSON object with Content-Type: application/json"
+
+
+def _allowed_methods(request: Request, exc: HTTPException) -> list[str]:
+    """Every method the OpenAPI document lists for this path. Starlette's own 405 names only
+    the first route that matched the path, while each method of a path is a route here."""
+    path = request.url.path
+    allowed = {
+        method.upper()
+        for template, operations in request.app.openapi()["paths"].items()
+        if compile_path(template)[0].match(path)
+        for method in operations
+    }
+    if not allowed:  # a route outside the document (the git remotes): Starlette knows
+        allowed = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m}
+    return sorted(allowed)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

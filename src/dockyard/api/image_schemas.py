@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dockyard.api.bounds import Line
+from dockyard.api.schemas import EnvVars, Replicas
 from dockyard.domain.environment import Environment
 from dockyard.domain.source import GitSource
 from dockyard.images.gates import Gate
@@ -13,7 +16,7 @@ from dockyard.images.promotion import Pipeline, Stage
 from dockyard.images.retention import Verdict
 from dockyard.store.builds import BuildView, LogPage
 from dockyard.store.images import ImageView, SourceView
-from dockyard.store.promotions import Override, Policy
+from dockyard.store.promotions import MAX_SOAK_S, Override, Policy
 from dockyard.store.provenance import Provenance
 
 
@@ -29,17 +32,17 @@ class _Out(BaseModel):
 
 
 class SourceBody(_Body):
-    repo_url: str
-    branch: str = GitSource.branch
-    dockerfile: str = GitSource.dockerfile
-    context: str = GitSource.context
+    repo_url: Line
+    branch: Line = GitSource.branch
+    dockerfile: Line = GitSource.dockerfile
+    context: Line = GitSource.context
 
     def to_source(self) -> GitSource:
         return GitSource(**self.model_dump())
 
 
 class BuildRequest(_Body):
-    ref: str | None = Field(default=None, description="Branch, tag or commit; default: the branch")
+    ref: Line | None = Field(default=None, description="Branch, tag or commit; default: the branch")
     force: bool = Field(default=False, description="Build even if the commit was built already")
     deploy_to: Environment | None = Field(
         default=None, strict=False, description="Release the image there once built"
@@ -54,11 +57,11 @@ class PromotionRequest(_Body):
 
 
 class ApprovalRequest(_Body):
-    digest: str | None = Field(default=None, description="Default: what sandbox runs now")
+    digest: Line | None = Field(default=None, description="Default: what sandbox runs now")
 
 
 class PolicyBody(_Body):
-    soak_s: float = Policy.soak_s
+    soak_s: Annotated[float, Field(ge=0, le=MAX_SOAK_S, allow_inf_nan=False)] = Policy.soak_s
     online_approval: bool = Policy.online_approval
     stable_follows: Environment | None = None
 
@@ -73,8 +76,8 @@ class PolicyBody(_Body):
 
 
 class OverrideBody(_Body):
-    replicas: int | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    replicas: Replicas | None = None
+    env: EnvVars = Field(default_factory=dict)
 
     def to_override(self) -> Override:
         return Override(replicas=self.replicas, env=tuple(sorted(self.env.items())))

@@ -1,20 +1,48 @@
 """JSON shapes of docs/api.md: request bodies (Create / Update, strict, unknown fields refused)
 and answers (Public), with the conversions to and from domain objects.
 
-Bodies check shape only (types, unknown fields). Values (replicas, memory floor, image refs...)
-are the domain's to judge: a bad one raises Invalid naming its field, which becomes 422 too.
+Bodies check shape (types, unknown fields) and bounds (api.bounds: every number and string has
+a range the OpenAPI document states). Exact rules (an image reference, a name's characters, a
+health check's combination) are the domain's to judge: a bad value raises Invalid naming its
+field, which becomes 422 too.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from dockyard.api.bounds import (
+    LINE,
+    LIST_MAX,
+    Description,
+    EnvName,
+    Line,
+    Name,
+    Number,
+    Short,
+    Value,
+)
 from dockyard.domain.environment import Environment
-from dockyard.domain.spec import HealthCheck, Port, Resources, ServiceSpec, Strategy
+from dockyard.domain.spec import (
+    MAX_BANDWIDTH_MBIT,
+    MAX_CPUS,
+    MAX_ENV_VARS,
+    MAX_MEMORY_MB,
+    MAX_PIDS,
+    MAX_PORTS,
+    MAX_REPLICAS,
+    MIN_MEMORY_MB,
+    HealthCheck,
+    Port,
+    Resources,
+    ServiceSpec,
+    Strategy,
+    check_ports_distinct,
+)
 from dockyard.store.views import (
     EnvironmentView,
     EventView,
@@ -25,6 +53,16 @@ from dockyard.store.views import (
 )
 
 MAX_TOKEN_DAYS = 36500
+
+Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
+Args = Annotated[list[Value], Field(max_length=LIST_MAX)]
+EnvVars = Annotated[dict[EnvName, Value], Field(max_length=MAX_ENV_VARS)]
+Mbit = Annotated[int, Field(ge=1, le=MAX_BANDWIDTH_MBIT)]
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _seconds(low: float, high: float) -> Any:
+    return Field(ge=low, le=high, allow_inf_nan=False)
 
 
 class _Body(BaseModel):
@@ -43,40 +81,40 @@ class _Out(BaseModel):
 
 
 class PortFields(_Body):
-    container_port: int
+    container_port: PortNumber
     protocol: Literal["tcp", "udp"] = Port.protocol
-    name: str = Port.name
+    name: Annotated[str, Field(max_length=63, pattern=LINE)] = Port.name
 
 
 class ResourcesFields(_Body):
-    cpus: float = Resources.cpus
-    memory_mb: int = Resources.memory_mb
-    pids: int = Resources.pids
+    cpus: Annotated[float, _seconds(0.01, MAX_CPUS)] = Resources.cpus
+    memory_mb: Annotated[int, Field(ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)] = Resources.memory_mb
+    pids: Annotated[int, Field(ge=16, le=MAX_PIDS)] = Resources.pids
 
 
 class HealthCheckFields(_Body):
-    http_path: str | None = None
-    command: list[str] = Field(default_factory=list)
-    port: int | None = None
-    interval_s: float = HealthCheck.interval_s
-    timeout_s: float = HealthCheck.timeout_s
-    retries: int = HealthCheck.retries
-    start_period_s: float = HealthCheck.start_period_s
+    http_path: Line | None = None
+    command: Args = Field(default_factory=list)
+    port: PortNumber | None = None
+    interval_s: Annotated[float, _seconds(0.1, 300)] = HealthCheck.interval_s
+    timeout_s: Annotated[float, _seconds(0.1, 60)] = HealthCheck.timeout_s
+    retries: Annotated[int, Field(ge=1, le=100)] = HealthCheck.retries
+    start_period_s: Annotated[float, _seconds(0, 3600)] = HealthCheck.start_period_s
 
 
 class StrategyFields(_Body):
-    max_surge: int = Strategy.max_surge
-    max_unavailable: int = Strategy.max_unavailable
+    max_surge: Replicas = Strategy.max_surge
+    max_unavailable: Replicas = Strategy.max_unavailable
 
 
 class BandwidthFields(_Body):
     """Per-instance limits in Mbit/s; null (or left out) is unlimited. Applied live by the
     host agent: a deploy that changes only these never restarts an instance."""
 
-    egress_mbit: int | None = Field(
+    egress_mbit: Mbit | None = Field(
         default=None, description="What each instance may send (traffic from it)."
     )
-    ingress_mbit: int | None = Field(
+    ingress_mbit: Mbit | None = Field(
         default=None, description="What each instance may receive (traffic to it)."
     )
 
@@ -84,15 +122,15 @@ class BandwidthFields(_Body):
 class ServiceFields(_Body):
     """Every field of a service's template; only `image` is required."""
 
-    image: str
-    command: list[str] = Field(default_factory=list)
-    args: list[str] = Field(default_factory=list)
-    ports: list[PortFields] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
+    image: Line
+    command: Args = Field(default_factory=list)
+    args: Args = Field(default_factory=list)
+    ports: Annotated[list[PortFields], Field(max_length=MAX_PORTS)] = Field(default_factory=list)
+    env: EnvVars = Field(default_factory=dict)
     resources: ResourcesFields = Field(default_factory=ResourcesFields)
     health_check: HealthCheckFields | None = None
-    stop_grace_s: float = ServiceSpec.stop_grace_s
-    capabilities: list[str] = Field(default_factory=list)
+    stop_grace_s: Annotated[float, _seconds(0, 600)] = ServiceSpec.stop_grace_s
+    capabilities: Annotated[list[Short], Field(max_length=32)] = Field(default_factory=list)
     strategy: StrategyFields = Field(default_factory=StrategyFields)
     bandwidth: BandwidthFields = Field(default_factory=BandwidthFields)
 
@@ -106,26 +144,28 @@ class ServiceFields(_Body):
 
 
 class ServiceCreate(ServiceFields):
-    name: str
+    name: Name
 
     def to_spec(self) -> ServiceSpec:
         """The domain spec; Invalid (naming the field) if a value is out of bounds."""
-        return ServiceSpec.from_json(self.model_dump(exclude={"name"}))
+        spec = ServiceSpec.from_json(self.model_dump(exclude={"name"}))
+        check_ports_distinct(spec.ports)
+        return spec
 
 
 class ServiceUpdate(_Body):
     """Fields to change; the others keep their value. Nested objects are replaced whole,
     and `"health_check": null` removes the health check."""
 
-    image: str | None = None
-    command: list[str] | None = None
-    args: list[str] | None = None
-    ports: list[PortFields] | None = None
-    env: dict[str, str] | None = None
+    image: Line | None = None
+    command: Args | None = None
+    args: Args | None = None
+    ports: Annotated[list[PortFields], Field(max_length=MAX_PORTS)] | None = None
+    env: EnvVars | None = None
     resources: ResourcesFields | None = None
     health_check: HealthCheckFields | None = None
-    stop_grace_s: float | None = None
-    capabilities: list[str] | None = None
+    stop_grace_s: Annotated[float, _seconds(0, 600)] | None = None
+    capabilities: Annotated[list[Short], Field(max_length=32)] | None = None
     strategy: StrategyFields | None = None
     bandwidth: BandwidthFields | None = None
 
@@ -141,37 +181,40 @@ class ServiceUpdate(_Body):
     def apply_to(self, current: ServiceSpec) -> ServiceSpec:
         """`current` with the given fields replaced; Invalid if the result is not a valid spec."""
         given = self.model_dump(include=self.model_fields_set)
-        return ServiceSpec.from_json({**current.to_json(), **given})
+        spec = ServiceSpec.from_json({**current.to_json(), **given})
+        if "ports" in given:
+            check_ports_distinct(spec.ports)
+        return spec
 
 
 # ---- other bodies ----
 
 
 class TeamCreate(_Body):
-    name: str
-    description: str = ""
+    name: Name
+    description: Description = ""
 
 
 class TokenCreate(_Body):
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=60, pattern=LINE)]
     expires_in_days: int | None = Field(default=None, ge=1, le=MAX_TOKEN_DAYS)
 
 
 class DeployRequest(_Body):
-    image: str | None = None
-    replicas: int | None = None
-    env: dict[str, str] | None = None
-    expected_revision: int | None = None
+    image: Line | None = None
+    replicas: Replicas | None = None
+    env: EnvVars | None = None
+    expected_revision: Number | None = None
 
 
 class ScaleRequest(_Body):
-    replicas: int
-    expected_revision: int | None = None
+    replicas: Replicas
+    expected_revision: Number | None = None
 
 
 class RollbackRequest(_Body):
-    to: int | None = None
-    expected_revision: int | None = None
+    to: Number | None = None
+    expected_revision: Number | None = None
 
 
 # ---- answers ----

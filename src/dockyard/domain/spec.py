@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -270,6 +271,24 @@ class ServiceSpec:
         template = {k: v for k, v in self.to_json().items() if k not in ("strategy", "bandwidth")}
         canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def check_ports_distinct(ports: Iterable[Port]) -> None:
+    """Invalid if a (port, protocol) pair is listed twice: an instance listens on it once, and
+    a second entry would only make a second, conflicting mapping of the same port.
+
+    A rule for templates being written, not a construction check: templates stored before it
+    existed must still load, run and roll back.
+    """
+    seen: set[tuple[int, str]] = set()
+    for port in ports:
+        pair = (port.container_port, port.protocol)
+        _require(
+            pair not in seen,
+            f"port {port.container_port}/{port.protocol} is listed twice: list each port once",
+            "ports",
+        )
+        seen.add(pair)
 
 
 def check_replicas(replicas: int) -> int:

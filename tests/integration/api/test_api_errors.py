@@ -49,7 +49,7 @@ REFUSED: list[tuple[str, str, Any, int, str, str | None]] = [
         {"name": "x", "image": "alpha/x", "resources": {"memory_mb": 4}},
         422,
         "invalid",
-        "resources",
+        "resources.memory_mb",
     ),
     (
         "POST",
@@ -65,7 +65,7 @@ REFUSED: list[tuple[str, str, Any, int, str, str | None]] = [
         {"name": "x", "image": "alpha/x", "ports": [{"container_port": 70000}]},
         422,
         "invalid",
-        "ports",
+        "ports.0.container_port",
     ),
     (
         "POST",
@@ -83,7 +83,7 @@ REFUSED: list[tuple[str, str, Any, int, str, str | None]] = [
         "invalid",
         "health_check",
     ),
-    ("PATCH", WEB, {"resources": {"memory_mb": 8}}, 422, "invalid", "resources"),
+    ("PATCH", WEB, {"resources": {"memory_mb": 8}}, 422, "invalid", "resources.memory_mb"),
     ("PATCH", WEB, {"image": None}, 422, "invalid", "image"),
     ("PATCH", WEB, {"name": "renamed"}, 422, "invalid", "name"),
     (

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from dockyard.api.auth import Who
+from dockyard.api.bounds import MAX_INTEGER, NumberPath, ServicePath, TeamPath
 from dockyard.api.deps import ApiDeps, Deps
 from dockyard.api.image_schemas import (
     BuildPublic,
@@ -42,7 +43,7 @@ OTHERS_POLL_S = 0.25  # with the builder's events: how often builds of other ser
 
 @router.put(SERVICE + "/source")
 def set_source(
-    *, team: str, svc: str, body: SourceBody, who: Who, deps: Deps, center: Center
+    *, team: TeamPath, svc: ServicePath, body: SourceBody, who: Who, deps: Deps, center: Center
 ) -> SourcePublic:
     """Where the service's images are built from; the next build uses it. A team's file://
     source must lie under a source root or be its hosted repository (422 otherwise)."""
@@ -62,7 +63,7 @@ def set_source(
 
 
 @router.get(SERVICE + "/source")
-def get_source(*, team: str, svc: str, who: Who, deps: Deps) -> SourcePublic:
+def get_source(*, team: TeamPath, svc: ServicePath, who: Who, deps: Deps) -> SourcePublic:
     with deps.db.session() as session:
         view = images.get_source(session, who, team=team, service=svc)
     if view is None:
@@ -74,7 +75,13 @@ def get_source(*, team: str, svc: str, who: Who, deps: Deps) -> SourcePublic:
 
 @router.post(SERVICE + "/builds", status_code=202)
 def request_build(
-    *, team: str, svc: str, who: Who, deps: Deps, center: Center, body: BuildRequest | None = None
+    *,
+    team: TeamPath,
+    svc: ServicePath,
+    who: Who,
+    deps: Deps,
+    center: Center,
+    body: BuildRequest | None = None,
 ) -> BuildPublic:
     """Queue a build; the builder starts it at once if it has a free slot."""
     body = body or BuildRequest()
@@ -115,8 +122,8 @@ def queue_build(
 @router.get(SERVICE + "/builds")
 def list_builds(
     *,
-    team: str,
-    svc: str,
+    team: TeamPath,
+    svc: ServicePath,
     who: Who,
     deps: Deps,
     limit: Annotated[int, Query(ge=1, le=MAX_BUILDS)] = 20,
@@ -128,7 +135,9 @@ def list_builds(
 
 
 @router.get(SERVICE + "/builds/{number}")
-def get_build(*, team: str, svc: str, number: int, who: Who, deps: Deps) -> BuildPublic:
+def get_build(
+    *, team: TeamPath, svc: ServicePath, number: NumberPath, who: Who, deps: Deps
+) -> BuildPublic:
     with deps.db.session() as session:
         view = builds.get_build(session, who, team=team, service=svc, number=number)
     return BuildPublic.of(view)
@@ -137,13 +146,13 @@ def get_build(*, team: str, svc: str, number: int, who: Who, deps: Deps) -> Buil
 @router.get(SERVICE + "/builds/{number}/log")
 async def read_log(
     *,
-    team: str,
-    svc: str,
-    number: int,
+    team: TeamPath,
+    svc: ServicePath,
+    number: NumberPath,
     who: Who,
     deps: Deps,
     center: Center,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_INTEGER)] = 0,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
 ) -> LogPublic:
     """The log from offset `after`. With `wait` seconds, answers as soon as there is new text

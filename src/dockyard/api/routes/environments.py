@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from dockyard.api.auth import Who
+from dockyard.api.bounds import NumberPath, ServicePath, TeamPath
 from dockyard.api.deps import Deps
 from dockyard.api.imaging import Pinner
 from dockyard.api.schemas import (
@@ -37,7 +38,9 @@ _NO_ROLLBACK = RollbackRequest()
 
 
 @router.get(SERVICE + "/envs")
-def list_environments(*, team: str, svc: str, who: Who, deps: Deps) -> Items[EnvironmentPublic]:
+def list_environments(
+    *, team: TeamPath, svc: ServicePath, who: Who, deps: Deps
+) -> Items[EnvironmentPublic]:
     with deps.db.session() as session:
         views = environments.environments(session, who, team=team, service=svc)
     return Items[EnvironmentPublic](items=[EnvironmentPublic.of(view) for view in views])
@@ -45,7 +48,7 @@ def list_environments(*, team: str, svc: str, who: Who, deps: Deps) -> Items[Env
 
 @router.get(ENV)
 def get_environment(
-    *, team: str, svc: str, env: Environment, who: Who, deps: Deps
+    *, team: TeamPath, svc: ServicePath, env: Environment, who: Who, deps: Deps
 ) -> EnvironmentPublic:
     with deps.db.session() as session:
         (view,) = environments.environments(session, who, team=team, service=svc, only=env)
@@ -55,8 +58,8 @@ def get_environment(
 @router.post(ENV + "/deploy", status_code=201)
 def deploy(
     *,
-    team: str,
-    svc: str,
+    team: TeamPath,
+    svc: ServicePath,
     env: Environment,
     who: Who,
     deps: Deps,
@@ -85,7 +88,7 @@ def deploy(
 
 @router.post(ENV + "/scale", status_code=201)
 def scale(
-    *, team: str, svc: str, env: Environment, body: ScaleRequest, who: Who, deps: Deps
+    *, team: TeamPath, svc: ServicePath, env: Environment, body: ScaleRequest, who: Who, deps: Deps
 ) -> ReleasePublic:
     """A new revision equal to the current one but for the replica count."""
     change = Change(who=who, now=deps.clock(), expected_revision=body.expected_revision)
@@ -101,8 +104,8 @@ def scale(
 @router.post(ENV + "/rollback", status_code=201)
 def rollback(
     *,
-    team: str,
-    svc: str,
+    team: TeamPath,
+    svc: ServicePath,
     env: Environment,
     who: Who,
     deps: Deps,
@@ -120,8 +123,8 @@ def rollback(
 @router.get(ENV + "/revisions")
 def list_revisions(
     *,
-    team: str,
-    svc: str,
+    team: TeamPath,
+    svc: ServicePath,
     env: Environment,
     who: Who,
     deps: Deps,
@@ -135,7 +138,7 @@ def list_revisions(
 
 @router.get(ENV + "/revisions/{n}")
 def get_revision(
-    *, team: str, svc: str, env: Environment, n: int, who: Who, deps: Deps
+    *, team: TeamPath, svc: ServicePath, env: Environment, n: NumberPath, who: Who, deps: Deps
 ) -> ReleasePublic:
     with deps.db.session() as session:
         view = releases.get_release(session, who, team=team, service=svc, env=env, number=n)
@@ -144,7 +147,7 @@ def get_revision(
 
 @router.get(ENV + "/instances")
 def list_instances(
-    *, team: str, svc: str, env: Environment, who: Who, deps: Deps
+    *, team: TeamPath, svc: ServicePath, env: Environment, who: Who, deps: Deps
 ) -> Items[InstancePublic]:
     with deps.db.session() as session:
         (view,) = environments.environments(session, who, team=team, service=svc, only=env)
@@ -156,8 +159,8 @@ def list_instances(
 @router.get(SERVICE + "/events")
 def list_events(
     *,
-    team: str,
-    svc: str,
+    team: TeamPath,
+    svc: ServicePath,
     who: Who,
     deps: Deps,
     env: Environment | None = None,

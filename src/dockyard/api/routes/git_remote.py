@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from dockyard.api.auth import Who
+from dockyard.api.bounds import Line, ServicePath, TeamPath
 from dockyard.api.deps import Deps
 from dockyard.api.image_schemas import SourcePublic
 from dockyard.api.imaging import Center
@@ -28,9 +29,9 @@ SERVICE = "/teams/{team}/services/{svc}"
 class HostedSourceBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    branch: str = GitSource.branch
-    dockerfile: str = GitSource.dockerfile
-    context: str = GitSource.context
+    branch: Line = GitSource.branch
+    dockerfile: Line = GitSource.dockerfile
+    context: Line = GitSource.context
 
 
 class GitRemotePublic(BaseModel):
@@ -45,7 +46,7 @@ class GitRemotePublic(BaseModel):
 
 @router.get(SERVICE + "/git")
 def get_remote(
-    *, team: str, svc: str, who: Who, deps: Deps, center: Center, request: Request
+    *, team: TeamPath, svc: ServicePath, who: Who, deps: Deps, center: Center, request: Request
 ) -> GitRemotePublic:
     """The service's hosted git remote and whether pushes to it build."""
     repos = HostedRepos(center.sources.hosted_dir)
@@ -62,7 +63,13 @@ def get_remote(
 
 @router.put(SERVICE + "/source/hosted")
 async def set_hosted_source(
-    *, team: str, svc: str, who: Who, deps: Deps, center: Center, body: HostedSourceBody
+    *,
+    team: TeamPath,
+    svc: ServicePath,
+    who: Who,
+    deps: Deps,
+    center: Center,
+    body: HostedSourceBody,
 ) -> SourcePublic:
     """Build the service from its hosted repository (created if it does not exist yet)."""
     repos = HostedRepos(center.sources.hosted_dir)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from dockyard.api.auth import Who
+from dockyard.api.bounds import ServicePath, ShortPath, TeamPath
 from dockyard.api.deps import Deps
 from dockyard.api.image_schemas import (
     ImagePublic,
@@ -29,8 +30,8 @@ SERVICE = "/teams/{team}/services/{svc}"
 @router.get(SERVICE + "/images")
 def list_images(
     *,
-    team: str,
-    svc: str,
+    team: TeamPath,
+    svc: ServicePath,
     who: Who,
     deps: Deps,
     limit: Annotated[int, Query(ge=1, le=MAX_IMAGES)] = 50,
@@ -42,7 +43,9 @@ def list_images(
 
 
 @router.get("/teams/{team}/instances/{instance}/provenance")
-def get_provenance(*, team: str, instance: str, who: Who, deps: Deps) -> ProvenancePublic:
+def get_provenance(
+    *, team: TeamPath, instance: ShortPath, who: Who, deps: Deps
+) -> ProvenancePublic:
     """Instance -> revision -> digest -> commit -> build (and its log) -> who released it."""
     with deps.db.session() as session:
         found = provenance.provenance(session, who, team=team, instance=instance)

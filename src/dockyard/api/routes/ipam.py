@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from dockyard.api.auth import Who
+from dockyard.api.bounds import Name, NameQuery, Short, ShortPath, ShortQuery
 from dockyard.api.deps import ApiDeps, Deps
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid, NotFound, RuntimeFailure, Unavailable
@@ -31,10 +32,10 @@ router = APIRouter(prefix="/ipam", tags=["ipam"])
 class FixedCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    team: str
-    service: str
-    env: str
-    address: str
+    team: Name
+    service: Name
+    env: Environment = Field(strict=False)
+    address: Short
 
 
 def fixed_json(item: FixedAddress) -> dict[str, Any]:
@@ -51,17 +52,15 @@ def fixed_json(item: FixedAddress) -> dict[str, Any]:
 def list_fixed(
     who: Who,
     deps: Deps,
-    team: str | None = None,
-    service: str | None = None,
-    env: str | None = None,
+    team: NameQuery = None,
+    service: NameQuery = None,
+    env: Environment | None = None,
 ) -> dict[str, Any]:
     """Fixed addresses; a team token sees its own team's only."""
     if not who.is_admin:
         team = who.team
     with deps.db.session() as session:
-        found = segments.fixed_addresses(
-            session, team=team, service=service, env=Environment.parse(env) if env else None
-        )
+        found = segments.fixed_addresses(session, team=team, service=service, env=env)
     return {"items": [fixed_json(item) for item in found]}
 
 
@@ -76,7 +75,7 @@ async def add_fixed(body: FixedCreate, who: Who, deps: Deps) -> dict[str, Any]:
             who,
             team=body.team,
             service=body.service,
-            env=Environment.parse(body.env),
+            env=body.env,
             address=parse_address(body.address),
             now=deps.clock(),
         )
@@ -85,7 +84,7 @@ async def add_fixed(body: FixedCreate, who: Who, deps: Deps) -> dict[str, Any]:
 
 
 @router.delete("/fixed/{address}", status_code=204)
-async def remove_fixed(address: str, who: Who, deps: Deps) -> Response:
+async def remove_fixed(address: ShortPath, who: Who, deps: Deps) -> Response:
     """Stop keeping an address for its service (admin); an instance holding it keeps it."""
     deps.require_ipam()
     with deps.db.session() as session:
@@ -104,7 +103,7 @@ async def _publish(deps: ApiDeps, session: Session, *, segment: str) -> None:
 
 
 @router.get("/addresses")
-async def list_addresses(who: Who, deps: Deps, segment: str | None = None) -> dict[str, Any]:
+async def list_addresses(who: Who, deps: Deps, segment: ShortQuery = None) -> dict[str, Any]:
     """Addresses held now (admin), with their holders."""
     who.require_admin()
     leases = await deps.require_ipam().book.leases(segment)
@@ -115,9 +114,9 @@ async def list_addresses(who: Who, deps: Deps, segment: str | None = None) -> di
 async def history(
     who: Who,
     deps: Deps,
-    address: str | None = None,
-    segment: str | None = None,
-    instance: str | None = None,
+    address: ShortQuery = None,
+    segment: ShortQuery = None,
+    instance: ShortQuery = None,
 ) -> dict[str, Any]:
     """Who held an address, or which addresses an instance (or container) held, from when to
     when. A team token sees its own team's holdings only."""
@@ -137,7 +136,7 @@ def _may_see(who: Principal, team: str | None) -> bool:
 
 
 @router.post("/addresses/{segment}/{address}/release")
-async def release(segment: str, address: str, who: Who, deps: Deps) -> dict[str, Any]:
+async def release(segment: ShortPath, address: ShortPath, who: Who, deps: Deps) -> dict[str, Any]:
     """Free one held address by hand (admin), recorded in its history as `admin`."""
     who.require_admin()
     book = deps.require_ipam().book

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from dockyard.api.auth import Who
+from dockyard.api.bounds import ServicePath, TeamPath
 from dockyard.api.deps import Deps
 from dockyard.api.image_schemas import (
     ApprovalPublic,
@@ -35,7 +36,7 @@ SERVICE = "/teams/{team}/services/{svc}"
 
 
 @router.get(SERVICE + "/promotion")
-def get_pipeline(*, team: str, svc: str, who: Who, deps: Deps) -> PipelinePublic:
+def get_pipeline(*, team: TeamPath, svc: ServicePath, who: Who, deps: Deps) -> PipelinePublic:
     """Each environment's digest and phase, and the gates into the next as they stand now."""
     with deps.db.session() as session:
         found = promotion.pipeline(session, who, team=team, service=svc, now=deps.clock())
@@ -43,7 +44,9 @@ def get_pipeline(*, team: str, svc: str, who: Who, deps: Deps) -> PipelinePublic
 
 
 @router.put(SERVICE + "/promotion/policy")
-def set_policy(*, team: str, svc: str, body: PolicyBody, who: Who, deps: Deps) -> PolicyPublic:
+def set_policy(
+    *, team: TeamPath, svc: ServicePath, body: PolicyBody, who: Who, deps: Deps
+) -> PolicyPublic:
     """Soak time into sandbox, approval into online, and what stable follows."""
     policy = body.to_policy()
     with deps.db.session() as session:
@@ -52,7 +55,9 @@ def set_policy(*, team: str, svc: str, body: PolicyBody, who: Who, deps: Deps) -
 
 
 @router.post(SERVICE + "/promotions", status_code=201)
-def promote(*, team: str, svc: str, body: PromotionRequest, who: Who, deps: Deps) -> ReleasePublic:
+def promote(
+    *, team: TeamPath, svc: ServicePath, body: PromotionRequest, who: Who, deps: Deps
+) -> ReleasePublic:
     """Release the digest `from` runs into `to` (gates permitting), with `to`'s own config."""
     change = Change(who=who, now=deps.clock())
     with deps.db.session() as session:
@@ -66,7 +71,7 @@ def promote(*, team: str, svc: str, body: PromotionRequest, who: Who, deps: Deps
 
 @router.post(SERVICE + "/approvals", status_code=201)
 def approve(
-    *, team: str, svc: str, who: Who, deps: Deps, body: ApprovalRequest | None = None
+    *, team: TeamPath, svc: ServicePath, who: Who, deps: Deps, body: ApprovalRequest | None = None
 ) -> ApprovalPublic:
     """Approve a digest for online (default: what sandbox runs). The requester of the online
     promotion must be someone else."""
@@ -79,7 +84,9 @@ def approve(
 
 
 @router.get(SERVICE + "/overrides")
-def list_overrides(*, team: str, svc: str, who: Who, deps: Deps) -> Items[OverridePublic]:
+def list_overrides(
+    *, team: TeamPath, svc: ServicePath, who: Who, deps: Deps
+) -> Items[OverridePublic]:
     """Each environment's own config (replicas, extra variables); empty where none is set."""
     with deps.db.session() as session:
         found = promotions.overrides(session, service_row(session, who, team, svc).id)
@@ -93,7 +100,7 @@ def list_overrides(*, team: str, svc: str, who: Who, deps: Deps) -> Items[Overri
 
 @router.put(SERVICE + "/envs/{env}/overrides")
 def set_override(
-    *, team: str, svc: str, env: Environment, body: OverrideBody, who: Who, deps: Deps
+    *, team: TeamPath, svc: ServicePath, env: Environment, body: OverrideBody, who: Who, deps: Deps
 ) -> OverridePublic:
     """Replace `env`'s own config; the next image released there takes it."""
     override = body.to_override()

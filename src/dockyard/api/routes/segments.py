@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.auth import Who
+from dockyard.api.bounds import LIST_MAX, Short, ShortPath
 from dockyard.api.deps import Deps
+from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Conflict, Unavailable
 from dockyard.domain.segment import Segment
 from dockyard.network.ipam import Lease, pool_of, usage
@@ -25,18 +27,21 @@ from dockyard.store import segments
 
 router = APIRouter(tags=["segments"])
 
+# Environments come as JSON strings: lax, so "test" is taken for Environment.TEST.
+EnvName = Annotated[Environment, Field(strict=False)]
+
 LISTED_LIVE = 10  # how many live addresses a refused delete names
 
 
 class SegmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: str
-    cidr: str
-    gateway: str | None = None
-    vlan: int | None = None
-    reserved: list[str] = Field(default_factory=list)
-    environments: list[str]
+    name: Short
+    cidr: Short
+    gateway: Short | None = None
+    vlan: Annotated[int, Field(ge=1, le=4094)] | None = None
+    reserved: Annotated[list[Short], Field(max_length=LIST_MAX)] = Field(default_factory=list)
+    environments: Annotated[list[EnvName], Field(min_length=1, max_length=4)]
 
 
 def segment_json(segment: Segment, *, created_at: datetime | None = None) -> dict[str, Any]:
@@ -115,7 +120,7 @@ async def create_segment(body: SegmentCreate, who: Who, deps: Deps) -> dict[str,
 
 
 @router.get("/segments/{name}")
-async def get_segment(name: str, who: Who, deps: Deps) -> dict[str, Any]:
+async def get_segment(name: ShortPath, who: Who, deps: Deps) -> dict[str, Any]:
     """One segment, its usage, its fixed addresses and (admin) the addresses held now."""
     with deps.db.session() as session:
         record = segments.get_segment(session, name)
@@ -132,7 +137,7 @@ async def get_segment(name: str, who: Who, deps: Deps) -> dict[str, Any]:
 
 
 @router.delete("/segments/{name}", status_code=204)
-async def delete_segment(name: str, who: Who, deps: Deps) -> Response:
+async def delete_segment(name: ShortPath, who: Who, deps: Deps) -> Response:
     """Remove a segment (admin). 409 while any of its addresses is held or fixed."""
     who.require_admin()
     ipam = deps.require_ipam()

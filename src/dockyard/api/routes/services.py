@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from dockyard.api.auth import Who
+from dockyard.api.bounds import NameQuery, ServicePath, TeamPath
 from dockyard.api.deps import ApiDeps, Deps
 from dockyard.api.rendering import (
     Kept,
@@ -46,12 +47,12 @@ BASE = "/teams/{team}/services"
 @router.get(BASE, response_model=ServicePage)
 async def list_services(
     *,
-    team: str,
+    team: TeamPath,
     who: Who,
     deps: Deps,
     kept: Kept,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    after: str | None = None,
+    after: NameQuery = None,
 ) -> Response:
     """Live services by name. `next` is the name to pass as `after` for the following page."""
     # Ask for one more than wanted (when the store allows): it tells whether a next page exists.
@@ -80,7 +81,7 @@ def _rendered_services(
 
 
 @router.post(BASE, status_code=201)
-def create_service(*, team: str, body: ServiceCreate, who: Who, deps: Deps) -> ServicePublic:
+def create_service(*, team: TeamPath, body: ServiceCreate, who: Who, deps: Deps) -> ServicePublic:
     """A new service with its four environments, none deployed yet."""
     spec = body.to_spec()
     with deps.db.session() as session:
@@ -91,7 +92,9 @@ def create_service(*, team: str, body: ServiceCreate, who: Who, deps: Deps) -> S
 
 
 @router.get(BASE + "/{svc}", response_model=ServiceDetail)
-async def get_service(*, team: str, svc: str, who: Who, deps: Deps, kept: Kept) -> Response:
+async def get_service(
+    *, team: TeamPath, svc: ServicePath, who: Who, deps: Deps, kept: Kept
+) -> Response:
     """The service and, for each environment, its current release, status and instances."""
     with deps.db.reading() as connection:
         state = summaries.service_state(connection, who, team=team, service=svc)
@@ -114,7 +117,7 @@ async def get_service(*, team: str, svc: str, who: Who, deps: Deps, kept: Kept) 
 
 @router.patch(BASE + "/{svc}")
 def update_service(
-    *, team: str, svc: str, body: ServiceUpdate, who: Who, deps: Deps
+    *, team: TeamPath, svc: ServicePath, body: ServiceUpdate, who: Who, deps: Deps
 ) -> ServicePublic:
     """Changes the template only: what runs changes at the next deploy."""
     with deps.db.session() as session:
@@ -126,7 +129,7 @@ def update_service(
 
 
 @router.delete(BASE + "/{svc}", status_code=202)
-def delete_service(*, team: str, svc: str, who: Who, deps: Deps) -> ServicePublic:
+def delete_service(*, team: TeamPath, svc: ServicePath, who: Who, deps: Deps) -> ServicePublic:
     """Marks the service deleting; controllers stop every instance, then remove it."""
     with deps.db.session() as session:
         view = services.delete_service(session, who, team=team, name=svc, now=deps.clock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from dockyard.api.auth import Who
+from dockyard.api.bounds import TeamPath
 from dockyard.api.deps import Deps
 from dockyard.api.schemas import Items, TeamCreate, TeamPublic
 from dockyard.store import teams
@@ -30,13 +31,13 @@ def create_team(*, body: TeamCreate, who: Who, deps: Deps) -> TeamPublic:
 
 
 @router.get("/teams/{team}")
-def get_team(*, team: str, who: Who, deps: Deps) -> TeamPublic:
+def get_team(*, team: TeamPath, who: Who, deps: Deps) -> TeamPublic:
     with deps.db.session() as session:
         return TeamPublic.of(teams.get_team(session, who, team))
 
 
 @router.delete("/teams/{team}", status_code=204, response_class=Response)
-def delete_team(*, team: str, who: Who, deps: Deps) -> None:
+def delete_team(*, team: TeamPath, who: Who, deps: Deps) -> None:
     """Admin only. 409 while the team still has services."""
     with deps.db.session() as session:
         teams.delete_team(session, who, team)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter
 
 from dockyard.api.auth import Who
+from dockyard.api.bounds import NameQuery, ShortPath, TeamPath
 from dockyard.api.deps import Deps
 from dockyard.api.schemas import Items, TokenCreate, TokenCreated, TokenPublic, WhoAmI
 from dockyard.store import tokens
@@ -20,7 +21,7 @@ async def whoami(*, who: Who) -> WhoAmI:
 
 
 @router.get("/tokens")
-def list_tokens(*, who: Who, deps: Deps, team: str | None = None) -> Items[TokenPublic]:
+def list_tokens(*, who: Who, deps: Deps, team: NameQuery = None) -> Items[TokenPublic]:
     """Admin: every token, or one team's. A team token: its own team's (another team -> 404)."""
     if team is not None:
         # The store quietly narrows a team token to its own team; naming another team is an
@@ -32,7 +33,7 @@ def list_tokens(*, who: Who, deps: Deps, team: str | None = None) -> Items[Token
 
 
 @router.post("/teams/{team}/tokens", status_code=201)
-def create_token(*, team: str, body: TokenCreate, who: Who, deps: Deps) -> TokenCreated:
+def create_token(*, team: TeamPath, body: TokenCreate, who: Who, deps: Deps) -> TokenCreated:
     """Admin only. The answer carries the secret as `token`; it is never shown again."""
     now = deps.clock()
     expires_at = None if body.expires_in_days is None else now + timedelta(body.expires_in_days)
@@ -44,7 +45,7 @@ def create_token(*, team: str, body: TokenCreate, who: Who, deps: Deps) -> Token
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(*, token_id: str, who: Who, deps: Deps) -> TokenPublic:
+def revoke_token(*, token_id: ShortPath, who: Who, deps: Deps) -> TokenPublic:
     """Admin only. Revoking twice is harmless: the first `revoked_at` stays."""
     with deps.db.session() as session:
         return TokenPublic.of(
