@@ -1,6 +1,7 @@
 """`dockyard status`: the health of each part of the platform on this host.
 
-Built from three looks: the PID files of what `dockyard up` started, a ping of the Docker
+Built from four looks: what this host's supervisor says of each program `dockyard up` started
+(state, PID, restarts it had to make and why: cli/supervisor.py), a ping of the Docker
 engine, and the server's own `/healthz` (it answers) and `/healthz/parts` (database, engine,
 controllers and builder as the server sees them: `{"database": "ok" | why not, ...}`, plus
 `leading` and `leader`: whether this server runs the controllers and who does); the registry,
@@ -15,8 +16,17 @@ from typing import Any
 from dockyard.cli import platform
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
-from dockyard.cli.processes import recorded_pid
+from dockyard.cli.processes import Managed
 from dockyard.cli.registry import registry_answers, registry_process
+from dockyard.cli.supervisor import (
+    FATAL,
+    Exits,
+    ProgramState,
+    Supervisor,
+    SupervisorPaths,
+    exits,
+    read_tail,
+)
 from dockyard.settings import Settings
 
 NOT_ANSWERING = "unknown: the server does not answer"
@@ -33,37 +43,98 @@ def check_parts(
     settings: Settings, *, probe: ApiClient, server_argv: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     """One row per part: server, database, docker engine, controllers (as JSON-ready dicts)."""
-    server, reported = _server(settings, probe=probe, server_argv=server_argv)
+    programs = Programs(Supervisor(SupervisorPaths.of(settings)))
+    server, reported = _server(settings, programs, probe=probe, server_argv=server_argv)
     rows = [
+        programs.row(),
         server,
         _reported("database", reported),
-        _engine(settings, reported),
+        _engine(settings, programs, reported),
         _reported("controllers", reported, key="controller"),
         _leader(reported),
         _reported("builder", reported),
-        _registry(settings),
-        _etcd(settings),
-        _agent(settings),
+        _registry(settings, programs),
+        _etcd(settings, programs),
+        _agent(settings, programs),
     ]
     return [asdict(row) for row in rows]
 
 
+class Programs:
+    """What the supervisor says of the programs `up` started, read once per `status`."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+        self._pid = supervisor.pid()
+        self._exits = exits(read_tail(supervisor.paths.log)) if self._pid else {}
+
+    def row(self) -> Part:
+        if self._pid is not None:
+            return Part("supervisor", True, f"supervisord pid {self._pid}")
+        if any(self._supervisor.paths.programs.glob("*.conf")):
+            return Part(
+                "supervisor", False, "supervisord is not running: nothing restarts the "
+                "platform's processes; run `dockyard up`"
+            )  # fmt: skip
+        return Part("supervisor", True, "not started: `dockyard up` runs nothing on this host")
+
+    def describe(self, process: Managed) -> tuple[str, bool]:
+        """(", pid N (supervised, ...)" or "", False if the supervisor gave up on it)."""
+        state = self._supervisor.state(process.name) if self._pid else None
+        if state is None:
+            return "", True
+        history = self._exits.get(process.name, Exits())
+        words = [_state_words(state)]
+        if history.count:
+            words.append(f"restarts {history.count} (last exit {history.last})")
+            error = last_error(process)
+            if error:
+                words.append(f"last error: {error}")
+        healthy = state.state != FATAL
+        if not healthy:
+            words.append(f"run `dockyard up` to try again; log {process.log_file}")
+        return ", " + "; ".join(words), healthy
+
+
+def _state_words(state: ProgramState) -> str:
+    if state.running:
+        return f"pid {state.pid} (supervised, {state.description.split(', ')[-1]})"
+    if state.alive:
+        return f"pid {state.pid} (supervised, starting)"
+    if state.state == FATAL:
+        return f"supervisor gave up after repeated quick exits: {state.description}"
+    return f"supervised, {state.state.lower()}: {state.description}"
+
+
+ERROR_MARKS = ("ERROR", "CRITICAL", "FATAL", "Traceback", "panic:", "exiting with status")
+ERROR_WIDTH = 160
+
+
+def last_error(process: Managed) -> str | None:
+    """The last line of the program's log that reads as an error, shortened."""
+    for line in reversed(read_tail(process.log_file, max_bytes=256 * 1024)):
+        if any(mark in line for mark in ERROR_MARKS):
+            text = line.strip()
+            return text if len(text) <= ERROR_WIDTH else text[: ERROR_WIDTH - 3] + "..."
+    return None
+
+
 def _server(
-    settings: Settings, *, probe: ApiClient, server_argv: tuple[str, ...]
+    settings: Settings, programs: Programs, *, probe: ApiClient, server_argv: tuple[str, ...]
 ) -> tuple[Part, dict[str, Any] | None]:
     """The server's own row, and what it reports about the other parts (None: nothing)."""
-    pid = recorded_pid(platform.server_process(settings, server_argv))
-    started = f"pid {pid}" if pid else "not started by dockyard up"
+    supervised, alive = programs.describe(platform.server_process(settings, server_argv))
+    started = supervised.removeprefix(", ") or "not started by dockyard up"
     try:
         code, body = probe.probe("/healthz")
     except CliError as exc:
-        where = f"pid {pid} runs, but " if pid else ""
-        return Part("server", False, where + exc.message), None
+        return Part("server", False, f"{exc.message}{supervised}"), None
     if code != 200:
         why = body.get("message") if isinstance(body, dict) else None
         return Part("server", False, f"{started}; /healthz answered {code}: {why}"), None
     _, parts = probe.probe("/healthz/parts")
-    return Part("server", True, f"{started}, {probe.url}"), parts if isinstance(parts, dict) else {}
+    reported = parts if isinstance(parts, dict) else {}
+    return Part("server", alive, f"{probe.url}, {started}"), reported
 
 
 def _reported(name: str, reported: dict[str, Any] | None, *, key: str | None = None) -> Part:
@@ -89,42 +160,39 @@ def _leader(reported: dict[str, Any] | None) -> Part:
     return Part("leader", True, f"{leader}; this server stands by")
 
 
-def _engine(settings: Settings, reported: dict[str, Any] | None) -> Part:
+def _engine(settings: Settings, programs: Programs, reported: dict[str, Any] | None) -> Part:
     host = settings.docker.host
-    if not platform.engine_answers(host):
-        return Part("docker engine", False, f"no answer at {host}")
     binary = platform.find_dockerd() or "dockerd"
-    pid = recorded_pid(platform.dockerd_process(settings, binary))
-    detail = host + (f", dockerd pid {pid} (started by dockyard up)" if pid else "")
+    supervised, alive = programs.describe(platform.dockerd_process(settings, binary))
+    if not platform.engine_answers(host):
+        return Part("docker engine", False, f"no answer at {host}{supervised}")
+    detail = host + supervised.replace(", pid", ", dockerd pid", 1)
     seen = (reported or {}).get("engine", "ok")
     if seen != "ok":
         return Part("docker engine", False, f"{detail}; the server cannot use it: {seen}")
-    return Part("docker engine", True, detail)
+    return Part("docker engine", alive, detail)
 
 
-def _registry(settings: Settings) -> Part:
+def _registry(settings: Settings, programs: Programs) -> Part:
     registry = settings.images.registry
-    pid = recorded_pid(registry_process(settings))
-    detail = registry.address + (f", pid {pid} (started by dockyard up)" if pid else "")
+    supervised, alive = programs.describe(registry_process(settings))
     if not registry_answers(registry):
-        return Part("registry", False, f"no answer at {registry.address}")
-    return Part("registry", True, f"{detail}, {registry.storage} storage")
+        return Part("registry", False, f"no answer at {registry.address}{supervised}")
+    return Part("registry", alive, f"{registry.address}, {registry.storage} storage{supervised}")
 
 
-def _etcd(settings: Settings) -> Part:
+def _etcd(settings: Settings, programs: Programs) -> Part:
     endpoints = settings.etcd.endpoints
-    pid = recorded_pid(platform.etcd_process(settings))
-    started = f", pid {pid} (started by dockyard up)" if pid else ""
+    supervised, alive = programs.describe(platform.etcd_process(settings))
     answering = [e for e in endpoints if platform.etcd_answers(e)]
     if not answering:
-        return Part("etcd", False, f"no answer at {', '.join(endpoints)}")
-    return Part("etcd", True, f"{len(answering)} of {len(endpoints)} answer{started}")
+        return Part("etcd", False, f"no answer at {', '.join(endpoints)}{supervised}")
+    return Part("etcd", alive, f"{len(answering)} of {len(endpoints)} answer{supervised}")
 
 
-def _agent(settings: Settings) -> Part:
+def _agent(settings: Settings, programs: Programs) -> Part:
     socket = settings.ipam.driver_socket
-    pid = recorded_pid(platform.agent_process(settings))
-    started = f", pid {pid} (started by dockyard up)" if pid else ""
+    supervised, alive = programs.describe(platform.agent_process(settings))
     if not platform.agent_answers(socket):
-        return Part("agent", False, f"its IPAM driver does not answer at {socket}")
-    return Part("agent", True, f"IPAM driver at {socket}{started}")
+        return Part("agent", False, f"its IPAM driver does not answer at {socket}{supervised}")
+    return Part("agent", alive, f"IPAM driver at {socket}{supervised}")

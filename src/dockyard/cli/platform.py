@@ -1,9 +1,12 @@
 """The platform on this host: what `dockyard up`, `down` and `status` start, stop and inspect.
 
-Three processes may be started: Debian's etcd (IPAM state, when none answers at the default
-endpoint), Debian's dockerd (only when no engine answers and none is
-configured elsewhere) and `dockyard server`. Each is recorded in <state>/run/NAME.pid and logs to
-<state>/logs/NAME.log; `down` stops only what is recorded there.
+The processes `up` may start: Debian's dockerd (only when no engine answers and none is
+configured elsewhere), the registry (cli/registry.py), Debian's etcd (IPAM state, when none
+answers at the default endpoint), `dockyard server` and `dockyard agent`. Each runs as a program
+of this host's supervisor (cli/supervisor.py), which restarts it whenever it ends, and logs to
+<state>/logs/NAME.log; `down` stops only those programs. A part that already answers and is
+not a program of the supervisor (a Docker engine run by the host, an etcd cluster) is used as
+it is.
 """
 
 from __future__ import annotations
@@ -18,17 +21,9 @@ import httpx
 
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
-from dockyard.cli.processes import (
-    Managed,
-    await_answer,
-    is_alive,
-    log_tail,
-    recorded_pid,
-    spawn,
-    stop,
-    wait_until,
-)
-from dockyard.cli.registry import stop_registry
+from dockyard.cli.processes import Managed, recorded_pid, stop
+from dockyard.cli.registry import REGISTRY_STOP_S, registry_process
+from dockyard.cli.supervisor import Program, Supervisor, SupervisorPaths, supervise
 from dockyard.settings import Settings, read_credentials
 
 ENGINE_START_S = 60.0
@@ -79,14 +74,12 @@ def engine_answers(docker_host: str) -> bool:
         return False
 
 
-def ensure_engine(settings: Settings) -> str:
-    """Make sure an engine answers; returns how it stands ("already running" / "started ...")."""
+def ensure_engine(settings: Settings, *, env: dict[str, str]) -> str:
+    """Make sure an engine answers; returns how it stands."""
     docker = settings.docker
-    if engine_answers(docker.host):
-        mine = recorded_pid(dockerd_process(settings, find_dockerd() or "dockerd"))
-        return f"running at {docker.host}" + (
-            f" (pid {mine}, started by dockyard up)" if mine else ""
-        )
+    process = dockerd_process(settings, find_dockerd() or "dockerd")
+    if engine_answers(docker.host) and not _ours(settings, process):
+        return f"running at {docker.host} (not started by dockyard up)"
     if not docker.host_is_default:
         raise CliError(
             f"no Docker engine answers at {docker.host} (DOCKYARD_DOCKER_HOST): start it, "
@@ -103,19 +96,24 @@ def ensure_engine(settings: Settings) -> str:
             f"no Docker engine answers at {docker.host}, and only root may start dockerd: "
             "run `sudo dockyard up`, or start Docker yourself"
         )
-    process = dockerd_process(settings, binary)
-    pid = spawn(process, env=dict(os.environ))
-    if not wait_until(
-        lambda: engine_answers(docker.host),
+    done = supervise(
+        settings,
+        Program(dockerd_process(settings, binary), stop_s=DOCKERD_STOP_S, signal_group=False),
+        env=env,
+        answers=lambda: engine_answers(docker.host),
         timeout_s=ENGINE_START_S,
-        interval_s=0.2,
-        give_up=lambda: not is_alive(pid),
-    ):
-        raise CliError(
-            f"dockerd (pid {pid}) did not answer at {docker.host} within {ENGINE_START_S:g} s: "
-            f"see {process.log_file}: {log_tail(process.log_file)}"
-        )
-    return f"started dockerd (pid {pid}) at {docker.host}, log {process.log_file}"
+        failure=f"dockerd did not answer at {docker.host} within {ENGINE_START_S:g} s",
+    )
+    return f"dockerd {done.describe()} at {docker.host}, log {process.log_file}"
+
+
+def _ours(settings: Settings, process: Managed) -> bool:
+    """True if `up` runs this part here: a program of the supervisor, or a process an older
+    `up` started without one (to be put under the supervisor)."""
+    return (
+        Supervisor(SupervisorPaths.of(settings)).configured(process.name)
+        or recorded_pid(process) is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -140,23 +138,26 @@ def ensure_server(
     """Make sure `dockyard server` answers at the configured address, starting it if needed."""
     process = server_process(settings, argv)
     url = settings.listen.local_url
-    recorded = recorded_pid(process)
-    if recorded is None and server_answers(probe):
+    if not _ours(settings, process) and server_answers(probe):
         return ServerStart(f"a server not started by `dockyard up` already answers at {url}", None)
     first_start = read_credentials(settings.paths.credentials_file) is None
-    pid = spawn(process, env=env) if recorded is None else recorded
-    how = f"started (pid {pid})" if recorded is None else f"already running (pid {pid})"
-    await_answer(
-        process,
-        pid,
+    done = supervise(
+        settings,
+        Program(process, stop_s=SERVER_STOP_S, environment=dockyard_environment(env)),
+        env=env,
         answers=lambda: server_answers(probe),
         timeout_s=SERVER_START_S,
-        stop_timeout_s=SERVER_STOP_S,
         failure=f"the server did not come up at {url}",
     )
     credentials = read_credentials(settings.paths.credentials_file) if first_start else None
     token = credentials.token if credentials else None
-    return ServerStart(f"{how}, listening on {url}, log {process.log_file}", token)
+    return ServerStart(f"{done.describe()}, listening on {url}, log {process.log_file}", token)
+
+
+def dockyard_environment(env: dict[str, str]) -> dict[str, str]:
+    """The variables a Dockyard process takes its settings from, written into its program so
+    that an `up` with other settings restarts it with them."""
+    return {key: value for key, value in env.items() if key.startswith("DOCKYARD_")}
 
 
 # -- etcd (IPAM state) ------------------------------------------------------------------------
@@ -205,15 +206,12 @@ def etcd_answers(endpoint: str) -> bool:
     return answer.status_code == httpx.codes.OK and '"true"' in answer.text
 
 
-def ensure_etcd(settings: Settings) -> str:
+def ensure_etcd(settings: Settings, *, env: dict[str, str]) -> str:
     """Make sure the configured etcd answers, starting this host's one if it is the default."""
     endpoints = settings.etcd.endpoints
     process = etcd_process(settings)
-    if any(etcd_answers(endpoint) for endpoint in endpoints):
-        mine = recorded_pid(process)
-        return f"running at {', '.join(endpoints)}" + (
-            f" (pid {mine}, started by dockyard up)" if mine else ""
-        )
+    if not _ours(settings, process) and any(etcd_answers(endpoint) for endpoint in endpoints):
+        return f"running at {', '.join(endpoints)} (not started by dockyard up)"
     if not settings.etcd.endpoints_are_default:
         raise CliError(
             f"no etcd answers at {', '.join(endpoints)} (DOCKYARD_ETCD_ENDPOINTS): start it, or "
@@ -224,16 +222,15 @@ def ensure_etcd(settings: Settings) -> str:
             f"no etcd answers at {endpoints[0]} and {ETCD_BINARY} is not installed: install it "
             "with `apt-get install etcd-server` (or run ./run up)"
         )
-    pid = spawn(process, env=dict(os.environ))
-    await_answer(
-        process,
-        pid,
+    done = supervise(
+        settings,
+        Program(process, stop_s=ETCD_STOP_S),
+        env=env,
         answers=lambda: etcd_answers(endpoints[0]),
         timeout_s=ETCD_START_S,
-        stop_timeout_s=ETCD_STOP_S,
-        failure=f"etcd (pid {pid}) did not answer at {endpoints[0]} within {ETCD_START_S:g} s",
+        failure=f"etcd did not answer at {endpoints[0]} within {ETCD_START_S:g} s",
     )
-    return f"started etcd (pid {pid}) at {endpoints[0]}, log {process.log_file}"
+    return f"etcd {done.describe()} at {endpoints[0]}, log {process.log_file}"
 
 
 # -- the agent (Docker IPAM driver, segment networks) ------------------------------------------
@@ -264,38 +261,42 @@ def ensure_agent(settings: Settings, *, env: dict[str, str]) -> str:
     """Make sure this host's agent serves the IPAM driver, starting it if needed (root only)."""
     socket = settings.ipam.driver_socket
     process = agent_process(settings)
-    recorded = recorded_pid(process)
-    if recorded is None and agent_answers(socket):
+    ours = _ours(settings, process)
+    if not ours and agent_answers(socket):
         return f"an agent not started by `dockyard up` serves {socket}"
-    if recorded is None and os.geteuid() != 0:
+    if not ours and os.geteuid() != 0:
         return f"not started: only root may serve Docker's IPAM driver at {socket}"
-    pid = spawn(process, env=env) if recorded is None else recorded
-    await_answer(
-        process,
-        pid,
+    done = supervise(
+        settings,
+        Program(process, stop_s=AGENT_STOP_S, environment=dockyard_environment(env)),
+        env=env,
         answers=lambda: agent_answers(socket),
         timeout_s=AGENT_START_S,
-        stop_timeout_s=AGENT_STOP_S,
         failure=f"the agent did not serve {socket}",
     )
-    how = f"started (pid {pid})" if recorded is None else f"already running (pid {pid})"
-    return f"{how}, IPAM driver at {socket}, log {process.log_file}"
+    return f"{done.describe()}, IPAM driver at {socket}, log {process.log_file}"
 
 
 def stop_platform(settings: Settings, *, server_argv: tuple[str, ...]) -> list[str]:
-    """Stop what `up` recorded (server first, then its dockerd); one line per part."""
+    """Stop what `up` started, through the supervisor (server first, dockerd last), then the
+    supervisor itself; one line per part."""
+    supervisor = Supervisor(SupervisorPaths.of(settings))
+    parts = [
+        ("server", server_process(settings, server_argv), SERVER_STOP_S, "was not running"),
+        ("registry", registry_process(settings), REGISTRY_STOP_S, NOT_OURS),
+        ("agent", agent_process(settings), AGENT_STOP_S, "was not running"),
+        ("etcd", etcd_process(settings), ETCD_STOP_S, NOT_OURS),
+        ("docker engine", dockerd_process(settings, find_dockerd() or "dockerd"),
+         DOCKERD_STOP_S, f"{NOT_OURS}; left alone"),
+    ]  # fmt: skip
     lines = []
-    server = stop(server_process(settings, server_argv), timeout_s=SERVER_STOP_S)
-    lines.append(f"server: stopped (pid {server})" if server else "server: was not running")
-    lines.append(stop_registry(settings))
-    agent = stop(agent_process(settings), timeout_s=AGENT_STOP_S)
-    lines.append(f"agent: stopped (pid {agent})" if agent else "agent: was not running")
-    etcd = stop(etcd_process(settings), timeout_s=ETCD_STOP_S)
-    lines.append(f"etcd: stopped (pid {etcd})" if etcd else "etcd: not started by `dockyard up`")
-    dockerd = stop(dockerd_process(settings, find_dockerd() or "dockerd"), timeout_s=DOCKERD_STOP_S)
-    lines.append(
-        f"docker engine: stopped dockerd (pid {dockerd})"
-        if dockerd
-        else "docker engine: not started by `dockyard up`; left alone"
-    )
+    for label, process, stop_s, otherwise in parts:
+        # An unsupervised process of an older `up` (its PID file) is stopped as well.
+        pid = supervisor.uninstall(process.name) or stop(process, timeout_s=stop_s)
+        lines.append(f"{label}: stopped (pid {pid})" if pid else f"{label}: {otherwise}")
+    pid = supervisor.shutdown()
+    lines.append(f"supervisor: stopped (pid {pid})" if pid else "supervisor: was not running")
     return lines
+
+
+NOT_OURS = "not started by `dockyard up`"

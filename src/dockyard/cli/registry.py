@@ -1,8 +1,8 @@
 """The image registry on this host: started by `dockyard up`, stopped by `down`, and taken
 through garbage collection by `dockyard images gc`.
 
-Debian's docker-registry runs as a recorded process (<state>/run/registry.pid) with the
-configuration Dockyard generates from its settings. Garbage collection follows distribution's
+Debian's docker-registry runs as a program of this host's supervisor (cli/supervisor.py) with
+the configuration Dockyard generates from its settings. Garbage collection follows distribution's
 rule (the registry must be read-only or stopped while it runs): the registry is restarted in
 read-only mode, so pulls keep working, `garbage-collect` runs, and it is restarted writable.
 """
@@ -18,13 +18,8 @@ from pathlib import Path
 import httpx
 
 from dockyard.cli.errors import CliError
-from dockyard.cli.processes import (
-    Managed,
-    await_answer,
-    recorded_pid,
-    spawn,
-    stop,
-)
+from dockyard.cli.processes import Managed, recorded_pid, stop
+from dockyard.cli.supervisor import Program, Supervised, Supervisor, SupervisorPaths, supervise
 from dockyard.images.config import RegistrySettings, StorageKind
 from dockyard.images.registry_config import registry_environment, write_config
 from dockyard.settings import Settings
@@ -60,28 +55,27 @@ def registry_answers(registry: RegistrySettings) -> bool:
         return False
 
 
-def ensure_registry(settings: Settings) -> str:
-    """Make sure the registry answers, starting this host's one if Dockyard manages it."""
+def ensure_registry(settings: Settings, *, env: dict[str, str] | None = None) -> str:
+    """Make sure the registry answers, running this host's one under the supervisor if
+    Dockyard manages it."""
     registry = settings.images.registry
     process = registry_process(settings)
-    mine = recorded_pid(process)
-    if mine is not None and registry_answers(registry):
-        return f"already running (pid {mine}) at {registry.address}, {registry.storage} storage"
-    if registry_answers(registry):
+    ours = _supervisor(settings).configured(process.name) or recorded_pid(process) is not None
+    if not ours and registry_answers(registry):
         return f"running at {registry.address} (not started by dockyard up)"
     if not registry.managed:
         raise CliError(
             f"no registry answers at {registry.address} (DOCKYARD_REGISTRY): start it, or point "
             "DOCKYARD_REGISTRY at a loopback address to let `dockyard up` run one here"
         )
-    pid = _start(settings, process, read_only=False)
+    done = _start(settings, env=env, read_only=False)
     return (
-        f"started docker-registry (pid {pid}) at {registry.address}, "
+        f"docker-registry {done.describe()} at {registry.address}, "
         f"{registry.storage} storage, log {process.log_file}"
     )
 
 
-def _start(settings: Settings, process: Managed, *, read_only: bool) -> int:
+def _start(settings: Settings, *, env: dict[str, str] | None, read_only: bool) -> Supervised:
     if find_registry() is None:
         raise CliError(
             f"{REGISTRY_BINARY} is not installed: `apt-get install docker-registry` "
@@ -89,21 +83,29 @@ def _start(settings: Settings, process: Managed, *, read_only: bool) -> int:
         )
     registry = settings.images.registry
     write_config(registry, read_only=read_only)
-    pid = spawn(process, env=registry_environment(dict(os.environ)))
-    await_answer(
-        process,
-        pid,
+    environ = dict(os.environ if env is None else env)
+    return supervise(
+        settings,
+        Program(
+            registry_process(settings),
+            stop_s=REGISTRY_STOP_S,
+            environment=registry_environment(environ),  # its storage credentials
+        ),
+        env=environ,
         answers=lambda: registry_answers(registry),
         timeout_s=REGISTRY_START_S,
-        stop_timeout_s=REGISTRY_STOP_S,
-        interval_s=0.1,
         failure=f"the registry did not come up at {registry.address}",
     )
-    return pid
+
+
+def _supervisor(settings: Settings) -> Supervisor:
+    return Supervisor(SupervisorPaths.of(settings))
 
 
 def stop_registry(settings: Settings) -> str:
-    pid = stop(registry_process(settings), timeout_s=REGISTRY_STOP_S)
+    process, supervisor = registry_process(settings), _supervisor(settings)
+    pid = supervisor.uninstall(process.name) or stop(process, timeout_s=REGISTRY_STOP_S)
+    supervisor.shutdown_if_idle()
     return f"registry: stopped (pid {pid})" if pid else "registry: not started by `dockyard up`"
 
 
@@ -126,16 +128,16 @@ def collect_garbage(settings: Settings, *, dry_run: bool) -> Collected:
     registry runs writable again.
     """
     registry = settings.images.registry
-    process = registry_process(settings)
-    if recorded_pid(process) is None:
+    if _supervisor(settings).state(registry_process(settings).name) is None:
         raise CliError(
             "garbage collection runs only on the host whose `dockyard up` started the registry "
-            f"(no recorded registry in {settings.paths.run_dir}); run it there"
+            f"(its supervisor in {settings.paths.run_dir} runs no registry); run it there"
         )
     before = _usage(registry)
-    stop(process, timeout_s=REGISTRY_STOP_S)
+    supervisor = _supervisor(settings)
+    supervisor.stop(registry_process(settings).name)  # each mode is a start of its own
     try:
-        _start(settings, process, read_only=True)
+        _start(settings, env=None, read_only=True)
         argv = [find_registry() or REGISTRY_BINARY, "garbage-collect"]
         if dry_run:
             argv.append("--dry-run")
@@ -148,8 +150,8 @@ def collect_garbage(settings: Settings, *, dry_run: bool) -> Collected:
             check=False,
         )
     finally:
-        stop(process, timeout_s=REGISTRY_STOP_S)
-        _start(settings, process, read_only=False)
+        supervisor.stop(registry_process(settings).name)
+        _start(settings, env=None, read_only=False)
     if done.returncode != 0:
         raise CliError(f"garbage-collect failed ({done.returncode}): {done.stderr.strip()[-500:]}")
     return Collected(

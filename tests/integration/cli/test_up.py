@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.cli.supervisor import Supervisor, SupervisorPaths
+from dockyard.settings import Settings
 from tests.integration.cli.conftest import Cli
 from tests.integration.cli.fake_server import FIRST_TOKEN
 from tests.support.etcd import EtcdServer
@@ -79,28 +81,34 @@ def test_first_up_starts_the_server_and_shows_the_admin_token_once(host: Cli) ->
     assert "already logged in as admin" in out
     code, out, _ = _run(host, "up")
     assert code == 0
-    assert "already running (pid" in out
+    assert "server: already running under the supervisor: pid" in out, out
     assert FIRST_TOKEN not in out
 
 
 def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli) -> None:
     _run(host, "up")
-    pid = int((Path(host.environ["DOCKYARD_STATE_DIR"]) / "run" / "server.pid").read_text())
+    supervisor = Supervisor(SupervisorPaths.of(Settings.from_env(host.environ)))
+    state = supervisor.state("server")
+    assert state is not None and state.alive
+    pid = state.pid
     code, out, _ = _run(host, "status", "-o", "json")
     assert code == 0
     parts = {p["part"]: p for p in json.loads(out)["parts"]}
     assert sorted(parts) == [
         "agent", "builder", "controllers", "database", "docker engine", "etcd", "leader",
-        "registry", "server",
+        "registry", "server", "supervisor",
     ]  # fmt: skip
     assert all(p["healthy"] for p in parts.values())
     assert parts["leader"]["detail"].startswith("this server")
-    assert f"pid {pid}" in parts["server"]["detail"]
+    assert f"pid {pid} (supervised" in parts["server"]["detail"]
+    assert parts["supervisor"]["detail"] == f"supervisord pid {supervisor.pid()}"
 
     code, out, _ = _run(host, "down")
     assert code == 0
     assert f"server: stopped (pid {pid})" in out
     assert "docker engine: not started by `dockyard up`; left alone" in out
+    assert "supervisor: stopped (pid" in out
+    assert supervisor.pid() is None
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
 
     code, out, _ = _run(host, "status")

@@ -11,13 +11,13 @@ import httpx
 import pytest
 
 from dockyard.cli.errors import CliError
-from dockyard.cli.processes import recorded_pid
 from dockyard.cli.registry import (
     collect_garbage,
     ensure_registry,
     registry_process,
     stop_registry,
 )
+from dockyard.cli.supervisor import Supervisor, SupervisorPaths
 from dockyard.images.registry import RegistryClient
 from dockyard.settings import Settings
 from tests.support.registry import remove_engine_images
@@ -41,15 +41,19 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
 
 def test_up_starts_the_registry_once_and_down_stops_it(settings: Settings) -> None:
     first = ensure_registry(settings)
-    pid = recorded_pid(registry_process(settings))
-    assert pid is not None and f"started docker-registry (pid {pid})" in first
-    assert f"already running (pid {pid})" in ensure_registry(settings)
+    supervisor = Supervisor(SupervisorPaths.of(settings))
+    state = supervisor.state(registry_process(settings).name)
+    assert state is not None and state.alive
+    assert f"docker-registry started under the supervisor: pid {state.pid}" in first
+    again = ensure_registry(settings)
+    assert f"docker-registry already running under the supervisor: pid {state.pid}" in again
     url = settings.images.registry.url
     assert httpx.get(f"{url}/v2/").status_code == 200
-    assert stop_registry(settings) == f"registry: stopped (pid {pid})"
+    assert stop_registry(settings) == f"registry: stopped (pid {state.pid})"
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{url}/v2/", timeout=1)
     assert stop_registry(settings) == "registry: not started by `dockyard up`"
+    assert supervisor.pid() is None  # nothing left to supervise: the supervisor is gone too
 
 
 def test_garbage_collection_reclaims_deleted_images_and_leaves_the_registry_writable(

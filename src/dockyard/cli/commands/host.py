@@ -31,18 +31,17 @@ def up(ctx: typer.Context) -> None:
     """Start the platform on this host (Docker engine if needed, then the server)."""
     current = session(ctx)
     settings = current.settings
-    say(f"docker engine: {platform.ensure_engine(settings)}")
-    say(f"registry: {ensure_registry(settings)}")
-    say(f"etcd: {platform.ensure_etcd(settings)}")
+    env = dict(current.env.environ)
+    say(f"docker engine: {platform.ensure_engine(settings, env=env)}")
+    say(f"registry: {ensure_registry(settings, env=env)}")
+    say(f"etcd: {platform.ensure_etcd(settings, env=env)}")
     probe = _probe(current)
     try:
-        started = platform.ensure_server(
-            settings, probe=probe, env=dict(current.env.environ), argv=_server_argv(current)
-        )
+        started = platform.ensure_server(settings, probe=probe, env=env, argv=_server_argv(current))
     finally:
         probe.close()
     say(f"server: {started.message}")
-    say(f"agent: {platform.ensure_agent(settings, env=dict(current.env.environ))}")
+    say(f"agent: {platform.ensure_agent(settings, env=env)}")
     say(f"portal: {settings.listen.local_url}/ui/")
     if started.admin_token:
         say(f"admin token (shown once; also stored in {settings.paths.credentials_file}):")

@@ -1,0 +1,88 @@
+"""This host's supervisor, for real: supervisord runs programs, brings back one that is killed,
+backs off one that cannot stay up and reports it, and stops everything it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dockyard.cli.errors import CliError
+from dockyard.cli.health import Programs
+from dockyard.cli.processes import Managed, is_alive, wait_until
+from dockyard.cli.supervisor import FATAL, Program, Supervisor, SupervisorPaths, exits, read_tail
+from dockyard.settings import Settings
+
+
+@pytest.fixture
+def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
+    settings = Settings.from_env({"DOCKYARD_STATE_DIR": str(tmp_path), "HOME": str(tmp_path)})
+    found = Supervisor(SupervisorPaths.of(settings))
+    found.ensure_running(env=dict(os.environ))
+    yield found
+    found.shutdown()
+
+
+def _program(tmp_path: Path, name: str, code: str, **options: int) -> Program:
+    argv = (sys.executable, "-c", code)
+    process = Managed(name, argv, tmp_path / f"{name}.pid", tmp_path / "logs" / f"{name}.log")
+    return Program(process, stop_s=5, **options)
+
+
+def test_a_killed_program_is_started_again(supervisor: Supervisor, tmp_path: Path) -> None:
+    program = _program(tmp_path, "sleeper", "import time; time.sleep(300)", start_s=1)
+    supervisor.install(program)
+    first = supervisor.start(program, answers=lambda: True, timeout_s=5, failure="no")
+    assert wait_until(lambda: _state(supervisor, "sleeper") == "RUNNING", timeout_s=5)
+
+    os.kill(first, signal.SIGKILL)
+
+    assert wait_until(lambda: _pid(supervisor, "sleeper") not in (0, first), timeout_s=10)
+    assert is_alive(_pid(supervisor, "sleeper"))
+    history = exits(read_tail(supervisor.paths.log))["sleeper"]
+    assert history.count == 1 and history.last and "terminated by SIGKILL" in history.last
+
+
+def test_a_program_that_cannot_stay_up_is_backed_off_given_up_and_reported(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    code = "import sys; print('ERROR cannot bind 127.0.0.1:1: in use', flush=True); sys.exit(3)"
+    program = _program(tmp_path, "broken", code, start_s=1, start_retries=2)
+    supervisor.install(program)
+
+    with pytest.raises(CliError) as failed:
+        supervisor.start(program, answers=lambda: False, timeout_s=30, failure="broken failed")
+
+    assert failed.value.message.startswith("broken failed: see ")
+    assert "ERROR cannot bind 127.0.0.1:1: in use" in failed.value.message
+    assert _state(supervisor, "broken") == FATAL
+    detail, healthy = Programs(supervisor).describe(program.process)
+    assert not healthy
+    assert "supervisor gave up after repeated quick exits" in detail
+    assert "restarts 3 (last exit " in detail and "exit status 3" in detail
+    assert "last error: ERROR cannot bind" in detail
+
+
+def test_shutdown_stops_every_program(supervisor: Supervisor, tmp_path: Path) -> None:
+    program = _program(tmp_path, "sleeper", "import time; time.sleep(300)", start_s=1)
+    supervisor.install(program)
+    pid = supervisor.start(program, answers=lambda: True, timeout_s=5, failure="no")
+
+    assert supervisor.shutdown() is not None
+
+    assert wait_until(lambda: not is_alive(pid), timeout_s=10)
+    assert supervisor.pid() is None
+
+
+def _state(supervisor: Supervisor, name: str) -> str | None:
+    state = supervisor.state(name)
+    return state.state if state else None
+
+
+def _pid(supervisor: Supervisor, name: str) -> int:
+    state = supervisor.state(name)
+    return state.pid if state else 0
