@@ -72,6 +72,40 @@ def recorded_pid(process: Managed) -> int | None:
     return pid if cmdline is not None and process.matches(cmdline) else None
 
 
+def strays(process: Managed, *, parent: int, mark: str) -> list[int]:
+    """PIDs running `process`'s command, with `mark` ("NAME=VALUE") in their environment,
+    whose parent is not `parent`: left behind by a supervisor that died (its programs outlive
+    it). The mark tells them from the same command started by anyone else."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        pid = int(entry.name)
+        cmdline = read_cmdline(pid)
+        if not cmdline or not process.matches(cmdline) or _parent(pid) == parent:
+            continue
+        with contextlib.suppress(OSError):
+            if mark.encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(pid)
+    return found
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def end(pid: int, *, timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL after `timeout_s`; returns once `pid` is gone."""
+    _signal(pid, signal.SIGTERM)
+    if not wait_until(lambda: not is_alive(pid), timeout_s=timeout_s):
+        _signal(pid, signal.SIGKILL)
+        wait_until(lambda: not is_alive(pid), timeout_s=5.0)
+
+
 def spawn(process: Managed, *, env: dict[str, str]) -> int:
     """Start `process` in its own session (it outlives this CLI), log to its log file, record it."""
     process.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -100,10 +134,7 @@ def stop(process: Managed, *, timeout_s: float) -> int | None:
     """
     pid = recorded_pid(process)
     if pid is not None:
-        _signal(pid, signal.SIGTERM)
-        if not wait_until(lambda: not is_alive(pid), timeout_s=timeout_s):
-            _signal(pid, signal.SIGKILL)
-            wait_until(lambda: not is_alive(pid), timeout_s=5.0)
+        end(pid, timeout_s=timeout_s)
     process.pid_file.unlink(missing_ok=True)
     return pid
 

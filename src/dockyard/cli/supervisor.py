@@ -31,7 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.cli.errors import CliError
-from dockyard.cli.processes import Managed, log_tail, recorded_pid, spawn, stop, wait_until
+from dockyard.cli.processes import (
+    Managed,
+    end,
+    log_tail,
+    recorded_pid,
+    spawn,
+    stop,
+    strays,
+    wait_until,
+)
 from dockyard.settings import Settings
 
 START_S = 10
@@ -45,6 +54,7 @@ LOG_MAX_BYTES = 50 * 1024 * 1024
 LOG_BACKUPS = 5
 MIN_FDS = 65536  # dockerd and etcd want many descriptors; programs inherit supervisord's limit
 
+SUPERVISED_BY = "DOCKYARD_SUPERVISED_BY"
 RUNNING, STARTING, BACKOFF, FATAL = "RUNNING", "STARTING", "BACKOFF", "FATAL"
 STOPPED_STATES = frozenset({"STOPPED", "EXITED", FATAL})
 
@@ -149,14 +159,17 @@ def render_supervisord(paths: SupervisorPaths) -> str:
     ])  # fmt: skip
 
 
-def render_program(program: Program) -> str:
-    """One program's section (pure)."""
+def render_program(program: Program, *, mark: str) -> str:
+    """One program's section (pure). `mark` ("NAME=VALUE") is put in its environment, so its
+    process is known as this supervisor's even after the supervisor died."""
     log = str(program.process.log_file)
+    key, _, value = mark.partition("=")
+    environment = {**program.environment, key: value}
     return _ini([(f"program:{program.name}", {
         "command": _escape(" ".join(_quote(arg) for arg in program.process.argv)),
         "environment": ",".join(
             f'{key}="{_escape(_quote_value(value))}"'
-            for key, value in sorted(program.environment.items())
+            for key, value in sorted(environment.items())
         ),
         "autostart": "false",  # `dockyard up` starts each in order, once the one before answers
         "autorestart": "true",
@@ -203,6 +216,8 @@ class Supervisor:
 
     def __init__(self, paths: SupervisorPaths) -> None:
         self.paths = paths
+        self.mark = f"{SUPERVISED_BY}={paths.config}"
+        """In every program's environment: which supervisor started it."""
 
     # -- the supervisor itself ----------------------------------------------------------------
 
@@ -252,7 +267,7 @@ class Supervisor:
     def install(self, program: Program) -> bool:
         """Make `program` one of supervisord's, as written; True if that changed anything (a
         running program whose command or environment changed is stopped: `start` it)."""
-        if not _write(self._file(program.name), render_program(program)):
+        if not _write(self._file(program.name), render_program(program, mark=self.mark)):
             return False
         added, changed, _ = self._call("supervisor.reloadConfig")[0]
         if program.name in changed:
@@ -468,8 +483,13 @@ def supervise(
     started again under the supervisor, which then keeps it running.
     """
     supervisor = Supervisor(SupervisorPaths.of(settings))
-    supervisor.ensure_running(env=env)
+    parent = supervisor.ensure_running(env=env)
     unsupervised = stop(program.process, timeout_s=program.stop_s)
+    for pid in strays(program.process, parent=parent, mark=supervisor.mark):
+        # A supervisor killed outright leaves its programs running: end them, or the new
+        # copy would find its port or data directory taken.
+        end(pid, timeout_s=program.stop_s)
+        unsupervised = unsupervised or pid
     existed = supervisor.configured(program.name)
     changed = supervisor.install(program)
     before = supervisor.state(program.name)

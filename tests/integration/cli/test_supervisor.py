@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,15 @@ import pytest
 from dockyard.cli.errors import CliError
 from dockyard.cli.health import Programs
 from dockyard.cli.processes import Managed, is_alive, wait_until
-from dockyard.cli.supervisor import FATAL, Program, Supervisor, SupervisorPaths, exits, read_tail
+from dockyard.cli.supervisor import (
+    FATAL,
+    Program,
+    Supervisor,
+    SupervisorPaths,
+    exits,
+    read_tail,
+    supervise,
+)
 from dockyard.settings import Settings
 
 
@@ -86,3 +95,34 @@ def _state(supervisor: Supervisor, name: str) -> str | None:
 def _pid(supervisor: Supervisor, name: str) -> int:
     state = supervisor.state(name)
     return state.pid if state else 0
+
+
+def test_programs_left_by_a_killed_supervisor_are_replaced_and_nothing_else_is_touched(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env({"DOCKYARD_STATE_DIR": str(tmp_path), "HOME": str(tmp_path)})
+    program = _program(tmp_path, "sleeper", "import time; time.sleep(300)", start_s=1)
+    someone_elses = subprocess.Popen(program.process.argv)  # same command, not the supervisor's
+    supervisor = Supervisor(SupervisorPaths.of(settings))
+    try:
+        first = supervise(
+            settings, program, env=dict(os.environ), answers=lambda: True, timeout_s=5,
+            failure="no",
+        )  # fmt: skip
+        os.kill(supervisor.pid() or 0, signal.SIGKILL)
+        assert wait_until(lambda: supervisor.pid() is None, timeout_s=5)
+        assert is_alive(first.pid)  # a supervisor killed outright leaves its programs running
+
+        again = supervise(
+            settings, program, env=dict(os.environ), answers=lambda: True, timeout_s=5,
+            failure="no",
+        )  # fmt: skip
+
+        assert again.how == f"moved under the supervisor (was unsupervised pid {first.pid})"
+        assert wait_until(lambda: not is_alive(first.pid), timeout_s=5)
+        assert again.pid != first.pid and is_alive(again.pid)
+        assert someone_elses.poll() is None
+    finally:
+        supervisor.shutdown()
+        someone_elses.kill()
+        someone_elses.wait()

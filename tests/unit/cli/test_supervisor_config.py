@@ -11,6 +11,8 @@ import pytest
 from dockyard.cli.processes import Managed
 from dockyard.cli.supervisor import Exits, Program, exits, render_program
 
+MARK = "DOCKYARD_SUPERVISED_BY=/s/sv.conf"
+
 
 def _program(argv: tuple[str, ...], **env: str) -> Program:
     process = Managed("web", argv, Path("/s/run/web.pid"), Path("/s/logs/web.log"))
@@ -32,23 +34,23 @@ def _section(text: str) -> dict[str, str]:
     ],
 )
 def test_a_command_reads_back_as_the_same_arguments(argv: tuple[str, ...]) -> None:
-    command = _section(render_program(_program(argv)))["command"]
+    command = _section(render_program(_program(argv), mark=MARK))["command"]
     assert tuple(shlex.split(command)) == argv
 
 
 def test_environment_values_keep_quotes_commas_and_percent_signs() -> None:
-    text = render_program(_program(("/bin/true",), DOCKYARD_A='x,"y"', DOCKYARD_B="50%"))
+    text = render_program(_program(("/bin/true",), DOCKYARD_A='x,"y"', DOCKYARD_B="50%"), mark=MARK)
     environment = _section(text)["environment"]
     lexer = shlex.shlex(environment, posix=True)
     lexer.whitespace = ","
     lexer.whitespace_split = True
     assert dict(item.split("=", 1) for item in lexer) == {
-        "DOCKYARD_A": 'x,"y"', "DOCKYARD_B": "50%",
+        "DOCKYARD_A": 'x,"y"', "DOCKYARD_B": "50%", "DOCKYARD_SUPERVISED_BY": "/s/sv.conf",
     }  # fmt: skip
 
 
 def test_a_program_is_restarted_always_backed_off_and_stopped_with_its_group() -> None:
-    section = _section(render_program(_program(("/bin/true",))))
+    section = _section(render_program(_program(("/bin/true",)), mark=MARK))
     assert section["autorestart"] == "true"
     assert section["autostart"] == "false"  # `up` starts programs in order
     assert int(section["startsecs"]) >= 5 and int(section["startretries"]) > 0
@@ -59,7 +61,7 @@ def test_a_program_is_restarted_always_backed_off_and_stopped_with_its_group() -
 
 def test_dockerd_alone_is_stopped_without_its_group() -> None:
     process = Managed("dockerd", ("/usr/sbin/dockerd",), Path("/p"), Path("/l"))
-    text = render_program(Program(process, stop_s=45, signal_group=False))
+    text = render_program(Program(process, stop_s=45, signal_group=False), mark=MARK)
     parser = configparser.ConfigParser()
     parser.read_string(text)
     assert parser["program:dockerd"]["killasgroup"] == "false"
