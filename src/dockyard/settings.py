@@ -42,6 +42,7 @@ DEFAULT_PORT = 8420
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_ETCD = "http://127.0.0.1:2379"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+SUPERVISORS = ("auto", "systemd", "supervisord")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,16 @@ class PathSettings:
     def run_dir(self) -> Path:
         """PID files of the processes `dockyard up` started."""
         return self.state_dir / "run"
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    kind: str
+    """What keeps `dockyard up`'s processes running (DOCKYARD_SUPERVISOR): "systemd" (units),
+    "supervisord", or "auto" (default): systemd where it runs as the init system, else
+    supervisord."""
+    unit_dir: Path
+    """Where systemd units are written (DOCKYARD_SYSTEMD_UNIT_DIR, /etc/systemd/system)."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +183,7 @@ class BandwidthSettings:
 @dataclass(frozen=True)
 class Settings:
     paths: PathSettings
+    supervisor: SupervisorSettings
     database: DatabaseSettings
     listen: ListenSettings
     docker: DockerSettings
@@ -206,6 +218,12 @@ class Settings:
             paths=PathSettings(
                 state_dir=state_dir,
                 credentials_file=env.get("DOCKYARD_CREDENTIALS_FILE", _path, default_creds),
+            ),
+            supervisor=SupervisorSettings(
+                kind=env.get("DOCKYARD_SUPERVISOR", _choice(SUPERVISORS), "auto"),
+                unit_dir=env.get(
+                    "DOCKYARD_SYSTEMD_UNIT_DIR", _path, Path("/etc/systemd/system")
+                ),
             ),
             database=DatabaseSettings(
                 url=env.get(
@@ -382,9 +400,16 @@ def _etcd_prefix(raw: str) -> str:
 
 
 def _log_level(raw: str) -> str:
-    if raw.lower() not in LOG_LEVELS:
-        raise ValueError(f"use one of {', '.join(LOG_LEVELS)}")
-    return raw.lower()
+    return _choice(LOG_LEVELS)(raw)
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.lower() not in choices:
+            raise ValueError(f"use one of {', '.join(choices)}")
+        return raw.lower()
+
+    return parse
 
 
 @dataclass(frozen=True)

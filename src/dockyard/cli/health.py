@@ -18,15 +18,8 @@ from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
 from dockyard.cli.processes import Managed
 from dockyard.cli.registry import registry_answers, registry_process
-from dockyard.cli.supervisor import (
-    FATAL,
-    Exits,
-    ProgramState,
-    Supervisor,
-    SupervisorPaths,
-    exits,
-    read_tail,
-)
+from dockyard.cli.supervision import host_supervisor
+from dockyard.cli.supervisor import FATAL, Exits, HostSupervisor, Program, ProgramState
 from dockyard.settings import Settings
 
 NOT_ANSWERING = "unknown: the server does not answer"
@@ -43,7 +36,7 @@ def check_parts(
     settings: Settings, *, probe: ApiClient, server_argv: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     """One row per part: server, database, docker engine, controllers (as JSON-ready dicts)."""
-    programs = Programs(Supervisor(SupervisorPaths.of(settings)))
+    programs = Programs(host_supervisor(settings))
     server, reported = _server(settings, programs, probe=probe, server_argv=server_argv)
     rows = [
         programs.row(),
@@ -63,17 +56,17 @@ def check_parts(
 class Programs:
     """What the supervisor says of the programs `up` started, read once per `status`."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: HostSupervisor) -> None:
         self._supervisor = supervisor
         self._pid = supervisor.pid()
-        self._exits = exits(read_tail(supervisor.paths.log)) if self._pid else {}
+        self._exits = supervisor.exits() if self._pid else {}
 
     def row(self) -> Part:
         if self._pid is not None:
-            return Part("supervisor", True, f"supervisord pid {self._pid}")
-        if any(self._supervisor.paths.programs.glob("*.conf")):
+            return Part("supervisor", True, self._supervisor.describe())
+        if self._supervisor.any_configured():
             return Part(
-                "supervisor", False, "supervisord is not running: nothing restarts the "
+                "supervisor", False, f"{self._supervisor.describe()}: nothing restarts the "
                 "platform's processes; run `dockyard up`"
             )  # fmt: skip
         return Part("supervisor", True, "not started: `dockyard up` runs nothing on this host")
@@ -87,7 +80,7 @@ class Programs:
         words = [_state_words(state)]
         if history.count:
             words.append(f"restarts {history.count} (last exit {history.last})")
-            error = last_error(process)
+            error = last_error(self._supervisor.log_lines(Program(process, stop_s=0)))
             if error:
                 words.append(f"last error: {error}")
         healthy = state.state != FATAL
@@ -110,9 +103,9 @@ ERROR_MARKS = ("ERROR", "CRITICAL", "FATAL", "Traceback", "panic:", "exiting wit
 ERROR_WIDTH = 160
 
 
-def last_error(process: Managed) -> str | None:
-    """The last line of the program's log that reads as an error, shortened."""
-    for line in reversed(read_tail(process.log_file, max_bytes=256 * 1024)):
+def last_error(lines: list[str]) -> str | None:
+    """The last of a program's log lines that reads as an error, shortened."""
+    for line in reversed(lines):
         if any(mark in line for mark in ERROR_MARKS):
             text = line.strip()
             return text if len(text) <= ERROR_WIDTH else text[: ERROR_WIDTH - 3] + "..."

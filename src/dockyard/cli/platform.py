@@ -23,7 +23,8 @@ from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
 from dockyard.cli.processes import Managed, recorded_pid, stop
 from dockyard.cli.registry import REGISTRY_STOP_S, registry_process
-from dockyard.cli.supervisor import Program, Supervisor, SupervisorPaths, supervise
+from dockyard.cli.supervision import host_supervisor, supervise
+from dockyard.cli.supervisor import Program
 from dockyard.settings import Settings, read_credentials
 
 ENGINE_START_S = 60.0
@@ -110,10 +111,7 @@ def ensure_engine(settings: Settings, *, env: dict[str, str]) -> str:
 def _ours(settings: Settings, process: Managed) -> bool:
     """True if `up` runs this part here: a program of the supervisor, or a process an older
     `up` started without one (to be put under the supervisor)."""
-    return (
-        Supervisor(SupervisorPaths.of(settings)).configured(process.name)
-        or recorded_pid(process) is not None
-    )
+    return host_supervisor(settings).configured(process.name) or recorded_pid(process) is not None
 
 
 @dataclass(frozen=True)
@@ -280,7 +278,7 @@ def ensure_agent(settings: Settings, *, env: dict[str, str]) -> str:
 def stop_platform(settings: Settings, *, server_argv: tuple[str, ...]) -> list[str]:
     """Stop what `up` started, through the supervisor (server first, dockerd last), then the
     supervisor itself; one line per part."""
-    supervisor = Supervisor(SupervisorPaths.of(settings))
+    supervisor = host_supervisor(settings)
     parts = [
         ("server", server_process(settings, server_argv), SERVER_STOP_S, "was not running"),
         ("registry", registry_process(settings), REGISTRY_STOP_S, NOT_OURS),

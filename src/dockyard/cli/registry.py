@@ -19,7 +19,8 @@ import httpx
 
 from dockyard.cli.errors import CliError
 from dockyard.cli.processes import Managed, recorded_pid, stop
-from dockyard.cli.supervisor import Program, Supervised, Supervisor, SupervisorPaths, supervise
+from dockyard.cli.supervision import Supervised, host_supervisor, supervise
+from dockyard.cli.supervisor import HostSupervisor, Program
 from dockyard.images.config import RegistrySettings, StorageKind
 from dockyard.images.registry_config import registry_environment, write_config
 from dockyard.settings import Settings
@@ -89,7 +90,7 @@ def _start(settings: Settings, *, env: dict[str, str] | None, read_only: bool) -
         Program(
             registry_process(settings),
             stop_s=REGISTRY_STOP_S,
-            environment=registry_environment(environ),  # its storage credentials
+            environment=storage_credentials(environ),
         ),
         env=environ,
         answers=lambda: registry_answers(registry),
@@ -98,8 +99,13 @@ def _start(settings: Settings, *, env: dict[str, str] | None, read_only: bool) -
     )
 
 
-def _supervisor(settings: Settings) -> Supervisor:
-    return Supervisor(SupervisorPaths.of(settings))
+def storage_credentials(environ: dict[str, str]) -> dict[str, str]:
+    """The host's AWS credentials and settings, for S3 storage without keys in the config."""
+    return {k: v for k, v in registry_environment(environ).items() if k.startswith("AWS_")}
+
+
+def _supervisor(settings: Settings) -> HostSupervisor:
+    return host_supervisor(settings)
 
 
 def stop_registry(settings: Settings) -> str:

@@ -15,22 +15,16 @@ import pytest
 from dockyard.cli.errors import CliError
 from dockyard.cli.health import Programs
 from dockyard.cli.processes import Managed, is_alive, wait_until
-from dockyard.cli.supervisor import (
-    FATAL,
-    Program,
-    Supervisor,
-    SupervisorPaths,
-    exits,
-    read_tail,
-    supervise,
-)
+from dockyard.cli.supervision import supervise
+from dockyard.cli.supervisor import FATAL, Program
+from dockyard.cli.supervisord import Supervisord, SupervisordPaths
 from dockyard.settings import Settings
 
 
 @pytest.fixture
-def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
+def supervisor(tmp_path: Path) -> Iterator[Supervisord]:
     settings = Settings.from_env({"DOCKYARD_STATE_DIR": str(tmp_path), "HOME": str(tmp_path)})
-    found = Supervisor(SupervisorPaths.of(settings))
+    found = Supervisord(SupervisordPaths.of(settings))
     found.ensure_running(env=dict(os.environ))
     yield found
     found.shutdown()
@@ -42,7 +36,7 @@ def _program(tmp_path: Path, name: str, code: str, **options: int) -> Program:
     return Program(process, stop_s=5, **options)
 
 
-def test_a_killed_program_is_started_again(supervisor: Supervisor, tmp_path: Path) -> None:
+def test_a_killed_program_is_started_again(supervisor: Supervisord, tmp_path: Path) -> None:
     program = _program(tmp_path, "sleeper", "import time; time.sleep(300)", start_s=1)
     supervisor.install(program)
     first = supervisor.start(program, answers=lambda: True, timeout_s=5, failure="no")
@@ -52,12 +46,12 @@ def test_a_killed_program_is_started_again(supervisor: Supervisor, tmp_path: Pat
 
     assert wait_until(lambda: _pid(supervisor, "sleeper") not in (0, first), timeout_s=10)
     assert is_alive(_pid(supervisor, "sleeper"))
-    history = exits(read_tail(supervisor.paths.log))["sleeper"]
+    history = supervisor.exits()["sleeper"]
     assert history.count == 1 and history.last and "terminated by SIGKILL" in history.last
 
 
 def test_a_program_that_cannot_stay_up_is_backed_off_given_up_and_reported(
-    supervisor: Supervisor, tmp_path: Path
+    supervisor: Supervisord, tmp_path: Path
 ) -> None:
     code = "import sys; print('ERROR cannot bind 127.0.0.1:1: in use', flush=True); sys.exit(3)"
     program = _program(tmp_path, "broken", code, start_s=1, start_retries=2)
@@ -76,7 +70,7 @@ def test_a_program_that_cannot_stay_up_is_backed_off_given_up_and_reported(
     assert "last error: ERROR cannot bind" in detail
 
 
-def test_shutdown_stops_every_program(supervisor: Supervisor, tmp_path: Path) -> None:
+def test_shutdown_stops_every_program(supervisor: Supervisord, tmp_path: Path) -> None:
     program = _program(tmp_path, "sleeper", "import time; time.sleep(300)", start_s=1)
     supervisor.install(program)
     pid = supervisor.start(program, answers=lambda: True, timeout_s=5, failure="no")
@@ -87,12 +81,12 @@ def test_shutdown_stops_every_program(supervisor: Supervisor, tmp_path: Path) ->
     assert supervisor.pid() is None
 
 
-def _state(supervisor: Supervisor, name: str) -> str | None:
+def _state(supervisor: Supervisord, name: str) -> str | None:
     state = supervisor.state(name)
     return state.state if state else None
 
 
-def _pid(supervisor: Supervisor, name: str) -> int:
+def _pid(supervisor: Supervisord, name: str) -> int:
     state = supervisor.state(name)
     return state.pid if state else 0
 
@@ -103,7 +97,7 @@ def test_programs_left_by_a_killed_supervisor_are_replaced_and_nothing_else_is_t
     settings = Settings.from_env({"DOCKYARD_STATE_DIR": str(tmp_path), "HOME": str(tmp_path)})
     program = _program(tmp_path, "sleeper", "import time; time.sleep(300)", start_s=1)
     someone_elses = subprocess.Popen(program.process.argv)  # same command, not the supervisor's
-    supervisor = Supervisor(SupervisorPaths.of(settings))
+    supervisor = Supervisord(SupervisordPaths.of(settings))
     try:
         first = supervise(
             settings, program, env=dict(os.environ), answers=lambda: True, timeout_s=5,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.cli.supervisor import Supervisor, SupervisorPaths
+from dockyard.cli.supervisord import Supervisord, SupervisordPaths
 from dockyard.settings import Settings
 from tests.integration.cli.conftest import Cli
 from tests.integration.cli.fake_server import FIRST_TOKEN
@@ -87,7 +87,7 @@ def test_first_up_starts_the_server_and_shows_the_admin_token_once(host: Cli) ->
 
 def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli) -> None:
     _run(host, "up")
-    supervisor = Supervisor(SupervisorPaths.of(Settings.from_env(host.environ)))
+    supervisor = Supervisord(SupervisordPaths.of(Settings.from_env(host.environ)))
     state = supervisor.state("server")
     assert state is not None and state.alive
     pid = state.pid

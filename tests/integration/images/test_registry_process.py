@@ -17,7 +17,7 @@ from dockyard.cli.registry import (
     registry_process,
     stop_registry,
 )
-from dockyard.cli.supervisor import Supervisor, SupervisorPaths
+from dockyard.cli.supervisord import Supervisord, SupervisordPaths
 from dockyard.images.registry import RegistryClient
 from dockyard.settings import Settings
 from tests.support.registry import remove_engine_images
@@ -41,7 +41,7 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
 
 def test_up_starts_the_registry_once_and_down_stops_it(settings: Settings) -> None:
     first = ensure_registry(settings)
-    supervisor = Supervisor(SupervisorPaths.of(settings))
+    supervisor = Supervisord(SupervisordPaths.of(settings))
     state = supervisor.state(registry_process(settings).name)
     assert state is not None and state.alive
     assert f"docker-registry started under the supervisor: pid {state.pid}" in first

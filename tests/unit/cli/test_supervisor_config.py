@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.cli.processes import Managed
-from dockyard.cli.supervisor import Exits, Program, exits, render_program
+from dockyard.cli.supervisor import Exits, Program
+from dockyard.cli.supervisord import exits_from_log, render_program
 
 MARK = "DOCKYARD_SUPERVISED_BY=/s/sv.conf"
 
@@ -95,4 +96,4 @@ LOG = """\
 def test_unexpected_exits_are_read_from_supervisords_log(
     log: str, name: str, expected: Exits | None
 ) -> None:
-    assert exits(log.splitlines()).get(name) == expected
+    assert exits_from_log(log.splitlines()).get(name) == expected
