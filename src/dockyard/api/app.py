@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 import dockyard
 from dockyard.api import errors
 from dockyard.api.deps import ApiDeps
 from dockyard.api.limits import BodyLimit
+from dockyard.api.links import add_links
 from dockyard.api.rendering import Renderings
 from dockyard.api.routes import (
     ERROR_RESPONSES,
@@ -57,4 +61,22 @@ def build_api(deps: ApiDeps) -> FastAPI:
         segments, ipam, git_remote,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
+    _document_links(app)
     return app
+
+
+def _document_links(app: FastAPI) -> None:
+    """The OpenAPI document with links from each answer to the calls that can use it."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = add_links(document)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

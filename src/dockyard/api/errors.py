@@ -114,7 +114,7 @@ def _describe(error: Mapping[str, Any]) -> tuple[str | None, str]:
     if kind == "extra_forbidden":
         return field, f"unknown field {field!r}: remove it (see /api/docs for the accepted fields)"
     if kind == "missing":
-        return field, f"{field} is required"
+        return field, f"{field} is required: add it (see /api/docs for the fields)"
     if kind == "string_pattern_mismatch":
         pattern = (error.get("ctx") or {}).get("pattern", "")
         if pattern in RULES:
