@@ -121,7 +121,8 @@ async def create_segment(body: SegmentCreate, who: Who, deps: Deps) -> dict[str,
 
 @router.get("/segments/{name}")
 async def get_segment(name: ShortPath, who: Who, deps: Deps) -> dict[str, Any]:
-    """One segment, its usage, its fixed addresses and (admin) the addresses held now."""
+    """One segment, its usage, its fixed addresses (a team token: its own team's; the count in
+    `usage` is of all) and (admin) the addresses held now."""
     with deps.db.session() as session:
         record = segments.get_segment(session, name)
         fixed = segments.fixed_addresses(session, segment=name)
@@ -130,6 +131,7 @@ async def get_segment(name: ShortPath, who: Who, deps: Deps) -> dict[str, Any]:
     answer["fixed"] = [
         {"address": str(f.address), "team": f.team, "service": f.service, "env": f.env.value}
         for f in fixed
+        if who.is_admin or f.team == who.team
     ]
     if who.is_admin and deps.ipam is not None and "error" not in answer["usage"]:
         answer["addresses"] = [lease.public() for lease in await deps.ipam.book.leases(name)]
