@@ -1,10 +1,10 @@
 """One reconcile pass for one (service, environment): re-read, diff, act, write status.
 
 A pass trusts nothing from earlier passes but the database and the runtime: it lists the key's
-instances by label, folds in the status it wrote last time, probes, plans (a pure function),
-acts, and writes the whole outcome in one transaction. A pass interrupted anywhere, by a crash
-or `kill -9`, is simply done again by the next one; containers left half-started are found by
-their labels and removed, so no duplicate or orphan survives.
+instances by label, folds in the status it wrote last time, probes, decides (a pure function,
+decide.py), acts, and writes the whole outcome in one transaction. A pass interrupted anywhere,
+by a crash or `kill -9`, is simply done again by the next one; containers left half-started are
+found by their labels and removed, so no duplicate or orphan survives.
 """
 
 from __future__ import annotations
@@ -16,8 +16,14 @@ from datetime import datetime
 
 from dockyard.controller import health
 from dockyard.controller.config import ControllerSettings
+from dockyard.controller.decide import (
+    Decision,
+    Situation,
+    decide,
+    next_look,
+    transition_events,
+)
 from dockyard.controller.networks import SegmentNetworks
-from dockyard.controller.plan import Member, Wanted, plan
 from dockyard.controller.segment_choice import SegmentChoice, candidates, order
 from dockyard.controller.status import Outcome, summarize
 from dockyard.domain.clock import Clock
@@ -59,6 +65,10 @@ class _Pass:
 
     def event(self, kind: str, message: str) -> None:
         self.events.append((kind, message))
+
+    def situation(self, last: store.LastStatus | None) -> Situation:
+        """What `decide` sees: the records as they stand now."""
+        return Situation(self.desired, tuple(self.records.values()), last, self.now)
 
 
 class Reconciler:
@@ -102,19 +112,19 @@ class Reconciler:
             observed={o.instance_id: o for o in observed},
         )
         await self._observe(work)
-        paused = self._rollout_failure(work, last)
-        step = plan(self._wanted(work, paused=paused), self._members(work))
+        decision = decide(work.situation(last), self._settings)
+        work.failure = decision.failure
         try:
-            await self._act(work, start=step.start, remove=step.remove)
+            await self._act(work, decision)
         except Unavailable as exc:
             # e.g. "IPAM unavailable": new instances wait, with the reason in status.
             await self._write_unavailable(key, desired, list(work.records.values()), exc, last)
             raise
-        outcome = Outcome(desired, list(work.records.values()), work.failure)
-        summary = summarize(outcome, last)
-        self._note_transition(work, summary.phase, last)
+        after = work.situation(last)
+        summary = summarize(Outcome(desired, list(after.records), work.failure), last)
+        work.events.extend(transition_events(after, summary.phase, work.failure))
         await asyncio.to_thread(self._write, work, summary)
-        return self._next_look(work, busy=not step.idle)
+        return next_look(after, self._settings, busy=not decision.idle)
 
     # -- reading and writing ------------------------------------------------------------------
 
@@ -261,88 +271,13 @@ class Reconciler:
             )
         work.records[obs.instance_id] = replace(updated, state="running")
 
-    # -- deciding -----------------------------------------------------------------------------
-
-    def _rollout_failure(self, work: _Pass, last: store.LastStatus | None) -> bool:
-        """Decide whether the rollout has failed; if so set `work.failure` and pause it.
-
-        Only a rollout can fail: once a revision has been available, later crashes make the
-        environment degraded and are healed, never paused.
-        """
-        revision = work.desired.release.number if work.desired.release else None
-        settled = (
-            last is not None
-            and last.revision == revision
-            and last.phase in (EnvPhase.AVAILABLE, EnvPhase.DEGRADED, EnvPhase.IDLE)
-        )
-        if settled or revision is None or work.desired.deleting:
-            return False
-        current = [r for r in work.records.values() if r.template_hash == work.template]
-        looping = [
-            r for r in current
-            if r.restarts >= self._settings.crash_loop_restarts and r.health is not Health.READY
-        ]  # fmt: skip
-        if looping:
-            worst = looping[0]
-            tail = worst.last_log.splitlines()[-1] if worst.last_log else "no output"
-            work.failure = (
-                f"revision {revision} is crash-looping: instance {worst.id} restarted "
-                f"{worst.restarts} times, last exit code {worst.exit_code}: {tail}"
-            )
-        elif last is not None and last.phase is EnvPhase.FAILED and last.revision == revision:
-            work.failure = last.message  # stays failed until a new revision is asked for
-        elif self._past_deadline(work, last, current):
-            ready = sum(r.health is Health.READY for r in current)
-            work.failure = (
-                f"revision {revision} made no progress in "
-                f"{self._settings.progress_deadline_s:g} s: {ready} of "
-                f"{work.desired.replicas} new instances ready"
-            )
-        return work.failure is not None
-
-    def _past_deadline(
-        self, work: _Pass, last: store.LastStatus | None, current: list[InstanceRecord]
-    ) -> bool:
-        if last is None or last.rollout_started_at is None or work.desired.release is None:
-            return False
-        if last.revision != work.desired.release.number:
-            return False
-        ready = sum(r.health is Health.READY for r in current)
-        waited = (work.now - last.rollout_started_at).total_seconds()
-        return ready < work.desired.replicas and waited > self._settings.progress_deadline_s
-
-    def _wanted(self, work: _Pass, *, paused: bool) -> Wanted:
-        spec = work.spec
-        return Wanted(
-            template=work.template,
-            replicas=work.desired.replicas,
-            strategy=spec.strategy if spec else Wanted(None, 0).strategy,
-            paused=paused,
-        )
-
-    def _members(self, work: _Pass) -> list[Member]:
-        return [
-            Member(
-                id=r.id,
-                template=r.template_hash,
-                health=r.health,
-                age_s=(work.now - r.started_at).total_seconds() if r.started_at else 0.0,
-            )
-            for r in work.records.values()
-        ]
-
     # -- acting -------------------------------------------------------------------------------
 
-    async def _act(self, work: _Pass, *, start: int, remove: tuple[str, ...]) -> None:
-        restarts = [
-            r.id for r in work.records.values()
-            if r.id not in remove and r.template_hash == work.template
-            and health.restart_due(r, work.now)
-        ]  # fmt: skip
+    async def _act(self, work: _Pass, decision: Decision) -> None:
         await asyncio.gather(
-            *(self._remove(work, iid) for iid in remove),
-            *(self._restart(work, iid) for iid in restarts),
-            self._start_many(work, start),
+            *(self._remove(work, iid) for iid in decision.remove),
+            *(self._restart(work, iid) for iid in decision.restart),
+            self._start_many(work, decision.start),
         )
 
     async def _remove(self, work: _Pass, iid: str) -> None:
@@ -481,34 +416,6 @@ class Reconciler:
     async def _destroy(self, obs: Observed) -> None:
         async with self._stops:
             await self._runtime.destroy(obs)
-
-    # -- after --------------------------------------------------------------------------------
-
-    def _note_transition(self, work: _Pass, phase: EnvPhase, last: store.LastStatus | None) -> None:
-        release = work.desired.release
-        revision = release.number if release else None
-        if release and (last is None or last.revision != revision):
-            work.event(
-                "rollout",
-                f"revision {revision}: {release.cause} "
-                f"({release.replicas} replicas) by {release.created_by}",
-            )
-        changed = last is None or last.phase != phase or last.revision != revision
-        if changed and phase in (EnvPhase.AVAILABLE, EnvPhase.FAILED, EnvPhase.DEGRADED):
-            work.event(phase.value, work.failure or f"revision {revision} is {phase.value}")
-
-    def _next_look(self, work: _Pass, *, busy: bool) -> float | None:
-        delays: list[float] = []
-        if busy:
-            delays.append(self._settings.starting_probe_s)
-        for record in work.records.values():
-            if record.health in (Health.STARTING, Health.PENDING):
-                delays.append(self._settings.starting_probe_s)
-            elif record.next_restart_at is not None:
-                delays.append(max(0.05, (record.next_restart_at - work.now).total_seconds()))
-            elif record.health is Health.READY and work.spec and work.spec.health_check:
-                delays.append(work.spec.health_check.interval_s)
-        return min(delays) if delays else None
 
 
 _EMPTY = EnvStatus(EnvPhase.IDLE, "service removed", None, 0, 0, 0)
