@@ -12,6 +12,7 @@ and writes the same shape on `dockyard login`).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -128,7 +129,7 @@ class EtcdSettings:
     endpoints: tuple[str, ...]
     """http://HOST:PORT of each member, comma-separated (DOCKYARD_ETCD_ENDPOINTS)."""
     endpoints_are_default: bool
-    """True when DOCKYARD_ETCD_ENDPOINTS was not set: only then may `dockyard up` start etcd."""
+    """True when DOCKYARD_ETCD_ENDPOINTS was not set."""
     prefix: str
     """Key prefix of everything IPAM writes (DOCKYARD_ETCD_PREFIX)."""
     leader_ttl_s: int = 10
@@ -140,6 +141,17 @@ class EtcdSettings:
     def elect_leader(self) -> bool:
         """Several servers may share the database: only the elected one runs the controllers."""
         return not self.endpoints_are_default
+
+    @property
+    def managed(self) -> bool:
+        """True if `dockyard up` may run etcd here: the default endpoint, or one on loopback
+        (a single member on this host); never a cluster, nor a member elsewhere."""
+        if self.endpoints_are_default:
+            return True
+        if len(self.endpoints) != 1:
+            return False
+        host = urlsplit(self.endpoints[0]).hostname or ""
+        return host == "localhost" or _is_loopback(host)
 
 
 @dataclass(frozen=True)
@@ -221,9 +233,7 @@ class Settings:
             ),
             supervisor=SupervisorSettings(
                 kind=env.get("DOCKYARD_SUPERVISOR", _choice(SUPERVISORS), "auto"),
-                unit_dir=env.get(
-                    "DOCKYARD_SYSTEMD_UNIT_DIR", _path, Path("/etc/systemd/system")
-                ),
+                unit_dir=env.get("DOCKYARD_SYSTEMD_UNIT_DIR", _path, Path("/etc/systemd/system")),
             ),
             database=DatabaseSettings(
                 url=env.get(
@@ -397,6 +407,13 @@ def _etcd_prefix(raw: str) -> str:
     if not raw.startswith("/") or raw.endswith("/") or " " in raw:
         raise ValueError("use an absolute key prefix without a trailing '/', e.g. /dockyard")
     return raw
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _log_level(raw: str) -> str:

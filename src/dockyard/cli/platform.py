@@ -205,15 +205,16 @@ def etcd_answers(endpoint: str) -> bool:
 
 
 def ensure_etcd(settings: Settings, *, env: dict[str, str]) -> str:
-    """Make sure the configured etcd answers, starting this host's one if it is the default."""
+    """Make sure the configured etcd answers, starting this host's one if up manages it."""
     endpoints = settings.etcd.endpoints
     process = etcd_process(settings)
     if not _ours(settings, process) and any(etcd_answers(endpoint) for endpoint in endpoints):
         return f"running at {', '.join(endpoints)} (not started by dockyard up)"
-    if not settings.etcd.endpoints_are_default:
+    if not settings.etcd.managed:
         raise CliError(
             f"no etcd answers at {', '.join(endpoints)} (DOCKYARD_ETCD_ENDPOINTS): start it, or "
-            "unset DOCKYARD_ETCD_ENDPOINTS to let `dockyard up` start this host's etcd"
+            "unset DOCKYARD_ETCD_ENDPOINTS (or name one loopback endpoint) to let `dockyard up` "
+            "start this host's etcd"
         )
     if not os.access(ETCD_BINARY, os.X_OK):
         raise CliError(

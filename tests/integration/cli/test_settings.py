@@ -96,6 +96,7 @@ def test_values_from_the_environment() -> None:
         ("DOCKYARD_GIT_TIMEOUT_S", "0", "use a number of seconds from 1 to 604800"),
         ("DOCKYARD_GIT_KEEP_DELETED_DAYS", "-1", "use a whole number from 0 to 3650"),
         ("DOCKYARD_DOCKER_NETWORK", "", "it is empty"),
+        ("DOCKYARD_SUPERVISOR", "runit", "use one of auto, systemd, supervisord"),
     ],
 )
 def test_an_invalid_value_names_the_variable_and_the_fix(name: str, value: str, hint: str) -> None:
@@ -122,3 +123,27 @@ def test_missing_credentials_are_none_and_malformed_ones_say_what_to_do(tmp_path
     broken.write_text('{"url": 1}')
     with pytest.raises(Invalid, match="delete it and log in again"):
         read_credentials(broken)
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "managed"),
+    [
+        (None, True),  # the default endpoint
+        ("http://127.0.0.1:23790", True),  # one member on this host
+        ("http://localhost:23790", True),
+        ("http://[::1]:23790", True),
+        ("http://10.0.0.5:2379", False),  # a member elsewhere
+        ("http://127.0.0.1:2379,http://127.0.0.1:2389", False),  # a cluster
+    ],
+)
+def test_up_runs_etcd_only_for_one_member_on_this_host(
+    endpoints: str | None, managed: bool
+) -> None:
+    environ = {"HOME": "/h"} | ({"DOCKYARD_ETCD_ENDPOINTS": endpoints} if endpoints else {})
+    assert Settings.from_env(environ, uid=0).etcd.managed is managed
+
+
+def test_the_supervisor_is_chosen_by_the_host_unless_named() -> None:
+    assert Settings.from_env({"HOME": "/h"}, uid=0).supervisor.kind == "auto"
+    named = Settings.from_env({"HOME": "/h", "DOCKYARD_SUPERVISOR": "systemd"}, uid=0)
+    assert named.supervisor.kind == "systemd"
