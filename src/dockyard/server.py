@@ -46,6 +46,7 @@ from dockyard.runtimes.docker.driver import DockerRuntime
 from dockyard.settings import ClientCredentials, Settings, write_credentials
 from dockyard.store import tokens
 from dockyard.store.db import Database
+from dockyard.store.platform import this_platform
 
 log = logging.getLogger("dockyard.server")
 
@@ -74,12 +75,18 @@ class Parts:
 
 def build_parts(settings: Settings) -> Parts:
     db = Database.open(settings.database.url)
+    # The id in the database, so every server sharing it labels and sees the same containers,
+    # and other installations on the same engine see none of them.
+    with db.reading() as connection:
+        platform = this_platform(connection)
+    log.info("platform id=%s adopts_unlabelled=%s", platform.id, platform.adopts_unlabelled)
     runtime = DockerRuntime(
         base_url=settings.docker.host,
         network=settings.docker.network,
         parallel_starts=settings.docker.parallel_starts,
         # Releases pin digests in Dockyard's registry; an engine that lacks one pulls it.
         pull_missing=True,
+        platform=platform,
     )
     # Segment networks are made on the runtime's engine, for the agent's IPAM driver there.
     networks = DockerSegmentNetworks(

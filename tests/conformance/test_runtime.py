@@ -7,6 +7,7 @@ container's command) and the assertions on the outcome are the same for all.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
@@ -17,7 +18,14 @@ import pytest
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Conflict, NotFound, RuntimeFailure, Unavailable
 from dockyard.domain.ids import InstanceId, new_instance_id
-from dockyard.domain.instance import InstanceSpec, Observed, Owner, RunState
+from dockyard.domain.instance import (
+    LABEL_PLATFORM,
+    InstanceSpec,
+    Observed,
+    Owner,
+    Platform,
+    RunState,
+)
 from dockyard.domain.spec import HealthCheck, Port, Resources, ServiceSpec
 from dockyard.runtimes.base import Runtime
 from dockyard.runtimes.docker import DockerRuntime
@@ -87,6 +95,9 @@ class Backend(Protocol):
     async def forget_image(self, image: str) -> None: ...
     async def exists(self, name: str) -> bool: ...
     def unreachable(self) -> Runtime: ...
+    def beside(self, platform: Platform | None) -> Runtime:
+        """The runtime of another installation on the same engine (None: bound to none)."""
+        ...
 
 
 @dataclass
@@ -119,6 +130,9 @@ class FakeBackend:
         runtime.set_unavailable()
         return runtime
 
+    def beside(self, platform: Platform | None) -> Runtime:
+        return self.runtime.beside(platform)
+
 
 @dataclass
 class DockerBackend:
@@ -149,6 +163,9 @@ class DockerBackend:
 
     def unreachable(self) -> Runtime:
         return DockerRuntime(base_url="unix:///tmp/dockyard-test-no-engine.sock")
+
+    def beside(self, platform: Platform | None) -> Runtime:
+        return DockerRuntime(network=self.runtime.network, platform=platform)
 
 
 @pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.docker)])
@@ -198,6 +215,41 @@ async def test_list_selects_by_team_service_and_env(backend: Backend) -> None:
     assert await ids(Owner(team=backend.team, env=Environment.TEST)) == {web, api}
     assert await ids(Owner(team=other_team)) == {other}
     assert {web, api, stable, other} <= await ids(Owner())
+
+
+def new_platform(*, adopts_unlabelled: bool = False) -> Platform:
+    return Platform(id=secrets.token_hex(8), adopts_unlabelled=adopts_unlabelled)
+
+
+async def test_platforms_on_one_engine_list_only_their_own_instances(backend: Backend) -> None:
+    one, two = backend.beside(new_platform()), backend.beside(new_platform())
+    mine = await one.start(instance(backend.team, backend.image))
+    theirs = await two.start(instance(backend.team, backend.image))
+
+    async def ids(runtime: Runtime, owner: Owner) -> list[InstanceId]:
+        return [o.instance_id for o in await runtime.list(owner)]
+
+    assert await ids(one, Owner(team=backend.team)) == [mine.instance_id]
+    assert await ids(two, Owner(team=backend.team)) == [theirs.instance_id]
+    # Engine-wide too: nothing of any other Dockyard on this engine (a live one included).
+    assert await ids(one, Owner()) == [mine.instance_id]
+    assert await ids(two, Owner()) == [theirs.instance_id]
+
+
+async def test_unlabelled_instances_are_listed_only_by_a_platform_adopting_them(
+    backend: Backend,
+) -> None:
+    old = await backend.beside(None).start(instance(backend.team, backend.image))
+    new, upgraded = (
+        backend.beside(new_platform()),
+        backend.beside(new_platform(adopts_unlabelled=True)),
+    )
+    fresh = await new.start(instance(backend.team, backend.image))
+    own = await upgraded.start(instance(backend.team, backend.image))
+
+    found = {o.instance_id: o.adopted for o in await upgraded.list(Owner(team=backend.team))}
+    assert found == {old.instance_id: True, own.instance_id: False}
+    assert [o.instance_id for o in await new.list(Owner(team=backend.team))] == [fresh.instance_id]
 
 
 async def test_start_of_unknown_image_fails_and_leaves_nothing(backend: Backend) -> None:
@@ -387,3 +439,22 @@ async def test_docker_containers_are_limited_and_hardened(
     }
     assert list(data["NetworkSettings"]["Networks"]) == [docker_runtime.network]
     assert data["NetworkSettings"]["Networks"][docker_runtime.network]["IPAddress"] == started.ip
+
+
+@pytest.mark.docker
+async def test_docker_containers_and_network_name_their_platform(
+    docker_team: str, test_image: str, docker_engine: docker.APIClient
+) -> None:
+    platform = new_platform()
+    network = f"dockyard-test-{platform.id}"
+    runtime = DockerRuntime(network=network, platform=platform)
+    try:
+        started = await runtime.start(instance(docker_team, test_image))
+
+        labels = docker_engine.inspect_container(started.runtime_id)["Config"]["Labels"]
+        assert labels[LABEL_PLATFORM] == platform.id
+        assert docker_engine.inspect_network(network)["Labels"][LABEL_PLATFORM] == platform.id
+        await runtime.destroy(started)
+    finally:
+        runtime.close()
+        docker_engine.remove_network(network)

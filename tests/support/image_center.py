@@ -39,6 +39,7 @@ from dockyard.portal.image_pages import install_builder_wake
 from dockyard.runtimes.docker import DockerRuntime
 from dockyard.store import services, teams, tokens
 from dockyard.store.db import Database
+from dockyard.store.platform import this_platform
 from tests.support import serving
 from tests.support.registry import RunningRegistry
 
@@ -88,7 +89,11 @@ def compose(
     notified: list[EnvKey] = []
     manager = None
     if network is not None:
-        runtime = DockerRuntime(network=network, pull_missing=True)
+        # Bound to this database's platform: its orphan collector must leave every other
+        # Dockyard's containers on the engine alone.
+        with db.reading() as connection:
+            platform = this_platform(connection)
+        runtime = DockerRuntime(network=network, pull_missing=True, platform=platform)
         manager = Manager(db, runtime, clock=clock, settings=controller or ControllerSettings())
 
     def notify(key: EnvKey) -> None:

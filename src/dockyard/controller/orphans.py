@@ -36,7 +36,11 @@ class OrphanCollector:
         observed = await self._runtime.list(Owner())
         wanted = await asyncio.to_thread(self._wanted_keys)
         now = self._clock()
-        orphans = [o for o in observed if (o.team, o.service, o.env.value) not in wanted]
+        # An adopted container names no platform: it may be another installation's, so it is
+        # never removed here (README: containers made before platform labels).
+        orphans = [
+            o for o in observed if (o.team, o.service, o.env.value) not in wanted and not o.adopted
+        ]
         seen_now = {o.runtime_id for o in orphans}
         self._first_seen = {
             rid: at for rid, at in self._first_seen.items() if rid in seen_now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,8 @@ LABEL_ENV = LABEL_PREFIX + "env"
 LABEL_REVISION = LABEL_PREFIX + "revision"
 LABEL_INSTANCE = LABEL_PREFIX + "instance"
 LABEL_TEMPLATE = LABEL_PREFIX + "template"
+# The installation that made the container: several Dockyards may share one engine (Platform).
+LABEL_PLATFORM = LABEL_PREFIX + "platform"
 # The bandwidth limits of the revision an instance was started with (absent: unlimited). Labels
 # cannot change on a running container, so the agent takes current limits from the platform and
 # falls back on these only while the platform cannot be reached (agent/bandwidth.py).
@@ -31,6 +34,25 @@ class RunState(enum.StrEnum):
     CREATED = "created"
     RUNNING = "running"
     EXITED = "exited"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One Dockyard installation: what its runtime labels containers with, and which labelled
+    containers it counts as its own, so two installations on one engine never touch each
+    other's. The id is made once by a migration and kept in the platform database.
+
+    Containers made before this label existed carry none; a platform whose database predates
+    it (`adopts_unlabelled`) counts those as its own too, the others leave them alone.
+    """
+
+    id: str
+    adopts_unlabelled: bool = False
+
+    def owns(self, labels: Mapping[str, str]) -> bool:
+        """True if a container with `labels` is this platform's."""
+        found = labels.get(LABEL_PLATFORM)
+        return found == self.id or (found is None and self.adopts_unlabelled)
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,10 @@ class Observed:
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    adopted: bool = False
+    """Made before platform labels (it names no platform) and listed because this platform
+    adopts such containers: its reconciler manages it, but no orphan collector removes it,
+    since which installation made it is unknown."""
 
 
 def owner_from_labels(labels: dict[str, str]) -> tuple[str, str, Environment, int, str, str] | None:

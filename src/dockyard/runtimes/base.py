@@ -4,7 +4,8 @@ Contract, which every implementation passes in tests/conformance:
 - `start` either leaves a running instance behind, or nothing at all (it cleans up on failure).
 - `destroy` and `stop` of an unknown instance succeed: controllers retry freely.
 - `list` rebuilds the actual state from the runtime alone, by Dockyard's owner labels; containers
-  without them are invisible.
+  without them are invisible, and so are other platforms' (a runtime bound to a `Platform`
+  labels what it makes with the platform's id and lists only what that platform owns).
 - Errors are Dockyard's: `Unavailable` when the engine does not answer (retry later),
   `RuntimeFailure` when it refused the request (e.g. an image it does not have), `NotFound` for
   `restart`/`logs` of an unknown instance, `Conflict` when `start` is given an instance whose

@@ -4,6 +4,7 @@ It honours the same contract as the Docker runtime (tests/conformance runs both)
 hooks to make the world misbehave: unknown images, crashes, instances deleted behind Dockyard's
 back, failing probes, an engine that does not answer, segment networks with room for only so
 many instances. `calls` counts every verb invoked, `start_attempts` every start per network.
+`beside` gives another installation's runtime on the same fake engine (platform labels).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from datetime import UTC, datetime
 
 from dockyard.domain.errors import Conflict, Exhausted, NotFound, RuntimeFailure, Unavailable
 from dockyard.domain.ids import InstanceId
-from dockyard.domain.instance import InstanceSpec, Observed, Owner, RunState
+from dockyard.domain.instance import (
+    LABEL_PLATFORM,
+    InstanceSpec,
+    Observed,
+    Owner,
+    Platform,
+    RunState,
+)
 from dockyard.domain.segment import DOCKER_NETWORK_PREFIX
 from dockyard.domain.spec import HealthCheck
 from dockyard.runtimes.base import Capabilities, ProbeResult
@@ -32,6 +40,15 @@ class _Instance:
     ip: str  # kept while exited, so a restart gets its address back (as Docker usually does)
     lines: list[str] = field(default_factory=list)
     probe: ProbeResult | None = None  # None: healthy whenever running
+    platform: str | None = None  # the platform label it was made with (None: none)
+
+
+@dataclass
+class _Engine:
+    """What the runtimes of several platforms on one fake engine share."""
+
+    instances: dict[str, _Instance] = field(default_factory=dict)
+    serial: int = 0
 
 
 class FakeRuntime:
@@ -42,13 +59,16 @@ class FakeRuntime:
         *,
         capabilities: Capabilities | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        platform: Platform | None = None,
     ) -> None:
+        """`platform` as for DockerRuntime: None labels nothing and lists every instance."""
         self._capabilities = capabilities or Capabilities()
         self._clock = clock
-        self._instances: dict[str, _Instance] = {}
+        self._platform = platform
+        self._engine = _Engine()
+        self._instances = self._engine.instances
         self._unknown_images: set[str] = set()
         self._unavailable = False
-        self._serial = 0
         self._capacity: dict[str, int] = {}
         self.calls: Counter[str] = Counter()
         self.start_attempts: Counter[str | None] = Counter()
@@ -59,6 +79,12 @@ class FakeRuntime:
         return self._capabilities
 
     # -- test hooks --------------------------------------------------------------------------
+
+    def beside(self, platform: Platform | None) -> FakeRuntime:
+        """The runtime of another installation (`platform`) on this same fake engine."""
+        other = FakeRuntime(capabilities=self._capabilities, clock=self._clock, platform=platform)
+        other._engine, other._instances = self._engine, self._instances
+        return other
 
     def forget_image(self, image: str) -> None:
         """From now on, `start` of `image` fails with RuntimeFailure, as for an unbuilt image."""
@@ -119,8 +145,9 @@ class FakeRuntime:
         if any(i.spec.name == spec.name for i in self._instances.values()):
             raise Conflict(f"an instance named {spec.name} exists: destroy it or use a new id")
         self._check_room(spec)
-        self._serial += 1
-        now, ip = self._clock(), f"10.88.{self._serial // 250}.{self._serial % 250 + 2}"
+        self._engine.serial += 1
+        serial = self._engine.serial
+        now, ip = self._clock(), f"10.88.{serial // 250}.{serial % 250 + 2}"
         observed = Observed(
             instance_id=spec.instance_id,
             team=spec.team,
@@ -128,13 +155,16 @@ class FakeRuntime:
             env=spec.env,
             revision=spec.revision,
             template_hash=spec.spec.template_hash,
-            runtime_id=f"fake-{self._serial:06d}",
+            runtime_id=f"fake-{serial:06d}",
             state=RunState.RUNNING,
             ip=ip,
             created_at=now,
             started_at=now,
         )
-        self._instances[observed.runtime_id] = _Instance(spec=spec, observed=observed, ip=ip)
+        platform = self._platform.id if self._platform else None
+        self._instances[observed.runtime_id] = _Instance(
+            spec=spec, observed=observed, ip=ip, platform=platform
+        )
         return observed
 
     async def restart(self, observed: Observed) -> Observed:
@@ -158,7 +188,15 @@ class FakeRuntime:
 
     async def list(self, owner: Owner) -> builtins.list[Observed]:
         self._enter("list")
-        return [i.observed for i in self._instances.values() if _matches(i.observed, owner)]
+        found = []
+        for instance in self._instances.values():
+            labels = {LABEL_PLATFORM: instance.platform} if instance.platform else {}
+            if self._platform is not None and not self._platform.owns(labels):
+                continue
+            if _matches(instance.observed, owner):
+                adopted = self._platform is not None and instance.platform is None
+                found.append(replace(instance.observed, adopted=adopted))
+        return found
 
     async def logs(self, observed: Observed, *, tail: int) -> builtins.list[str]:
         self._enter("logs")

@@ -47,6 +47,18 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime}
 
 
+class PlatformRow(Base):
+    """This installation, one row made by migration 0006: its id labels every container it
+    makes, so several installations can share one Docker engine (store/platform.py)."""
+
+    __tablename__ = "platform"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    adopts_unlabelled: Mapped[bool]
+    """True if the database had services when the row was made: containers without a
+    platform label (made before it existed) are then this installation's too."""
+    created_at: Mapped[datetime]
+
+
 class TeamRow(Base):
     __tablename__ = "teams"
     id: Mapped[int] = mapped_column(primary_key=True)

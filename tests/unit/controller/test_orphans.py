@@ -5,14 +5,17 @@ from __future__ import annotations
 from dockyard.controller.orphans import OrphanCollector
 from dockyard.domain.environment import Environment
 from dockyard.domain.ids import InstanceId
-from dockyard.domain.instance import InstanceSpec, Owner
+from dockyard.domain.instance import InstanceSpec, Owner, Platform
 from dockyard.domain.spec import ServiceSpec
+from dockyard.runtimes.base import Runtime
 
 from .conftest import Harness
 
 
-async def start(harness: Harness, *, service: str, env: Environment) -> None:
-    await harness.runtime.start(
+async def start(
+    harness: Harness, *, service: str, env: Environment, runtime: Runtime | None = None
+) -> None:
+    await (runtime or harness.runtime).start(
         InstanceSpec(
             team="pay",
             service=service,
@@ -47,3 +50,21 @@ async def test_dry_run_removes_nothing(harness: Harness) -> None:
     )
     assert len(await collector.collect()) == 1
     assert len(await harness.runtime.list(Owner())) == 1
+
+
+async def test_another_platforms_orphans_and_unlabelled_containers_are_left_alone(
+    harness: Harness,
+) -> None:
+    ours = harness.runtime.beside(Platform("ours", adopts_unlabelled=True))
+    theirs = harness.runtime.beside(Platform("theirs"))
+    await start(harness, service="gone", env=Environment.TEST, runtime=ours)
+    await start(harness, service="theirs", env=Environment.TEST, runtime=theirs)
+    await start(harness, service="old", env=Environment.TEST)  # no platform label
+    collector = OrphanCollector(harness.db, ours, clock=harness.clock, grace_s=0)
+
+    removed = await collector.collect()
+
+    assert [o.instance_id for o in removed] == ["gone-test"]
+    left = await harness.runtime.list(Owner(team="pay"))
+    assert {o.service for o in left} == {"theirs", "old"}
+    assert [(o.service, o.adopted) for o in await ours.list(Owner())] == [("old", True)]

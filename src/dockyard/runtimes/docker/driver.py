@@ -12,6 +12,7 @@ import builtins
 import math
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -23,11 +24,13 @@ from dockyard.domain.errors import Conflict, NotFound, RuntimeFailure
 from dockyard.domain.instance import (
     LABEL_ENV,
     LABEL_MANAGED,
+    LABEL_PLATFORM,
     LABEL_SERVICE,
     LABEL_TEAM,
     InstanceSpec,
     Observed,
     Owner,
+    Platform,
     RunState,
 )
 from dockyard.domain.spec import HealthCheck
@@ -50,6 +53,12 @@ class DockerRuntime:
     `pull_missing` lets `start` pull an image the engine lacks; off by default because images
     are built on the engine or pushed to a registry it is configured for, and a pull from
     anywhere else would be a surprise (and impossible on an offline host).
+
+    `platform` is the installation this runtime acts for: every container (and the bridge
+    network) it makes is labelled with its id, and `list` returns only that platform's
+    containers (Platform.owns), so other Dockyards on the same engine are never touched. None
+    (tests and tools only; the server always gives one) labels nothing and lists every
+    Dockyard container on the engine.
     """
 
     def __init__(
@@ -61,10 +70,13 @@ class DockerRuntime:
         timeout_s: float = 60.0,
         parallel_starts: int = DEFAULT_PARALLEL_STARTS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        platform: Platform | None = None,
     ) -> None:
         self._base_url = base_url
         self._capabilities = Capabilities(parallel_starts=parallel_starts)
-        self._network = BridgeNetwork(network)
+        self._platform = platform
+        self._platform_labels = {LABEL_PLATFORM: platform.id} if platform else {}
+        self._network = BridgeNetwork(network, labels=self._platform_labels)
         self._pull_missing = pull_missing
         self._timeout_s = timeout_s
         self._clock = clock
@@ -192,6 +204,7 @@ class DockerRuntime:
     def _create(self, client: docker.APIClient, spec: InstanceSpec) -> str:
         network = spec.network or self.network
         kwargs = create_kwargs(spec, network=network, api_version=client.api_version)
+        kwargs["labels"] = {**kwargs["labels"], **self._platform_labels}
         try:
             return str(client.create_container(**kwargs)["Id"])
         except ImageNotFound as exc:
@@ -207,21 +220,31 @@ class DockerRuntime:
         return found
 
     def _list(self, client: docker.APIClient, owner: Owner) -> builtins.list[Observed]:
-        entries = client.containers(all=True, filters={"label": _label_filters(owner)})
+        entries = client.containers(
+            all=True, filters={"label": _label_filters(owner, self._platform)}
+        )
         now = self._clock()
         result = []
         for entry in entries:
+            labels = entry.get("Labels") or {}
+            if self._platform is not None and not self._platform.owns(labels):
+                continue
             found = observe.from_summary(entry, network=self.network, now=now)
             if found is not None and found.state is RunState.EXITED:
                 # Only inspect gives an exited container's exact exit code and times.
                 found = _inspect_or(client, found, network=self.network)
             if found is not None:
-                result.append(found)
+                adopted = self._platform is not None and LABEL_PLATFORM not in labels
+                result.append(replace(found, adopted=True) if adopted else found)
         return result
 
 
-def _label_filters(owner: Owner) -> list[str]:
+def _label_filters(owner: Owner, platform: Platform | None) -> list[str]:
     filters = [f"{LABEL_MANAGED}=true"]
+    if platform is not None and not platform.adopts_unlabelled:
+        # The engine cannot select "this id or no label at all": with adoption, Platform.owns
+        # sorts the listing instead.
+        filters.append(f"{LABEL_PLATFORM}={platform.id}")
     for label, value in ((LABEL_TEAM, owner.team), (LABEL_SERVICE, owner.service)):
         if value is not None:
             filters.append(f"{label}={value}")

@@ -15,8 +15,10 @@ HTTP_CONFLICT = 409
 class BridgeNetwork:
     """Creates the named bridge network once per process, tolerating others creating it too."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, labels: dict[str, str] | None = None) -> None:
+        """`labels` are added to Dockyard's own on the network it creates (its platform)."""
         self.name = name
+        self._labels = {LABEL_MANAGED: "true", **(labels or {})}
         self._ready = False
         self._lock = threading.Lock()
 
@@ -26,7 +28,7 @@ class BridgeNetwork:
             return
         with self._lock:
             if not self._ready:
-                _create_if_missing(client, self.name)
+                _create_if_missing(client, self.name, labels=self._labels)
                 self._ready = True
 
     def forget(self) -> None:
@@ -34,7 +36,7 @@ class BridgeNetwork:
         self._ready = False
 
 
-def _create_if_missing(client: docker.APIClient, name: str) -> None:
+def _create_if_missing(client: docker.APIClient, name: str, *, labels: dict[str, str]) -> None:
     try:
         # Inspect by exact name: the list endpoint's name filter matches substrings.
         client.inspect_network(name)
@@ -42,9 +44,7 @@ def _create_if_missing(client: docker.APIClient, name: str) -> None:
     except NotFound:
         pass
     try:
-        client.create_network(
-            name, driver="bridge", check_duplicate=True, labels={LABEL_MANAGED: "true"}
-        )
+        client.create_network(name, driver="bridge", check_duplicate=True, labels=labels)
     except APIError as exc:
         # Another process created it between our inspect and create: that is success.
         if exc.status_code != HTTP_CONFLICT:
