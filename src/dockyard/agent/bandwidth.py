@@ -140,7 +140,9 @@ class BandwidthEnforcer:
         report = PassReport()
         containers = self._engine.containers(filters={"label": self._selector()})
         running = {
-            c["Id"]: c.get("Labels") or {} for c in containers if c.get("State") == "running"
+            c["Id"]: c.get("Labels") or {}
+            for c in containers
+            if c.get("State") == "running" and self._selected(c.get("Labels") or {})
         }
         self._veths = {cid: veth for cid, veth in self._veths.items() if cid in running}
         for container_id, labels in running.items():
@@ -249,8 +251,13 @@ class BandwidthEnforcer:
         return [LABEL_MANAGED] + [f"{k}={v}" for k, v in self._owner_labels().items()]
 
     def _selected(self, labels: dict[str, str]) -> bool:
-        return LABEL_MANAGED in labels and all(
-            labels.get(label) == value for label, value in self._owner_labels().items()
+        """True for `owner`'s containers of the limits' platform (another Dockyard's on the
+        same engine are not ours to shape, nor to unshape)."""
+        platform = self._limits.platform
+        return (
+            LABEL_MANAGED in labels
+            and (platform is None or platform.owns(labels))
+            and all(labels.get(label) == value for label, value in self._owner_labels().items())
         )
 
     # ---- the loop ----

@@ -17,6 +17,7 @@ import httpx
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid, Unavailable
+from dockyard.domain.instance import Platform
 from dockyard.domain.spec import Bandwidth
 
 LIMITS_PATH = "/api/v1/bandwidth"
@@ -37,6 +38,12 @@ Limits = Mapping[LimitKey, Bandwidth]
 
 
 class LimitsSource(Protocol):
+    @property
+    def platform(self) -> Platform | None:
+        """The platform the limits are for, as the last answer named it: only its containers
+        are shaped. None until an answer named one (every Dockyard container is shaped)."""
+        ...
+
     def fetch(self) -> Limits:
         """Every limit in force now. Raises Unavailable when the answer cannot be had (server
         down, token refused, malformed answer): the caller must then not assume "unlimited"."""
@@ -49,6 +56,7 @@ class PlatformLimits:
     def __init__(self, client: httpx.Client) -> None:
         """`client` carries the base URL and the Authorization header (see `connect`)."""
         self._client = client
+        self.platform: Platform | None = None
 
     @classmethod
     def connect(cls, url: str, token: str) -> PlatformLimits:
@@ -72,7 +80,10 @@ class PlatformLimits:
                 "check the agent's server URL and token"
             )
         try:
-            return parse_limits(response.json())
+            answer = response.json()
+            limits = parse_limits(answer)
+            self.platform = parse_platform(answer) or self.platform
+            return limits
         except (ValueError, KeyError, TypeError, Invalid) as exc:
             raise Unavailable(f"GET {LIMITS_PATH} answered malformed JSON: {exc}") from exc
 
@@ -88,12 +99,21 @@ def parse_limits(answer: dict[str, Any]) -> Limits:
     }
 
 
+def parse_platform(answer: dict[str, Any]) -> Platform | None:
+    """The platform the answer names; None if it names none (a server older than platform
+    labels, whose containers carry none)."""
+    if "platform" not in answer:
+        return None
+    return Platform(str(answer["platform"]), adopts_unlabelled=bool(answer["adopts_unlabelled"]))
+
+
 @dataclass
 class FixedLimits:
     """An in-memory source for tests: `limits` as set, or Unavailable while `down`."""
 
     limits: dict[LimitKey, Bandwidth] = field(default_factory=dict)
     down: bool = False
+    platform: Platform | None = None
 
     def fetch(self) -> Limits:
         if self.down:

@@ -397,3 +397,17 @@ class BandwidthLimitPublic(_Out):
     revision: int
     egress_mbit: int | None
     ingress_mbit: int | None
+
+
+class BandwidthLimits(_Out):
+    """The limits in force, and the platform whose instances they are for."""
+
+    items: list[BandwidthLimitPublic]
+    platform: str = Field(
+        description="This platform's id (label io.dockyard.platform): an agent shapes only "
+        "containers carrying it, never another Dockyard's on the same engine."
+    )
+    adopts_unlabelled: bool = Field(
+        description="Whether containers with no platform label (made before it existed) are "
+        "this platform's too."
+    )

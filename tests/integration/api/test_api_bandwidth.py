@@ -12,6 +12,8 @@ from dockyard.api import ApiDeps, build_api
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Unavailable
 from dockyard.domain.spec import Bandwidth
+from dockyard.store.db import Database
+from dockyard.store.platform import this_platform
 
 from .api_support import API, TestClient, bearer, make_team
 
@@ -86,16 +88,21 @@ def test_an_out_of_range_limit_is_refused_naming_the_field(client: TestClient, a
     assert answer.json()["field"].startswith("bandwidth")
 
 
-def test_the_agents_client_reads_the_limits_in_force(client: TestClient, admin, alpha, web):
+def test_the_agents_client_reads_the_limits_in_force_and_the_platform(
+    client: TestClient, db: Database, admin, alpha, web
+):
     limit(client, web, alpha, egress_mbit=30, ingress_mbit=20)
     deploy(client, web, alpha)
     client.headers.update(admin)
+    source = PlatformLimits(client)
 
-    limits = PlatformLimits(client).fetch()
+    limits = source.fetch()
 
     assert limits == {
         LimitKey("alpha", "web", Environment.TEST): Bandwidth(egress_mbit=30, ingress_mbit=20)
     }
+    with db.reading() as connection:
+        assert source.platform == this_platform(connection)  # only its containers are shaped
 
 
 def test_a_refused_token_makes_the_limits_unavailable_not_empty(client: TestClient) -> None:

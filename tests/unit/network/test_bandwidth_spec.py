@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from dockyard.agent.bandwidth import wanted
-from dockyard.agent.limits import LimitKey, parse_limits
+from dockyard.agent.limits import LimitKey, parse_limits, parse_platform
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid
 from dockyard.domain.ids import InstanceId
@@ -15,6 +15,7 @@ from dockyard.domain.instance import (
     LABEL_EGRESS_MBIT,
     LABEL_INGRESS_MBIT,
     InstanceSpec,
+    Platform,
     bandwidth_from_labels,
 )
 from dockyard.domain.spec import MAX_BANDWIDTH_MBIT, Bandwidth, ServiceSpec
@@ -117,6 +118,12 @@ def test_the_api_answer_parses_into_limits_by_key() -> None:
         ]
     }
     assert parse_limits(answer) == ANSWER
+
+
+def test_the_api_answer_names_the_platform_whose_containers_are_shaped() -> None:
+    answer = {"items": [], "platform": "0123abcd", "adopts_unlabelled": True}
+    assert parse_platform(answer) == Platform("0123abcd", adopts_unlabelled=True)
+    assert parse_platform({"items": []}) is None  # a server from before platform labels
 
 
 @pytest.mark.parametrize(

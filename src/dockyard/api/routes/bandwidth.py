@@ -6,22 +6,27 @@ from fastapi import APIRouter
 
 from dockyard.api.auth import Who
 from dockyard.api.deps import Deps
-from dockyard.api.schemas import BandwidthLimitPublic, Items
+from dockyard.api.schemas import BandwidthLimitPublic, BandwidthLimits
 from dockyard.store import bandwidth
+from dockyard.store.platform import this_platform
 
 router = APIRouter(tags=["bandwidth"])
 
 
 @router.get("/bandwidth")
-def list_limits(*, who: Who, deps: Deps) -> Items[BandwidthLimitPublic]:
+def list_limits(*, who: Who, deps: Deps) -> BandwidthLimits:
     """Every (service, environment) whose current revision limits bandwidth, with those limits.
 
     One environment missing from the list is unlimited. Each host agent polls this with the
     admin token and shapes the instances it runs; a team token sees its own team only.
+    `platform` tells the agent which containers are this platform's to shape.
     """
     with deps.db.session() as session:
         views = bandwidth.limits_in_force(session, who)
-    return Items[BandwidthLimitPublic](
+        platform = this_platform(session)
+    return BandwidthLimits(
+        platform=platform.id,
+        adopts_unlabelled=platform.adopts_unlabelled,
         items=[
             BandwidthLimitPublic(
                 team=view.team,
@@ -32,5 +37,5 @@ def list_limits(*, who: Who, deps: Deps) -> Items[BandwidthLimitPublic]:
                 ingress_mbit=view.bandwidth.ingress_mbit,
             )
             for view in views
-        ]
+        ],
     )
