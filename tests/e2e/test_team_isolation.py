@@ -86,6 +86,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", S + "/overrides"): Case(HIDDEN),
     ("PUT", S + "/envs/{env}/overrides"): Case(HIDDEN, {"replicas": 9}),
     ("GET", "/api/v1/bandwidth"): Case(OWN),
+    # Default limits are the platform's: any token reads them, only the admin sets them.
+    ("GET", "/api/v1/environments"): Case(OWN),
+    ("GET", "/api/v1/environments/{env}"): Case(OWN),
+    ("PATCH", "/api/v1/environments/{env}"): Case(ADMIN, {"cpus": 8.0}),
     # Segments are the platform's, not a team's: any token reads them, never a team's data.
     ("GET", "/api/v1/segments"): Case(OWN),
     ("GET", "/api/v1/segments/{name}"): Case(OWN),

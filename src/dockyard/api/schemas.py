@@ -9,6 +9,7 @@ field, which becomes 422 too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -36,6 +37,7 @@ from dockyard.domain.spec import (
     MAX_PORTS,
     MAX_REPLICAS,
     MIN_MEMORY_MB,
+    RESOURCE_FIELDS,
     HealthCheck,
     Port,
     Resources,
@@ -86,10 +88,50 @@ class PortFields(_Body):
     name: Annotated[str, Field(max_length=63, pattern=LINE)] = Port.name
 
 
+_DEFAULTED = "Per instance; null (or left out) in a template: the environment's default."
+
+
 class ResourcesFields(_Body):
-    cpus: Annotated[float, _seconds(0.01, MAX_CPUS)] = Resources.cpus
-    memory_mb: Annotated[int, Field(ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)] = Resources.memory_mb
-    pids: Annotated[int, Field(ge=16, le=MAX_PIDS)] = Resources.pids
+    """Per-instance limits. In a service's template a limit left out or null follows the
+    environment's default (`GET /environments`); in a revision every limit has its value."""
+
+    cpus: Annotated[float, _seconds(0.01, MAX_CPUS)] | None = Field(
+        default=None, description="CPU cores. " + _DEFAULTED
+    )
+    memory_mb: Annotated[int, Field(ge=MIN_MEMORY_MB, le=MAX_MEMORY_MB)] | None = Field(
+        default=None, description="Memory in MiB. " + _DEFAULTED
+    )
+    pids: Annotated[int, Field(ge=16, le=MAX_PIDS)] | None = Field(
+        default=None, description="Processes (and threads). " + _DEFAULTED
+    )
+
+    @classmethod
+    def of(cls, resources: Resources, own: Sequence[str]) -> ResourcesFields:
+        """`resources` with the limits not in `own` as null."""
+        return cls.model_construct(
+            **{name: getattr(resources, name) if name in own else None for name in RESOURCE_FIELDS}
+        )
+
+
+LimitSource = Literal["service", "environment"]
+
+
+class ResourceSources(_Out):
+    """Where each limit of a revision came from: the service's template, or the environment's
+    default when the revision was made."""
+
+    cpus: LimitSource
+    memory_mb: LimitSource
+    pids: LimitSource
+
+    @classmethod
+    def of(cls, spec: ServiceSpec) -> ResourceSources:
+        return cls.model_validate(
+            {
+                name: "service" if name in spec.resources_own else "environment"
+                for name in RESOURCE_FIELDS
+            }
+        )
 
 
 class HealthCheckFields(_Body):
@@ -135,11 +177,15 @@ class ServiceFields(_Body):
     bandwidth: BandwidthFields = Field(default_factory=BandwidthFields)
 
     @classmethod
-    def of(cls, spec: ServiceSpec) -> ServiceFields:
+    def of(cls, spec: ServiceSpec, *, template: bool = False) -> ServiceFields:
+        """The fields of `spec`; of a `template`, the limits it leaves to its environment's
+        default are null."""
         # Read the dataclasses' attributes directly (lax: tuples become lists): listing pages of
         # services spends most of its time here, and `to_json` (asdict) is several times slower.
         data = {name: getattr(spec, name) for name in cls.model_fields}
         data["env"] = dict(spec.env)
+        if template:
+            data["resources"] = ResourcesFields.of(spec.resources, spec.resources_own)
         return cls.model_validate(data, strict=False, from_attributes=True)
 
 
@@ -154,8 +200,9 @@ class ServiceCreate(ServiceFields):
 
 
 class ServiceUpdate(_Body):
-    """Fields to change; the others keep their value. Nested objects are replaced whole,
-    and `"health_check": null` removes the health check."""
+    """Fields to change; the others keep their value. Nested objects are replaced whole
+    (a limit left out of `resources` then follows the environment's default), and
+    `"health_check": null` removes the health check."""
 
     image: Line | None = None
     command: Args | None = None
@@ -181,7 +228,10 @@ class ServiceUpdate(_Body):
     def apply_to(self, current: ServiceSpec) -> ServiceSpec:
         """`current` with the given fields replaced; Invalid if the result is not a valid spec."""
         given = self.model_dump(include=self.model_fields_set)
-        spec = ServiceSpec.from_json({**current.to_json(), **given})
+        known = current.to_json()
+        if "resources" in given:  # the limits it gives (not null) become the service's own
+            del known["resources_own"]
+        spec = ServiceSpec.from_json({**known, **given})
         if "ports" in given:
             check_ports_distinct(spec.ports)
         return spec
@@ -282,7 +332,7 @@ class ServicePublic(_Out):
         return cls(
             team=view.team,
             name=view.name,
-            spec=ServiceFields.of(view.spec),
+            spec=ServiceFields.of(view.spec, template=True),
             created_at=view.created_at,
             updated_at=view.updated_at,
             deleting=view.deleting,
@@ -306,6 +356,10 @@ class ReleasePublic(_Out):
     created_at: datetime
     template_hash: str
     spec: ServiceFields
+    resources_from: ResourceSources = Field(
+        description="Where each of `spec.resources` came from: the service's own limit, or "
+        "the environment's default when this revision was made."
+    )
 
     @classmethod
     def of(cls, view: ReleaseView) -> ReleasePublic:
@@ -321,6 +375,7 @@ class ReleasePublic(_Out):
             created_at=view.created_at,
             template_hash=view.template_hash,
             spec=ServiceFields.of(view.spec),
+            resources_from=ResourceSources.of(view.spec),
         )
 
 

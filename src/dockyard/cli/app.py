@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 from dockyard.cli.commands import account, host, observe, releases, services, teams, tokens
 from dockyard.cli.commands import agent as agent_command
 from dockyard.cli.commands import builds as build_commands
+from dockyard.cli.commands import environments as environment_commands
 from dockyard.cli.commands import images as image_commands
 from dockyard.cli.commands import ipam as ipam_commands
 from dockyard.cli.commands import promote as promote_commands
@@ -72,6 +73,7 @@ services.register(app)
 releases.register(app)
 observe.register(app)
 segment_commands.register(app)
+environment_commands.register(app)
 agent_command.register(app)
 ipam_commands.register(app)
 build_commands.register(app)

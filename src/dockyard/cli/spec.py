@@ -22,6 +22,9 @@ class SpecOptions:
     unset_env: tuple[str, ...] = ()
     cpus: float | None = None
     memory_mb: int | None = None
+    pids: int | None = None
+    default_limits: tuple[str, ...] = ()
+    """Limits (cpus, memory_mb, pids) to leave to the environment's default."""
     health_http: str | None = None
     health_cmd: str | None = None
     health_port: int | None = None
@@ -43,6 +46,19 @@ class SpecOptions:
             raise typer.BadParameter("--no-health cannot be combined with other --health options")
         for port in self.ports:
             parse_port(port)
+        for name in self.default_limits:
+            if name not in LIMITS:
+                raise typer.BadParameter(
+                    f"{name!r} is not a limit: use {', '.join(LIMITS)}",
+                    param_hint="--default-limit",
+                )
+            if getattr(self, name) is not None:
+                raise typer.BadParameter(
+                    f"{name} is both given and left to the default: give one of them"
+                )
+
+
+LIMITS = ("cpus", "memory_mb", "pids")
 
 
 def parse_port(text: str) -> dict[str, Any]:
@@ -71,7 +87,7 @@ def spec_patch(options: SpecOptions, current: dict[str, Any]) -> dict[str, Any]:
     if options.env or options.unset_env:
         merged = {**(current.get("env") or {}), **options.env}
         patch["env"] = {k: v for k, v in merged.items() if k not in options.unset_env}
-    resources = _merge(current.get("resources"), cpus=options.cpus, memory_mb=options.memory_mb)
+    resources = _resources(options, current.get("resources"))
     if resources is not None:
         patch["resources"] = resources
     strategy = _merge(
@@ -96,6 +112,15 @@ _UNCHANGED: Any = object()
 def _merge(current: dict[str, Any] | None, **given: Any) -> dict[str, Any] | None:
     """`current` updated with the given (non-None) values; None when nothing was given."""
     chosen = {k: v for k, v in given.items() if v is not None}
+    return {**(current or {}), **chosen} if chosen else None
+
+
+def _resources(options: SpecOptions, current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Limits merged into `current`; a limit in `default_limits` becomes null (the
+    environment's default). None if no limit option was given."""
+    given = {name: getattr(options, name) for name in LIMITS}
+    chosen = {k: v for k, v in given.items() if v is not None}
+    chosen.update(dict.fromkeys(options.default_limits))
     return {**(current or {}), **chosen} if chosen else None
 
 

@@ -4,6 +4,9 @@ These are frozen dataclasses validated on construction, so every layer above can
 `ServiceSpec.template_hash` names the container template: two revisions with the same hash differ
 only in replica count, rollout strategy or bandwidth limits, and moving between them never restarts
 an instance (bandwidth limits are changed live on the host by the agent).
+
+CPU, memory and pids limits a service does not set itself come from its environment's defaults,
+which the platform team sets (`ServiceSpec.resources_own`, `ServiceSpec.with_defaults`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from dockyard.domain.errors import Invalid
@@ -123,6 +126,10 @@ class Resources:
         _require(16 <= self.pids <= MAX_PIDS, f"resources.pids must be 16-{MAX_PIDS}", f)
 
 
+RESOURCE_FIELDS: tuple[str, ...] = ("cpus", "memory_mb", "pids")
+"""The limits of `Resources`, in the order they are shown."""
+
+
 @dataclass(frozen=True)
 class Bandwidth:
     """Per-instance network limits in Mbit/s (10^6 bit/s), from the service's point of view.
@@ -190,9 +197,18 @@ class ServiceSpec:
     capabilities: tuple[str, ...] = ()
     strategy: Strategy = field(default_factory=Strategy)
     bandwidth: Bandwidth = field(default_factory=Bandwidth)
+    resources_own: tuple[str, ...] = RESOURCE_FIELDS
+    """The limits (of RESOURCE_FIELDS) the service set itself. The others follow its
+    environment's default: in a template their value in `resources` means nothing, in a
+    revision it is the default the revision was made with (`with_defaults`)."""
 
     def __post_init__(self) -> None:
         parse_image(self.image)
+        _require(
+            set(self.resources_own) <= set(RESOURCE_FIELDS),
+            f"resources_own may name only {', '.join(RESOURCE_FIELDS)}",
+            "resources",
+        )
         _require(len(self.ports) <= MAX_PORTS, f"at most {MAX_PORTS} ports", "ports")
         _require(len(self.env) <= MAX_ENV_VARS, f"at most {MAX_ENV_VARS} env vars", "env")
         for key, _ in self.env:
@@ -229,23 +245,40 @@ class ServiceSpec:
             return None
         return check.port if check.port is not None else self.ports[0].container_port
 
+    def with_defaults(self, defaults: Resources) -> ServiceSpec:
+        """This template as an environment whose defaults are `defaults` runs it: the limits
+        the service set itself, and `defaults`' for the others."""
+        chosen = {
+            name: getattr(self.resources if name in self.resources_own else defaults, name)
+            for name in RESOURCE_FIELDS
+        }
+        return replace(self, resources=Resources(**chosen))
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["env"] = dict(self.env)
+        data["resources_own"] = list(self.resources_own)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ServiceSpec:
-        """Inverse of `to_json`; raises Invalid on any malformed part."""
+        """Inverse of `to_json`; raises Invalid on any malformed part.
+
+        Without `resources_own` (API bodies, specs stored before environment defaults existed)
+        the service owns each limit `resources` gives a value, and a limit left out or null
+        follows the environment's default.
+        """
         try:
             check = data.get("health_check")
+            given = {k: v for k, v in (data.get("resources") or {}).items() if v is not None}
+            own = data.get("resources_own")
             return cls(
                 image=data["image"],
                 command=tuple(data.get("command") or ()),
                 args=tuple(data.get("args") or ()),
                 ports=tuple(Port(**p) for p in data.get("ports") or ()),
                 env=tuple(sorted((str(k), str(v)) for k, v in (data.get("env") or {}).items())),
-                resources=Resources(**(data.get("resources") or {})),
+                resources=Resources(**given),
                 health_check=(
                     HealthCheck(**{**check, "command": tuple(check.get("command") or ())})
                     if check
@@ -256,6 +289,9 @@ class ServiceSpec:
                 strategy=Strategy(**(data.get("strategy") or {})),
                 # Absent in specs stored before limits existed: unlimited.
                 bandwidth=Bandwidth(**(data.get("bandwidth") or {})),
+                resources_own=tuple(
+                    name for name in RESOURCE_FIELDS if name in (given if own is None else own)
+                ),
             )
         except (KeyError, TypeError) as exc:
             raise Invalid(f"malformed service spec: {exc}", field="spec") from exc
@@ -267,8 +303,10 @@ class ServiceSpec:
         # Bandwidth limits too: the agent changes them on the running instance's veth, so a
         # revision that changes only them must keep the hash, or the controller would replace
         # every instance for a change that needs no restart. (Leaving both out also keeps the
-        # hashes of revisions stored before these fields existed.)
-        template = {k: v for k, v in self.to_json().items() if k not in ("strategy", "bandwidth")}
+        # hashes of revisions stored before these fields existed.) `resources_own` says where
+        # the limits came from, not what they are: the values themselves are in `resources`.
+        unhashed = ("strategy", "bandwidth", "resources_own")
+        template = {k: v for k, v in self.to_json().items() if k not in unhashed}
         canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

@@ -59,6 +59,19 @@ class PlatformRow(Base):
     created_at: Mapped[datetime]
 
 
+class EnvironmentDefaultsRow(Base):
+    """The limits every instance of one environment gets for what its service leaves unset,
+    set by the platform team (store/env_defaults.py). Migration 0007 makes the four rows."""
+
+    __tablename__ = "environment_defaults"
+    env: Mapped[str] = mapped_column(String(10), primary_key=True)
+    cpus: Mapped[float]
+    memory_mb: Mapped[int]
+    pids: Mapped[int]
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime]
+
+
 class TeamRow(Base):
     __tablename__ = "teams"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,6 +19,7 @@ from dockyard.domain.errors import Conflict, Invalid, NotFound
 from dockyard.domain.image import parse_image
 from dockyard.domain.principal import Principal
 from dockyard.domain.spec import ServiceSpec, check_replicas
+from dockyard.store.env_defaults import defaults_of
 from dockyard.store.models import EnvironmentRow, ReleaseRow, ServiceRow
 from dockyard.store.services import service_row
 from dockyard.store.views import ReleaseView
@@ -157,8 +158,9 @@ def deploy(
     """A new revision from the service's template, with an image, replicas and env overrides.
 
     Unset, the image and replica count carry over from the current revision (or the template's
-    image and one replica for a first deploy). `cause` (default "deploy IMAGE") is recorded
-    with the revision; promotions say where the image came from.
+    image and one replica for a first deploy). Limits the template leaves unset take `env`'s
+    defaults of now (store.env_defaults). `cause` (default "deploy IMAGE") is recorded with
+    the revision; promotions say where the image came from.
     """
     svc = service_row(session, change.who, team, service)
     environment = env_row(session, svc, env)
@@ -169,7 +171,7 @@ def deploy(
     elif current is not None:
         image = current.spec["image"]
     spec = dataclasses.replace(
-        template,
+        template.with_defaults(defaults_of(session, env)),
         image=image or template.image,
         env=tuple(sorted({**dict(template.env), **(env_vars or {})}.items())),
     )

@@ -60,7 +60,8 @@ def test_create_fills_defaults_from_the_domain(client: TestClient, alpha):
     created = client.post(
         f"{API}/teams/alpha/services", json={"name": "min", "image": "alpha/min"}, headers=alpha
     ).json()
-    assert created["spec"]["resources"] == {"cpus": 0.5, "memory_mb": 256, "pids": 512}
+    # Limits not given follow the environment's default (null in the template).
+    assert created["spec"]["resources"] == {"cpus": None, "memory_mb": None, "pids": None}
     assert created["spec"]["strategy"] == {"max_surge": 1, "max_unavailable": 0}
     assert created["spec"]["health_check"] is None
 
@@ -97,8 +98,8 @@ def test_patch_merges_fields_over_the_template(client: TestClient, alpha, clock:
     assert patched.status_code == 200, patched.text
     spec = patched.json()["spec"]
     assert spec["env"] == {"NEW": "1"}
-    # A nested object is replaced whole: unnamed members take their defaults.
-    assert spec["resources"] == {"cpus": 0.5, "memory_mb": 1024, "pids": 512}
+    # A nested object is replaced whole: unnamed limits follow the environment's default.
+    assert spec["resources"] == {"cpus": None, "memory_mb": 1024, "pids": None}
     assert spec["health_check"] is None
     assert {k: spec[k] for k in ("image", "ports", "strategy", "command")} == {
         k: FULL_SPEC[k] for k in ("image", "ports", "strategy", "command")

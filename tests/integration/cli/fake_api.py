@@ -376,8 +376,20 @@ def _token_view(token: dict[str, Any]) -> dict[str, Any]:
 _SVC = r"/teams/(?P<team>[^/]+)/services/(?P<svc>[^/]+)"
 _ENV = _SVC + r"/envs/(?P<env>[^/]+)"
 Handler = Callable[..., tuple[int, Any]]
+
+
+def list_environments(api: FakeApi, who: dict[str, Any], **_: Any) -> tuple[int, Any]:
+    defaults = {"cpus": 0.5, "memory_mb": 256, "pids": 512}
+    items = [
+        {"env": env, "network": "", "defaults": defaults, "updated_by": None, "updated_at": None}
+        for env in ENVS
+    ]
+    return 200, {"items": items}
+
+
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/whoami", whoami),
+    ("GET", "/environments", list_environments),
     ("GET", "/teams", list_teams),
     ("POST", "/teams", create_team),
     ("DELETE", r"/teams/(?P<team>[^/]+)", delete_team),

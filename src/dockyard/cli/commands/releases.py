@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dockyard.cli.commands.environments import limits_text
 from dockyard.cli.commands.services import service_path
 from dockyard.cli.context import session
 from dockyard.cli.options import Env, Output, Team, Timeout, Wait, parse_pairs
@@ -53,6 +54,9 @@ def _release(
         f"revision {release['number']} of {release['service']} in {release['env']}: "
         f"{release.get('image')} x {release.get('replicas')} ({release.get('cause')})"
     )
+    resources = (release.get("spec") or {}).get("resources") or {}
+    sources = release.get("resources_from") or {}
+    say(f"each instance: {limits_text(resources, sources, release['env'])}")
     if wait:
         wait_for_rollout(
             current.client(),

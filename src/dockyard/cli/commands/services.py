@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.client import api_path
+from dockyard.cli.commands.environments import limits_text, template_limits_text
 from dockyard.cli.context import Session, session
 from dockyard.cli.options import Output, Team, parse_pairs
 from dockyard.cli.output import (
@@ -28,8 +29,8 @@ COLUMNS = (
     Column("NAME", lambda s: s["name"] + (" (deleting)" if s.get("deleting") else "")),
     Column("IMAGE", lambda s: s["spec"].get("image")),
     Column("PORTS", lambda s: ports_text(s["spec"])),
-    Column("CPUS", lambda s: (s["spec"].get("resources") or {}).get("cpus"), "right"),
-    Column("MEMORY MB", lambda s: (s["spec"].get("resources") or {}).get("memory_mb"), "right"),
+    Column("CPUS", lambda s: _own_limit(s["spec"], "cpus"), "right"),
+    Column("MEMORY MB", lambda s: _own_limit(s["spec"], "memory_mb"), "right"),
     Column("UPDATED", lambda s: when(s.get("updated_at"))),
 )
 
@@ -41,6 +42,12 @@ ENV_COLUMNS = (
     Column("PHASE", lambda e: e["status"].get("phase")),
     Column("MESSAGE", lambda e: e["status"].get("message") or ""),
 )
+
+
+def _own_limit(spec: dict[str, Any], name: str) -> object:
+    """The template's own limit, or `default` when it follows the environment's."""
+    value = (spec.get("resources") or {}).get(name)
+    return "default" if value is None else value
 
 
 def ports_text(spec: dict[str, Any]) -> str:
@@ -81,6 +88,15 @@ EnvVars = Annotated[
 ]
 Cpus = Annotated[float | None, typer.Option("--cpus", help="CPU cores per instance, e.g. 0.5.")]
 MemoryMb = Annotated[int | None, typer.Option("--memory-mb", help="Memory per instance in MiB.")]
+Pids = Annotated[int | None, typer.Option("--pids", help="Processes (and threads) per instance.")]
+DefaultLimit = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--default-limit",
+        help="Leave this limit (cpus, memory_mb, pids) to the environment's default, which "
+        "the platform team sets (repeat). A limit never given is left to it too.",
+    ),
+]
 HealthHttp = Annotated[str | None, typer.Option("--health-http", help="HTTP GET path, e.g. /ok.")]
 HealthCmd = Annotated[
     str | None,
@@ -125,6 +141,8 @@ def create_service(
     env: EnvVars = None,
     cpus: Cpus = None,
     memory_mb: MemoryMb = None,
+    pids: Pids = None,
+    default_limit: DefaultLimit = None,
     health_http: HealthHttp = None,
     health_cmd: HealthCmd = None,
     health_port: HealthPort = None,
@@ -142,6 +160,8 @@ def create_service(
         env=parse_pairs(env, option="--env"),
         cpus=cpus,
         memory_mb=memory_mb,
+        pids=pids,
+        default_limits=tuple(default_limit or ()),
         health_http=health_http,
         health_cmd=health_cmd,
         health_port=health_port,
@@ -171,6 +191,8 @@ def update_service(
     ] = None,
     cpus: Cpus = None,
     memory_mb: MemoryMb = None,
+    pids: Pids = None,
+    default_limit: DefaultLimit = None,
     health_http: HealthHttp = None,
     health_cmd: HealthCmd = None,
     health_port: HealthPort = None,
@@ -192,6 +214,8 @@ def update_service(
         unset_env=tuple(unset_env or ()),
         cpus=cpus,
         memory_mb=memory_mb,
+        pids=pids,
+        default_limits=tuple(default_limit or ()),
         health_http=health_http,
         health_cmd=health_cmd,
         health_port=health_port,
@@ -226,10 +250,46 @@ def show_service(
     team: Team = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
-    """Show a service's template and the state of each of its environments."""
+    """Show a service's template, the state of each of its environments and the limits each
+    instance gets there (its revision's, or what a deploy would give it now)."""
     current = session(ctx)
     service = current.client().get(service_path(current, team, name))
-    show(service, output, _render_service)
+    if output is OutputFormat.JSON:
+        show(service, output, _render_service)
+        return
+    _render_service(service)
+    _render_limits(service, current.client().get("/environments")["items"])
+
+
+def _render_limits(service: dict[str, Any], defaults: list[dict[str, Any]]) -> None:
+    """Per environment: the current revision's limits, or what a deploy would resolve now."""
+    own = service["spec"].get("resources") or {}
+    by_env = {e["env"]: e for e in service.get("environments") or []}
+    rows = []
+    for environment in defaults:
+        env = environment["env"]
+        release = (by_env.get(env) or {}).get("current")
+        if release is not None:
+            resources = release["spec"].get("resources") or {}
+            text = limits_text(resources, release.get("resources_from") or {}, env)
+            rows.append({"env": env, "limits": text, "from": f"revision {release['number']}"})
+            continue
+        chosen = {
+            k: own[k] if own.get(k) is not None else v for k, v in environment["defaults"].items()
+        }
+        sources = {k: "service" if own.get(k) is not None else "environment" for k in chosen}
+        rows.append(
+            {"env": env, "limits": limits_text(chosen, sources, env), "from": "next deploy"}
+        )
+    say("limits per instance:")
+    print_table(rows, LIMIT_COLUMNS, empty="")
+
+
+LIMIT_COLUMNS = (
+    Column("ENV", lambda r: r["env"]),
+    Column("LIMITS", lambda r: r["limits"]),
+    Column("OF", lambda r: r["from"]),
+)
 
 
 def _render_service(service: dict[str, Any]) -> None:
@@ -242,7 +302,7 @@ def _render_service(service: dict[str, Any]) -> None:
             ("image", spec.get("image")),
             ("ports", ports_text(spec) or "-"),
             ("env", " ".join(f"{k}={v}" for k, v in (spec.get("env") or {}).items()) or "-"),
-            ("resources", f"{resources.get('cpus')} cpus, {resources.get('memory_mb')} MiB"),
+            ("resources", template_limits_text(resources)),
             ("health check", _health_text(spec.get("health_check"))),
             (
                 "strategy",
