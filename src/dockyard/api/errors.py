@@ -19,6 +19,7 @@ from starlette.routing import compile_path
 from dockyard.api.bounds import RULES
 from dockyard.domain.errors import (
     Conflict,
+    DiskFull,
     DockyardError,
     Forbidden,
     Invalid,
@@ -45,6 +46,8 @@ STATUS: Final[Mapping[type[DockyardError], int]] = {
     TooLarge: 413,
     QuotaExceeded: 403,
     Unavailable: 503,
+    # 507 Insufficient Storage: retrying helps only once someone frees space, so not a 503.
+    DiskFull: 507,
     # The API never drives a runtime, but a store or a collaborator might pass one through.
     RuntimeFailure: 502,
 }

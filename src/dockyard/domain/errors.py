@@ -72,6 +72,13 @@ class Exhausted(Unavailable):
     code = "exhausted"
 
 
+class DiskFull(Unavailable):
+    """A disk Dockyard writes to (its state directory's, or the database server's) has no space
+    left: writes are refused until space is freed, reads go on, nothing written is lost."""
+
+    code = "disk_full"
+
+
 class RuntimeFailure(DockyardError):
     """The runtime refused or failed an operation on an instance (not retryable as-is)."""
 

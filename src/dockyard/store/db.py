@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from dockyard.domain.errors import Conflict, Unavailable
+from dockyard.store.disk import disk_full, is_disk_full
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _PING = select(literal(1))
@@ -70,7 +71,17 @@ def migrate(engine: Engine) -> None:
             # may branch from the same parent; every branch is applied.
             command.upgrade(config, "heads")
     except OperationalError as exc:
+        if exc.orig is not None and is_disk_full(exc.orig):
+            raise disk_full(database_place(engine)) from exc
         raise Unavailable(f"the platform database does not answer: {exc.orig}") from exc
+
+
+def database_place(engine: Engine) -> str:
+    """Where the database's disk is, for a message: its file, or its PostgreSQL server."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return str(Path(url.database).resolve()) if url.database else "an in-memory database"
+    return f"the PostgreSQL database {url.database} on {url.host}:{url.port or 5432}"
 
 
 def _is_busy(exc: DBAPIError) -> bool:
@@ -85,6 +96,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.place = database_place(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
@@ -99,8 +111,8 @@ class Database:
         """A transaction: committed if the block returns, rolled back if it raises.
 
         Losing a race is translated here, once: a stale version or a duplicate key becomes
-        Conflict (the caller retries or reports 409); a database that does not answer,
-        Unavailable.
+        Conflict (the caller retries or reports 409); a full disk, DiskFull; a database that
+        does not answer, Unavailable.
         """
         try:
             with self._sessions() as session, session.begin():
@@ -111,6 +123,8 @@ class Database:
                 "re-read it and retry"
             ) from exc
         except OperationalError as exc:
+            if exc.orig is not None and is_disk_full(exc.orig):
+                raise disk_full(self.place) from exc
             if _is_busy(exc):
                 raise Conflict("the database was busy with a concurrent change; retry") from exc
             raise Unavailable(f"the platform database failed: {exc.orig}") from exc
@@ -120,12 +134,15 @@ class Database:
         """A connection for a few read-only queries, without the cost of an ORM session.
 
         Nothing done through it is committed: it is rolled back when returned to the pool. A
-        database that does not answer raises Unavailable; other errors pass unchanged.
+        database that does not answer raises Unavailable (DiskFull for a full disk); other
+        errors pass unchanged.
         """
         try:
             with self.engine.connect() as connection:
                 yield connection
         except OperationalError as exc:
+            if exc.orig is not None and is_disk_full(exc.orig):
+                raise disk_full(self.place) from exc
             raise Unavailable(f"the platform database failed: {exc.orig}") from exc
 
     def ping(self) -> None:

@@ -16,4 +16,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body is over the size limit"},
     422: {"model": ErrorBody, "description": "A malformed body, an unknown field, a bad value"},
     503: {"model": ErrorBody, "description": "The platform database does not answer"},
+    507: {"model": ErrorBody, "description": "A disk the platform writes to is full"},
 }
