@@ -87,11 +87,13 @@ def build_parts(settings: Settings) -> Parts:
         # Releases pin digests in Dockyard's registry; an engine that lacks one pulls it.
         pull_missing=True,
         platform=platform,
+        host=settings.ipam.host,
     )
     # Segment networks are made on the runtime's engine, for the agent's IPAM driver there.
     networks = DockerSegmentNetworks(
         base_url=settings.docker.host,
         driver=settings.ipam.driver_socket.name.removesuffix(".sock"),
+        host=settings.ipam.host,
     )
     manager = Manager(db, runtime, clock=utcnow, settings=settings.controller, networks=networks)
     election = _election(settings) if settings.etcd.elect_leader else None

@@ -50,3 +50,46 @@ def test_an_exhausted_segment_is_told_in_the_drivers_words_first() -> None:
     assert error.message == (
         "segment offline-a is exhausted (254 of 254 used): scale something down (start web)"
     )
+
+
+DRIVER_GONE = [
+    pytest.param(
+        'Post "http://%2Frun%2Fdocker%2Fplugins%2Fdockyard.sock/IpamDriver.RequestAddress": '
+        "dial unix /run/docker/plugins/dockyard.sock: connect: no such file or directory",
+        id="socket-gone",
+    ),
+    pytest.param(
+        'Post "http://%2Frun%2Fdocker%2Fplugins%2Fdockyard.sock/IpamDriver.RequestAddress": '
+        "dial unix /run/docker/plugins/dockyard.sock: connect: connection refused",
+        id="agent-killed-socket-left",
+    ),
+    pytest.param(
+        'error getting IPAM driver "dockyard": plugin not found', id="plugin-not-registered"
+    ),
+    pytest.param(
+        "could not find plugin dockyard in v1 plugin registry: plugin not found",
+        id="plugin-registry",
+    ),
+]
+
+
+@pytest.mark.parametrize("explanation", DRIVER_GONE)
+def test_an_unreachable_ipam_driver_is_a_wait_naming_the_host(explanation: str) -> None:
+    error = from_api_error(api_error(500, explanation), "start web", host="node-7")
+    assert type(error) is Unavailable
+    assert error.message.startswith("IPAM driver unavailable on host node-7 (start web: ")
+    assert explanation in error.message and "dockyard agent" in error.message
+
+
+def test_a_segment_not_yet_in_etcd_is_a_wait() -> None:
+    explanation = (
+        "IpamDriver.RequestPool: segment 'off1' is not configured in etcd: create it with "
+        "`dockyard segments create`, or restart the server to publish it again"
+    )
+    error = from_api_error(api_error(500, explanation), "make the network of segment off1")
+    assert type(error) is Unavailable and explanation in error.message
+
+
+def test_another_plugin_call_failing_inside_the_driver_is_no_wait() -> None:
+    explanation = "IpamDriver.RequestAddress: address 10.0.0.300 is not valid"
+    assert type(from_api_error(api_error(500, explanation), "start web")) is RuntimeFailure

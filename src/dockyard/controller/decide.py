@@ -111,10 +111,17 @@ def rollout_failure(situation: Situation, settings: ControllerSettings) -> str |
 
 
 def _past_deadline(situation: Situation, settings: ControllerSettings) -> bool:
+    """True if the rollout has had `progress_deadline_s` to get ready and has not.
+
+    Time spent waiting for the runtime or IPAM does not count: each pass that waited restarts
+    the count (store/status.py), and the pass right after one is not judged at all, since it
+    is the first in a while that may act (its own look at the runtime may have been slow for
+    the same reason).
+    """
     last = situation.last
     if last is None or last.rollout_started_at is None or situation.revision is None:
         return False
-    if last.revision != situation.revision:
+    if last.revision != situation.revision or last.phase is EnvPhase.UNAVAILABLE:
         return False
     ready = sum(r.health is Health.READY for r in situation.current)
     waited = (situation.now - last.rollout_started_at).total_seconds()

@@ -38,9 +38,15 @@ class DockerSegmentNetworks:
     """`ensure_segment_network` on one engine, its errors in Dockyard's vocabulary."""
 
     def __init__(
-        self, *, base_url: str, driver: str = IPAM_DRIVER, timeout_s: float = 30.0
+        self,
+        *,
+        base_url: str,
+        driver: str = IPAM_DRIVER,
+        timeout_s: float = 30.0,
+        host: str | None = None,
     ) -> None:
         self._base_url = base_url
+        self._host = host
         self._driver = driver
         self._timeout_s = timeout_s
         self._client: docker.APIClient | None = None
@@ -56,7 +62,8 @@ class DockerSegmentNetworks:
                 self._client = None
 
     def _ensure(self, segment: Segment) -> None:
-        with engine_errors(self._base_url, f"make the network of segment {segment.name}"):
+        action = f"make the network of segment {segment.name}"
+        with engine_errors(self._base_url, action, host=self._host):
             if segment.vlan is None:
                 ensure_segment_network(self._connect(), segment, driver=self._driver)
                 return

@@ -52,6 +52,8 @@ class _Pass:
     observed: dict[str, Observed]
     events: list[tuple[str, str]] = field(default_factory=list)
     failure: str | None = None
+    start_refused: DockyardError | None = None
+    """The first refusal of a start in this pass: later starts give up at once."""
     networks_ready: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     """Segment networks made sure of in this pass (one engine call per segment and pass)."""
 
@@ -304,27 +306,28 @@ class Reconciler:
         work.event("restarted", f"instance {iid} restarted (restart {record.restarts})")
 
     async def _start_many(self, work: _Pass, count: int) -> None:
+        """Start `count` instances. Once one start is refused, starts not yet begun give up
+        (the rest would be refused alike) and those under way are awaited, so the pass ends
+        knowing every container it made: none is left half made behind its back."""
         if count <= 0 or work.desired.release is None:
             return
         choice = await asyncio.to_thread(self._segment_choice, work)
-        tasks = [asyncio.create_task(self._start(work, choice=choice)) for _ in range(count)]
-        try:
-            await asyncio.gather(*tasks)
-        except Exhausted:
-            # Every segment was full for this start, but starts in flight may have found the
-            # last addresses: let them finish (and be recorded); queued ones give up at once.
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        except DockyardError as exc:
-            # One refused start (an image the engine lacks, say) means the rest would be too.
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if isinstance(exc, Unavailable):
-                raise
-            revision = work.desired.release.number
-            work.failure = f"cannot start instances of revision {revision}: {exc.message}"
-            work.event("start-failed", work.failure)
+        results = await asyncio.gather(
+            *(self._start(work, choice=choice) for _ in range(count)), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, DockyardError):
+                raise result
+        refused = work.start_refused
+        if refused is None:
+            return
+        if isinstance(refused, Unavailable):
+            # A wait (IPAM or the engine down, every segment full): new instances wait.
+            raise refused
+        # A refusal (an image the engine lacks, say): the rollout cannot go on.
+        revision = work.desired.release.number
+        work.failure = f"cannot start instances of revision {revision}: {refused.message}"
+        work.event("start-failed", work.failure)
 
     async def _start(self, work: _Pass, *, choice: SegmentChoice) -> None:
         release = work.desired.release
@@ -340,7 +343,13 @@ class Reconciler:
         # The segment is picked inside the bound: by then earlier starts have reported which
         # segments are full, so queued starts go straight to the next one.
         async with self._starts:
-            obs = await self._start_on_segment(work, spec, choice)
+            if work.start_refused is not None:
+                return
+            try:
+                obs = await self._start_on_segment(work, spec, choice)
+            except DockyardError as exc:
+                work.start_refused = work.start_refused or exc
+                raise
         work.observed[obs.instance_id] = obs
         work.records[obs.instance_id] = InstanceRecord(
             id=obs.instance_id,

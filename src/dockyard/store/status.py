@@ -191,7 +191,10 @@ def _write_status(session: Session, key: EnvKey, status: EnvStatus, now: datetim
     if row is None:
         row = EnvStatusRow(service_id=key.service_id, env=key.env.value)
         session.add(row)
-    if status.revision != row.revision or row.rollout_started_at is None:
+    # The progress deadline counts from the revision's first pass, and again from each pass
+    # that had to wait for the runtime or IPAM: an outage, however long, never fails a rollout.
+    waited = status.phase is EnvPhase.UNAVAILABLE
+    if status.revision != row.revision or row.rollout_started_at is None or waited:
         row.rollout_started_at = now
     row.available_since = _available_since(row, status, now)
     row.phase = status.phase.value
@@ -217,6 +220,8 @@ class LastStatus:
     message: str
     revision: int | None
     rollout_started_at: datetime | None
+    """Where the progress deadline counts from: the revision's first pass, or the last pass
+    that waited for the runtime (see `_write_status`)."""
 
 
 def last_status(session: Session, key: EnvKey) -> LastStatus | None:

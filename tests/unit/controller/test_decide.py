@@ -72,6 +72,13 @@ FAILURE_CASES = [
         "made no progress in 60 s: 1 of 2 new instances ready",
     ),
     (
+        "the pass after a wait is not judged",
+        [record("a", R), record("b", S)],
+        last(EnvPhase.UNAVAILABLE, age_s=61),
+        {},
+        None,
+    ),
+    (
         "all ready past the deadline",
         [record("a", R), record("b", R)],
         last(EnvPhase.PROGRESSING, age_s=600),

@@ -11,6 +11,7 @@ from dockyard.domain.errors import Unavailable
 from dockyard.domain.instance import InstanceSpec, Observed
 from dockyard.domain.principal import Principal
 from dockyard.domain.segment import Segment
+from dockyard.domain.status import EnvPhase
 from dockyard.runtimes.fake import FakeRuntime
 from dockyard.store import segments
 
@@ -72,6 +73,27 @@ async def test_ipam_unavailable_is_shown_in_status_and_running_instances_stay(
     view = harness.view()
     assert "IPAM unavailable" in view.status.message
     assert {i.id for i in view.instances} == running and runtime.destroys == 0
+    runtime.ipam_down = False
+    view = await harness.settle()
+    assert view.status.phase == "available" and view.status.ready == 3
+
+
+async def test_ipam_down_past_the_progress_deadline_does_not_fail_the_rollout(
+    harness: Harness,
+) -> None:
+    runtime = IpamDownRuntime(clock=harness.clock)
+    settings = ControllerSettings(progress_deadline_s=60, first_ready_window_s=0)
+    harness.runtime = runtime
+    harness.reconciler = Reconciler(harness.db, runtime, clock=harness.clock, settings=settings)
+    harness.deploy(replicas=1)
+    await harness.settle()
+    runtime.ipam_down = True
+    harness.scale(3)
+    for _ in range(10):  # 10 minutes of passes, all waiting
+        with pytest.raises(Unavailable):
+            await harness.reconciler.reconcile(harness.key)
+        assert harness.phase() is EnvPhase.UNAVAILABLE
+        harness.clock.advance(60)
     runtime.ipam_down = False
     view = await harness.settle()
     assert view.status.phase == "available" and view.status.ready == 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import math
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -52,7 +53,8 @@ class DockerRuntime:
 
     `pull_missing` lets `start` pull an image the engine lacks; off by default because images
     are built on the engine or pushed to a registry it is configured for, and a pull from
-    anywhere else would be a surprise (and impossible on an offline host).
+    anywhere else would be a surprise (and impossible on an offline host). `host` names the
+    engine's host in errors about what runs there (its IPAM driver): this host by default.
 
     `platform` is the installation this runtime acts for: every container (and the bridge
     network) it makes is labelled with its id, and `list` returns only that platform's
@@ -69,10 +71,12 @@ class DockerRuntime:
         pull_missing: bool = False,
         timeout_s: float = 60.0,
         parallel_starts: int = DEFAULT_PARALLEL_STARTS,
+        host: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         platform: Platform | None = None,
     ) -> None:
         self._base_url = base_url
+        self._host = host or socket.gethostname()
         self._capabilities = Capabilities(parallel_starts=parallel_starts)
         self._platform = platform
         self._platform_labels = {LABEL_PLATFORM: platform.id} if platform else {}
@@ -161,7 +165,7 @@ class DockerRuntime:
 
     async def _call(self, action: str, fn: Callable[[docker.APIClient], T]) -> T:
         def run() -> T:
-            with engine_errors(self._base_url, action):
+            with engine_errors(self._base_url, action, host=self._host):
                 return fn(self._connect())
 
         return await asyncio.to_thread(run)
