@@ -21,7 +21,11 @@ from docker.errors import NotFound
 from dockyard.domain.errors import RuntimeFailure
 from dockyard.domain.segment import Segment
 from dockyard.network.segment_networks import IPAM_DRIVER, ensure_segment_network
+from dockyard.runtimes.docker.lanes import Lanes
 from dockyard.runtimes.docker.translate import engine_errors
+
+NETWORK_THREADS = 4
+"""Segment networks made at once (one per segment and pass is asked for)."""
 
 
 class SegmentNetworks(Protocol):
@@ -51,15 +55,20 @@ class DockerSegmentNetworks:
         self._timeout_s = timeout_s
         self._client: docker.APIClient | None = None
         self._lock = threading.Lock()
+        self._lanes = Lanes({"engine": NETWORK_THREADS})
 
     async def ensure(self, segment: Segment) -> None:
-        await asyncio.to_thread(self._ensure, segment)
+        # Its own threads, not the loop's default executor: with the IPAM driver gone, making
+        # a network waits as long as the engine retries the driver (runtimes/docker/lanes.py).
+        pool = self._lanes.get("engine")
+        await asyncio.get_running_loop().run_in_executor(pool, self._ensure, segment)
 
     def close(self) -> None:
         with self._lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            self._lanes.close()
 
     def _ensure(self, segment: Segment) -> None:
         action = f"make the network of segment {segment.name}"

@@ -21,7 +21,7 @@ import docker
 from docker.errors import ImageNotFound
 from docker.errors import NotFound as DockerNotFound
 
-from dockyard.domain.errors import Conflict, NotFound, RuntimeFailure
+from dockyard.domain.errors import Conflict, NotFound, RuntimeFailure, Unavailable
 from dockyard.domain.instance import (
     LABEL_ENV,
     LABEL_MANAGED,
@@ -38,6 +38,7 @@ from dockyard.domain.spec import HealthCheck
 from dockyard.runtimes.base import Capabilities, ProbeResult
 from dockyard.runtimes.docker import observe
 from dockyard.runtimes.docker.container import create_kwargs
+from dockyard.runtimes.docker.lanes import Lane, Lanes
 from dockyard.runtimes.docker.network import BridgeNetwork
 from dockyard.runtimes.docker.probe import command_probe, http_probe
 from dockyard.runtimes.docker.translate import engine_errors
@@ -46,6 +47,10 @@ T = TypeVar("T")
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 # Measured here: dockerd tops out at 3-4 starts/s whatever the parallelism.
 DEFAULT_PARALLEL_STARTS = 4
+# Engine calls at once: the controllers' starts (4) and stops (16), with room for listings,
+# probes and logs. Threads waiting on the engine's socket cost little.
+DEFAULT_ENGINE_THREADS = 32
+PING_TIMEOUT_S = 5.0
 
 
 class DockerRuntime:
@@ -71,6 +76,7 @@ class DockerRuntime:
         pull_missing: bool = False,
         timeout_s: float = 60.0,
         parallel_starts: int = DEFAULT_PARALLEL_STARTS,
+        engine_threads: int = DEFAULT_ENGINE_THREADS,
         host: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         platform: Platform | None = None,
@@ -86,6 +92,7 @@ class DockerRuntime:
         self._clock = clock
         self._client: docker.APIClient | None = None
         self._client_lock = threading.Lock()
+        self._lanes = Lanes({"engine": engine_threads, "ping": 1})
 
     @property
     def capabilities(self) -> Capabilities:
@@ -96,14 +103,29 @@ class DockerRuntime:
         return self._network.name
 
     def close(self) -> None:
-        """Release the HTTP connections to the engine. The runtime reconnects if used again."""
+        """Release the HTTP connections to the engine and the threads that made engine calls.
+        The runtime reconnects if used again."""
         with self._client_lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            self._lanes.close()
 
     async def ping(self) -> None:
-        await self._call("ping", lambda client: client.ping())
+        """Return once the engine answers; Unavailable if it does not within PING_TIMEOUT_S.
+
+        A ping has a lane of its own, so a health check answers at once however many slow
+        calls (stops waiting out a grace period, removals waiting on a gone IPAM driver) fill
+        the engine lane.
+        """
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_S):
+                await self._call("ping", lambda client: client.ping(), lane="ping")
+        except TimeoutError:
+            raise Unavailable(
+                f"the Docker engine at {self._base_url} did not answer a ping within "
+                f"{PING_TIMEOUT_S:g} s: it is hung or overloaded; check dockerd and its log"
+            ) from None
 
     async def start(self, spec: InstanceSpec) -> Observed:
         return await self._call(f"start {spec.name}", lambda client: self._start(client, spec))
@@ -163,19 +185,29 @@ class DockerRuntime:
 
     # -- blocking parts, run in a worker thread by _call -------------------------------------
 
-    async def _call(self, action: str, fn: Callable[[docker.APIClient], T]) -> T:
+    async def _call(
+        self, action: str, fn: Callable[[docker.APIClient], T], *, lane: Lane = "engine"
+    ) -> T:
+        """`fn(client)` in a thread of the runtime's own (never the event loop's default
+        executor, which the server's database work shares: slow engine calls must not starve
+        it), its errors translated."""
+
         def run() -> T:
             with engine_errors(self._base_url, action, host=self._host):
                 return fn(self._connect())
 
-        return await asyncio.to_thread(run)
+        return await asyncio.get_running_loop().run_in_executor(self._lanes.get(lane), run)
 
     def _connect(self) -> docker.APIClient:
         with self._client_lock:
             if self._client is None:
                 # version="auto" asks the engine, so a down engine fails here (-> Unavailable).
                 self._client = docker.APIClient(
-                    base_url=self._base_url, version="auto", timeout=self._timeout_s
+                    base_url=self._base_url,
+                    version="auto",
+                    timeout=self._timeout_s,
+                    # A connection kept for every thread that may call at once.
+                    max_pool_size=self._lanes.threads,
                 )
             return self._client
 
