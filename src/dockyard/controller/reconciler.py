@@ -27,7 +27,7 @@ from dockyard.controller.networks import SegmentNetworks
 from dockyard.controller.segment_choice import SegmentChoice, candidates, order
 from dockyard.controller.status import Outcome, summarize
 from dockyard.domain.clock import Clock
-from dockyard.domain.errors import DockyardError, Exhausted, Unavailable
+from dockyard.domain.errors import Conflict, DockyardError, Exhausted, Unavailable
 from dockyard.domain.ids import new_instance_id
 from dockyard.domain.instance import InstanceSpec, Observed, Owner, RunState
 from dockyard.domain.segment import Segment
@@ -152,19 +152,13 @@ class Reconciler:
         return SegmentChoice(env, order(found))
 
     def _forget(self, key: EnvKey) -> None:
-        with self._db.session() as session:
-            store.write_pass(session, key, records=[], status=_EMPTY, events=[], now=self._clock())
+        self._write_pass(key, records=[], status=_EMPTY, events=[], now=self._clock())
 
     def _write(self, work: _Pass, summary: EnvStatus) -> None:
-        with self._db.session() as session:
-            store.write_pass(
-                session,
-                work.key,
-                records=list(work.records.values()),
-                status=summary,
-                events=work.events,
-                now=work.now,
-            )
+        records = list(work.records.values())
+        self._write_pass(
+            work.key, records=records, status=summary, events=work.events, now=work.now
+        )
         if work.desired.deleting and not work.records:
             with self._db.session() as session:
                 if store.purge_service(session, work.key.service_id):
@@ -180,10 +174,35 @@ class Reconciler:
     ) -> None:
         outcome = Outcome(desired, records, None, unavailable=exc.message)
         summary = summarize(outcome, last)
-        with self._db.session() as session:
-            store.write_pass(
-                session, key, records=records, status=summary, events=[], now=self._clock()
-            )
+        await asyncio.to_thread(
+            self._write_pass, key, records=records, status=summary, events=[], now=self._clock()
+        )
+
+    def _write_pass(
+        self,
+        key: EnvKey,
+        *,
+        records: list[InstanceRecord],
+        status: EnvStatus,
+        events: list[tuple[str, str]],
+        now: datetime,
+    ) -> None:
+        """Write the pass's outcome, unless the key's service was purged meanwhile (by the pass
+        over another of its environments): then there is nothing to write it for, and the key
+        is forgotten. Its containers, if any, are left to the orphan collector."""
+        try:
+            with self._db.session() as session:
+                written = store.write_pass(
+                    session, key, records=records, status=status, events=events, now=now
+                )
+        except Conflict:
+            # The purge committed between the check in write_pass and this write.
+            with self._db.session() as session:
+                if store.service_exists(session, key.service_id):
+                    raise
+            written = False
+        if not written:
+            log.info("service gone, its status not written service_id=%s env=%s", *_ids(key))
 
     # -- observing ----------------------------------------------------------------------------
 
@@ -425,6 +444,10 @@ class Reconciler:
     async def _destroy(self, obs: Observed) -> None:
         async with self._stops:
             await self._runtime.destroy(obs)
+
+
+def _ids(key: EnvKey) -> tuple[int, str]:
+    return key.service_id, key.env.value
 
 
 _EMPTY = EnvStatus(EnvPhase.IDLE, "service removed", None, 0, 0, 0)

@@ -146,8 +146,14 @@ def write_pass(
     status: EnvStatus,
     events: list[tuple[str, str]],
     now: datetime,
-) -> None:
-    """Replace the key's instance status with `records`, store `status`, append `events`."""
+) -> bool:
+    """Replace the key's instance status with `records`, store `status`, append `events`.
+
+    False, writing nothing, if the key's service no longer exists (purged since the pass read
+    it): its rows went with it, and there is nothing to hang new ones on.
+    """
+    if not service_exists(session, key.service_id):
+        return False
     where = (InstanceRow.service_id == key.service_id, InstanceRow.env == key.env.value)
     existing = {row.id: row for row in session.scalars(select(InstanceRow).where(*where))}
     keep = {record.id for record in records}
@@ -167,6 +173,12 @@ def write_pass(
                 service_id=key.service_id, env=key.env.value, at=now, kind=kind, message=message
             )
         )
+    return True
+
+
+def service_exists(session: Session, service_id: int) -> bool:
+    """True if the service has not been purged (it may be marked deleted)."""
+    return session.scalar(select(ServiceRow.id).where(ServiceRow.id == service_id)) is not None
 
 
 def _fill(row: InstanceRow, record: InstanceRecord, now: datetime) -> None:
