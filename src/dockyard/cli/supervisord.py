@@ -21,7 +21,7 @@ import socket
 import sys
 import xmlrpc.client
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ SUPERVISORD_STOP_S = 60.0  # it stops every program first
 SOCKET_PATH_MAX = 100  # a unix socket's path must fit in 108 bytes
 LOG_MAX_BYTES = 50 * 1024 * 1024
 LOG_BACKUPS = 5
+# supervisord itself, kept running when a full disk fails its log writes (see that module).
+MAIN = "dockyard.cli.supervisord_main"
+EARLIER_MAIN = "supervisor.supervisord"  # what an earlier `up` ran, still recognised
 MIN_FDS = 65536  # dockerd and etcd want many descriptors; programs inherit supervisord's limit
 
 
@@ -67,7 +70,7 @@ class SupervisordPaths:
         if len(str(sock)) > SOCKET_PATH_MAX:  # deep test directories: a short path of its own
             digest = hashlib.sha256(str(state).encode()).hexdigest()[:16]
             sock = Path(f"/tmp/dockyard-supervisor-{digest}.sock")  # noqa: S108
-        argv = (sys.executable, "-m", "supervisor.supervisord", "--nodaemon", "-c", str(config))
+        argv = (sys.executable, "-m", MAIN, "--nodaemon", "-c", str(config))
         process = Managed(
             name="supervisord",
             argv=argv,
@@ -81,6 +84,10 @@ class SupervisordPaths:
             log=logs / "supervisord.log",
             process=process,
         )
+
+
+def _with_main(argv: tuple[str, ...], main: str) -> tuple[str, ...]:
+    return tuple(main if arg == MAIN else arg for arg in argv)
 
 
 def render_supervisord(paths: SupervisordPaths) -> str:
@@ -161,6 +168,9 @@ class Supervisord:
     """This host's supervisord (a HostSupervisor)."""
 
     def __init__(self, paths: SupervisordPaths) -> None:
+        earlier = replace(paths.process, argv=_with_main(paths.process.argv, EARLIER_MAIN))
+        if recorded_pid(paths.process) is None and recorded_pid(earlier) is not None:
+            paths = replace(paths, process=earlier)  # until `down` ends it
         self.paths = paths
         self.mark = f"{SUPERVISED_BY}={paths.config}"
         """In every program's environment: which supervisor started it."""
