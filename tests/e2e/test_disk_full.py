@@ -195,3 +195,19 @@ def test_a_server_restarted_on_a_full_disk_starts_once_space_is_freed(
     integrity, teams, _ = _rows(disk.root / "dockyard.db")
     assert integrity == "ok"
     assert teams == [(team,), (team + "y",)]
+
+
+def test_a_hosted_repository_first_used_on_a_full_disk_is_refused_clearly(
+    server: ServerProcess, disk: SmallDisk, team: str
+) -> None:
+    with server.client() as api:
+        api.post("/api/v1/teams", json={"name": team}).raise_for_status()
+        service = {**SERVICE, "image": "busybox"}
+        api.post(f"/api/v1/teams/{team}/services", json=service).raise_for_status()
+        disk.fill()
+
+        refs = f"/git/{team}/web.git/info/refs?service=git-upload-pack"
+        _assert_disk_full(api.get(refs), disk)
+
+        disk.free()
+        assert api.get(refs).status_code == 200

@@ -13,6 +13,7 @@ ask the platform team for its history back.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from dockyard.domain.ids import check_name
 from dockyard.domain.source import check_ref
+from dockyard.store.disk import writing
 from dockyard.store.models import ServiceRow
 
 REMOTE_PREFIX = "/git"
@@ -115,12 +117,16 @@ class HostedRepos:
         before markers were written) is taken as `owner`'s. Creators and movers at once are
         serialised by a lock on the team's directory; a new repository is made aside and
         renamed into place. After success the repository exists and is `owner`'s; after
-        failure nothing half-made is in place.
+        failure nothing half-made is in place (DiskFull if the disk has no space for it).
         """
         final = self.path(team, service)
         if _marker(final) == owner.marker:
             return final  # the common case: no lock
-        final.parent.mkdir(parents=True, exist_ok=True)
+        with writing(self.root):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            return self._ensure(final, service=service, owner=owner, branch=branch)
+
+    def _ensure(self, final: Path, *, service: str, owner: RepoOwner, branch: str) -> Path:
         with _locked(final.parent):
             found = _marker(final)
             if found == owner.marker:
@@ -136,10 +142,13 @@ class HostedRepos:
     def _create(self, final: Path, *, owner: RepoOwner, branch: str) -> None:
         aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
-            _git(
+            made = _git(
                 "init", "--bare", "--quiet", "--template=", f"--initial-branch={check_ref(branch)}",
-                str(aside),
+                str(aside), check=False,
             )  # fmt: skip
+            if made.returncode != 0 and os.strerror(errno.ENOSPC) in made.stderr:
+                raise OSError(errno.ENOSPC, made.stderr.strip())  # git says so only in words
+            made.check_returncode()
             _write_marker(aside, owner)
             os.rename(aside, final)
         finally:
