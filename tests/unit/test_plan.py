@@ -77,6 +77,12 @@ def test_stopping_members_are_neither_counted_nor_removed_again() -> None:
     assert plan(Wanted("new", 3), existing) == Plan(start=1)
 
 
+def test_draining_members_are_neither_counted_nor_removed_again() -> None:
+    existing = [Member("a", "new", Health.DRAINING), *members("new:R,R")]
+    assert plan(Wanted("new", 3), existing) == Plan(start=1)
+    assert plan(Wanted("new", 1), existing) == Plan(remove=("new0",))
+
+
 # Every strategy the domain accepts (both zero is refused by Strategy itself).
 STRATEGIES = [(s, u) for s in range(3) for u in range(3) if s + u > 0]
 

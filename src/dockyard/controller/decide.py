@@ -2,15 +2,17 @@
 
 The reconciler observes (lists the runtime, probes, folds exits into the records), hands the
 result to `decide` as a `Situation`, and carries out the `Decision`: start so many instances,
-remove these, restart those. Whether the rollout has failed (crash loop, progress deadline, a
-failure already recorded), which instances a restart is due for, what events a phase change
-writes and when to look again are decided here too, so each is tested by a table.
+drain these (out of service, stopped by a later pass once the service's drain period has
+passed), remove those whose drain is over, restart those. Whether the rollout has failed
+(crash loop, progress deadline, a failure already recorded), which instances a restart is due
+for, what events a phase change writes and when to look again are decided here too, so each
+is tested by a table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dockyard.controller import health
 from dockyard.controller.config import ControllerSettings
@@ -53,19 +55,32 @@ class Decision:
 
     start: int = 0
     remove: tuple[str, ...] = ()
+    """Stopped and removed now: unready ones, and those whose drain is over."""
+    drain: tuple[str, ...] = ()
+    """Taken out of service now, and stopped once `drain_until` has passed."""
+    drain_until: datetime | None = None
     restart: tuple[str, ...] = ()
     failure: str | None = None
 
     @property
     def idle(self) -> bool:
-        """Nothing started or removed (restarts are timed by back-off, not by the plan)."""
-        return self.start == 0 and not self.remove
+        """Nothing started, drained or removed (restarts are timed by back-off, drains by
+        their period: `next_look` asks for a pass then)."""
+        return self.start == 0 and not self.remove and not self.drain
 
 
 def decide(situation: Situation, settings: ControllerSettings) -> Decision:
-    """The next step for the key: judge the rollout, plan starts and removals, due restarts."""
+    """The next step for the key: judge the rollout, plan starts and removals (ready instances
+    drain first), stop drained ones, restart those due."""
     failure = rollout_failure(situation, settings)
     step = plan(_wanted(situation, paused=failure is not None), _members(situation))
+    drain_s = situation.desired.release.spec.drain_s if situation.desired.release else 0.0
+    by_id = {r.id: r for r in situation.records}
+    # Only an instance that serves has requests to finish: others go at once.
+    drain = tuple(i for i in step.remove if drain_s > 0 and _serving(by_id[i]))
+    remove = tuple(i for i in step.remove if i not in drain) + tuple(
+        r.id for r in situation.records if _drained(r, situation.now)
+    )
     restart = tuple(
         r.id
         for r in situation.records
@@ -73,7 +88,25 @@ def decide(situation: Situation, settings: ControllerSettings) -> Decision:
         and r.template_hash == situation.template
         and health.restart_due(r, situation.now)
     )
-    return Decision(start=step.start, remove=step.remove, restart=restart, failure=failure)
+    return Decision(
+        start=step.start,
+        remove=remove,
+        drain=drain,
+        drain_until=situation.now + timedelta(seconds=drain_s) if drain else None,
+        restart=restart,
+        failure=failure,
+    )
+
+
+def _serving(record: InstanceRecord) -> bool:
+    return record.health is Health.READY and record.state == "running"
+
+
+def _drained(record: InstanceRecord, now: datetime) -> bool:
+    """A draining instance whose period is over, or that stopped serving by itself."""
+    if record.health is not Health.DRAINING:
+        return False
+    return record.state != "running" or record.drain_until is None or record.drain_until <= now
 
 
 def rollout_failure(situation: Situation, settings: ControllerSettings) -> str | None:
@@ -174,15 +207,17 @@ def transition_events(
 
 def next_look(situation: Situation, settings: ControllerSettings, *, busy: bool) -> float | None:
     """Seconds until the key wants another pass (None: the resync will do), given the records
-    as the pass left them: starting instances soon, a restart when its back-off ends, ready
-    ones at their health check's interval."""
+    as the pass left them: starting instances soon, a restart when its back-off ends, a
+    drained instance when its period ends, ready ones at their health check's interval."""
     release = situation.desired.release
     check = release.spec.health_check if release else None
     delays: list[float] = []
     if busy:
         delays.append(settings.starting_probe_s)
     for record in situation.records:
-        if record.health in (Health.STARTING, Health.PENDING):
+        if record.health is Health.DRAINING and record.drain_until is not None:
+            delays.append(max(0.05, (record.drain_until - situation.now).total_seconds()))
+        elif record.health in (Health.STARTING, Health.PENDING):
             delays.append(settings.starting_probe_s)
         elif record.next_restart_at is not None:
             delays.append(max(0.05, (record.next_restart_at - situation.now).total_seconds()))

@@ -20,8 +20,11 @@ _REMOVAL_ORDER = {
     Health.PENDING: 2,
     Health.STARTING: 3,
     Health.STOPPING: 4,
+    Health.DRAINING: 4,
     Health.READY: 5,
 }
+# Instances on their way out: neither counted as serving nor removed again.
+_LEAVING = (Health.STOPPING, Health.DRAINING)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def _pick(members: list[Member], count: int) -> list[str]:
 
 def plan(wanted: Wanted, members: list[Member]) -> Plan:
     """The next step toward `wanted`, given the instances that exist now."""
-    alive = [m for m in members if m.health is not Health.STOPPING]
+    alive = [m for m in members if m.health not in _LEAVING]
     if wanted.template is None or wanted.replicas == 0:
         return Plan(remove=tuple(m.id for m in alive))
     current = [m for m in alive if m.template == wanted.template]

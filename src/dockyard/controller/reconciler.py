@@ -209,7 +209,8 @@ class Reconciler:
     async def _observe(self, work: _Pass) -> None:
         """Fold the runtime's view into the records: gone, leftover, exited, probed."""
         for iid in [i for i in work.records if i not in work.observed]:
-            work.event("disappeared", f"instance {iid} is gone from the runtime; replacing it")
+            if work.records[iid].health is not Health.DRAINING:  # else: wanted gone anyway
+                work.event("disappeared", f"instance {iid} is gone from the runtime; replacing it")
             del work.records[iid]
         checks = []
         for iid, obs in list(work.observed.items()):
@@ -221,7 +222,10 @@ class Reconciler:
                 del work.observed[iid]
                 continue
             work.records[iid] = replace(record, runtime_id=obs.runtime_id, ip=obs.ip)
-            if obs.state is RunState.EXITED:
+            if record.health is Health.DRAINING:
+                # Out of service: neither probed nor restarted, only stopped once drained.
+                work.records[iid] = replace(work.records[iid], state=obs.state.value)
+            elif obs.state is RunState.EXITED:
                 await self._note_exit(work, obs)
             else:
                 checks.append(self._probe(work, obs))
@@ -295,6 +299,17 @@ class Reconciler:
     # -- acting -------------------------------------------------------------------------------
 
     async def _act(self, work: _Pass, decision: Decision) -> None:
+        for iid in decision.drain:
+            record = work.records[iid]
+            work.records[iid] = replace(
+                record, health=Health.DRAINING, drain_until=decision.drain_until
+            )
+            self._probed_at.pop(iid, None)
+            work.event(
+                "draining",
+                f"instance {iid} (revision {record.revision}) is out of service, stopped after "
+                f"its drain period ({work.spec.drain_s if work.spec else 0:g} s)",
+            )
         await asyncio.gather(
             *(self._remove(work, iid) for iid in decision.remove),
             *(self._restart(work, iid) for iid in decision.restart),

@@ -24,10 +24,13 @@ def summarize(outcome: Outcome, last: LastStatus | None) -> EnvStatus:
     template = release.template_hash if release else None
     revision = release.number if release else None
     n = desired.replicas
-    current = [r for r in outcome.records if r.template_hash == template]
+    # Draining instances are on their way out: they count for nothing but the message.
+    draining = sum(r.health is Health.DRAINING for r in outcome.records)
+    live = [r for r in outcome.records if r.health is not Health.DRAINING]
+    current = [r for r in live if r.template_hash == template]
     ready = sum(r.health is Health.READY for r in current)
-    old = len(outcome.records) - len(current)
-    complete = old == 0 and len(current) == n and ready == n
+    old = len(live) - len(current)
+    complete = old == 0 and draining == 0 and len(current) == n and ready == n
 
     def status(phase: EnvPhase, message: str) -> EnvStatus:
         return EnvStatus(phase, message, revision, n, ready, len(current))
@@ -43,8 +46,9 @@ def summarize(outcome: Outcome, last: LastStatus | None) -> EnvStatus:
         return status(EnvPhase.AVAILABLE, f"revision {revision}: {ready} of {n} ready")
     if outcome.failure:
         return status(EnvPhase.FAILED, outcome.failure)
-    settled = last is not None and last.revision == revision and old == 0
+    settled = last is not None and last.revision == revision and old == 0 and not draining
     if settled and last is not None and last.phase in (EnvPhase.AVAILABLE, EnvPhase.DEGRADED):
         return status(EnvPhase.DEGRADED, f"revision {revision}: only {ready} of {n} ready")
     detail = f", {old} old instance(s) to retire" if old else ""
+    detail += f", {draining} draining before they stop" if draining else ""
     return status(EnvPhase.PROGRESSING, f"revision {revision}: {ready} of {n} ready{detail}")

@@ -27,6 +27,8 @@ MAX_REPLICAS = 500
 MAX_PIDS = 32768
 MAX_PORTS = 20
 MAX_ENV_VARS = 200
+DEFAULT_DRAIN_S = 5.0
+MAX_DRAIN_S = 600
 MAX_BANDWIDTH_MBIT = 100_000  # 100 Gbit/s: above any NIC an instance sits behind today
 
 # Linux capabilities a service may ask back after all are dropped. Anything that lets a container
@@ -197,6 +199,9 @@ class ServiceSpec:
     capabilities: tuple[str, ...] = ()
     strategy: Strategy = field(default_factory=Strategy)
     bandwidth: Bandwidth = field(default_factory=Bandwidth)
+    drain_s: float = DEFAULT_DRAIN_S
+    """How long an instance about to be stopped is first out of service (draining: taken out
+    of the endpoints, still running) so requests in flight finish; 0 stops it at once."""
     resources_own: tuple[str, ...] = RESOURCE_FIELDS
     """The limits (of RESOURCE_FIELDS) the service set itself. The others follow its
     environment's default: in a template their value in `resources` means nothing, in a
@@ -223,6 +228,11 @@ class ServiceSpec:
             )
         _require(
             0 <= self.stop_grace_s <= 600, "stop_grace_s must be 0-600 seconds", "stop_grace_s"
+        )
+        _require(
+            0 <= self.drain_s <= MAX_DRAIN_S,
+            f"drain_s must be 0-{MAX_DRAIN_S} seconds",
+            "drain_s",
         )
         for cap in self.capabilities:
             _require(
@@ -285,6 +295,8 @@ class ServiceSpec:
                     else None
                 ),
                 stop_grace_s=float(data.get("stop_grace_s", 10.0)),
+                # Absent in specs stored before draining existed: the default.
+                drain_s=float(data.get("drain_s", DEFAULT_DRAIN_S)),
                 capabilities=tuple(data.get("capabilities") or ()),
                 strategy=Strategy(**(data.get("strategy") or {})),
                 # Absent in specs stored before limits existed: unlimited.
@@ -305,7 +317,8 @@ class ServiceSpec:
         # every instance for a change that needs no restart. (Leaving both out also keeps the
         # hashes of revisions stored before these fields existed.) `resources_own` says where
         # the limits came from, not what they are: the values themselves are in `resources`.
-        unhashed = ("strategy", "bandwidth", "resources_own")
+        # The drain period says how an instance is retired, not what it runs.
+        unhashed = ("strategy", "bandwidth", "resources_own", "drain_s")
         template = {k: v for k, v in self.to_json().items() if k not in unhashed}
         canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]

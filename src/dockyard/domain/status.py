@@ -25,6 +25,7 @@ class Health(enum.StrEnum):
     READY = "ready"
     UNHEALTHY = "unhealthy"  # was ready or never became so; failing its check
     CRASHED = "crashed"  # exited; waiting for its restart back-off
+    DRAINING = "draining"  # out of service, still running: stopped once its drain period ends
     STOPPING = "stopping"
 
 
@@ -57,6 +58,8 @@ class InstanceRecord:
     started_at: datetime | None = None
     ready_at: datetime | None = None
     next_restart_at: datetime | None = None
+    drain_until: datetime | None = None
+    """When a draining instance is stopped."""
 
 
 @dataclass(frozen=True)

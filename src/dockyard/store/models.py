@@ -178,6 +178,7 @@ class InstanceRow(Base):
     started_at: Mapped[datetime | None]
     ready_at: Mapped[datetime | None]
     next_restart_at: Mapped[datetime | None]
+    drain_until: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
 

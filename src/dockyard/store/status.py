@@ -126,6 +126,7 @@ def _record(row: InstanceRow) -> InstanceRecord:
         started_at=row.started_at,
         ready_at=row.ready_at,
         next_restart_at=row.next_restart_at,
+        drain_until=row.drain_until,
     )
 
 
@@ -195,6 +196,7 @@ def _fill(row: InstanceRow, record: InstanceRecord, now: datetime) -> None:
     row.started_at = record.started_at
     row.ready_at = record.ready_at
     row.next_restart_at = record.next_restart_at
+    row.drain_until = record.drain_until
     row.updated_at = now
 
 

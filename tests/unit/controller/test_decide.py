@@ -33,9 +33,12 @@ SPEC = ServiceSpec(
 R, S, U, C = Health.READY, Health.STARTING, Health.UNHEALTHY, Health.CRASHED
 
 
-def desired(replicas: int = 2, *, revision: int = 2, deleting: bool = False) -> Desired:
+def desired(
+    replicas: int = 2, *, revision: int = 2, deleting: bool = False, drain_s: float = 5
+) -> Desired:
     release = ReleaseView(
-        team="pay", service="web", env=Environment.TEST, number=revision, spec=SPEC,
+        team="pay", service="web", env=Environment.TEST, number=revision,
+        spec=replace(SPEC, drain_s=drain_s),
         replicas=replicas, cause="deploy", created_by="admin", created_at=NOW,
         template_hash="new",
     )  # fmt: skip
@@ -205,6 +208,76 @@ def test_decide_table(
         assert decision.failure is not None and expected.failure in decision.failure
 
 
+D = Health.DRAINING
+IN_2S = NOW + timedelta(seconds=2)
+
+DRAIN_CASES = [
+    # name, replicas, drain_s, records, (drained, removed) ids
+    ("scale in drains the ready ones", 1, 5, [record("a", R), record("b", R)], ({"a"}, set())),
+    ("no drain period stops at once", 1, 0, [record("a", R), record("b", R)], (set(), {"a"})),
+    ("unready instances go at once", 1, 5, [record("a", R), record("b", S)], (set(), {"b"})),
+    (
+        "draining within its period waits",
+        1,
+        5,
+        [record("a", R), record("b", D, drain_until=IN_2S)],
+        (set(), set()),
+    ),
+    (
+        "draining past its period is removed",
+        1,
+        5,
+        [record("a", R), record("b", D, drain_until=NOW)],
+        (set(), {"b"}),
+    ),
+    (
+        "a draining instance that exited is removed",
+        1,
+        5,
+        [record("a", R), record("b", D, state="exited", drain_until=IN_2S)],
+        (set(), {"b"}),
+    ),
+    (
+        "draining ones are not counted: the wanted one is started",
+        2,
+        5,
+        [record("a", R), record("b", D, drain_until=IN_2S)],
+        (set(), set()),
+    ),
+    (
+        "a rollout drains the old ready instance it retires",
+        2,
+        5,
+        [record("a", R), record("b", R), record("o", R, template="old")],
+        ({"o"}, set()),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("replicas", "drain_s", "records", "expected"),
+    [case[1:] for case in DRAIN_CASES],
+    ids=[case[0] for case in DRAIN_CASES],
+)
+def test_drain_table(
+    replicas: int,
+    drain_s: float,
+    records: list[InstanceRecord],
+    expected: tuple[set[str], set[str]],
+) -> None:
+    prev = last(EnvPhase.PROGRESSING)
+    decision = decide(situation(records, prev, replicas=replicas, drain_s=drain_s), SETTINGS)
+    assert (set(decision.drain), set(decision.remove)) == expected
+    until = NOW + timedelta(seconds=drain_s)
+    assert decision.drain_until == (until if decision.drain else None)
+
+
+def test_draining_ones_are_not_counted_so_the_wanted_one_is_started() -> None:
+    records = [record("a", R), record("b", D, drain_until=IN_2S)]
+    decision = decide(situation(records, last(EnvPhase.PROGRESSING), replicas=2), SETTINGS)
+    assert decision.start == 1
+
+
 EVENT_CASES = [
     # name, last, phase now, expected event kinds
     ("first pass of a revision announces it", None, EnvPhase.PROGRESSING, ["rollout"]),
@@ -253,6 +326,12 @@ LOOK_CASES = [
         [record("a", R), record("b", C, next_restart_at=NOW + timedelta(seconds=3))],
         False,
         3.0,
+    ),
+    (
+        "a draining instance when its period ends",
+        [record("a", R), record("b", D, drain_until=NOW + timedelta(seconds=2))],
+        False,
+        2.0,
     ),
     (
         "an overdue restart at once, but not in a hot loop",

@@ -7,7 +7,7 @@ import pytest
 from dockyard.domain.errors import Exhausted, Unavailable
 from dockyard.domain.ids import InstanceId
 from dockyard.domain.instance import InstanceSpec, Owner, RunState
-from dockyard.domain.spec import ServiceSpec
+from dockyard.domain.spec import DEFAULT_DRAIN_S, ServiceSpec
 from dockyard.domain.status import EnvPhase, Health
 from dockyard.runtimes.base import ProbeResult
 
@@ -168,6 +168,11 @@ async def test_deleted_service_is_emptied_then_purged(harness: Harness) -> None:
         services.delete_service(
             s, harness.change().who, team="pay", name="web", now=harness.clock()
         )
+    await harness.reconciler.reconcile(key)
+    with harness.db.session() as s:
+        healths = {r.health for r in status.instance_records(s, key)}
+    assert healths == {Health.DRAINING}, "instances drain before a deleted service stops"
+    harness.clock.advance(DEFAULT_DRAIN_S)
     await harness.reconciler.reconcile(key)
     assert await harness.runtime.list(Owner(team="pay")) == []
     with harness.db.session() as s:
