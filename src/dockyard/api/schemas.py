@@ -31,6 +31,7 @@ from dockyard.domain.environment import Environment
 from dockyard.domain.spec import (
     MAX_BANDWIDTH_MBIT,
     MAX_CPUS,
+    MAX_DRAIN_S,
     MAX_ENV_VARS,
     MAX_MEMORY_MB,
     MAX_PIDS,
@@ -172,6 +173,11 @@ class ServiceFields(_Body):
     resources: ResourcesFields = Field(default_factory=ResourcesFields)
     health_check: HealthCheckFields | None = None
     stop_grace_s: Annotated[float, _seconds(0, 600)] = ServiceSpec.stop_grace_s
+    drain_s: Annotated[float, _seconds(0, MAX_DRAIN_S)] = Field(
+        default=ServiceSpec.drain_s,
+        description="Seconds an instance about to be stopped is first out of service "
+        "(draining) so requests in flight finish; 0 stops it at once.",
+    )
     capabilities: Annotated[list[Short], Field(max_length=32)] = Field(default_factory=list)
     strategy: StrategyFields = Field(default_factory=StrategyFields)
     bandwidth: BandwidthFields = Field(default_factory=BandwidthFields)
@@ -212,6 +218,7 @@ class ServiceUpdate(_Body):
     resources: ResourcesFields | None = None
     health_check: HealthCheckFields | None = None
     stop_grace_s: Annotated[float, _seconds(0, 600)] | None = None
+    drain_s: Annotated[float, _seconds(0, MAX_DRAIN_S)] | None = None
     capabilities: Annotated[list[Short], Field(max_length=32)] | None = None
     strategy: StrategyFields | None = None
     bandwidth: BandwidthFields | None = None

@@ -30,6 +30,7 @@ FULL_SPEC = {
         "start_period_s": 10.0,
     },
     "stop_grace_s": 30.0,
+    "drain_s": 2.5,
     "capabilities": ["NET_BIND_SERVICE"],
     "strategy": {"max_surge": 2, "max_unavailable": 1},
     "bandwidth": {"egress_mbit": 100, "ingress_mbit": 200},
