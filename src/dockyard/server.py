@@ -254,6 +254,7 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
             parts.nudges.attach(asyncio.get_running_loop())
         await _publish_segments(parts)
         tasks = [
+            asyncio.create_task(_keep_segments_published(parts), name="segments"),
             asyncio.create_task(_lead(parts), name="leader"),
             asyncio.create_task(parts.builder.run(), name="builder"),
         ]
@@ -307,6 +308,13 @@ async def _term(parts: Parts, *, previous: asyncio.Task[None] | None) -> None:
     # Standbys' nudges are queued like this server's own changes while it leads.
     nudged = [parts.nudges.receive(parts.manager.notify)] if parts.nudges is not None else []
     await asyncio.gather(parts.manager.run(), parts.follower.run(), *nudged)
+
+
+async def _keep_segments_published(parts: Parts) -> None:
+    """Publish the segments again every resync interval (only differences are written)."""
+    while True:
+        await asyncio.sleep(parts.settings.controller.resync_s)
+        await _publish_segments(parts)
 
 
 async def _publish_segments(parts: Parts) -> None:

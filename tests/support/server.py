@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -38,6 +39,9 @@ class ServerProcess:
             "DOCKYARD_LISTEN_PORT": str(self.port),
             "DOCKYARD_DOCKER_NETWORK": network,
             "DOCKYARD_LOG_LEVEL": "warning",
+            # A prefix of its own: a server publishes its segments to etcd and withdraws the
+            # rest, so on the default prefix it would take another platform's segments away.
+            "DOCKYARD_ETCD_PREFIX": f"/test-{secrets.token_hex(4)}",
             **(extra_env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None

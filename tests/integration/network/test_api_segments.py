@@ -145,7 +145,7 @@ def test_usage_counts_held_addresses(ipam_api: IpamApi) -> None:
     assert [item["instance"] for item in shown["addresses"]] == ["i0", "i1"]
 
 
-def test_publishing_at_start_puts_etcd_right(ipam_api: IpamApi) -> None:
+def test_publishing_puts_etcd_right_and_writes_only_differences(ipam_api: IpamApi) -> None:
     from dockyard.network.ipam.publish import publish_segments
 
     create(ipam_api, OFFLINE)
@@ -154,5 +154,6 @@ def test_publishing_at_start_puts_etcd_right(ipam_api: IpamApi) -> None:
     portal.call(directory.withdraw, "off1")  # lost, e.g. etcd restored from an old backup
     stray = Segment.parse(name="stray", cidr="10.99.0.0/24", gateway=None, environments=["test"])
     portal.call(directory.publish, stray, [])
-    assert portal.call(publish_segments, ipam_api.db, directory) == 1
+    assert portal.call(publish_segments, ipam_api.db, directory) == 2  # off1 back, stray gone
     assert [s.name for s, _ in portal.call(directory.load_all)] == ["off1"]
+    assert portal.call(publish_segments, ipam_api.db, directory) == 0  # nothing rewritten

@@ -61,6 +61,11 @@ class Directory:
             )
         return segment_from_json(found.value)
 
+    async def published(self) -> dict[str, bytes]:
+        """Each published segment's name and configuration as etcd holds it."""
+        entries = await self._etcd.get_prefix(self._keys.segments)
+        return {segment_from_json(e.value)[0].name: e.value for e in entries}
+
     async def load_all(self) -> list[tuple[Segment, list[FixedAddress]]]:
         entries = await self._etcd.get_prefix(self._keys.segments)
         return [segment_from_json(entry.value) for entry in entries]
