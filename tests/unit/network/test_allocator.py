@@ -11,6 +11,7 @@ from dockyard.domain.segment import Segment
 from dockyard.network.ipam.allocator import (
     Pool,
     SegmentExhausted,
+    again_first,
     check_requested,
     choose,
     usage,
@@ -143,3 +144,37 @@ def test_round_robin_hands_out_every_address_once_before_reusing_any() -> None:
     assert used == set(ips(2, 3, 4, 5, 6))
     used.discard(ip("10.0.0.3"))
     assert choose(subject, used=used, last=last) == ip("10.0.0.3")
+
+
+# An instance started again asks first for the address it held before, where it still may.
+@pytest.mark.parametrize(
+    ("previous", "wanted", "fixed", "reserved", "expected"),
+    [
+        pytest.param(None, (), ips(), (), [], id="never-held-one"),
+        pytest.param(ip("10.0.0.4"), (), ips(), (), ["10.0.0.4"], id="its-own-first"),
+        pytest.param(
+            ip("10.0.0.4"), (ip("10.0.0.5"),), ips(5), (), ["10.0.0.4", "10.0.0.5"],
+            id="before-its-fixed-ones",
+        ),
+        pytest.param(
+            ip("10.0.0.5"), (ip("10.0.0.5"),), ips(5), (), ["10.0.0.5"], id="a-fixed-one-once"
+        ),
+        pytest.param(ip("10.0.0.4"), (), ips(4), (), [], id="fixed-for-another-since"),
+        pytest.param(ip("10.0.0.4"), (), ips(), ("10.0.0.4",), [], id="reserved-since"),
+        pytest.param(ip("10.9.9.9"), (), ips(), (), [], id="outside-the-segment"),
+    ],
+)  # fmt: skip
+def test_again_first_table(
+    previous: IPv4Address | None,
+    wanted: tuple[IPv4Address, ...],
+    fixed: frozenset[IPv4Address],
+    reserved: tuple[str, ...],
+    expected: list[str],
+) -> None:
+    chosen = again_first(pool(reserved=reserved, fixed=fixed), previous, wanted)
+    assert [str(address) for address in chosen] == expected
+
+
+def test_a_previous_address_taken_meanwhile_is_skipped_by_choose() -> None:
+    wanted = again_first(pool(), ip("10.0.0.4"), ())
+    assert choose(pool(), used=ips(2, 4), last=ip("10.0.0.2"), wanted=wanted) == ip("10.0.0.3")

@@ -245,6 +245,17 @@ class AddressBook:
         ]
         return sorted(records, key=lambda record: record.holder.since)
 
+    async def last_held(self, owner: str, segment: str) -> IPv4Address | None:
+        """The address `owner` (an instance id) held last in `segment` and released, if any:
+        what it asks for first when it starts again (one read of the owner's history)."""
+        entries = await self.etcd.get_prefix(self.keys.history_of_owner(owner))
+        # Keys end in the holding's create revision, zero-padded: the greatest is the newest.
+        for entry in sorted(entries, key=lambda found: found.key, reverse=True):
+            record = HistoryRecord.from_json(entry.value)
+            if record.segment == segment:
+                return record.address
+        return None
+
     # -- change --------------------------------------------------------------------------
 
     async def release(

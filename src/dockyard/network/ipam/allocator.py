@@ -90,6 +90,21 @@ def choose(
     raise exhausted(pool, used)
 
 
+def again_first(
+    pool: Pool, previous: IPv4Address | None, wanted: Sequence[IPv4Address]
+) -> list[IPv4Address]:
+    """The addresses to try first for an instance started again: the one it held before
+    (`previous`), then `wanted` (its service's fixed addresses). Its previous address is left
+    out if it may no longer be handed out to it (reserved since, or fixed for another service
+    since). `choose` takes the first of them that is free, so one taken meanwhile is skipped.
+    """
+    if previous is None or not pool.assignable(previous):
+        return list(wanted)
+    if previous in pool.fixed and previous not in wanted:
+        return list(wanted)
+    return [previous, *(address for address in wanted if address != previous)]
+
+
 def check_requested(pool: Pool, address: IPv4Address, *, wanted: Collection[IPv4Address]) -> None:
     """Raise Invalid unless `address` may be asked for by name by this owner.
 

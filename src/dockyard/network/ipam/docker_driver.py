@@ -31,6 +31,7 @@ from dockyard.domain.clock import Clock
 from dockyard.domain.errors import DockyardError, Invalid
 from dockyard.domain.segment import instance_of_mac
 from dockyard.network.ipam.addresses import AddressBook
+from dockyard.network.ipam.allocator import again_first
 from dockyard.network.ipam.directory import Directory, pool_of, wanted_for
 from dockyard.network.ipam.records import Holder
 
@@ -120,9 +121,12 @@ class DockerIpamDriver:
         holder = await self._holder(options.get(MAC_OPTION))
         requested = IPv4Address(body["Address"]) if body.get("Address") else None
         wanted = wanted_for(fixed, team=holder.team, service=holder.service, env=holder.env)
-        lease = await self._book.allocate(
-            pool_of(segment, fixed), holder, wanted=wanted, requested=requested
-        )
+        pool = pool_of(segment, fixed)
+        if requested is None and holder.instance is not None:
+            # Started again in place (a restart): the address it held, if still free.
+            previous = await self._book.last_held(holder.instance, segment.name)
+            wanted = again_first(pool, previous, wanted)
+        lease = await self._book.allocate(pool, holder, wanted=wanted, requested=requested)
         log.info(
             "address allocated segment=%s address=%s instance=%s container=%s",
             segment.name,
