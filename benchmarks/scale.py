@@ -32,6 +32,9 @@ SPEC = {
     "health_check": {"http_path": "/health", "interval_s": 1, "timeout_s": 1, "retries": 3},
     "resources": {"cpus": 0.2, "memory_mb": 32, "pids": 64},
     "stop_grace_s": 5,
+    # The baseline removes containers outright: measure stopping and removing, not the drain
+    # period instances otherwise get before they are stopped.
+    "drain_s": 0,
     "strategy": {"max_surge": 1, "max_unavailable": 0},
 }
 
