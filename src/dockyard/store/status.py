@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, literal, select
+from sqlalchemy import CursorResult, delete, literal, select
 from sqlalchemy.orm import Session
 
 from dockyard.domain.environment import Environment
@@ -255,5 +256,8 @@ def purge_service(session: Session, service_id: int) -> bool:
         return False
     for table in (EventRow, EnvStatusRow, ReleaseRow, EnvironmentRow):
         session.execute(delete(table).where(table.service_id == service_id))
-    session.delete(svc)
-    return True
+    # A statement, not session.delete: every environment's pass of an emptied service purges
+    # it, and the one that comes second must find nothing to do, not a stale row (Conflict).
+    gone = session.execute(delete(ServiceRow).where(ServiceRow.id == service_id))
+    session.expunge(svc)
+    return bool(cast(CursorResult[Any], gone).rowcount)

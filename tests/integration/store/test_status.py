@@ -214,3 +214,17 @@ def test_a_live_service_is_never_purged(db: Database) -> None:
         assert not status.purge_service(session, service_id)
         assert not status.purge_service(session, service_id + 1000)
     assert count(db, EnvironmentRow, service_id=service_id) == 4
+
+
+@pytest.mark.usefixtures("alpha")
+def test_two_passes_purging_one_service_at_once_both_succeed_quietly(db: Database) -> None:
+    # Each environment's pass purges an emptied service: the second one finds it gone.
+    service_id = _create(db, "web")
+    with db.session() as session:
+        services.delete_service(session, ADMIN, team="alpha", name="web", now=START)
+    with db.session() as second:
+        assert second.get(ServiceRow, service_id) is not None  # read before the other purges
+        with db.session() as first:
+            assert status.purge_service(first, service_id)
+        assert not status.purge_service(second, service_id)
+    assert count(db, ServiceRow, id=service_id) == 0
