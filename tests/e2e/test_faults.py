@@ -221,3 +221,25 @@ def test_status_shows_the_restarts_the_supervisor_made(platform: tuple[Platform,
     parts = {p["part"]: p for p in shown["parts"]}
     assert "terminated by SIGKILL" in parts["agent"]["detail"]
     assert "restarts " in parts["agent"]["detail"]
+
+
+def test_the_newcomer_path_deploy_remove_by_hand_scale_and_roll_back(
+    platform: tuple[Platform, str, str], docker_engine: docker.APIClient, test_image: str
+) -> None:
+    """Issue 11's reproduction, once per run (benchmarks/newcomer.py repeats it on a host)."""
+    host, team, _ = platform
+    service = _service(host, team, test_image, replicas=3)
+    first = host.json("instances", service, "--team", team, "--env", "test")["items"][0]
+    victim = docker_engine.containers(
+        filters={"label": [f"{LABEL_SERVICE}={service}", f"io.dockyard.instance={first['id']}"]}
+    )[0]
+    docker_engine.remove_container(victim["Id"], force=True)
+
+    host.cli("scale", service, "10", "--team", team, "--env", "test")
+    host.cli("rollback", service, "--team", team, "--env", "test", "--to", "1")
+
+    _check_consistent(host, docker_engine, team, service, 3)
+    events = host.json("events", service, "--team", team, "--env", "test")["items"]
+    assert any(e["kind"] == "disappeared" and first["id"] in e["message"] for e in events)
+    parts = json.loads(host.cli("status", "-o", "json"))["parts"]
+    assert all(part["healthy"] for part in parts), parts
