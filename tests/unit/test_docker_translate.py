@@ -84,7 +84,8 @@ def test_an_unreachable_ipam_driver_is_a_wait_naming_the_host(explanation: str) 
 def test_a_segment_not_yet_in_etcd_is_a_wait() -> None:
     explanation = (
         "IpamDriver.RequestPool: segment 'off1' is not configured in etcd: create it with "
-        "`dockyard segments create`, or restart the server to publish it again"
+        "`dockyard segments create`; a server publishes the segments it knows within its "
+        "resync interval (DOCKYARD_RESYNC_INTERVAL_S)"
     )
     error = from_api_error(api_error(500, explanation), "make the network of segment off1")
     assert type(error) is Unavailable and explanation in error.message

@@ -55,8 +55,9 @@ class Directory:
         found = await self._etcd.get(self._keys.segment(name))
         if found is None:
             raise NotFound(
-                f"segment {name!r} is not configured in etcd: create it with "
-                "`dockyard segments create`, or restart the server to publish it again",
+                f"segment {name!r} is not configured in etcd: create it with `dockyard "
+                "segments create`; a server publishes the segments it knows within its "
+                "resync interval (DOCKYARD_RESYNC_INTERVAL_S)",
                 field="segment",
             )
         return segment_from_json(found.value)
