@@ -99,7 +99,8 @@ def _state_words(state: ProgramState) -> str:
     return f"supervised, {state.state.lower()}: {state.description}"
 
 
-ERROR_MARKS = ("ERROR", "CRITICAL", "FATAL", "Traceback", "panic:", "exiting with status")
+# Not "Traceback": its first line says nothing, and a Python error is logged at ERROR first.
+ERROR_MARKS = ("ERROR", "CRITICAL", "FATAL", "panic:", "exiting with status")
 ERROR_WIDTH = 160
 
 
