@@ -51,8 +51,11 @@ def engine_answers(socket: Path = SOCKET) -> bool:
         return False
 
 
-def ensure_engine(*, state_dir: Path = STATE_DIR, timeout_s: float = 60.0) -> bool:
+def ensure_engine(*, state_dir: Path = STATE_DIR, timeout_s: float = 180.0) -> bool:
     """Return once an engine answers on SOCKET; True if this call started it.
+
+    The wait is long because dockerd restores its networks before it answers, and each network
+    whose IPAM driver is gone (an agent that is not running yet) costs it ~15 s of retries.
 
     Raises EngineMissingError if no dockerd binary exists, TimeoutError if the one started does not
     answer within `timeout_s` (its log file is named in the message).
