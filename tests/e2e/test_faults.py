@@ -12,6 +12,8 @@ not supervised by this `up`, so killing it is not among these cases (it needs a 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -23,6 +25,8 @@ import docker
 import pytest
 
 from dockyard.domain.instance import LABEL_SERVICE, LABEL_TEAM
+from dockyard.network.etcd import Etcd
+from dockyard.network.ipam import Directory, Keys
 from tests.support.fixtures import remove_team_containers
 from tests.support.platform import Platform, wait_for
 
@@ -55,9 +59,21 @@ def platform(
         # driver for minutes on each removal.
         found.supervisor.stop("server")
         remove_team_containers(docker_engine, team)
+        # Out of etcd, or the agent makes the segment's network again after it is removed
+        # (and a dockerd started later would wait ~15 s on its missing driver).
+        asyncio.run(_withdraw(found, segment))
         for network in docker_engine.networks(names=[f"dyseg-{segment}"]):
-            docker_engine.remove_network(network["Id"])
+            with contextlib.suppress(docker.errors.NotFound):  # the agent's sweep was first
+                docker_engine.remove_network(network["Id"])
         found.down()
+
+
+async def _withdraw(platform: Platform, segment: str) -> None:
+    etcd = Etcd(list(platform.settings.etcd.endpoints))
+    try:
+        await Directory(etcd, keys=Keys(platform.settings.etcd.prefix)).withdraw(segment)
+    finally:
+        await etcd.close()
 
 
 def _service(platform: Platform, team: str, test_image: str, replicas: int) -> str:
