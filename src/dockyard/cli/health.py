@@ -19,7 +19,7 @@ from dockyard.cli.errors import CliError
 from dockyard.cli.processes import Managed
 from dockyard.cli.registry import registry_answers, registry_process
 from dockyard.cli.supervision import host_supervisor
-from dockyard.cli.supervisor import FATAL, Exits, HostSupervisor, Program, ProgramState
+from dockyard.cli.supervisor import FATAL, Exits, HostSupervisor, ProgramState
 from dockyard.settings import Settings
 
 NOT_ANSWERING = "unknown: the server does not answer"
@@ -80,7 +80,7 @@ class Programs:
         words = [_state_words(state)]
         if history.count:
             words.append(f"restarts {history.count} (last exit {history.last})")
-            error = last_error(self._supervisor.log_lines(Program(process, stop_s=0)))
+            error = last_error(self._supervisor.log_lines(process))
             if error:
                 words.append(f"last error: {error}")
         healthy = state.state != FATAL

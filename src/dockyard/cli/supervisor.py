@@ -141,8 +141,8 @@ class HostSupervisor(Protocol):
     def exits(self) -> dict[str, Exits]:
         """Each program's exits that nobody asked for, since the supervisor last started."""
 
-    def log_lines(self, program: Program) -> list[str]:
-        """The last lines the program logged (its log file, or the journal)."""
+    def log_lines(self, process: Managed) -> list[str]:
+        """The last lines the process logged (its log file, or the journal)."""
 
 
 def read_tail(path: Path, max_bytes: int = 1 << 20) -> list[str]:

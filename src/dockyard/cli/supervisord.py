@@ -188,8 +188,8 @@ class Supervisord:
     def exits(self) -> dict[str, Exits]:
         return exits_from_log(read_tail(self.paths.log)) if self.pid() else {}
 
-    def log_lines(self, program: Program) -> list[str]:
-        return read_tail(program.process.log_file, max_bytes=256 * 1024)
+    def log_lines(self, process: Managed) -> list[str]:
+        return read_tail(process.log_file, max_bytes=256 * 1024)
 
     def ensure_running(self, *, env: dict[str, str]) -> int:
         """Start supervisord unless it runs; returns its PID. Programs inherit `env`."""

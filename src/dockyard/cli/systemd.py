@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dockyard.cli.errors import CliError
-from dockyard.cli.processes import wait_until
+from dockyard.cli.processes import Managed, wait_until
 from dockyard.cli.supervisor import (
     BACKOFF,
     FATAL,
@@ -193,10 +193,10 @@ class Systemd:
                  for p in self._dir.glob(f"{UNIT_PREFIX}*.service")]  # fmt: skip
         return {name: self._show(name)[1] for name in names}
 
-    def log_lines(self, program: Program) -> list[str]:
+    def log_lines(self, process: Managed) -> list[str]:
         try:
             return self._systemctl_like(
-                ["journalctl", "-u", unit_name(program.name), "-n", "200", "--no-pager", "-o",
+                ["journalctl", "-u", unit_name(process.name), "-n", "200", "--no-pager", "-o",
                  "cat"]
             ).splitlines()  # fmt: skip
         except CliError:
@@ -220,7 +220,7 @@ class Systemd:
             state = self.state(program.name)
             return state.pid if state else 0
         self.stop(program.name)
-        tail = " | ".join(self.log_lines(program)[-3:]) or "(no output)"
+        tail = " | ".join(self.log_lines(program.process)[-3:]) or "(no output)"
         raise CliError(f"{failure}: see `journalctl -u {unit}`: {tail}")
 
     def stop(self, name: str) -> int | None:
