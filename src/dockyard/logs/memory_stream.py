@@ -1,0 +1,116 @@
+"""An in-memory LogStream (logs/stream.py) for unit tests: one process, no persistence.
+
+Holds the same contract as JetStream (tests/conformance/test_log_stream.py): deduplication by
+message id, durable consumers that start at the oldest batch, redelivery of what was not
+acknowledged. `down` makes every call raise Unavailable, to test what callers do then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from dockyard.domain.errors import Unavailable
+from dockyard.logs.record import Batch
+
+
+@dataclass
+class _Consumer:
+    next_index: int = 0
+    pending: dict[int, Batch] = field(default_factory=dict)  # delivered, not yet acknowledged
+    redeliver: list[int] = field(default_factory=list)
+
+
+@dataclass
+class MemoryDelivery:
+    batch: Batch
+    _index: int
+    _consumer: _Consumer
+
+    async def ack(self) -> None:
+        self._consumer.pending.pop(self._index, None)
+
+    async def nak(self, *, delay_s: float = 0.0) -> None:
+        if self._index in self._consumer.pending:
+            self._consumer.redeliver.append(self._index)
+
+    async def term(self) -> None:
+        self._consumer.pending.pop(self._index, None)
+
+
+class MemoryLogStream:
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []
+        self.down = False
+        self._ids: set[str] = set()
+        self._consumers: dict[str, _Consumer] = {}
+        self._followers: list[tuple[str, asyncio.Queue[Batch]]] = []
+        self._arrived = asyncio.Event()
+
+    async def publish(self, batch: Batch) -> None:
+        self._check()
+        if batch.msg_id in self._ids:
+            return
+        self._ids.add(batch.msg_id)
+        self.batches.append(batch)
+        for pattern, queue in self._followers:
+            if _matches(pattern, batch.source.subject):
+                queue.put_nowait(batch)
+        self._arrived.set()
+        self._arrived = asyncio.Event()
+
+    async def fetch(
+        self, consumer: str, *, max_batches: int, timeout_s: float
+    ) -> list[MemoryDelivery]:
+        self._check()
+        state = self._consumers.setdefault(consumer, _Consumer())
+        if not state.redeliver and state.next_index >= len(self.batches):
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout_s)
+            except TimeoutError:
+                return []
+        out: list[MemoryDelivery] = []
+        while state.redeliver and len(out) < max_batches:
+            index = state.redeliver.pop(0)
+            out.append(MemoryDelivery(self.batches[index], index, state))
+        while state.next_index < len(self.batches) and len(out) < max_batches:
+            index = state.next_index
+            state.next_index += 1
+            state.pending[index] = self.batches[index]
+            out.append(MemoryDelivery(self.batches[index], index, state))
+        return out
+
+    def lapse(self, consumer: str) -> None:
+        """Act as if the ack wait ran out: every unacknowledged batch is due again."""
+        state = self._consumers[consumer]
+        state.redeliver.extend(sorted(set(state.pending) - set(state.redeliver)))
+
+    async def follow(self, subject: str) -> AsyncIterator[Batch]:
+        self._check()
+        queue: asyncio.Queue[Batch] = asyncio.Queue()
+        entry = (subject, queue)
+        self._followers.append(entry)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._followers.remove(entry)
+
+    async def close(self) -> None:
+        self.down = True
+
+    def _check(self) -> None:
+        if self.down:
+            raise Unavailable("the log stream is down: start nats-server (dockyard up)")
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` is one token, `>` the rest (at least one token)."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, part in enumerate(want):
+        if part == ">":
+            return len(have) > i
+        if i >= len(have) or part not in ("*", have[i]):
+            return False
+    return len(want) == len(have)
