@@ -42,6 +42,7 @@ T = TypeVar("T")
 DEFAULT_PORT = 8420
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_ETCD = "http://127.0.0.1:2379"
+DEFAULT_NATS = "nats://127.0.0.1:4222"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SUPERVISORS = ("auto", "systemd", "supervisord")
 
@@ -193,6 +194,41 @@ class BandwidthSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    """The log center (logs/): where the agent ships lines, how it reads them, and where the
+    indexer and the archiver keep them."""
+
+    nats_urls: tuple[str, ...]
+    """nats://HOST:PORT of each JetStream server, comma-separated (DOCKYARD_NATS_URLS)."""
+    nats_urls_are_default: bool
+    """True when DOCKYARD_NATS_URLS was not set: only then does `dockyard up` run nats-server,
+    with its data in `<state>/nats`."""
+    stream_max_bytes: int
+    """Bytes the stream keeps before dropping its oldest batches (DOCKYARD_LOG_STREAM_MAX_BYTES):
+    the buffer between the agents and the consumers."""
+    max_line_bytes: int
+    """Longer records are cut to this many bytes, with a marker (DOCKYARD_LOG_MAX_LINE_BYTES)."""
+    checkpoint_dir: Path
+    """Where the agent keeps each followed file's position (DOCKYARD_LOG_CHECKPOINT_DIR)."""
+    files_dir: Path
+    """Host directories mounted at services' declared log paths (DOCKYARD_LOG_FILES_DIR)."""
+    index_dir: Path
+    """The search index, one partition per day (DOCKYARD_LOG_INDEX_DIR)."""
+    archive_url: str
+    """Where hourly compressed NDJSON goes: a local path, s3://BUCKET/PREFIX or hdfs://...
+    (DOCKYARD_LOG_ARCHIVE_URL)."""
+    index_days: int
+    """Days a line stays searchable; whole day partitions are dropped (DOCKYARD_LOG_INDEX_DAYS)."""
+    archive_days: int
+    """Days the archive keeps an hour file (DOCKYARD_LOG_ARCHIVE_DAYS)."""
+
+    @property
+    def managed(self) -> bool:
+        """True if `dockyard up` runs nats-server on this host."""
+        return self.nats_urls_are_default
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings
     supervisor: SupervisorSettings
@@ -206,6 +242,9 @@ class Settings:
     bandwidth: BandwidthSettings
     images: ImageSettings
     """The registry, builds and retention (DOCKYARD_REGISTRY*, DOCKYARD_BUILD_*, ...)."""
+    logs: LogSettings
+    """The log center: stream, agent reading, index and archive (DOCKYARD_NATS_URLS,
+    DOCKYARD_LOG_*)."""
     log_level: str
     """One of debug, info, warning, error, critical (DOCKYARD_LOG_LEVEL)."""
 
@@ -288,6 +327,7 @@ class Settings:
                 token=env.get("DOCKYARD_AGENT_TOKEN", _nonempty, None),
             ),
             images=_image_settings(env, environ, state_dir),
+            logs=_log_settings(env, environ, state_dir),
             log_level=env.get("DOCKYARD_LOG_LEVEL", _log_level, "info"),
         )
 
@@ -520,6 +560,35 @@ def _image_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -
             * 86400.0,
         ),
     )
+
+
+def _log_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -> LogSettings:
+    logs = state_dir / "logcenter"
+    return LogSettings(
+        nats_urls=env.get("DOCKYARD_NATS_URLS", _nats_urls, (DEFAULT_NATS,)),
+        nats_urls_are_default="DOCKYARD_NATS_URLS" not in environ,
+        stream_max_bytes=env.get(
+            "DOCKYARD_LOG_STREAM_MAX_BYTES", _int_in(1 << 20, 1 << 50), 4 << 30
+        ),
+        max_line_bytes=env.get("DOCKYARD_LOG_MAX_LINE_BYTES", _int_in(256, 1 << 24), 16 << 10),
+        checkpoint_dir=env.get("DOCKYARD_LOG_CHECKPOINT_DIR", _path, logs / "checkpoints"),
+        files_dir=env.get("DOCKYARD_LOG_FILES_DIR", _path, logs / "files"),
+        index_dir=env.get("DOCKYARD_LOG_INDEX_DIR", _path, logs / "index"),
+        archive_url=env.get("DOCKYARD_LOG_ARCHIVE_URL", _nonempty, str(logs / "archive")),
+        index_days=env.get("DOCKYARD_LOG_INDEX_DAYS", _int_in(1, 3650), 7),
+        archive_days=env.get("DOCKYARD_LOG_ARCHIVE_DAYS", _int_in(1, 36500), 90),
+    )
+
+
+def _nats_urls(raw: str) -> tuple[str, ...]:
+    urls = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("nats", "tls") or not parts.hostname:
+            raise ValueError(f"{url!r} is not nats://HOST:PORT or tls://HOST:PORT")
+    if not urls:
+        raise ValueError("give at least one nats://HOST:PORT")
+    return urls
 
 
 def _paths(raw: str) -> tuple[Path, ...]:
