@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from dockyard.cli.commands import account, host, observe, releases, services, teams, tokens
+from dockyard.cli.commands import account, host, logs, observe, releases, services, teams, tokens
 from dockyard.cli.commands import agent as agent_command
 from dockyard.cli.commands import builds as build_commands
 from dockyard.cli.commands import environments as environment_commands
@@ -72,6 +72,7 @@ tokens.register(app)
 services.register(app)
 releases.register(app)
 observe.register(app)
+logs.register(app)
 segment_commands.register(app)
 environment_commands.register(app)
 agent_command.register(app)

@@ -4,15 +4,20 @@ one-line messages (`CliError`).
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
 
 from dockyard.cli.errors import CliError
+from dockyard.cli.sse import Event, parse_events
 
 API_PREFIX = "/api/v1"
 TIMEOUT_S = 10.0
+# Live streams send a keep-alive comment every 15 s: silence this long means the stream is cut.
+STREAM_READ_S = 60.0
 
 
 def api_path(*segments: str) -> str:
@@ -54,6 +59,54 @@ class ApiClient:
 
     def delete(self, path: str) -> Any:
         return self._call("DELETE", path)
+
+    def events(self, path: str, *, params: dict[str, Any] | None = None) -> Iterator[Event]:
+        """The server-sent events of a GET under /api/v1, as they arrive, until the server
+        ends the stream (or the caller stops iterating). Errors as for `get`."""
+        with self._stream(path, params=params) as response:
+            yield from parse_events(response.iter_lines())
+
+    def download(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        into: IO[bytes],
+        progress: Callable[[int], None] = lambda _bytes: None,
+    ) -> int:
+        """Write the body of a GET under /api/v1 to `into` as it arrives; the byte count.
+        `progress` is called with the bytes received so far."""
+        received = 0
+        with self._stream(path, params=params) as response:
+            for chunk in response.iter_bytes():
+                into.write(chunk)
+                received += len(chunk)
+                progress(received)
+        return received
+
+    @contextlib.contextmanager
+    def _stream(self, path: str, *, params: dict[str, Any] | None) -> Iterator[httpx.Response]:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        timeout = httpx.Timeout(TIMEOUT_S, read=STREAM_READ_S)
+        try:
+            with self._http.stream(
+                "GET", API_PREFIX + path, params=query or None, timeout=timeout
+            ) as response:
+                if response.is_error:
+                    response.read()
+                    raise CliError(self._error_message(response))
+                yield response
+        except httpx.ConnectError:
+            raise CliError(
+                f"cannot reach Dockyard at {self.url}: is it running? start it with `dockyard up`"
+            ) from None
+        except httpx.TimeoutException:
+            raise CliError(
+                f"Dockyard at {self.url} sent nothing for {STREAM_READ_S:g} s: the stream was "
+                "cut; run the command again"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise CliError(f"stream from Dockyard at {self.url} failed: {exc}") from None
 
     def probe(self, path: str = "/healthz") -> tuple[int, Any]:
         """Status and body of an unauthenticated GET outside /api/v1 (`/healthz`,
