@@ -1,0 +1,133 @@
+"""Docker's json-file log format, as the agent reads it straight from a container's LogPath.
+
+Each line of the file is one entry `{"log":"...","stream":"stdout|stderr","time":"RFC3339Nano"}`.
+Docker splits a line longer than 16 KiB into several entries and only the last one's `log` ends
+in "\\n": `Joiner` puts them together again as one record, cut at the line limit with a marker
+(logs/cut.py), and holds at most the limit in memory however many parts come.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from dockyard.domain.errors import Invalid
+from dockyard.logs.cut import Bounded, decode, marker
+from dockyard.logs.framing import RawLine, Record
+
+# Docker's entries hold at most 16 KiB of output; JSON escaping may make one six times longer.
+# A raw line longer than this is not Docker's, and is skipped as malformed.
+RAW_LIMIT = 6 * 16 * 1024 + 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One decoded line of a json-file log; `final` is False for all but the last part of a
+    line Docker split."""
+
+    log: str
+    stream: str
+    time_ns: int
+
+    @property
+    def final(self) -> bool:
+        return self.log.endswith("\n")
+
+
+def decode_entry(raw: bytes, *, now_ns: int) -> Entry:
+    """The entry in one raw line. Invalid UTF-8 becomes U+FFFD; a missing or unreadable time
+    becomes `now_ns`. Raises Invalid if the line is not a json-file entry."""
+    try:
+        body = json.loads(raw.decode("utf-8", "replace"))
+        log = body["log"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Invalid(f"not a Docker json-file entry: {exc}") from exc
+    if not isinstance(log, str):
+        raise Invalid("not a Docker json-file entry: its log is not a string")
+    stream = body.get("stream")
+    when = body.get("time")
+    try:
+        time_ns = parse_time(when) if isinstance(when, str) else now_ns
+    except Invalid:
+        time_ns = now_ns
+    return Entry(log, stream if isinstance(stream, str) else "stdout", time_ns)
+
+
+def parse_time(value: str) -> int:
+    """Nanoseconds since the epoch of an RFC 3339 time with up to 9 fractional digits, as Docker
+    writes it (`2026-12-06T17:54:38.123456789Z`). Raises Invalid if it is not one."""
+    main, offset = (value[:-1], "+00:00") if value.endswith("Z") else (value[:-6], value[-6:])
+    seconds, _, fraction = main.partition(".")
+    if not fraction.isdigit() and fraction:
+        raise Invalid(f"{value!r} is not an RFC 3339 time")
+    return _epoch(seconds + offset) * 1_000_000_000 + int((fraction + "00000000")[:9] or 0)
+
+
+@lru_cache(maxsize=64)
+def _epoch(seconds: str) -> int:
+    """Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS+HH:MM` (cached: consecutive lines mostly
+    share their second)."""
+    try:
+        return int(datetime.fromisoformat(seconds).timestamp())
+    except ValueError as exc:
+        raise Invalid(f"{seconds!r} is not an RFC 3339 time") from exc
+
+
+class Joiner:
+    """Joins the parts of lines Docker split into records, cut at `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._parts = Bounded(limit)
+        self._first: Entry | None = None
+
+    @property
+    def holding(self) -> bool:
+        """True while parts of an unfinished line are held."""
+        return self._first is not None
+
+    def add(self, entry: Entry, *, inode: int, end: int) -> list[Record]:
+        """The records `entry` finishes: none while parts of a line are still to come, two when
+        it comes from the other stream than the parts held (those are then ended as they are,
+        rather than glued to another stream's line). `end` is the file offset just past the
+        entry's raw line in the file `inode`."""
+        if self._first is None and entry.final and len(entry.log) * 4 <= self._limit:
+            # Fast path: a whole line that fits whatever its characters' sizes.
+            return [Record(entry.time_ns, entry.stream, entry.log[:-1], 0, inode, end)]
+        out: list[Record] = []
+        if self._first is not None and self._first.stream != entry.stream:
+            out.append(self._finish(inode, end, final=False))
+        if self._first is None:
+            self._first = entry
+        self._parts.add(entry.log.encode("utf-8", "replace"))
+        if entry.final:
+            out.append(self._finish(inode, end, final=True))
+        return out
+
+    def flush(self, *, inode: int, end: int) -> Record | None:
+        """The unfinished line as it is (the container stopped without a last newline)."""
+        return self._finish(inode, end, final=False) if self._first is not None else None
+
+    def _finish(self, inode: int, end: int, *, final: bool) -> Record:
+        first, parts = self._first, self._parts
+        assert first is not None
+        self._first, self._parts = None, Bounded(self._limit)
+        kept, cut = parts.kept(), parts.cut
+        # The newline that ends a complete line is not part of the record: it is either the
+        # last kept byte or, in a cut record, the last byte counted.
+        if final and cut:
+            cut -= 1
+        elif final:
+            kept = kept[:-1]
+        text = decode(kept) + (marker(cut) if cut else "")
+        return Record(first.time_ns, first.stream, text, cut, inode, end)
+
+
+def entry_of(line: RawLine, *, now_ns: int) -> Entry:
+    """The entry of a raw line read from a json-file log; Invalid if it is not one (too long to
+    be Docker's, or not its JSON)."""
+    if line.cut:
+        raise Invalid(f"a json-file line of {len(line.data) + line.cut} bytes is not Docker's")
+    return decode_entry(line.data, now_ns=now_ns)

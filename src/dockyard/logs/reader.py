@@ -1,0 +1,185 @@
+"""One source's reader: a followed path (logs/tail.py) made into numbered lines.
+
+Bytes become raw lines (logs/framing.py), raw lines records (Docker's json-file entries joined,
+logs/jsonfile.py, or a declared file's plain lines), records are joined by the service's
+multi-line rule (logs/multiline.py), and each line gets the next number of its source. Every read
+also says where a restarted reader would resume so as to make the very same lines under the very
+same numbers: past the last line returned, or further when what follows it was no line at all.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.domain.errors import Invalid
+from dockyard.logs.checkpoint import Checkpoint
+from dockyard.logs.framing import RawLine, Record, Splitter, plain_record
+from dockyard.logs.jsonfile import RAW_LIMIT, Joiner, entry_of
+from dockyard.logs.multiline import Multiline, MultilineRule
+from dockyard.logs.record import Line
+from dockyard.logs.rotation import Lost
+from dockyard.logs.tail import Tail
+
+
+class Format(enum.StrEnum):
+    JSON_FILE = "json-file"
+    """Docker's json-file log: the container's stdout and stderr."""
+    PLAIN = "plain"
+    """A declared log file: one line per record, the time it was read."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """When one read stops: whichever comes first."""
+
+    max_lines: int = 2000
+    max_bytes: int = 1 << 20
+    max_s: float = 0.2
+    chunk_bytes: int = 256 * 1024
+
+
+@dataclass
+class Read:
+    """What one read made: `lines`; the checkpoint to write once they are stored (`resume`);
+    `at_end`: every byte present was read; `lost` and `malformed` to count."""
+
+    lines: list[Line]
+    resume: Checkpoint
+    at_end: bool
+    lost: list[Lost] = field(default_factory=list)
+    malformed: int = 0
+    bytes_read: int = 0
+
+
+class Reader:
+    """Reads one source from checkpoint `at` on; not thread-safe (one caller at a time)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fmt: Format,
+        stream: str,
+        max_line_bytes: int,
+        at: Checkpoint | None,
+        multiline: MultilineRule | None = None,
+        now_ns: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`stream` names a plain file's lines (its path in the container)."""
+        self._fmt = fmt
+        self._stream = stream
+        self._now_ns = now_ns
+        self._monotonic = monotonic
+        self._tail = Tail(path)
+        self._tail.open(at)
+        limit = RAW_LIMIT if fmt is Format.JSON_FILE else max_line_bytes
+        self._splitter = Splitter(limit)
+        self._joiner = Joiner(max_line_bytes)
+        self._multiline = Multiline(multiline) if multiline else None
+        self._seq = at.seq if at else 0
+        self._resume = at or Checkpoint(0, 0, 0)
+        self._inode = 0  # the file the splitter holds bytes of
+        self._last: tuple[int, int] | None = None  # (inode, end) of the last line made
+
+    @property
+    def seq(self) -> int:
+        """The number of the last line made."""
+        return self._seq
+
+    def read(self, limits: ReadLimits, *, final: bool = False) -> Read:
+        """The lines the files hold now, up to `limits`. With `final` (the writer is gone) a last
+        line without its newline is made too, once every byte present was read."""
+        out = Read([], self._resume, at_end=False)
+        deadline = self._monotonic() + limits.max_s
+        while len(out.lines) < limits.max_lines and out.bytes_read < limits.max_bytes:
+            chunk = self._tail.read(limits.chunk_bytes)
+            if chunk is None:
+                out.at_end = True
+                break
+            if chunk.inode != self._inode:
+                self._switch(chunk.inode, out)
+            out.bytes_read += len(chunk.data)
+            for raw in self._splitter.feed(chunk.data, chunk.start):
+                self._take(raw, chunk.inode, out)
+            if self._monotonic() >= deadline:
+                break
+        now = self._monotonic()
+        if self._multiline is not None:
+            self._emit(self._multiline.due(now=now), out)
+        if out.at_end and final:
+            self._flush(out)
+        out.lost, self._tail.lost = self._tail.lost, []
+        out.resume = self._resume = self._resume_point()
+        return out
+
+    def close(self) -> None:
+        self._tail.close()
+
+    def _switch(self, inode: int, out: Read) -> None:
+        """A new file: a plain line left unfinished in the old one ends there (its writer moved
+        on); Docker never splits an entry across files."""
+        if self._fmt is Format.PLAIN and self._inode:
+            raw = self._splitter.flush()
+            if raw is not None:
+                self._take(raw, self._inode, out)
+        self._inode = inode
+
+    def _take(self, raw: RawLine, inode: int, out: Read) -> None:
+        if self._fmt is Format.PLAIN:
+            record = plain_record(raw, stream=self._stream, time_ns=self._now_ns(), inode=inode)
+            self._join([record], out)
+            return
+        try:
+            entry = entry_of(raw, now_ns=self._now_ns())
+        except Invalid:
+            out.malformed += 1
+            return
+        self._join(self._joiner.add(entry, inode=inode, end=raw.end), out)
+
+    def _join(self, records: list[Record], out: Read) -> None:
+        if self._multiline is None:
+            self._emit(records, out)
+            return
+        now = self._monotonic()
+        for record in records:
+            self._emit(self._multiline.add(record, now=now), out)
+
+    def _emit(self, records: list[Record], out: Read) -> None:
+        for record in records:
+            self._seq += 1
+            out.lines.append(
+                Line(self._seq, record.time_ns, record.stream, record.text, record.cut)
+            )
+            self._last = (record.inode, record.end)
+
+    def _flush(self, out: Read) -> None:
+        inode, offset = self._tail.position()
+        raw = self._splitter.flush()
+        if raw is not None:
+            self._take(raw, inode, out)
+        held = self._joiner.flush(inode=inode, end=offset)
+        self._join([held] if held else [], out)
+        if self._multiline is not None:
+            self._emit(self._multiline.flush(), out)
+
+    def _holding(self) -> bool:
+        multiline = self._multiline is not None and self._multiline.holding
+        return self._splitter.holding or self._joiner.holding or multiline
+
+    def _resume_point(self) -> Checkpoint:
+        """Past everything read if nothing is held back, else past the last line made."""
+        if not self._holding() and self._tail.opened:
+            inode, offset = self._tail.position()
+        elif self._last is not None:
+            inode, offset = self._last
+        else:
+            return Checkpoint(
+                self._resume.inode, self._resume.offset, self._seq,
+                self._resume.size, self._resume.head_len, self._resume.head_sha,
+            )  # fmt: skip
+        return self._tail.checkpoint(inode, offset, self._seq)
