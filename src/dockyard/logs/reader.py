@@ -67,15 +67,17 @@ class Reader:
         max_line_bytes: int,
         at: Checkpoint | None,
         multiline: MultilineRule | None = None,
+        rotate_bytes: int = 0,
         now_ns: Callable[[], int] = time.time_ns,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`stream` names a plain file's lines (its path in the container)."""
+        """`stream` names a plain file's lines (its path in the container); `rotate_bytes` is
+        the size at which the file is rotated, if known (logs/tail.py)."""
         self._fmt = fmt
         self._stream = stream
         self._now_ns = now_ns
         self._monotonic = monotonic
-        self._tail = Tail(path)
+        self._tail = Tail(path, rotate_bytes=rotate_bytes)
         self._tail.open(at)
         limit = RAW_LIMIT if fmt is Format.JSON_FILE else max_line_bytes
         self._splitter = Splitter(limit)

@@ -58,14 +58,17 @@ def same_file(generation: Generation, at: Checkpoint) -> bool:
     )
 
 
-def resume(generations: Sequence[Generation], at: Checkpoint | None) -> Resume:
+def resume(
+    generations: Sequence[Generation], at: Checkpoint | None, *, rotate_bytes: int = 0
+) -> Resume:
     """Where to start reading a path whose generations are `generations` (oldest first).
 
     With no checkpoint every generation is unread: all, from the start. With one whose file is
     present: that file from its offset (from 0 if the file is now shorter: it was truncated, and
     what it held past 0 before is lost), then every newer one. With one whose file is gone (it
     was rotated away and deleted while nobody read it): every generation present, from 0, and
-    the loss of the rest of that file.
+    the loss of the rest of that file: at least its size then less the offset, or, when the
+    path rotates at `rotate_bytes` (Docker's max-size), about that less the offset.
     """
     if at is None:
         return Resume(tuple(generations), 0)
@@ -76,7 +79,7 @@ def resume(generations: Sequence[Generation], at: Checkpoint | None) -> Resume:
                 return Resume(files, at.offset)
             lost = Lost(f"{generation.path} was truncated below offset {at.offset} unread")
             return Resume(files, 0, lost)
-    unread = at.size - at.offset
+    unread = max(at.size, rotate_bytes) - at.offset
     lost = Lost(
         f"file inode {at.inode} rotated away unread after offset {at.offset}"
         + (f", about {unread} bytes" if unread > 0 else ", its size unknown"),

@@ -40,8 +40,11 @@ class _Open:
 class Tail:
     """Reads one path's lines through its rotations; not thread-safe (one reader per path)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, rotate_bytes: int = 0) -> None:
+        """`rotate_bytes`: the size at which the path's writer rotates it, if known (Docker's
+        max-size), to say how much a file rotated away unread held."""
         self.path = path
+        self._rotate_bytes = rotate_bytes
         self.lost: list[Lost] = []
         self.truncations = 0
         self._files: list[_Open] = []  # oldest first; the first is being read
@@ -49,7 +52,7 @@ class Tail:
 
     def open(self, at: Checkpoint | None) -> None:
         """Start at checkpoint `at` (None: at the start of the oldest generation present)."""
-        plan = resume(generations(self.path, heads=True), at)
+        plan = resume(generations(self.path, heads=True), at, rotate_bytes=self._rotate_bytes)
         if plan.lost is not None:
             self.lost.append(plan.lost)
         for index, generation in enumerate(plan.files):

@@ -64,3 +64,8 @@ def test_newer_lists_what_came_after_the_file_being_read() -> None:
     assert newer([OLD2, OLD1, NOW], OLD1.inode) == ((NOW,), True)
     assert newer([OLD1, NOW], NOW.inode) == ((), True)
     assert newer([OLD1, NOW], 999) == ((OLD1, NOW), False)
+
+
+def test_a_file_rotated_away_held_about_the_rotation_size() -> None:
+    plan = resume([NOW], at(OLD1, 1000, size=1000), rotate_bytes=4096)
+    assert plan.lost is not None and plan.lost.bytes == 3096
