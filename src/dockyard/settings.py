@@ -106,11 +106,23 @@ class DockerSettings:
     host: str
     """The engine API: unix:///PATH or tcp://HOST:PORT (DOCKYARD_DOCKER_HOST)."""
     host_is_default: bool
-    """True when DOCKYARD_DOCKER_HOST was not set: only then may `dockyard up` start dockerd."""
+    """True when DOCKYARD_DOCKER_HOST was not set."""
     network: str
     """The bridge network instances join (DOCKYARD_DOCKER_NETWORK)."""
     parallel_starts: int
     """Container starts at once; dockerd tops out at 3-4 starts/s (DOCKYARD_PARALLEL_STARTS)."""
+    dockerd_root: Path | None = None
+    """A dockerd of the platform's own, beside any other engine on the host
+    (DOCKYARD_DOCKERD_ROOT): `dockyard up` starts and supervises one whose data, run state,
+    PID file and configuration file are under this directory, answering at `host` (by default
+    unix://ROOT/docker.sock), with no default bridge and no iptables rules of its own (those
+    belong to the host's engine)."""
+
+    @property
+    def managed(self) -> bool:
+        """True if `dockyard up` may start and supervise dockerd: the host's default engine
+        (DOCKYARD_DOCKER_HOST unset), or an engine of the platform's own (`dockerd_root`)."""
+        return self.host_is_default or self.dockerd_root is not None
 
 
 @dataclass(frozen=True)
@@ -284,12 +296,7 @@ class Settings:
                 port=env.get("DOCKYARD_LISTEN_PORT", _int_in(1, 65535), DEFAULT_PORT),
                 public_url=env.get("DOCKYARD_PUBLIC_URL", _public_url, None),
             ),
-            docker=DockerSettings(
-                host=env.get("DOCKYARD_DOCKER_HOST", _docker_host, DEFAULT_DOCKER_HOST),
-                host_is_default="DOCKYARD_DOCKER_HOST" not in environ,
-                network=env.get("DOCKYARD_DOCKER_NETWORK", _nonempty, "dockyard"),
-                parallel_starts=env.get("DOCKYARD_PARALLEL_STARTS", _int_in(1, 64), 4),
-            ),
+            docker=_docker_settings(env, environ),
             controller=ControllerSettings(
                 resync_s=env.get("DOCKYARD_RESYNC_INTERVAL_S", _seconds(0.1, 3600), 10.0),
                 orphan_grace_s=env.get("DOCKYARD_ORPHAN_GRACE_S", _seconds(0, 86400), 30.0),
@@ -392,6 +399,27 @@ def _database_url(raw: str) -> str:
     if not raw.startswith(("sqlite:///", "postgresql+psycopg://")):
         raise ValueError("use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
     return raw
+
+
+def _docker_settings(env: _Reader, environ: Mapping[str, str]) -> DockerSettings:
+    root = env.get("DOCKYARD_DOCKERD_ROOT", _path, None)
+    own_socket = f"unix://{root / 'docker.sock'}" if root else DEFAULT_DOCKER_HOST
+    host = env.get("DOCKYARD_DOCKER_HOST", _docker_host, own_socket)
+    if root is not None and not host.startswith("unix://"):
+        # The platform's own dockerd listens only on a unix socket: no TCP port to secure.
+        raise Invalid(
+            f"DOCKYARD_DOCKERD_ROOT is set but DOCKYARD_DOCKER_HOST={host!r} is not a unix "
+            "socket: unset DOCKYARD_DOCKER_HOST (the engine then answers at "
+            "unix://ROOT/docker.sock) or name a unix:///PATH",
+            field="DOCKYARD_DOCKER_HOST",
+        )
+    return DockerSettings(
+        host=host,
+        host_is_default="DOCKYARD_DOCKER_HOST" not in environ and root is None,
+        network=env.get("DOCKYARD_DOCKER_NETWORK", _nonempty, "dockyard"),
+        parallel_starts=env.get("DOCKYARD_PARALLEL_STARTS", _int_in(1, 64), 4),
+        dockerd_root=root,
+    )
 
 
 def _docker_host(raw: str) -> str:

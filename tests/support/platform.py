@@ -3,7 +3,9 @@
 `dockyard up` starts the registry, etcd, the server and the agent under its supervisor, each on
 ports, sockets, an etcd prefix and a state directory of the test's own, beside any other
 Dockyard on the machine. The Docker engine is the machine's (shared: `up` uses it as it is and
-does not supervise it). The platform is driven through the `dockyard` CLI, as a user would.
+does not supervise it), or with `own_engine` a dockerd of the platform's own
+(DOCKYARD_DOCKERD_ROOT), which `up` starts and supervises and a test may kill. The platform is
+driven through the `dockyard` CLI, as a user would.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ UP_TIMEOUT_S = 180
 class Platform:
     """One `dockyard up` in `root`; `cli()` runs the dockyard command against it as admin."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, own_engine: bool = False) -> None:
         self.tag = secrets.token_hex(3)
         home = root / "home"
         etcd_port = free_port()
@@ -54,6 +56,10 @@ class Platform:
         }
         for key in ("DOCKYARD_URL", "DOCKYARD_TOKEN", "DOCKYARD_CONFIG"):
             self.env.pop(key, None)
+        if own_engine:
+            self.env.pop("DOCKYARD_DOCKER_HOST", None)
+            # Short: the engine's sockets live under it, and a unix socket path has 107 bytes.
+            self.env["DOCKYARD_DOCKERD_ROOT"] = str(root / "dockerd")
         self.settings = Settings.from_env(self.env)
         self.supervisor = Supervisord(SupervisordPaths.of(self.settings))
 

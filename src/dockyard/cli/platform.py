@@ -1,8 +1,9 @@
 """The platform on this host: what `dockyard up`, `down` and `status` start, stop and inspect.
 
 The processes `up` may start: Debian's dockerd (only when no engine answers and none is
-configured elsewhere), the registry (cli/registry.py), Debian's etcd (IPAM state, when none
-answers at the default endpoint), `dockyard server` and `dockyard agent`. Each runs as a program
+configured elsewhere, or as an engine of the platform's own: DOCKYARD_DOCKERD_ROOT), the
+registry (cli/registry.py), Debian's etcd (IPAM state, when none answers at the default
+endpoint), `dockyard server` and `dockyard agent`. Each runs as a program
 of this host's supervisor (cli/supervisor.py), which restarts it whenever it ends, and logs to
 <state>/logs/NAME.log; `down` stops only those programs. A part that already answers and is
 not a program of the supervisor (a Docker engine run by the host, an etcd cluster) is used as
@@ -25,7 +26,7 @@ from dockyard.cli.processes import Managed, recorded_pid, stop
 from dockyard.cli.registry import REGISTRY_STOP_S, registry_process
 from dockyard.cli.supervision import host_supervisor, supervise
 from dockyard.cli.supervisor import Program
-from dockyard.settings import Settings, read_credentials
+from dockyard.settings import DockerSettings, Settings, read_credentials
 
 ENGINE_START_S = 60.0
 SERVER_START_S = 60.0
@@ -34,16 +35,52 @@ SERVER_STOP_S = 15.0
 # Debian installs dockerd in /usr/sbin, which a non-login PATH may lack.
 DOCKERD_CANDIDATES = ("/usr/sbin/dockerd", "/usr/bin/dockerd")
 SERVER_ARGV = (sys.executable, "-m", "dockyard.cli", "server")
+DAEMON_JSON = "daemon.json"
 
 
 def dockerd_process(settings: Settings, binary: str = "dockerd") -> Managed:
     run, logs = settings.paths.run_dir, settings.paths.logs_dir
     return Managed(
         name="dockerd",
-        argv=(binary, "--host", settings.docker.host),
+        argv=(binary, "--host", settings.docker.host, *own_engine_options(settings.docker)),
         pid_file=run / "dockerd.pid",
         log_file=logs / "dockerd.log",
     )
+
+
+def own_engine_options(docker: DockerSettings) -> tuple[str, ...]:
+    """dockerd's options for an engine of the platform's own (DOCKYARD_DOCKERD_ROOT), none
+    for the host's default one.
+
+    Everything a second dockerd would otherwise share with the host's engine is its own: data
+    and run roots (so its own containerd, under the run root), PID file, configuration file.
+    The bridge and iptables are the host engine's: with iptables on, a dockerd starting
+    rebuilds the DOCKER chains and drops the other engine's rules, and docker0 has one owner.
+    Dockyard's containers join networks Dockyard makes, so neither is needed.
+    """
+    root = docker.dockerd_root
+    if root is None:
+        return ()
+    return (
+        f"--data-root={root / 'data'}",
+        f"--exec-root={root / 'run'}",
+        f"--pidfile={root / 'dockerd.pid'}",
+        f"--config-file={root / DAEMON_JSON}",
+        "--bridge=none",
+        "--iptables=false",
+        "--ip-masq=false",
+    )
+
+
+def prepare_own_engine(docker: DockerSettings) -> None:
+    """Make the own engine's root and an empty configuration file, unless they exist (an
+    operator may edit ROOT/daemon.json; dockerd refuses a named file that is missing)."""
+    if docker.dockerd_root is None:
+        return
+    docker.dockerd_root.mkdir(parents=True, exist_ok=True)
+    config = docker.dockerd_root / DAEMON_JSON
+    if not config.exists():
+        config.write_text("{}\n")
 
 
 def server_process(settings: Settings, argv: tuple[str, ...] = SERVER_ARGV) -> Managed:
@@ -81,10 +118,11 @@ def ensure_engine(settings: Settings, *, env: dict[str, str]) -> str:
     process = dockerd_process(settings, find_dockerd() or "dockerd")
     if engine_answers(docker.host) and not _ours(settings, process):
         return f"running at {docker.host} (not started by dockyard up)"
-    if not docker.host_is_default:
+    if not docker.managed:
         raise CliError(
             f"no Docker engine answers at {docker.host} (DOCKYARD_DOCKER_HOST): start it, "
-            "or unset DOCKYARD_DOCKER_HOST to let `dockyard up` start this host's dockerd"
+            "or unset DOCKYARD_DOCKER_HOST to let `dockyard up` start this host's dockerd "
+            "(or set DOCKYARD_DOCKERD_ROOT for one of the platform's own)"
         )
     binary = find_dockerd()
     if binary is None:
@@ -97,6 +135,7 @@ def ensure_engine(settings: Settings, *, env: dict[str, str]) -> str:
             f"no Docker engine answers at {docker.host}, and only root may start dockerd: "
             "run `sudo dockyard up`, or start Docker yourself"
         )
+    prepare_own_engine(docker)
     done = supervise(
         settings,
         Program(dockerd_process(settings, binary), stop_s=DOCKERD_STOP_S, signal_group=False),

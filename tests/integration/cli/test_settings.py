@@ -147,3 +147,35 @@ def test_the_supervisor_is_chosen_by_the_host_unless_named() -> None:
     assert Settings.from_env({"HOME": "/h"}, uid=0).supervisor.kind == "auto"
     named = Settings.from_env({"HOME": "/h", "DOCKYARD_SUPERVISOR": "systemd"}, uid=0)
     assert named.supervisor.kind == "systemd"
+
+
+def test_an_engine_of_the_platforms_own_answers_under_its_root_by_default() -> None:
+    settings = Settings.from_env({"HOME": "/h", "DOCKYARD_DOCKERD_ROOT": "/srv/engine"}, uid=0)
+    assert settings.docker.dockerd_root == Path("/srv/engine")
+    assert settings.docker.host == "unix:///srv/engine/docker.sock"
+    assert settings.docker.managed and not settings.docker.host_is_default
+
+
+@pytest.mark.parametrize(
+    ("environ", "managed"),
+    [
+        ({}, True),
+        ({"DOCKYARD_DOCKER_HOST": "unix:///run/other.sock"}, False),
+        ({"DOCKYARD_DOCKER_HOST": "tcp://10.0.0.1:2375"}, False),
+        ({"DOCKYARD_DOCKERD_ROOT": "/e", "DOCKYARD_DOCKER_HOST": "unix:///run/e.sock"}, True),
+    ],
+)
+def test_up_manages_the_default_engine_or_one_of_its_own(
+    environ: dict[str, str], managed: bool
+) -> None:
+    assert Settings.from_env({"HOME": "/h", **environ}, uid=0).docker.managed is managed
+
+
+def test_an_engine_of_the_platforms_own_listens_on_a_unix_socket_only() -> None:
+    with pytest.raises(Invalid) as caught:
+        Settings.from_env(
+            {"HOME": "/h", "DOCKYARD_DOCKERD_ROOT": "/e", "DOCKYARD_DOCKER_HOST": "tcp://h:2375"},
+            uid=0,
+        )
+    assert caught.value.field == "DOCKYARD_DOCKER_HOST"
+    assert "unix" in caught.value.message
