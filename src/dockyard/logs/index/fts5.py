@@ -1,0 +1,305 @@
+"""The LogIndex on SQLite FTS5 (stdlib sqlite3): one database file per day partition.
+
+Each partition holds `source` (team, service, env, instance, channel -> a small id), `line`
+(the lines, with indexes for time order and for context by seq), `line_fts` (contentless
+FTS5 over the text and a `tags` column) and `mark` (the per-source high-water mark, written in
+the same transaction as the lines). Filters go inside MATCH as tags (`q<source id>`,
+`o<stream hex>`, `l<level>`): the engine then intersects posting lists instead of checking
+rows one by one, which measured 20x faster (REFERENCE.md). WAL lets servers read while the
+indexer writes; readers use their own connections, so they see only what was committed.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from dockyard.domain.errors import DiskFull, Unavailable
+from dockyard.logs.index import partitions
+from dockyard.logs.index.base import (
+    Added,
+    Filters,
+    Hit,
+    Key,
+    LevelPatterns,
+    Order,
+    Page,
+    check_context,
+    check_limit,
+    decode_cursor,
+)
+from dockyard.logs.index.fts5_sql import SCHEMA, Select, select
+from dockyard.logs.level import level_of
+from dockyard.logs.query import Query
+from dockyard.logs.record import Batch, Line, Source
+
+SUFFIX = ".db"
+T = TypeVar("T")
+
+
+class Fts5Index:
+    """A LogIndex (logs/index/base.py) in SQLite files under `root`."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self._lock = threading.RLock()
+        self._writers: dict[str, sqlite3.Connection] = {}
+        self._readers: dict[str, sqlite3.Connection] = {}
+        self._source_ids: dict[str, dict[str, int]] = {}
+        self._next_id: dict[str, int] = {}
+        self._marks: dict[str, int] | None = None  # committed, over all partitions
+        self._staged: dict[str, int] = {}
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add(self, batches: Sequence[Batch], *, patterns: LevelPatterns | None = None) -> Added:
+        with self._lock:
+            lines = duplicates = newest = 0
+            for batch in batches:
+                fresh = self._fresh(batch)
+                duplicates += len(batch.lines) - len(fresh)
+                if not fresh:
+                    continue
+                pattern = (patterns or {}).get((batch.source.team, batch.source.service))
+                for day, part in _by_day(fresh).items():
+                    self._insert(day, batch.source, part, pattern)
+                self._staged[batch.source.key] = fresh[-1].seq
+                lines += len(fresh)
+                newest = max(newest, *(line.time_ns for line in fresh))
+            return Added(lines, duplicates, newest)
+
+    def commit(self) -> None:
+        with self._lock:
+            for db in self._writers.values():
+                if db.in_transaction:
+                    _guard(functools.partial(db.execute, "COMMIT"))
+            self._committed_marks().update(self._staged)
+            self._staged.clear()
+
+    def rollback(self) -> None:
+        with self._lock:
+            for day in list(self._writers):
+                self._writers.pop(day).close()  # closing rolls back; ids and sources re-read
+            self._staged.clear()
+            self._marks = None  # a commit may have failed half way: read what holds
+
+    def _fresh(self, batch: Batch) -> tuple[Line, ...]:
+        key = batch.source.key
+        high = self._staged.get(key, self._committed_marks().get(key, 0))
+        return tuple(line for line in batch.lines if line.seq > high)
+
+    def _insert(
+        self, day: str, source: Source, lines: Iterable[Line], pattern: re.Pattern[str] | None
+    ) -> None:
+        db = self._writer(day)
+        if not db.in_transaction:
+            db.execute("BEGIN")
+        sid = self._source_id(day, db, source)
+        first = self._next_id[day]
+        rows = []
+        tags = []
+        for offset, line in enumerate(lines):
+            level = level_of(line.text, pattern)
+            rows.append(
+                (first + offset, sid, line.seq, line.time_ns, line.stream, level, line.text)
+            )
+            tags.append((first + offset, line.text, _tags(sid, line.stream, level)))
+        self._next_id[day] = first + len(rows)
+        _guard(lambda: db.executemany("INSERT INTO line VALUES (?,?,?,?,?,?,?)", rows))
+        _guard(
+            lambda: db.executemany("INSERT INTO line_fts(rowid, text, tags) VALUES (?,?,?)", tags)
+        )
+        _guard(
+            lambda: db.execute(
+                "INSERT INTO mark VALUES (?, ?) ON CONFLICT(source) DO UPDATE SET seq = "
+                "max(seq, excluded.seq)",
+                (source.key, rows[-1][2]),
+            )
+        )
+
+    def _writer(self, day: str) -> sqlite3.Connection:
+        db = self._writers.get(day)
+        if db is None:
+            db = _connect(self.root / f"{day}{SUFFIX}")
+            _guard(lambda: db.executescript(SCHEMA))
+            self._writers[day] = db
+            self._source_ids[day] = {
+                key: sid
+                for sid, key in db.execute(
+                    "SELECT id, team||'/'||service||'/'||env||'/'||instance||'/'||channel "
+                    "FROM source"
+                )
+            }
+            self._next_id[day] = db.execute("SELECT coalesce(max(id), 0) + 1 FROM line").fetchone()[
+                0
+            ]
+        return db
+
+    def _source_id(self, day: str, db: sqlite3.Connection, source: Source) -> int:
+        ids = self._source_ids[day]
+        sid = ids.get(source.key)
+        if sid is None:
+            cur = db.execute(
+                "INSERT INTO source(team, service, env, instance, channel) VALUES (?,?,?,?,?)",
+                (source.team, source.service, str(source.env), source.instance, source.channel),
+            )
+            sid = ids[source.key] = int(cur.lastrowid or 0)
+        return sid
+
+    def _committed_marks(self) -> dict[str, int]:
+        if self._marks is None:
+            marks: dict[str, int] = {}
+            for day in partitions.on_disk(self.root):
+                for key, seq in self._reader(day).execute("SELECT source, seq FROM mark"):
+                    marks[key] = max(seq, marks.get(key, 0))
+            self._marks = marks
+        return self._marks
+
+    # -- reading -------------------------------------------------------------------------
+
+    def search(
+        self,
+        filters: Filters,
+        query: Query,
+        *,
+        cursor: str | None = None,
+        order: Order = Order.NEWEST,
+        limit: int = 100,
+    ) -> Page:
+        check_limit(limit)
+        after = decode_cursor(cursor, order) if cursor else None
+        with self._lock:
+            days = partitions.visit(self.days(), filters, after, order)
+
+            def fetch(day: str, key: Key | None, n: int) -> list[Hit]:
+                plan = select(self._reader(day), filters, query, after=key, order=order, limit=n)
+                return self._run(day, plan)
+
+            return partitions.gather(days, fetch, after=after, order=order, limit=limit)
+
+    def count(self, filters: Filters, query: Query) -> int:
+        with self._lock:
+            total = 0
+            for day in partitions.visit(self.days(), filters, None, Order.OLDEST):
+                plan = select(self._reader(day), filters, query, count=True)
+                if plan is not None:
+                    total += int(self._reader(day).execute(plan.sql, plan.args).fetchone()[0])
+            return total
+
+    def context(self, *, instance: str, channel: str, seq: int, n: int) -> tuple[Hit, ...]:
+        check_context(n)
+        with self._lock:
+            hits: list[Hit] = []
+            for day in self.days():
+                db = self._reader(day)
+                hits.extend(
+                    _hit(row) for row in db.execute(_CONTEXT, (instance, channel, seq - n, seq + n))
+                )
+            ordered = sorted(hits, key=lambda h: h.seq)
+            return tuple(ordered) if any(h.seq == seq for h in ordered) else ()
+
+    def _run(self, day: str, plan: Select | None) -> list[Hit]:
+        if plan is None:
+            return []
+        try:
+            return [_hit(row) for row in self._reader(day).execute(plan.sql, plan.args)]
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # a partition the writer is creating right now
+                return []
+            raise Unavailable(f"the log index partition {day} cannot be read: {exc}") from exc
+
+    def _reader(self, day: str) -> sqlite3.Connection:
+        db = self._readers.get(day)
+        if db is None:
+            db = self._readers[day] = _connect(self.root / f"{day}{SUFFIX}")
+            db.execute("PRAGMA query_only = ON")
+        return db
+
+    # -- partitions ----------------------------------------------------------------------
+
+    def days(self) -> tuple[str, ...]:
+        with self._lock:
+            held = partitions.on_disk(self.root)
+            for gone in set(self._readers) - set(held):
+                self._readers.pop(gone).close()
+            return held
+
+    def drop_before(self, day: str) -> tuple[str, ...]:
+        with self._lock:
+            return self._drop(partitions.expired(self.days(), day))
+
+    def cap(self, max_bytes: int) -> tuple[str, ...]:
+        with self._lock:
+            sizes = [(d, partitions.bytes_of(self.root, d)) for d in self.days()]
+            return self._drop(partitions.over_cap(sizes, max_bytes))
+
+    def size_bytes(self) -> int:
+        return sum(partitions.bytes_of(self.root, d) for d in partitions.on_disk(self.root))
+
+    def _drop(self, days: Sequence[str]) -> tuple[str, ...]:
+        for day in days:
+            for pool in (self._writers, self._readers):
+                db = pool.pop(day, None)
+                if db is not None:
+                    db.close()
+            self._source_ids.pop(day, None)
+            partitions.remove(self.root, day)
+        if days:
+            self._marks = None  # re-read from the partitions that remain
+        return tuple(days)
+
+    def close(self) -> None:
+        with self._lock:
+            for db in [*self._writers.values(), *self._readers.values()]:
+                db.close()
+            self._writers.clear()
+            self._readers.clear()
+            self._staged.clear()
+            self._marks = None
+
+
+_CONTEXT = (
+    "SELECT s.team, s.service, s.env, s.instance, s.channel, l.stream, l.seq, l.time_ns, "
+    "l.level, l.text FROM source s CROSS JOIN line l ON l.source = s.id "
+    "WHERE s.instance = ? AND s.channel = ? AND l.seq BETWEEN ? AND ? ORDER BY l.seq"
+)
+
+
+def _by_day(lines: Sequence[Line]) -> dict[str, list[Line]]:
+    out: dict[str, list[Line]] = {}
+    for line in lines:
+        out.setdefault(partitions.day_of(line.time_ns), []).append(line)
+    return out
+
+
+def _tags(source_id: int, stream: str, level: str) -> str:
+    return f"all q{source_id} o{stream.encode().hex()} l{level or 'none'}"
+
+
+def _hit(row: tuple[str, str, str, str, str, str, int, int, str, str]) -> Hit:
+    return Hit(*row)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses nothing
+    return db
+
+
+def _guard(call: Callable[[], T]) -> T:
+    """Run one write; a full disk becomes DiskFull, any other refusal Unavailable."""
+    try:
+        return call()
+    except sqlite3.OperationalError as exc:
+        if "full" in str(exc):
+            raise DiskFull(
+                f"the log index disk is full: {exc}; free space or lower retention"
+            ) from exc
+        raise Unavailable(f"the log index refused a write: {exc}") from exc

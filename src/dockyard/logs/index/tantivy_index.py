@@ -1,0 +1,294 @@
+"""The LogIndex on tantivy (PyPI `tantivy`): one index directory per day partition.
+
+A line is one document: `text` tokenized like logs/query.py (letters and digits, lower case,
+with positions for phrases), the filter columns as raw terms, `seq` and `time_ns` as integer
+fast fields (time order). Each source's high-water mark is one `kind=mark` document per
+partition, replaced (delete by term + add) in the same commit as the lines it covers, so a
+kill -9 leaves lines and mark agreeing. Readers reload before each search and so see every
+commit of the writing process (which holds the partition's writer lock).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from dockyard.domain.errors import Unavailable
+from dockyard.logs.index import partitions
+from dockyard.logs.index.base import (
+    Added,
+    Filters,
+    Hit,
+    Key,
+    LevelPatterns,
+    Order,
+    Page,
+    check_context,
+    check_limit,
+    decode_cursor,
+)
+from dockyard.logs.index.tantivy_query import SCHEMA, Where
+from dockyard.logs.level import level_of
+from dockyard.logs.query import Query
+from dockyard.logs.record import Batch, Line, Source
+
+WRITER_HEAP = 128_000_000
+TIES = 100_000
+"""Most lines of one nanosecond read to order ties exactly (far beyond any real burst)."""
+
+
+class TantivyIndex:
+    """A LogIndex (logs/index/base.py) in tantivy directories under `root`."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self._lock = threading.RLock()
+        self._indexes: dict[str, tantivy.Index] = {}
+        self._writers: dict[str, tantivy.IndexWriter] = {}
+        self._marks: dict[str, int] | None = None
+        self._staged: dict[str, int] = {}
+        self._staged_days: dict[str, dict[str, int]] = {}
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add(self, batches: Sequence[Batch], *, patterns: LevelPatterns | None = None) -> Added:
+        with self._lock:
+            lines = duplicates = newest = 0
+            for batch in batches:
+                high = self._high(batch.source.key)
+                fresh = [line for line in batch.lines if line.seq > high]
+                duplicates += len(batch.lines) - len(fresh)
+                if not fresh:
+                    continue
+                pattern = (patterns or {}).get((batch.source.team, batch.source.service))
+                for line in fresh:
+                    day = partitions.day_of(line.time_ns)
+                    self._writer(day).add_document(_document(batch.source, line, pattern))
+                    self._staged_days.setdefault(day, {})[batch.source.key] = line.seq
+                self._staged[batch.source.key] = fresh[-1].seq
+                lines += len(fresh)
+                newest = max(newest, *(line.time_ns for line in fresh))
+            return Added(lines, duplicates, newest)
+
+    def commit(self) -> None:
+        with self._lock:
+            for day, marks in self._staged_days.items():
+                writer = self._writer(day)
+                for key, seq in marks.items():
+                    writer.delete_documents_by_term("mark", key)
+                    writer.add_document(tantivy.Document(kind="mark", mark=key, seq=seq))
+            try:
+                for day in self._staged_days:
+                    self._writers[day].commit()
+            except ValueError as exc:
+                raise Unavailable(f"the log index refused a commit: {exc}") from exc
+            for day in set(self._writers) - set(self._staged_days):
+                self._writers.pop(day).wait_merging_threads()  # idle: free its heap
+            self._marks_committed().update(self._staged)
+            self._staged.clear()
+            self._staged_days.clear()
+
+    def rollback(self) -> None:
+        with self._lock:
+            for writer in self._writers.values():
+                writer.rollback()
+            self._writers.clear()
+            self._staged.clear()
+            self._staged_days.clear()
+            self._marks = None  # a commit may have failed half way: read what holds
+
+    def _high(self, key: str) -> int:
+        return self._staged.get(key, self._marks_committed().get(key, 0))
+
+    def _writer(self, day: str) -> tantivy.IndexWriter:
+        writer = self._writers.get(day)
+        if writer is None:
+            try:
+                writer = self._index(day).writer(heap_size=WRITER_HEAP, num_threads=2)
+            except ValueError as exc:
+                raise Unavailable(f"the log index partition {day} is locked: {exc}") from exc
+            self._writers[day] = writer
+        return writer
+
+    def _marks_committed(self) -> dict[str, int]:
+        if self._marks is None:
+            marks: dict[str, int] = {}
+            for day in partitions.on_disk(self.root):
+                searcher = self._searcher(day)
+                found = searcher.search(Where.marks(), TIES, count=False)
+                for _, address in found.hits:
+                    doc = searcher.doc(address)
+                    key, seq = str(doc.get_first("mark")), int(doc.get_first("seq") or 0)
+                    marks[key] = max(seq, marks.get(key, 0))
+            self._marks = marks
+        return self._marks
+
+    # -- reading -------------------------------------------------------------------------
+
+    def search(
+        self,
+        filters: Filters,
+        query: Query,
+        *,
+        cursor: str | None = None,
+        order: Order = Order.NEWEST,
+        limit: int = 100,
+    ) -> Page:
+        check_limit(limit)
+        after = decode_cursor(cursor, order) if cursor else None
+        with self._lock:
+            days = partitions.visit(self.days(), filters, after, order)
+            where = Where(filters, query)
+
+            def fetch(day: str, key: Key | None, n: int) -> list[Hit]:
+                return _page(self._searcher(day), where, key, order, n)
+
+            return partitions.gather(days, fetch, after=after, order=order, limit=limit)
+
+    def count(self, filters: Filters, query: Query) -> int:
+        with self._lock:
+            where = Where(filters, query)
+            days = partitions.visit(self.days(), filters, None, Order.OLDEST)
+            return sum(_count(self._searcher(d), where.lines()) for d in days)
+
+    def context(self, *, instance: str, channel: str, seq: int, n: int) -> tuple[Hit, ...]:
+        check_context(n)
+        with self._lock:
+            hits: list[Hit] = []
+            for day in self.days():
+                searcher = self._searcher(day)
+                found = searcher.search(
+                    Where.around(instance, channel, seq - n, seq + n), 2 * n + 1, count=False
+                )
+                hits.extend(_hit(searcher.doc(address)) for _, address in found.hits)
+            ordered = sorted(hits, key=lambda h: h.seq)
+            return tuple(ordered) if any(h.seq == seq for h in ordered) else ()
+
+    def _index(self, day: str) -> tantivy.Index:
+        index = self._indexes.get(day)
+        if index is None:
+            path = self.root / day
+            path.mkdir(exist_ok=True)
+            index = self._indexes[day] = tantivy.Index(SCHEMA, path=str(path), reuse=True)
+        return index
+
+    def _searcher(self, day: str) -> tantivy.Searcher:
+        index = self._index(day)
+        index.reload()  # the writer may be another process: pick up its last commit
+        return index.searcher()
+
+    # -- partitions ----------------------------------------------------------------------
+
+    def days(self) -> tuple[str, ...]:
+        with self._lock:
+            held = partitions.on_disk(self.root)
+            for gone in set(self._indexes) - set(held):
+                self._forget(gone)
+            return held
+
+    def drop_before(self, day: str) -> tuple[str, ...]:
+        with self._lock:
+            return self._drop(partitions.expired(self.days(), day))
+
+    def cap(self, max_bytes: int) -> tuple[str, ...]:
+        with self._lock:
+            sizes = [(d, partitions.bytes_of(self.root, d)) for d in self.days()]
+            return self._drop(partitions.over_cap(sizes, max_bytes))
+
+    def size_bytes(self) -> int:
+        return sum(partitions.bytes_of(self.root, d) for d in partitions.on_disk(self.root))
+
+    def _drop(self, days: Sequence[str]) -> tuple[str, ...]:
+        for day in days:
+            self._forget(day)
+            partitions.remove(self.root, day)
+        if days:
+            self._marks = None
+        return tuple(days)
+
+    def _forget(self, day: str) -> None:
+        writer = self._writers.pop(day, None)
+        if writer is not None:
+            writer.rollback()
+        self._indexes.pop(day, None)
+        self._staged_days.pop(day, None)
+
+    def close(self) -> None:
+        with self._lock:
+            self.rollback()
+            self._indexes.clear()
+            self._marks = None
+
+
+def _document(source: Source, line: Line, pattern: re.Pattern[str] | None) -> tantivy.Document:
+    return tantivy.Document(
+        kind="line",
+        team=source.team,
+        service=source.service,
+        env=str(source.env),
+        instance=source.instance,
+        channel=source.channel,
+        stream=line.stream,
+        level=level_of(line.text, pattern) or "none",
+        seq=line.seq,
+        time_ns=line.time_ns,
+        text=line.text,
+    )
+
+
+def _page(
+    searcher: tantivy.Searcher, where: Where, after: Key | None, order: Order, n: int
+) -> list[Hit]:
+    """Up to `n` hits after `after` in exact key order: tantivy orders by time only, so the
+    lines sharing the boundary times are read whole and ordered here."""
+    tantivy_order = tantivy.Order.Desc if order is Order.NEWEST else tantivy.Order.Asc
+    found = searcher.search(
+        where.lines(beyond=after[0] if after else None, order=order),
+        n,
+        count=False,
+        order_by_field="time_ns",
+        order=tantivy_order,
+    ).hits
+    addresses = [address for _, address in found]
+    edges = set()
+    if after is not None:
+        edges.add(after[0])
+    if len(found) == n:
+        edges.add(int(found[-1][0]))
+        addresses = [a for t, a in found if int(t) != int(found[-1][0])]
+    hits = [_hit(searcher.doc(a)) for a in addresses]
+    for time_ns in edges:
+        tied = searcher.search(where.lines(at=time_ns), TIES, count=False).hits
+        hits.extend(_hit(searcher.doc(a)) for _, a in tied)
+    newest = order is Order.NEWEST
+    if after is not None:
+        hits = [h for h in hits if (h.key < after if newest else h.key > after)]
+    unique = {h.key: h for h in hits}
+    return sorted(unique.values(), key=lambda h: h.key, reverse=newest)[:n]
+
+
+def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
+    found: Any = searcher.search(query, 1, count=True)
+    return int(found.count or 0)
+
+
+def _hit(doc: tantivy.Document) -> Hit:
+    d: dict[str, Any] = {name: values[0] for name, values in doc.to_dict().items() if values}
+    return Hit(
+        team=d["team"],
+        service=d["service"],
+        env=d["env"],
+        instance=d["instance"],
+        channel=d["channel"],
+        stream=d["stream"],
+        seq=int(d["seq"]),
+        time_ns=int(d["time_ns"]),
+        level="" if d["level"] == "none" else d["level"],
+        text=d["text"],
+    )
