@@ -1,0 +1,181 @@
+"""The indexer: the durable stream consumer "indexer" that writes every line into the search
+index (logs/index/), so a line is searchable within about a second of reaching the stream.
+
+Order of work, which is what makes it lose nothing and add nothing twice: fetch, stage in the
+index, commit, and only then acknowledge. A process killed before a commit leaves its batches
+unacknowledged; the stream delivers them again and the index skips the lines it already holds
+(per-source high-water marks, committed with the lines). Batches that cannot be decoded are
+terminated and counted; they would never decode on a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dockyard.domain.errors import Invalid, Unavailable
+from dockyard.logs.index import partitions
+from dockyard.logs.index.base import LevelPatterns, LogIndex
+from dockyard.logs.record import Batch
+from dockyard.logs.stream import Delivery, LogStream
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "indexer"
+
+
+@dataclass
+class IndexerCounters:
+    """What the indexer has done since it started (exposed as metrics by its caller)."""
+
+    batches: int = 0
+    lines: int = 0
+    duplicates: int = 0
+    undecodable: int = 0
+    commits: int = 0
+    failures: int = 0
+    newest_ns: int = 0
+    """Time of the newest line committed; 0 before the first."""
+
+    def lag_s(self, now_ns: int) -> float:
+        """Seconds between now and the newest line indexed (0 before any line)."""
+        return max(0.0, (now_ns - self.newest_ns) / 1e9) if self.newest_ns else 0.0
+
+
+@dataclass(frozen=True)
+class IndexerSettings:
+    commit_every_s: float = 0.5
+    """Longest a fetched line waits before its commit: bounds write-to-searchable latency."""
+    max_pending_lines: int = 50_000
+    """Commit early when this many lines wait (bounds memory under a burst)."""
+    max_batches: int = 256
+    """Batches asked of the stream per fetch."""
+    retry_s: float = 1.0
+    """Wait after the stream or the index failed, before trying again."""
+
+
+class Indexer:
+    """Moves batches from `stream` into `index` until cancelled (`run`)."""
+
+    def __init__(
+        self,
+        stream: LogStream,
+        index: LogIndex,
+        *,
+        settings: IndexerSettings | None = None,
+        patterns: Callable[[], LevelPatterns] | None = None,
+        consumer: str = CONSUMER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.index = index
+        self.settings = settings or IndexerSettings()
+        self.counters = IndexerCounters()
+        self._patterns = patterns
+        self._consumer = consumer
+        self._clock = clock
+        self._pending: list[Delivery] = []
+        self._pending_lines = 0
+        self._staged_newest = 0
+        self._oldest_pending: float | None = None
+
+    async def run(self) -> None:
+        """Index until cancelled. A failing stream or index is logged and retried; what was
+        staged but not committed when cancelled is dropped (the stream delivers it again)."""
+        try:
+            while True:
+                try:
+                    await self.step()
+                except Unavailable as exc:
+                    self.counters.failures += 1
+                    log.warning("indexer cannot go on now: %s", exc.message)
+                    await self._abandon()
+                    await asyncio.sleep(self.settings.retry_s)
+        finally:
+            self.index.rollback()
+
+    async def step(self) -> None:
+        """One fetch (waiting at most until the next commit is due), then a commit if due."""
+        deliveries = await self.stream.fetch(
+            self._consumer, max_batches=self.settings.max_batches, timeout_s=self._wait_s()
+        )
+        taken: list[Delivery] = []
+        batches: list[Batch] = []
+        for delivery in deliveries:
+            batch = await self._decoded(delivery)
+            if batch is not None:
+                taken.append(delivery)
+                batches.append(batch)
+        if batches:
+            await self._stage(batches)
+            self._pending.extend(taken)
+        if self._due():
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Commit what is staged, then acknowledge its batches."""
+        if not self._pending:
+            return
+        await asyncio.to_thread(self.index.commit)
+        self.counters.commits += 1
+        self.counters.newest_ns = max(self.counters.newest_ns, self._staged_newest)
+        pending, self._pending = self._pending, []
+        self._pending_lines, self._oldest_pending = 0, None
+        for delivery in pending:
+            await delivery.ack()
+
+    async def retention(self, *, keep_days: int, now_ns: int | None = None) -> tuple[str, ...]:
+        """Drop the day partitions older than `keep_days` days (today counts as one)."""
+        first = partitions.oldest_kept(now_ns or time.time_ns(), keep_days)
+        dropped = await asyncio.to_thread(self.index.drop_before, first)
+        if dropped:
+            log.info("log index retention dropped days=%s", ",".join(dropped))
+        return dropped
+
+    async def _decoded(self, delivery: Delivery) -> Batch | None:
+        try:
+            return delivery.batch
+        except Invalid as exc:
+            self.counters.undecodable += 1
+            log.warning("indexer terminated an undecodable batch: %s", exc.message)
+            await delivery.term()
+            return None
+
+    async def _stage(self, batches: list[Batch]) -> None:
+        patterns = self._patterns() if self._patterns else None
+        added = await asyncio.to_thread(self.index.add, batches, patterns=patterns)
+        self.counters.batches += len(batches)
+        self.counters.lines += added.lines
+        self.counters.duplicates += added.duplicates
+        self._staged_newest = max(self._staged_newest, added.newest_ns)
+        self._pending_lines += added.lines + added.duplicates
+        if self._oldest_pending is None:
+            self._oldest_pending = self._clock()
+
+    def _due(self) -> bool:
+        if self._oldest_pending is None:
+            return False
+        waited = self._clock() - self._oldest_pending
+        return (
+            waited >= self.settings.commit_every_s
+            or self._pending_lines >= self.settings.max_pending_lines
+        )
+
+    def _wait_s(self) -> float:
+        if self._oldest_pending is None:
+            return self.settings.commit_every_s
+        waited = self._clock() - self._oldest_pending
+        return max(0.01, self.settings.commit_every_s - waited)
+
+    async def _abandon(self) -> None:
+        """After a failure: drop what is staged and let the stream deliver it again."""
+        await asyncio.to_thread(self.index.rollback)
+        pending, self._pending = self._pending, []
+        self._pending_lines, self._oldest_pending = 0, None
+        for delivery in pending:
+            with contextlib.suppress(Unavailable):  # it redelivers after its ack wait anyway
+                await delivery.nak(delay_s=self.settings.retry_s)
