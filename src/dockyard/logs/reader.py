@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,25 +84,24 @@ class Reader:
         self._splitter = Splitter(limit)
         self._joiner = Joiner(max_line_bytes)
         self._multiline = Multiline(multiline) if multiline else None
-        self._seq = at.seq if at else 0
+        self._seq = at.seq if at else 0  # the last line made
+        self._returned = self._seq  # the last line returned
         self._resume = at or Checkpoint(0, 0, 0)
         self._inode = 0  # the file the splitter holds bytes of
-        self._last: tuple[int, int] | None = None  # (inode, end) of the last line made
-
-    @property
-    def seq(self) -> int:
-        """The number of the last line made."""
-        return self._seq
+        self._last: tuple[int, int] | None = None  # (inode, end) of the last line returned
+        # Lines made but not yet returned: at most one chunk's worth past a read's max_lines.
+        self._ready: deque[tuple[Line, int, int]] = deque()
 
     def read(self, limits: ReadLimits, *, final: bool = False) -> Read:
         """The lines the files hold now, up to `limits`. With `final` (the writer is gone) a last
         line without its newline is made too, once every byte present was read."""
         out = Read([], self._resume, at_end=False)
         deadline = self._monotonic() + limits.max_s
-        while len(out.lines) < limits.max_lines and out.bytes_read < limits.max_bytes:
+        tail_end = False
+        while len(self._ready) < limits.max_lines and out.bytes_read < limits.max_bytes:
             chunk = self._tail.read(limits.chunk_bytes)
             if chunk is None:
-                out.at_end = True
+                tail_end = True
                 break
             if chunk.inode != self._inode:
                 self._switch(chunk.inode, out)
@@ -110,11 +110,16 @@ class Reader:
                 self._take(raw, chunk.inode, out)
             if self._monotonic() >= deadline:
                 break
-        now = self._monotonic()
         if self._multiline is not None:
-            self._emit(self._multiline.due(now=now), out)
-        if out.at_end and final:
+            self._emit(self._multiline.due(now=self._monotonic()))
+        if tail_end and final:
             self._flush(out)
+        for _ in range(min(len(self._ready), limits.max_lines)):
+            line, inode, end = self._ready.popleft()
+            out.lines.append(line)
+            self._last = (inode, end)
+            self._returned = line.seq
+        out.at_end = tail_end and not self._ready
         out.lost, self._tail.lost = self._tail.lost, []
         out.resume = self._resume = self._resume_point()
         return out
@@ -145,19 +150,17 @@ class Reader:
 
     def _join(self, records: list[Record], out: Read) -> None:
         if self._multiline is None:
-            self._emit(records, out)
+            self._emit(records)
             return
         now = self._monotonic()
         for record in records:
-            self._emit(self._multiline.add(record, now=now), out)
+            self._emit(self._multiline.add(record, now=now))
 
-    def _emit(self, records: list[Record], out: Read) -> None:
+    def _emit(self, records: list[Record]) -> None:
         for record in records:
             self._seq += 1
-            out.lines.append(
-                Line(self._seq, record.time_ns, record.stream, record.text, record.cut)
-            )
-            self._last = (record.inode, record.end)
+            line = Line(self._seq, record.time_ns, record.stream, record.text, record.cut)
+            self._ready.append((line, record.inode, record.end))
 
     def _flush(self, out: Read) -> None:
         inode, offset = self._tail.position()
@@ -167,21 +170,18 @@ class Reader:
         held = self._joiner.flush(inode=inode, end=offset)
         self._join([held] if held else [], out)
         if self._multiline is not None:
-            self._emit(self._multiline.flush(), out)
+            self._emit(self._multiline.flush())
 
     def _holding(self) -> bool:
         multiline = self._multiline is not None and self._multiline.holding
-        return self._splitter.holding or self._joiner.holding or multiline
+        return bool(self._ready) or self._splitter.holding or self._joiner.holding or multiline
 
     def _resume_point(self) -> Checkpoint:
-        """Past everything read if nothing is held back, else past the last line made."""
+        """Past everything read if nothing is held back, else past the last line returned."""
         if not self._holding() and self._tail.opened:
             inode, offset = self._tail.position()
         elif self._last is not None:
             inode, offset = self._last
         else:
-            return Checkpoint(
-                self._resume.inode, self._resume.offset, self._seq,
-                self._resume.size, self._resume.head_len, self._resume.head_sha,
-            )  # fmt: skip
-        return self._tail.checkpoint(inode, offset, self._seq)
+            return self._resume
+        return self._tail.checkpoint(inode, offset, self._returned)

@@ -1,0 +1,270 @@
+"""The shipper: every followed source read (logs/reader.py), published to the LogStream in
+batches, and checkpointed once the stream stored them; the agent's log part drives it
+(agent/logs.py says which sources exist and when their writers stop or go).
+
+No loss, bounded memory: a source holds at most one batch in memory. When the stream cannot
+take it (Unavailable), the source stops reading and offers the same batch again with backoff:
+the files are the buffer. A checkpoint is written only after publish returned, so a restarted
+agent re-reads from the last stored line, under the same numbers. One source's failure is
+logged and retried on its own; it never stops the others, nor the shipper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.domain.errors import Unavailable
+from dockyard.logs.checkpoint import Checkpoint, CheckpointStore
+from dockyard.logs.counters import LossEvent, ShipperCounters, SourceCounters
+from dockyard.logs.multiline import MultilineRule
+from dockyard.logs.reader import Format, Read, Reader, ReadLimits
+from dockyard.logs.record import Batch, Source
+from dockyard.logs.stream import LogStream
+
+log = logging.getLogger("dockyard.logs.shipper")
+
+
+@dataclass(frozen=True)
+class Followed:
+    """One source to ship: its file on this host and how to read it."""
+
+    source: Source
+    path: Path
+    fmt: Format = Format.JSON_FILE
+    multiline: MultilineRule | None = None
+    rotate_bytes: int = 0
+    """The size at which the file's writer rotates it (Docker's max-size), if known."""
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How often an idle source looks for new lines, and the backoff when the stream or a file
+    fails."""
+
+    poll_s: float = 0.2
+    retry_min_s: float = 0.1
+    retry_max_s: float = 5.0
+
+
+PACING = Pacing()
+BATCH = ReadLimits(max_lines=2000, max_bytes=512 * 1024, max_s=0.2, chunk_bytes=128 * 1024)
+
+
+@dataclass
+class _State:
+    followed: Followed
+    live: bool
+    """The writer may still write (the container runs); False: read to the end, then done."""
+    removed: bool = False
+    """The container is gone: once read to the end, the source is dropped."""
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    marked: Checkpoint | None = None
+    """Where the source was when marked shipped; None while not marked."""
+
+
+def keys(source: Source) -> str:
+    """The structured keys of a source's log lines."""
+    return (
+        f"team={source.team} service={source.service} env={source.env} instance={source.instance}"
+    )
+
+
+class Shipper:
+    """Ships the sources it is told to follow; `run` keeps it going until cancelled."""
+
+    def __init__(
+        self,
+        stream: LogStream,
+        checkpoints: CheckpointStore,
+        *,
+        max_line_bytes: int,
+        limits: ReadLimits = BATCH,
+        pacing: Pacing = PACING,
+        now_ns: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`limits` bound one batch (by default its raw bytes stay well under JetStream's 1 MiB
+        message)."""
+        self._stream = stream
+        self._checkpoints = checkpoints
+        self._max_line_bytes = max_line_bytes
+        self._limits = limits
+        self._pacing = pacing
+        self._now_ns = now_ns
+        self._monotonic = monotonic
+        self._states: dict[str, _State] = {}
+        self.counters = ShipperCounters()
+
+    # ---- what the agent tells it ----
+
+    def follow(self, followed: Followed, *, live: bool) -> None:
+        """Ship `followed` from its checkpoint on (a second call only updates whether its writer
+        is `live`). A source whose writer is not live is read to its end, its last unfinished
+        line included, then marked shipped until its writer starts again."""
+        key = followed.source.key
+        if live:
+            self._checkpoints.unmark_shipped(followed.source.instance)
+        state = self._states.get(key)
+        if state is None or state.task is None or state.task.done():
+            state = self._states[key] = _State(followed, live)
+            state.task = asyncio.create_task(self._supervise(state), name=f"ship {key}")
+            return
+        if (state.live, state.removed) != (live, False):
+            state.live, state.removed = live, False
+            state.wake.set()
+
+    def forget(self, key: str) -> None:
+        """The source's writer is gone for good (its container was removed): read what is left
+        (an open file outlives its removal), then stop following it and drop its checkpoint."""
+        state = self._states.get(key)
+        if state is not None:
+            state.live, state.removed = False, True
+            state.wake.set()
+
+    def following(self) -> list[str]:
+        """Keys of the sources followed now."""
+        return [k for k, s in self._states.items() if s.task is not None and not s.task.done()]
+
+    def shipped(self, instance: str) -> bool:
+        """True once `instance`'s console log was shipped to the end of its file after its
+        container stopped: every line published and checkpointed (the marker on disk, which
+        outlives the agent: checkpoint.CheckpointStore.mark_shipped)."""
+        return self._checkpoints.shipped(instance)
+
+    async def run(self) -> None:
+        """Wait while the sources ship; on cancellation stop every source (each keeps its
+        checkpoint, so nothing stored is read twice by the next agent, nothing unstored lost)."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            tasks = [s.task for s in self._states.values() if s.task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ---- one source ----
+
+    async def _supervise(self, state: _State) -> None:
+        source = state.followed.source
+        counters = self.counters.of(source.key)
+        delay = self._pacing.retry_min_s
+        while True:
+            try:
+                await self._ship(state, counters)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one source's failure must never stop the others
+                counters.errors += 1
+                log.error("logs: reading failed, retrying %s error=%s", keys(source), exc,
+                          exc_info=not isinstance(exc, (OSError, Unavailable)))  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._pacing.retry_max_s)
+                continue
+            self._states.pop(source.key, None)
+            return
+
+    async def _ship(self, state: _State, counters: SourceCounters) -> None:
+        """Ship from the checkpoint until the source is read to its end for good (returns), or
+        until its writer stopped and it was read to the end (waits for it to start again)."""
+        followed = state.followed
+        key, key_instance = followed.source.key, followed.source.instance
+        saved = await asyncio.to_thread(self._checkpoints.load, key)
+        reader = await asyncio.to_thread(self._open, followed, saved)
+        try:
+            while True:
+                state.wake.clear()
+                final = not state.live
+                if not final and state.marked is not None:
+                    # Started again: a marker written while `follow` removed it goes now.
+                    await asyncio.to_thread(self._checkpoints.unmark_shipped, key_instance)
+                    state.marked = None
+                read = await asyncio.to_thread(reader.read, self._limits, final=final)
+                self._count(followed.source, read, counters)
+                if read.lines:
+                    await self._publish(Batch(followed.source, tuple(read.lines)), counters)
+                if read.resume != saved:
+                    await asyncio.to_thread(self._checkpoints.save, key, read.resume)
+                    saved = read.resume
+                if not read.at_end:
+                    continue
+                if final:
+                    if await self._done(state, read.resume):
+                        return
+                    await state.wake.wait()  # started again, or removed
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(state.wake.wait(), self._pacing.poll_s)
+        finally:
+            reader.close()
+
+    def _open(self, followed: Followed, at: Checkpoint | None) -> Reader:
+        return Reader(
+            followed.path,
+            fmt=followed.fmt,
+            stream=str(followed.path) if followed.fmt is Format.PLAIN else "",
+            max_line_bytes=self._max_line_bytes,
+            at=at,
+            multiline=followed.multiline,
+            rotate_bytes=followed.rotate_bytes,
+            now_ns=self._now_ns,
+            monotonic=self._monotonic,
+        )
+
+    async def _done(self, state: _State, at: Checkpoint) -> bool:
+        """Read to the end after its writer stopped: say so on disk for the controller. True
+        if the source was removed too (its checkpoint is dropped: nothing more will come)."""
+        removed = state.removed  # as it is now: the agent may change it while files are written
+        if state.marked == at and not removed:
+            return False
+        state.marked = at
+        source = state.followed.source
+        detail = {"source": source.key, "seq": at.seq, "inode": at.inode, "offset": at.offset,
+                  "time_ns": self._now_ns(), "removed": removed}  # fmt: skip
+        await asyncio.to_thread(self._checkpoints.mark_shipped, source.instance, detail)
+        if removed:
+            await asyncio.to_thread(self._checkpoints.delete, source.key)
+        log.info("logs: shipped to the end %s lines=%d", keys(source), at.seq)
+        return removed
+
+    async def _publish(self, batch: Batch, counters: SourceCounters) -> None:
+        """Publish until the stream stores the batch: while it is Unavailable, nothing more is
+        read for this source, and the wait is counted."""
+        delay = self._pacing.retry_min_s
+        waiting_since: float | None = None
+        try:
+            while True:
+                try:
+                    await self._stream.publish(batch)
+                    break
+                except Unavailable as exc:
+                    if waiting_since is None:
+                        waiting_since = self._monotonic()
+                        self.counters.stream_waiting += 1
+                        log.warning("logs: stream unavailable, holding %s error=%s",
+                                    keys(batch.source), exc)  # fmt: skip
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._pacing.retry_max_s)
+        finally:
+            if waiting_since is not None:
+                counters.unavailable_s += self._monotonic() - waiting_since
+                self.counters.stream_waiting -= 1
+        if waiting_since is not None:
+            log.info("logs: stream available again %s", keys(batch.source))
+        counters.lines_sent += len(batch.lines)
+
+    def _count(self, source: Source, read: Read, counters: SourceCounters) -> None:
+        counters.lines_read += len(read.lines)
+        counters.bytes_read += read.bytes_read
+        counters.malformed += read.malformed
+        for lost in read.lost:
+            event = LossEvent(self._now_ns(), lost.what, lost.bytes)
+            counters.add_loss(event)
+            log.warning("logs: lines lost %s what=%r bytes=%s", keys(source), lost.what,
+                        lost.bytes if lost.bytes is not None else "unknown")  # fmt: skip
