@@ -262,3 +262,24 @@ def as_stream(stream: object) -> LogStream:
 async def _steps(indexer: Indexer, n: int) -> None:
     for _ in range(n):
         await indexer.step()
+
+
+@pytest.mark.parametrize("engine", ["fts5", "tantivy"])
+async def test_a_line_is_searchable_elsewhere_within_two_seconds(
+    stream: MemoryLogStream, tmp_path: Path, engine: str
+) -> None:
+    writer = open_engine(engine, tmp_path / "i")
+    reader = open_engine(engine, tmp_path / "i")  # as the server's own handle would
+    indexer = Indexer(as_stream(stream), writer)  # default settings
+    task = asyncio.create_task(indexer.run())
+    try:
+        for n in range(1, 6):
+            published = asyncio.get_running_loop().time()
+            await stream.publish(batch(n, 1))
+            await eventually(lambda n=n: count(reader, f"n{n}") == 1, timeout_s=5)  # type: ignore[misc]
+            assert asyncio.get_running_loop().time() - published < 2.0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        writer.close()
+        reader.close()

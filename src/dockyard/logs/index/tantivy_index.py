@@ -119,7 +119,7 @@ class TantivyIndex:
     def _marks_committed(self) -> dict[str, int]:
         if self._marks is None:
             marks: dict[str, int] = {}
-            for day in partitions.on_disk(self.root):
+            for day in self._ready():
                 searcher = self._searcher(day)
                 found = searcher.search(Where.marks(), TIES, count=False)
                 for _, address in found.hits:
@@ -187,10 +187,16 @@ class TantivyIndex:
 
     def days(self) -> tuple[str, ...]:
         with self._lock:
-            held = partitions.on_disk(self.root)
+            held = self._ready()
             for gone in set(self._indexes) - set(held):
                 self._forget(gone)
             return held
+
+    def _ready(self) -> tuple[str, ...]:
+        """Partitions with a first commit: a reader never opens (and so never creates) an
+        index the writer is making at this moment."""
+        days = partitions.on_disk(self.root)
+        return tuple(d for d in days if (self.root / d / "meta.json").exists())
 
     def drop_before(self, day: str) -> tuple[str, ...]:
         with self._lock:
