@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import heapq
 import io
@@ -33,6 +34,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -160,36 +162,56 @@ class ArchivedLine:
 def rfc3339(time_ns: int) -> str:
     """`2026-12-06T17:00:00.123456789Z`: RFC 3339 in UTC with nanoseconds."""
     seconds, nanos = divmod(time_ns, 1_000_000_000)
-    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
+    return f"{_second(seconds)}.{nanos:09d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    # Formatting a datetime is the largest cost of encoding a record; lines come many a second.
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}"
 
 
 def encode_record(source: Source, line: Line, *, level: str = "") -> bytes:
-    """One NDJSON record (with its newline): what every archived line looks like."""
-    record = {
-        "time": rfc3339(line.time_ns),
-        "time_ns": line.time_ns,
+    """One NDJSON record (with its newline): what every archived line looks like.
+
+    {"time": RFC 3339 with ns, "time_ns", "team", "service", "env", "instance", "host",
+    "channel", "stream", "seq", "level" ("" when unknown), "text", "cut"}
+    """
+    return (
+        f'{{"time":"{rfc3339(line.time_ns)}","time_ns":{line.time_ns},{_source_fields(source)},'
+        f'"stream":{_string(line.stream)},"seq":{line.seq},"level":{_string(level)},'
+        f'"text":{_string(line.text)},"cut":{line.cut}}}\n'
+    ).encode()
+
+
+_string: Callable[[str], str] = encode_basestring  # a JSON string, non-ASCII kept as is
+
+
+@functools.lru_cache(maxsize=4096)
+def _source_fields(source: Source) -> str:
+    """The fields every line of a source shares, encoded once (they are most of a record)."""
+    fields = {
         "team": source.team,
         "service": source.service,
         "env": str(source.env),
         "instance": source.instance,
         "host": source.host,
         "channel": source.channel,
-        "stream": line.stream,
-        "seq": line.seq,
-        "level": level,
-        "text": line.text,
-        "cut": line.cut,
     }
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))[1:-1]
 
 
 def decode_record(data: bytes) -> ArchivedLine:
     r = json.loads(data)
-    source = Source(
-        r["team"], r["service"], Environment.parse(r["env"]), r["instance"], r["channel"], r["host"]
-    )
+    source = _source((r["team"], r["service"], r["env"], r["instance"], r["channel"], r["host"]))
     line = Line(int(r["seq"]), int(r["time_ns"]), r["stream"], r["text"], int(r["cut"]))
     return ArchivedLine(source, line, r.get("level") or "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _source(fields: tuple[str, str, str, str, str, str]) -> Source:
+    team, service, env, instance, channel, host = fields
+    return Source(team, service, Environment.parse(env), instance, channel, host)
 
 
 @contextlib.contextmanager
