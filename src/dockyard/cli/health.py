@@ -5,12 +5,15 @@ Built from four looks: what this host's supervisor says of each program `dockyar
 engine, and the server's own `/healthz` (it answers) and `/healthz/parts` (database, engine,
 controllers and builder as the server sees them: `{"database": "ok" | why not, ...}`, plus
 `leading` and `leader`: whether this server runs the controllers and who does); the registry,
-etcd and the agent's IPAM driver socket are asked directly.
+etcd and the agent's IPAM driver socket are asked directly, and the state directory's disk is
+measured (nearly full is unhealthy).
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from dockyard.cli import platform
@@ -49,8 +52,27 @@ def check_parts(
         _registry(settings, programs),
         _etcd(settings, programs),
         _agent(settings, programs),
+        state_disk(settings.paths.state_dir),
     ]
     return [asdict(row) for row in rows]
+
+
+FULL_BELOW = 16 << 20
+"""Less free space than this on the state directory's disk reads as full: the database, etcd,
+the registry and every log are written there (and the server refuses writes with 507)."""
+
+
+def state_disk(state_dir: Path, *, full_below: int = FULL_BELOW) -> Part:
+    """The disk the platform keeps its state on: its free space, unhealthy when (nearly) full."""
+    existing = next((p for p in (state_dir, *state_dir.parents) if p.exists()), Path("/"))
+    usage = shutil.disk_usage(existing)
+    free = f"{usage.free / (1 << 20):,.1f} MiB free of {usage.total / (1 << 20):,.0f} MiB"
+    if usage.free < full_below:
+        return Part(
+            "state disk", False, f"{state_dir}: full, {free}: writes are refused and processes "
+            "writing there may end; free space on it, then run `dockyard up`"
+        )  # fmt: skip
+    return Part("state disk", True, f"{state_dir}: {free}")
 
 
 class Programs:
