@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -67,6 +67,8 @@ class Limits:
     """Wait after the archive or the stream failed."""
     idle_s: float = 3600.0
     """A source with nothing buffered for this long is forgotten (read again from names)."""
+    expire_every_s: float = 3600.0
+    """How often hours older than the retention are deleted (when a retention is given)."""
 
 
 def due(*, sealed: bool, opened_at: float, hour: datetime, now: float, limits: Limits) -> bool:
@@ -197,7 +199,9 @@ class Archiver:
     """Moves lines from the stream's durable consumer `consumer` into `archive`.
 
     `clock` gives wall-clock seconds (hours and flush intervals are measured with it);
-    `spool_dir` holds buffers spilled from memory (default: the system's temporary directory).
+    `spool_dir` holds buffers spilled from memory (default: the system's temporary directory);
+    with `keep_days` (settings.logs.archive_days), hours older than that are deleted every
+    `limits.expire_every_s`. Not for concurrent use: one task drives it (run, or step/flush).
     """
 
     def __init__(
@@ -209,6 +213,7 @@ class Archiver:
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
         spool_dir: Path | None = None,
+        keep_days: int | None = None,
     ) -> None:
         self._stream = stream
         self._archive = archive
@@ -216,6 +221,8 @@ class Archiver:
         self.limits = limits or Limits()
         self._clock = clock
         self._spool_dir = spool_dir
+        self._keep_days = keep_days
+        self._expire_at = 0.0
         self._sources: dict[str, _SourceState] = {}
         self._held = 0
         self._in_memory = 0
@@ -256,6 +263,7 @@ class Archiver:
             await asyncio.sleep(min(timeout_s, self._retry_at - self._clock()))
         await self.write_due(everything=self._held >= self.limits.max_held)
         self._forget_idle()
+        await self.expire_due()
 
     async def flush(self) -> None:
         """Write every buffer now and acknowledge what that completes."""
@@ -396,6 +404,21 @@ class Archiver:
                 self._held -= 1
                 await _quietly(held.delivery.ack())
         return True
+
+    async def expire_due(self) -> None:
+        """Delete the hours past the retention, if one is set and it is time to look."""
+        now = self._clock()
+        if self._keep_days is None or now < self._expire_at:
+            return
+        self._expire_at = now + self.limits.expire_every_s
+        before = datetime.fromtimestamp(now, UTC) - timedelta(days=self._keep_days)
+        try:
+            removed = await asyncio.to_thread(self._archive.expire, before=before)
+        except Unavailable as exc:
+            log.warning("log archive retention failed, next in an hour: %s", exc.message)
+            return
+        for partition in removed:
+            log.info("archive partition expired: %s", partition)
 
     def _forget_idle(self) -> None:
         horizon = self._clock() - self.limits.idle_s

@@ -57,8 +57,8 @@ def archived(archive: Archive, instance: str = "a1") -> list[int]:
 
 
 def objects(archive: Archive) -> list[str]:
-    files = archive.files("shop", "cart", "test", since=T0 - timedelta(days=1))
-    return sorted(f"{f.hour:%H} {f.instance} {f.first_seq}-{f.last_seq}" for f in files)
+    files = archive.files("shop", "cart", "test", since=T0 - timedelta(days=7))
+    return sorted(f"{f.hour:%d %H} {f.instance} {f.first_seq}-{f.last_seq}" for f in files)
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ async def test_a_batch_is_acknowledged_only_after_its_object_is_written(
     assert (unacked(stream), objects(archive)) == (2, [])
     clock.now += 60
     await worker.step(timeout_s=0.01)
-    assert (unacked(stream), objects(archive)) == (0, ["10 a1 1-20"])
+    assert (unacked(stream), objects(archive)) == (0, ["06 10 a1 1-20"])
     assert archived(archive) == list(range(1, 21))
 
 
@@ -120,7 +120,7 @@ async def test_a_restart_between_write_and_ack_archives_nothing_twice(
     await second.step(timeout_s=0.01)
     assert unacked(stream) == 1  # 1-10 and 11-20 are known from the object's name
     await second.flush()
-    assert (unacked(stream), objects(archive)) == (0, ["10 a1 1-20", "10 a1 21-30"])
+    assert (unacked(stream), objects(archive)) == (0, ["06 10 a1 1-20", "06 10 a1 21-30"])
     assert archived(archive) == list(range(1, 31))
 
 
@@ -135,7 +135,12 @@ async def test_a_batch_resent_cut_at_other_places_keeps_each_line_once(
         await worker.flush()
     assert unacked(stream) == 0
     assert archived(archive) == list(range(1, 26))
-    assert objects(archive) == ["10 a1 1-10", "10 a1 11-15", "10 a1 16-20", "10 a1 21-25"]
+    assert objects(archive) == [
+        "06 10 a1 1-10",
+        "06 10 a1 11-15",
+        "06 10 a1 16-20",
+        "06 10 a1 21-25",
+    ]
 
 
 async def test_the_hours_lines_go_out_when_the_next_hour_begins(
@@ -146,11 +151,11 @@ async def test_the_hours_lines_go_out_when_the_next_hour_begins(
     await stream.publish(batch(1, 5, start_ns=T0_NS + 3590 * 1_000_000_000))
     await stream.publish(batch(6, 10, start_ns=T0_NS + HOUR_NS))  # 11:00
     await worker.step(timeout_s=0.01)
-    assert objects(archive) == ["10 a1 1-5"]
+    assert objects(archive) == ["06 10 a1 1-5"]
     assert unacked(stream) == 1
     clock.now = T0_S + 2 * 3600 + 30  # 11:00's hour and grace are over
     await worker.step(timeout_s=0.01)
-    assert objects(archive) == ["10 a1 1-5", "11 a1 6-10"]
+    assert objects(archive) == ["06 10 a1 1-5", "06 11 a1 6-10"]
     assert unacked(stream) == 0
 
 
@@ -168,7 +173,7 @@ async def test_a_line_whose_clock_went_back_stays_in_its_predecessors_hour(
     await stream.publish(Batch(source(), lines))
     await worker.step(timeout_s=0.01)
     await worker.flush()
-    assert objects(archive) == ["10 a1 1-1", "11 a1 2-4"]
+    assert objects(archive) == ["06 10 a1 1-1", "06 11 a1 2-4"]
     assert archived(archive) == [1, 2, 3, 4]
 
 
@@ -180,10 +185,10 @@ async def test_a_full_buffer_is_written_and_the_hour_goes_on_in_a_new_object(
     for first in range(1, 251, 10):
         await stream.publish(batch(first, first + 9))
     await worker.step(timeout_s=0.01)
-    assert objects(archive) == ["10 a1 1-100", "10 a1 101-200"]
+    assert objects(archive) == ["06 10 a1 1-100", "06 10 a1 101-200"]
     assert unacked(stream) == 5
     await worker.flush()
-    assert objects(archive) == ["10 a1 1-100", "10 a1 101-200", "10 a1 201-250"]
+    assert objects(archive) == ["06 10 a1 1-100", "06 10 a1 101-200", "06 10 a1 201-250"]
     assert archived(archive) == list(range(1, 251))
 
 
@@ -253,9 +258,9 @@ async def test_holding_max_held_batches_writes_everything_and_stops_fetching(
     for first in range(1, 60, 10):
         await stream.publish(batch(first, first + 9))
     await worker.step(timeout_s=0.01)
-    assert (worker.held, objects(archive)) == (0, ["10 a1 1-30"])
+    assert (worker.held, objects(archive)) == (0, ["06 10 a1 1-30"])
     await worker.step(timeout_s=0.01)
-    assert objects(archive) == ["10 a1 1-30", "10 a1 31-60"]
+    assert objects(archive) == ["06 10 a1 1-30", "06 10 a1 31-60"]
 
 
 async def test_an_undecodable_batch_is_terminated(archive: Archive) -> None:
@@ -343,3 +348,19 @@ def test_ranges_merge_what_touches(
         ranges.add(first, last)
     assert list(ranges) == expected
     assert (expected[0][0] in ranges, expected[-1][1] + 1 in ranges) == (True, False)
+
+
+async def test_hours_past_the_retention_are_deleted_every_hour(
+    stream: MemoryLogStream, archive: Archive
+) -> None:
+    clock = Clock(now=T0_S + 60)
+    worker = Archiver(stream, archive, clock=clock, keep_days=1)
+    await stream.publish(batch(1, 10, start_ns=T0_NS - 2 * 24 * HOUR_NS))  # two days before
+    await stream.publish(batch(1, 10, src=source("b2")))
+    await worker.step(timeout_s=0.01)  # the first look at the retention: nothing written yet
+    await worker.flush()
+    await worker.step(timeout_s=0.01)
+    assert objects(archive) == ["04 10 a1 1-10", "06 10 b2 1-10"]  # an hour has not passed
+    clock.now += 3600
+    await worker.step(timeout_s=0.01)
+    assert objects(archive) == ["06 10 b2 1-10"]
