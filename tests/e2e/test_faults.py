@@ -6,8 +6,8 @@ rollout failed.
 
 One platform (tests/support/platform.py) serves the whole module, as a host would; each test has
 a service of its own. The Docker engine is the machine's own, shared with every other test and
-not supervised by this `up`, so killing it is not among these cases (it needs a host whose
-`dockyard up` started its dockerd).
+not supervised by this `up`: test_faults_dockerd.py kills dockerd, on a platform with an engine
+of its own.
 """
 
 from __future__ import annotations
