@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 from typing import Protocol, TypeVar
 
@@ -116,7 +117,7 @@ def batch(source: Source, first: int, count: int = 1) -> Batch:
     return Batch(source, lines)
 
 
-def seqs(deliveries: list[Delivery]) -> list[int]:
+def seqs(deliveries: Sequence[Delivery]) -> list[int]:
     return [d.batch.first_seq for d in deliveries]
 
 
@@ -132,7 +133,7 @@ async def fetch_all(stream: LogStream, consumer: str, *, timeout_s: float = 1.0)
     raise AssertionError("the consumer never ran dry")
 
 
-async def ack_all(deliveries: list[Delivery]) -> None:
+async def ack_all(deliveries: Sequence[Delivery]) -> None:
     for delivery in deliveries:
         await delivery.ack()
 
@@ -235,6 +236,29 @@ async def test_follow_gets_only_new_batches_that_match_its_filter(backend: Backe
     numbers = [b.first_seq for b in seen]
     assert 1 not in numbers
     assert numbers == sorted(numbers) and numbers[-1] == first
+
+
+async def test_follow_since_a_time_replays_what_was_stored_from_then_on(backend: Backend) -> None:
+    stream = backend.stream
+    now_ns = time.time_ns()
+    stored = Batch(WEB, (Line(1, now_ns, "stdout", "stored before the tail"),))
+    await stream.publish(stored)
+    await stream.publish(Batch(API, (Line(1, now_ns, "stdout", "another service"),)))
+    seen: list[Batch] = []
+    since = now_ns - 30 * 10**9
+    tail = asyncio.create_task(
+        _collect(stream.follow("dockyard.logs.shop.web.>", since_ns=since), seen)
+    )
+    try:
+        await _until(lambda: bool(seen))
+        await stream.publish(Batch(WEB, (Line(2, time.time_ns(), "stdout", "new"),)))
+        await _until(lambda: seen[-1].first_seq == 2)
+    finally:
+        tail.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tail
+    assert [b.first_seq for b in seen] == [1, 2]
+    assert {b.source for b in seen} == {WEB}
 
 
 async def test_every_verb_raises_unavailable_while_the_stream_is_down(backend: Backend) -> None:

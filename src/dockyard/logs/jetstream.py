@@ -19,6 +19,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
+from datetime import UTC, datetime
 
 import nats
 import nats.errors
@@ -143,15 +144,17 @@ class JetStreamLogStream:
             raise self._unavailable("deliver batches", exc) from exc
         return [JetStreamDelivery(msg, self) for msg in messages]
 
-    async def follow(self, subject: str) -> AsyncIterator[Batch]:
+    async def follow(self, subject: str, *, since_ns: int | None = None) -> AsyncIterator[Batch]:
         js = await self._ready()
         disconnects = self.disconnects
+        start = None if since_ns is None else datetime.fromtimestamp(since_ns / 1e9, UTC)
         try:
             sub = await js.subscribe(
                 subject,
                 stream=self.name,
                 ordered_consumer=True,
-                deliver_policy=DeliverPolicy.NEW,
+                config=None if start is None else ConsumerConfig(opt_start_time=start),
+                deliver_policy=DeliverPolicy.NEW if start is None else DeliverPolicy.BY_START_TIME,
                 idle_heartbeat=HEARTBEAT_S,
             )
         except NATS_ERRORS as exc:
@@ -202,7 +205,9 @@ class JetStreamLogStream:
                 servers=list(self.urls),
                 connect_timeout=CONNECT_TIMEOUT_S,
                 reconnect_time_wait=RECONNECT_WAIT_S,
-                max_reconnect_attempts=-1,  # once connected, keep trying for ever
+                # Tried once more each at first (so a call fails fast while no server answers),
+                # and for ever once connected (see below).
+                max_reconnect_attempts=1,
                 allow_reconnect=True,
                 error_cb=self._on_error,
                 disconnected_cb=self._on_disconnect,
@@ -211,6 +216,9 @@ class JetStreamLogStream:
             )
         except NATS_ERRORS as exc:
             raise self._unavailable("be reached", exc) from exc
+        # nats-py reads this option at each reconnect: from now on the client never gives up,
+        # and the verbs say Unavailable while it is reconnecting.
+        client.options["max_reconnect_attempts"] = -1
         self._client, self._js = client, client.jetstream(timeout=self._timeout_s)
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
@@ -299,7 +307,9 @@ class JetStreamDelivery:
         return self._batch
 
     async def ack(self) -> None:
-        """Waits for the server's confirmation, so a returned ack is one it holds."""
+        """Waits for the server's confirmation, so a returned ack is one it holds. (A server
+        killed outright may lose the acknowledgements of its last moments, as it writes them
+        to disk shortly after: those batches come again, and the line numbers skip them.)"""
         try:
             await self._msg.ack_sync(timeout=self._stream._timeout_s)
         except nats.errors.MsgAlreadyAckdError:

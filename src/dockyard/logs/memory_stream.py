@@ -86,9 +86,13 @@ class MemoryLogStream:
         state = self._consumers[consumer]
         state.redeliver.extend(sorted(set(state.pending) - set(state.redeliver)))
 
-    async def follow(self, subject: str) -> AsyncIterator[Batch]:
+    async def follow(self, subject: str, *, since_ns: int | None = None) -> AsyncIterator[Batch]:
         self._check()
         queue: asyncio.Queue[Batch] = asyncio.Queue()
+        if since_ns is not None:  # stored batches stand in for publish times by their lines'
+            for batch in self.batches:
+                if batch.lines[-1].time_ns >= since_ns and _matches(subject, batch.source.subject):
+                    queue.put_nowait(batch)
         entry = (subject, queue)
         self._followers.append(entry)
         try:

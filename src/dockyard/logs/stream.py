@@ -10,7 +10,7 @@ skip lines at or below the highest number they hold for a source.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from dockyard.logs.record import Batch
@@ -40,7 +40,9 @@ class LogStream(Protocol):
         keeps its file position and offers the same lines again later, so nothing is lost.
         """
 
-    async def fetch(self, consumer: str, *, max_batches: int, timeout_s: float) -> list[Delivery]:
+    async def fetch(
+        self, consumer: str, *, max_batches: int, timeout_s: float
+    ) -> Sequence[Delivery]:
         """Up to `max_batches` batches for the durable consumer `consumer`, in stream order.
 
         The consumer is made on first use and starts at the oldest batch the stream holds; it
@@ -50,10 +52,12 @@ class LogStream(Protocol):
         cannot be reached.
         """
 
-    def follow(self, subject: str) -> AsyncIterator[Batch]:
-        """Batches published from now on whose subject matches `subject` (NATS wildcards `*`
-        and `>`), for live tails: nothing is kept for the follower, nothing is acknowledged.
-        Ends (raises Unavailable) when the stream goes away; the caller follows again."""
+    def follow(self, subject: str, *, since_ns: int | None = None) -> AsyncIterator[Batch]:
+        """Batches whose subject matches `subject` (NATS wildcards `*` and `>`), for live
+        tails: those published from now on, or with `since_ns` (ns since the epoch) also those
+        the stream stored from that time on. Nothing is kept for the follower, nothing is
+        acknowledged. Ends (raises Unavailable) when the stream goes away; the caller follows
+        again."""
 
     async def close(self) -> None:
         """Release connections; further calls raise Unavailable."""
