@@ -9,6 +9,7 @@ from tests.support.fixtures import (
     team,
     test_image,
 )
+from tests.support.nats import nats_server, own_nats
 from tests.support.registry import registry
 from tests.support.s3 import s3_server
 from tests.support.swift import swift_server
@@ -18,7 +19,9 @@ __all__ = [
     "docker_runtime",
     "docker_team",
     "etcd_server",
+    "nats_server",
     "own_etcd",
+    "own_nats",
     "registry",
     "s3_server",
     "swift_server",
