@@ -213,8 +213,8 @@ class LogSettings:
     nats_urls: tuple[str, ...]
     """nats://HOST:PORT of each JetStream server, comma-separated (DOCKYARD_NATS_URLS)."""
     nats_urls_are_default: bool
-    """True when DOCKYARD_NATS_URLS was not set: only then does `dockyard up` run nats-server,
-    with its data in `<state>/nats`."""
+    """True when DOCKYARD_NATS_URLS was not set (see `managed`: where `dockyard up` runs
+    nats-server, with its data in `<state>/nats`)."""
     stream_max_bytes: int
     """Bytes the stream keeps before dropping its oldest batches (DOCKYARD_LOG_STREAM_MAX_BYTES):
     the buffer between the agents and the consumers."""
@@ -236,8 +236,14 @@ class LogSettings:
 
     @property
     def managed(self) -> bool:
-        """True if `dockyard up` runs nats-server on this host."""
-        return self.nats_urls_are_default
+        """True if `dockyard up` may run nats-server here: the default URL, or one on loopback
+        (a single server on this host); never a cluster, nor a server elsewhere."""
+        if self.nats_urls_are_default:
+            return True
+        if len(self.nats_urls) != 1:
+            return False
+        host = urlsplit(self.nats_urls[0]).hostname or ""
+        return host == "localhost" or _is_loopback(host)
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,23 @@ def test_up_runs_etcd_only_for_one_member_on_this_host(
     assert Settings.from_env(environ, uid=0).etcd.managed is managed
 
 
+@pytest.mark.parametrize(
+    ("urls", "managed"),
+    [
+        (None, True),  # the default URL
+        ("nats://127.0.0.1:14222", True),  # one server on this host
+        ("nats://localhost:14222", True),
+        ("nats://10.0.0.5:4222", False),  # a server elsewhere
+        ("nats://127.0.0.1:4222,nats://127.0.0.1:4223", False),  # a cluster
+    ],
+)
+def test_up_runs_nats_server_only_for_one_server_on_this_host(
+    urls: str | None, managed: bool
+) -> None:
+    environ = {"HOME": "/h"} | ({"DOCKYARD_NATS_URLS": urls} if urls else {})
+    assert Settings.from_env(environ, uid=0).logs.managed is managed
+
+
 def test_the_supervisor_is_chosen_by_the_host_unless_named() -> None:
     assert Settings.from_env({"HOME": "/h"}, uid=0).supervisor.kind == "auto"
     named = Settings.from_env({"HOME": "/h", "DOCKYARD_SUPERVISOR": "systemd"}, uid=0)
