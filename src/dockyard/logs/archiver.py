@@ -398,11 +398,13 @@ class Archiver:
         buffer.spool.close()
         self.lines_archived += buffer.lines
         self.objects_written += 1
+        done = []
         for held in buffer.waiters:
             held.remaining -= 1
             if held.remaining == 0:
                 self._held -= 1
-                await _quietly(held.delivery.ack())
+                done.append(_quietly(held.delivery.ack()))
+        await asyncio.gather(*done)  # one round trip for all, not one each
         return True
 
     async def expire_due(self) -> None:
