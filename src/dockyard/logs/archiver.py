@@ -228,6 +228,9 @@ class Archiver:
         self._in_memory = 0
         self._retry_at = 0.0
         self.lines_archived = 0
+        """Lines written into objects by this archiver."""
+        self.lines_repeated = 0
+        """Lines delivered again that were archived or buffered already (not written twice)."""
         self.objects_written = 0
 
     @property
@@ -245,6 +248,10 @@ class Archiver:
         while not stop.is_set():
             await self.step()
         await self.flush()
+        log.info(
+            "archiver stopped: lines archived=%d repeated=%d objects=%d held=%d",
+            self.lines_archived, self.lines_repeated, self.objects_written, self._held,
+        )  # fmt: skip
 
     async def step(self, *, timeout_s: float = 1.0) -> None:
         """One round: fetch (unless holding too much), take, write what is due."""
@@ -290,8 +297,13 @@ class Archiver:
         held = _Held(delivery)
         for line in batch.lines:
             if line.seq in state.written:
+                self.lines_repeated += 1
                 continue
-            buffer = state.holding(line.seq) or self._append(state, batch.source, line)
+            buffer = state.holding(line.seq)
+            if buffer is None:
+                buffer = self._append(state, batch.source, line)
+            else:
+                self.lines_repeated += 1
             buffer.wait(held)
         if held.remaining:
             self._held += 1

@@ -31,7 +31,7 @@ MAX_BYTES = 256 << 20
 KILLS = 3
 
 _ARCHIVER = """
-import asyncio, signal, sys
+import asyncio, logging, signal, sys
 from dockyard.logs.archive import Archive
 from dockyard.logs.archiver import Archiver, Limits
 from dockyard.logs.jetstream import JetStreamLogStream
@@ -47,6 +47,7 @@ async def main(url, name, root):
     await archiver.run(stop)
     await stream.close()
 
+logging.basicConfig(level=logging.INFO)
 asyncio.run(main(*sys.argv[1:4]))
 """
 
