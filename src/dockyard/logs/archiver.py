@@ -37,11 +37,19 @@ from pathlib import Path
 from typing import IO
 
 from dockyard.domain.errors import DockyardError, Invalid, Unavailable
-from dockyard.logs.archive import HOUR, Archive, HourFile, encode_record, hour_of
+from dockyard.logs.archive import HOUR, Archive, HourFile, channel_token, encode_record, hour_of
 from dockyard.logs.record import Batch, Line, Source
 from dockyard.logs.stream import Delivery, LogStream
 
 log = logging.getLogger(__name__)
+
+_Key = tuple[str, str, str, str, str]
+"""A source as the archive names it: team, service, env, instance, channel token."""
+
+
+def _key(team: str, service: str, env: str, instance: str, channel: str) -> _Key:
+    return (team, service, env, instance, channel)
+
 
 CONSUMER = "archiver"
 
@@ -63,6 +71,8 @@ class Limits:
     """Unacknowledged batches held; at this many every buffer is written and no more fetched."""
     max_batches: int = 256
     """Batches asked for per fetch."""
+    parallel_writes: int = 8
+    """Objects written at the same time (an object store's PUTs take tens of milliseconds)."""
     retry_s: float = 5.0
     """Wait after the archive or the stream failed."""
     idle_s: float = 3600.0
@@ -223,7 +233,7 @@ class Archiver:
         self._spool_dir = spool_dir
         self._keep_days = keep_days
         self._expire_at = 0.0
-        self._sources: dict[str, _SourceState] = {}
+        self._sources: dict[_Key, _SourceState] = {}
         self._held = 0
         self._in_memory = 0
         self._retry_at = 0.0
@@ -312,28 +322,38 @@ class Archiver:
         self._limit_memory()
 
     async def _state(self, batch: Batch) -> _SourceState:
-        """The source's state; its archived ranges read from object names over the hours its
-        lines fall in and later, the first time and whenever older lines come."""
+        """The source's state. What is archived is read from object names over the hours its
+        lines fall in and later, the first time (one listing for the whole service, which
+        tells every source of it not seen yet: only this archiver writes, and it wrote nothing
+        for them) and whenever lines older than those hours come."""
+        source = batch.source
         since = min(hour_of(line.time_ns) for line in batch.lines)
-        key = batch.source.key
+        key = _key(source.team, source.service, str(source.env), source.instance,
+                   channel_token(source.channel))  # fmt: skip
         state = self._sources.get(key)
-        if state is None or since < state.scanned_from:
-            until = state.scanned_from if state is not None else None
-            found = await asyncio.to_thread(self._archived, batch.source, since, until)
-            if state is None:
-                state = self._sources[key] = _SourceState(Ranges(), since)
+        if state is None:
+            found = await asyncio.to_thread(
+                self._archive.files, source.team, source.service, str(source.env), since=since
+            )
+            fresh = {key: _SourceState(Ranges(), since, used_at=self._clock())}
             for file in found:
-                state.written.add(file.first_seq, file.last_seq)
+                file_key = _key(file.team, file.service, file.env, file.instance, file.channel)
+                if file_key not in self._sources:
+                    fresh.setdefault(file_key, _SourceState(Ranges(), since, used_at=self._clock()))
+                    fresh[file_key].written.add(file.first_seq, file.last_seq)
+            self._sources.update(fresh)
+            state = fresh[key]
+        elif since < state.scanned_from:
+            found = await asyncio.to_thread(
+                self._archive.files, source.team, source.service, str(source.env),
+                since=since, until=state.scanned_from, instance=source.instance,
+            )  # fmt: skip
+            for file in found:
+                if file.holds(source):
+                    state.written.add(file.first_seq, file.last_seq)
             state.scanned_from = since
         state.used_at = self._clock()
         return state
-
-    def _archived(self, source: Source, since: datetime, until: datetime | None) -> list[HourFile]:
-        files = self._archive.files(
-            source.team, source.service, str(source.env),
-            since=since, until=until, instance=source.instance,
-        )  # fmt: skip
-        return [file for file in files if file.holds(source)]
 
     def _append(self, state: _SourceState, source: Source, line: Line) -> _Buffer:
         """Add `line` to the source's open buffer, or to a new one when the line does not
@@ -378,18 +398,29 @@ class Archiver:
     # -- writing ---------------------------------------------------------------------------
 
     async def write_due(self, *, everything: bool = False) -> None:
-        """Write the buffers that are due (all of them if `everything`), acknowledging the
-        batches that completes. After a failed write, waits retry_s before trying again."""
+        """Write the buffers that are due (all of them if `everything`), up to
+        limits.parallel_writes at once, acknowledging the batches that completes. After a
+        failed write the rest wait, and nothing is tried again for retry_s."""
         now = self._clock()
         if now < self._retry_at:
             return
-        for state in list(self._sources.values()):
-            for buffer in list(state.buffers):
-                if not (everything or self._due(buffer, now)):
-                    continue
+        gate = asyncio.Semaphore(self.limits.parallel_writes)
+
+        async def write(state: _SourceState, buffer: _Buffer) -> None:
+            async with gate:
+                if self._retry_at > now:
+                    return
                 if not await self._write(state, buffer):
                     self._retry_at = self._clock() + self.limits.retry_s
-                    return
+
+        await asyncio.gather(
+            *(
+                write(state, buffer)
+                for state in list(self._sources.values())
+                for buffer in list(state.buffers)
+                if everything or self._due(buffer, now)
+            )
+        )
 
     def _due(self, buffer: _Buffer, now: float) -> bool:
         return due(

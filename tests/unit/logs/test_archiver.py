@@ -364,3 +364,32 @@ async def test_hours_past_the_retention_are_deleted_every_hour(
     clock.now += 3600
     await worker.step(timeout_s=0.01)
     assert objects(archive) == ["06 10 b2 1-10"]
+
+
+class CountingArchive(Archive):
+    """Counts the listings the archiver makes."""
+
+    listings = 0
+
+    def files(self, *args: object, **kwargs: object) -> list[HourFile]:  # type: ignore[override]
+        self.listings += 1
+        return super().files(*args, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_restarted_archiver_learns_a_services_sources_from_one_listing(
+    stream: MemoryLogStream, archive: Archive
+) -> None:
+    clock = Clock()
+    first = archiver(stream, archive, clock)
+    for name in ("a1", "b2", "c3"):
+        await stream.publish(batch(1, 10, src=source(name)))
+    await first.step(timeout_s=0.01)
+    for state in first._sources.values():  # written, then killed before the acks went out
+        for buffer in state.buffers:
+            archive.write(buffer.file, buffer.spool.reader())
+    stream.lapse("archiver")
+    counting = CountingArchive(archive.url)
+    second = archiver(stream, counting, clock)
+    await second.step(timeout_s=0.01)
+    assert (counting.listings, unacked(stream)) == (1, 0)
+    assert [archived(archive, name) for name in ("a1", "b2", "c3")] == [list(range(1, 11))] * 3
