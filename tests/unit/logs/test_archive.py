@@ -236,3 +236,15 @@ def test_expire_deletes_only_hours_that_ended_before_the_cutoff(tmp_path: Path) 
         "team=shop/service=cart/env=test/date=2026-12-06/hour=08",
     ]
     assert archive.hours("shop", "cart", "test") == [T0 - timedelta(hours=1), T0]
+
+
+def test_a_store_with_rename_but_no_local_path_writes_by_temporary_and_rename() -> None:
+    # fsspec's in-memory filesystem takes the path HDFS takes (no HDFS runs here to test).
+    archive = Archive(f"memory://dockyard-archive-{os.getpid()}-{time.monotonic_ns()}")
+    file = put(archive, source(), numbered(1, 100))
+    assert [a.line.seq for a in archive.read(file)] == list(range(1, 101))
+    leftover = f"{archive._root}/{file.path}".replace(file.name, ".tmp-x.console.1-2.ndjson.zst-0")
+    archive._fs.pipe_file(leftover, b"half")
+    assert archive.files("shop", "cart", "test", since=T0) == [file]
+    assert archive.clean() == 1
+    assert archive._fs.find(archive._root) == [f"{archive._root}/{file.path}"]
