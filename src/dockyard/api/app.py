@@ -24,6 +24,7 @@ from dockyard.api.routes import (
     health,
     images,
     ipam,
+    logs,
     promotions,
     segments,
     services,
@@ -59,7 +60,7 @@ def build_api(deps: ApiDeps) -> FastAPI:
     app.include_router(git_http.router)
     for module in (
         tokens, teams, services, environments, builds, images, promotions, bandwidth,
-        segments, ipam, git_remote, env_defaults,
+        segments, ipam, git_remote, env_defaults, logs,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     _document_links(app)

@@ -13,6 +13,7 @@ from dockyard.domain.clock import Clock
 from dockyard.domain.errors import Unavailable
 from dockyard.domain.instance import Observed
 from dockyard.domain.status import EnvKey
+from dockyard.logs.center import LogCenter
 from dockyard.network.ipam.client import Ipam
 from dockyard.store.db import Database
 
@@ -52,6 +53,10 @@ class ApiDeps:
     public_url: str | None = None
     """The URL users reach the server at (DOCKYARD_PUBLIC_URL), for the URLs the API shows
     (git remotes); None: the URL the request came to."""
+
+    logs: LogCenter | None = None
+    """The log center's read side (search, live tails, downloads); None: log routes answer
+    503."""
 
     def require_ipam(self) -> Ipam:
         if self.ipam is None:

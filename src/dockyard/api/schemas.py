@@ -46,6 +46,8 @@ from dockyard.domain.spec import (
     Strategy,
     check_ports_distinct,
 )
+from dockyard.logs.archive import rfc3339
+from dockyard.logs.index.base import Hit
 from dockyard.store.views import (
     EnvironmentView,
     EventView,
@@ -473,3 +475,40 @@ class BandwidthLimits(_Out):
         description="Whether containers with no platform label (made before it existed) are "
         "this platform's too."
     )
+
+
+# ---- logs ----
+
+
+class LogLinePublic(_Out):
+    time: str = Field(description="When it was written: RFC 3339, UTC, nanoseconds.")
+    time_ns: int
+    instance: str
+    channel: str = Field(description="console (stdout and stderr) or a declared file's path.")
+    stream: str = Field(description="stdout, stderr, or the declared file's path.")
+    seq: int = Field(description="The line's number in its instance's channel, from 1.")
+    level: str = Field(description="fatal, error, warn, info, debug, trace, or empty.")
+    text: str
+
+    @classmethod
+    def of(cls, hit: Hit) -> LogLinePublic:
+        return cls(
+            time=rfc3339(hit.time_ns),
+            time_ns=hit.time_ns,
+            instance=hit.instance,
+            channel=hit.channel,
+            stream=hit.stream,
+            seq=hit.seq,
+            level=hit.level,
+            text=hit.text,
+        )
+
+
+class LogPage(_Out):
+    items: list[LogLinePublic]
+    next: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+class LogContext(_Out):
+    at: int = Field(description="The number of the line asked about.")
+    items: list[LogLinePublic]

@@ -1,0 +1,302 @@
+"""A service's logs: search, the lines around one line, a live tail, and downloads.
+
+A team reads only its own teams' logs (others' answer 404, like their services); the admin
+reads all. Logs outlive their service: a deleted service's lines stay until retention, so
+these routes ask only that the team be visible, not that the service still exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from dockyard.api.auth import Who
+from dockyard.api.bounds import LINE, MAX_INTEGER, SHORT_MAX, ServicePath, TeamPath
+from dockyard.api.deps import ApiDeps, Deps
+from dockyard.api.schemas import LogContext, LogLinePublic, LogPage
+from dockyard.domain.environment import Environment
+from dockyard.domain.errors import DockyardError, Invalid, Unavailable
+from dockyard.domain.principal import Principal
+from dockyard.logs.center import Dropped, LogCenter
+from dockyard.logs.index.base import MAX_CONTEXT, MAX_LIMIT, Filters, Hit, Order
+from dockyard.logs.query import LEVELS, MAX_QUERY_CHARS, normal_level
+from dockyard.logs.record import CONSOLE
+
+router = APIRouter(tags=["logs"])
+
+BASE = "/teams/{team}/services/{svc}/logs"
+KEEP_ALIVE_S = 15.0
+"""A live tail sends a comment this often, so proxies and clients know it is alive."""
+
+EnvQuery = Annotated[Environment, Query(description="The environment.")]
+TextQuery = Annotated[
+    str,
+    Query(
+        max_length=MAX_QUERY_CHARS,
+        pattern=LINE,
+        description='Words (all must match), "phrases", -exclusions, level:error, stream:stderr.',
+    ),
+]
+InstancesQuery = Annotated[
+    list[Annotated[str, Query(max_length=SHORT_MAX, pattern=LINE)]] | None,
+    Query(max_length=64, description="Only these instances."),
+]
+StreamQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=1024,
+        pattern=LINE,
+        description="stdout, stderr, or a declared log file's path.",
+    ),
+]
+LevelQuery = Annotated[
+    str | None,
+    Query(min_length=1, max_length=16, pattern=LINE, description="One of " + ", ".join(LEVELS)),
+]
+SinceQuery = Annotated[datetime | None, Query(description="From this time (RFC 3339), inclusive.")]
+UntilQuery = Annotated[datetime | None, Query(description="Up to this time, exclusive.")]
+
+
+def _center(deps: ApiDeps) -> LogCenter:
+    if deps.logs is None:
+        raise Unavailable("the log center is not configured on this server")
+    return deps.logs
+
+
+def _filters(
+    who: Principal,
+    *,
+    team: str,
+    svc: str,
+    env: Environment,
+    instance: list[str] | None,
+    stream: str | None,
+    level: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Filters:
+    who.require_team(team)
+    levels: tuple[str, ...] = ()
+    if level is not None:
+        found = normal_level(level)
+        if not found:
+            raise Invalid(f"unknown level {level!r}: use one of {', '.join(LEVELS)}", field="level")
+        levels = (found,)
+    since_ns, until_ns = _ns(since, "since"), _ns(until, "until")
+    if since_ns is not None and until_ns is not None and until_ns <= since_ns:
+        raise Invalid("until must be later than since", field="until")
+    return Filters(
+        team=team,
+        service=svc,
+        env=env.value,
+        instances=tuple(dict.fromkeys(instance or ())),
+        streams=(stream,) if stream else (),
+        levels=levels,
+        since_ns=since_ns,
+        until_ns=until_ns,
+    )
+
+
+def _ns(moment: datetime | None, field: str) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise Invalid(f"{field} needs a time zone (e.g. 2026-12-06T10:00:00Z)", field=field)
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+@router.get(BASE)
+async def search_logs(
+    *,
+    team: TeamPath,
+    svc: ServicePath,
+    who: Who,
+    deps: Deps,
+    env: EnvQuery,
+    q: TextQuery = "",
+    instance: InstancesQuery = None,
+    stream: StreamQuery = None,
+    level: LevelQuery = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+    order: Order = Order.NEWEST,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=512, pattern=LINE)] = None,
+) -> LogPage:
+    """Matching lines of every instance of the service, merged in time order, newest first by
+    default. `next` continues after the page's last line. Lines are searchable about a second
+    after they are written, and stay so after their instance is gone."""
+    filters = _filters(
+        who, team=team, svc=svc, env=env, instance=instance, stream=stream, level=level,
+        since=since, until=until,
+    )  # fmt: skip
+    page = await _center(deps).search(filters, q, cursor=cursor, order=order, limit=limit)
+    return LogPage(items=[LogLinePublic.of(hit) for hit in page.hits], next=page.next_cursor)
+
+
+@router.get(BASE + "/context")
+async def log_context(
+    *,
+    team: TeamPath,
+    svc: ServicePath,
+    who: Who,
+    deps: Deps,
+    env: EnvQuery,
+    instance: Annotated[str, Query(min_length=1, max_length=SHORT_MAX, pattern=LINE)],
+    seq: Annotated[int, Query(ge=1, le=MAX_INTEGER, description="The line's number.")],
+    n: Annotated[int, Query(ge=0, le=MAX_CONTEXT, description="Lines on each side.")] = 20,
+    channel: Annotated[
+        str, Query(min_length=1, max_length=1024, pattern=LINE, description="console or a path.")
+    ] = CONSOLE,
+) -> LogContext:
+    """Line `seq` of one instance's console (or declared file) with `n` lines before and after."""
+    who.require_team(team)
+    hits = await _center(deps).context(instance=instance, channel=channel, seq=seq, n=n)
+    own = [hit for hit in hits if (hit.team, hit.service, hit.env) == (team, svc, env.value)]
+    return LogContext(at=seq, items=[LogLinePublic.of(hit) for hit in own])
+
+
+@router.get(
+    BASE + "/follow",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+async def follow_logs(
+    *,
+    team: TeamPath,
+    svc: ServicePath,
+    who: Who,
+    deps: Deps,
+    env: EnvQuery,
+    q: TextQuery = "",
+    instance: InstancesQuery = None,
+    stream: StreamQuery = None,
+    level: LevelQuery = None,
+    tail: Annotated[int, Query(ge=0, le=MAX_LIMIT, description="Last lines to start with.")] = 100,
+) -> StreamingResponse:
+    """Server-sent events: the last `tail` lines, then every new line of the service as it is
+    written (`event: line`, data a line as in searches), through rollouts: new instances join,
+    stopped ones leave. `event: dropped` ({count, reason}) stands for lines a slow client
+    missed; `event: error` ({message}) ends the stream. A comment every 15 s keeps it alive."""
+    filters = _filters(
+        who, team=team, svc=svc, env=env, instance=instance, stream=stream, level=level,
+        since=None, until=None,
+    )  # fmt: skip
+    follower = _center(deps).follow(filters, q, tail=tail)
+    first = await _first(follower)  # a bad query is a 422 now, not an event later
+    return StreamingResponse(
+        _events(first, follower),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _first(follower: AsyncIterator[Hit | Dropped]) -> asyncio.Task[Hit | Dropped]:
+    """The task getting the follower's first item, awaited briefly so that an error found at
+    once (a malformed query, no stream) raises here and becomes an error answer."""
+    task: asyncio.Task[Hit | Dropped] = asyncio.ensure_future(anext(follower))
+    done, _ = await asyncio.wait([task], timeout=0.05)
+    if done:
+        task.result()
+    return task
+
+
+async def _events(
+    first: asyncio.Task[Hit | Dropped], follower: AsyncIterator[Hit | Dropped]
+) -> AsyncIterator[bytes]:
+    queue: asyncio.Queue[Hit | Dropped | BaseException] = asyncio.Queue(1000)
+
+    async def pump() -> None:
+        try:
+            await queue.put(await first)
+            async for item in follower:
+                await queue.put(item)
+        except (DockyardError, StopAsyncIteration) as exc:
+            await queue.put(exc)
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), KEEP_ALIVE_S)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            if isinstance(item, BaseException):
+                message = getattr(item, "message", "the live tail ended")
+                yield _event("error", {"message": message})
+                return
+            if isinstance(item, Dropped):
+                yield _event("dropped", {"count": item.count, "reason": item.reason})
+            else:
+                yield _event("line", LogLinePublic.of(item).model_dump(mode="json"))
+    finally:
+        first.cancel()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        with contextlib.suppress(BaseException):
+            await follower.aclose()  # type: ignore[attr-defined]
+
+
+def _event(name: str, data: object) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+@router.get(
+    BASE + "/download",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/x-ndjson": {}, "text/plain": {}},
+            "description": "Every matching line, oldest first",
+        }
+    },
+)
+async def download_logs(
+    *,
+    team: TeamPath,
+    svc: ServicePath,
+    who: Who,
+    deps: Deps,
+    env: EnvQuery,
+    since: Annotated[datetime, Query(description="From this time (RFC 3339), inclusive.")],
+    until: UntilQuery = None,
+    q: TextQuery = "",
+    instance: InstancesQuery = None,
+    stream: StreamQuery = None,
+    level: LevelQuery = None,
+    format: Literal["ndjson", "text"] = "ndjson",
+) -> StreamingResponse:
+    """Every matching line of [since, until), oldest first, as NDJSON (one record a line) or
+    plain text (`TIME INSTANCE STREAM TEXT`): from the archive for days the index no longer
+    holds, then from the index."""
+    filters = _filters(
+        who, team=team, svc=svc, env=env, instance=instance, stream=stream, level=level,
+        since=since, until=until,
+    )  # fmt: skip
+    chunks = _center(deps).download(filters, q, fmt=format)
+    first = await asyncio.to_thread(next, chunks, b"")  # a bad query is a 422, not a cut body
+    name = f"{team}-{svc}-{env.value}.{'ndjson' if format == 'ndjson' else 'log'}"
+    return StreamingResponse(
+        _body(first, chunks),
+        media_type="application/x-ndjson" if format == "ndjson" else "text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def _body(first: bytes, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, None)
+        if chunk is None:
+            return
+        yield chunk
