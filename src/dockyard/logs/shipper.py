@@ -50,6 +50,8 @@ class Pacing:
     poll_s: float = 0.2
     retry_min_s: float = 0.1
     retry_max_s: float = 5.0
+    stopped_poll_s: float = 1.0
+    """How often a source whose writer stopped is looked at again."""
 
 
 PACING = Pacing()
@@ -197,7 +199,10 @@ class Shipper:
                 if final:
                     if await self._done(state, read.resume):
                         return
-                    await state.wake.wait()  # started again, or removed
+                    # Until started again or removed; a look now and then catches lines the
+                    # engine wrote after it said the container died.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(state.wake.wait(), self._pacing.stopped_poll_s)
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(state.wake.wait(), self._pacing.poll_s)

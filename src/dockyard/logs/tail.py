@@ -18,6 +18,7 @@ from dockyard.logs.checkpoint import HEAD_BYTES, Checkpoint
 from dockyard.logs.rotation import Generation, Lost, head_sha, newer, resume
 
 COMPRESSED = (".gz", ".zst", ".bz2", ".xz", ".zip")
+LISTING_TRIES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,10 @@ class Tail:
             self.open(None)
             if not self._files:
                 return None
+        if len(self._files) == 1:
+            # Hold newer generations open as soon as they exist, not only once the current one
+            # is read to its end: a rotation may delete them before that.
+            self._discover(self._files[0])
         while True:
             current = self._files[0]
             data = os.pread(current.fd, max_bytes, current.offset)
@@ -105,20 +110,57 @@ class Tail:
         self._files = []
 
     def _discover(self, current: _Open) -> bool:
-        """Open generations newer than the current file; True if any."""
-        found, listed = newer(generations(self.path, heads=False), current.inode)
-        if not listed and found:
-            self.lost.append(
-                Lost(
-                    f"{current.path} was rotated away while being read: files rotated between "
-                    "it and the oldest one present may be lost"
-                )
+        """Open generations newer than the current file; True if any.
+
+        Docker renames files while they are listed, so a listing may be inconsistent (a name
+        read before a rename, the next after it): a listing that lacks the current file, or
+        whose files cannot all be opened, is taken again, a few times, before it is believed.
+        """
+        for _ in range(LISTING_TRIES):
+            found, listed = newer(generations(self.path, heads=False), current.inode)
+            if not listed and found:
+                continue
+            opened = self._open_all(found)
+            if opened is not None:
+                return bool(opened)
+        if listed or not found:
+            return False
+        self.lost.append(
+            Lost(
+                f"{current.path} was rotated away while being read: files rotated between "
+                "it and the oldest one present may be lost"
             )
+        )
+        return bool(self._open_all(found))
+
+    def _open_all(self, found: tuple[Generation, ...]) -> list[_Open] | None:
+        """Open `found` in order, leaving out files already read; None (nothing left open) if
+        one of them was renamed away meanwhile."""
+        opened: list[_Open] = []
         for generation in found:
-            self._open(generation, 0)
-        return bool(found)
+            try:
+                fd = os.open(generation.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                for one in opened:
+                    os.close(one.fd)
+                return None
+            if self._already_read(fd):
+                os.close(fd)
+                continue
+            opened.append(_Open(fd, os.fstat(fd).st_ino, 0, generation.path))
+        self._files.extend(opened)
+        return opened
+
+    def _already_read(self, fd: int) -> bool:
+        """True if `fd` is a file this tail holds open or read to its end before."""
+        inode = os.fstat(fd).st_ino
+        if any(f.inode == inode for f in self._files):
+            return True
+        head = self._heads.get(inode)
+        return head is not None and os.pread(fd, len(head), 0) == head
 
     def _open(self, generation: Generation, offset: int) -> None:
+        """Open a generation listed by `resume` (gone meanwhile: nothing to read of it)."""
         try:
             fd = os.open(generation.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -127,6 +169,7 @@ class Tail:
         inode = os.fstat(fd).st_ino
         if inode != generation.inode:  # renamed between listing and opening: take the new one
             generation = Generation(generation.path, inode, 0)
+            offset = 0
         self._files.append(_Open(fd, inode, offset, generation.path))
 
     def _head(self, inode: int) -> bytes:

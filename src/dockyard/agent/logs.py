@@ -1,0 +1,251 @@
+"""The agent's log part: follows the console log of every Dockyard container on this host and
+hands it to the shipper (logs/shipper.py), which reads Docker's json-file straight from the
+container's LogPath and publishes it to the log stream.
+
+Level-triggered like the other parts: a pass lists this platform's containers every
+`interval_s` (running ones are followed live; stopped ones are read to their end and marked
+shipped; removed ones are read to the end of the file still open, then dropped), and Docker's
+start, die and destroy events make the same changes at once. The Docker SDK blocks: listing,
+inspecting and the events stream run in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.errors import DockerException
+from docker.errors import NotFound as EngineNotFound
+from requests.exceptions import RequestException
+
+from dockyard.domain.errors import DockyardError
+from dockyard.domain.instance import (
+    LABEL_ENV,
+    LABEL_MANAGED,
+    LABEL_SERVICE,
+    LABEL_TEAM,
+    Owner,
+    Platform,
+    owner_from_labels,
+)
+from dockyard.logs.reader import Format
+from dockyard.logs.record import Source
+from dockyard.logs.shipper import Followed, Shipper
+
+log = logging.getLogger("dockyard.agent.logs")
+
+EVENTS = ["start", "die", "destroy"]
+EVENTS_RETRY_S = 2.0
+ENGINE_ERRORS = (DockerException, RequestException, OSError, DockyardError)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)b?\s*$", re.IGNORECASE)
+
+
+def size_bytes(value: str) -> int:
+    """Docker's max-size (`10m`, `1k`, `512`) in bytes (units of 1024, as Docker reads them);
+    0 if it is not one."""
+    match = _SIZE.match(value or "")
+    if match is None:
+        return 0
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** "_kmg".index(unit.lower() or "_"))
+
+
+def followed_of(info: dict[str, Any], *, host: str) -> Followed | None:
+    """What to ship of one inspected container; None if it is not Dockyard's or has no
+    json-file log (another log driver, or never started)."""
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    owner = owner_from_labels(labels)
+    log_path = info.get("LogPath") or ""
+    log_config = (info.get("HostConfig") or {}).get("LogConfig") or {}
+    if owner is None or not log_path or log_config.get("Type", "json-file") != "json-file":
+        return None
+    team, service, env, _, instance, _ = owner
+    return Followed(
+        source=Source(team, service, env, instance, host=host),
+        path=Path(log_path),
+        fmt=Format.JSON_FILE,
+        rotate_bytes=size_bytes((log_config.get("Config") or {}).get("max-size", "")),
+    )
+
+
+class ConsoleLogs:
+    """Ships the console logs of one Docker engine's Dockyard containers on this host."""
+
+    def __init__(
+        self,
+        *,
+        engine: docker.APIClient,
+        shipper: Shipper,
+        platform: Callable[[], Platform | None] = lambda: None,
+        owner: Owner | None = None,
+        host: str = "",
+        interval_s: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`platform` names the installation whose containers are shipped (None: every
+        Dockyard container of the engine); `owner` narrows them further (tests)."""
+        self._engine = engine
+        self.shipper = shipper
+        self._platform = platform
+        self._owner = owner or Owner()
+        self._host = host
+        self._interval_s = interval_s
+        self._monotonic = monotonic
+        self._known: dict[str, Followed] = {}  # container id -> what is shipped of it
+        self._stream: Any = None
+
+    def shipped(self, instance: str) -> bool:
+        """True once `instance`'s console log was shipped to its end after it stopped."""
+        return self.shipper.shipped(instance)
+
+    async def run(self) -> None:
+        """Follow containers until cancelled; never returns otherwise. A failed pass or event
+        is logged and tried again; a shipper that ends is a failure (raised)."""
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        stop = threading.Event()
+        watcher = threading.Thread(
+            target=self._watch, args=(stop, loop, events), name="logs-events", daemon=True
+        )
+        shipping = asyncio.create_task(self.shipper.run(), name="logs-shipper")
+        watcher.start()
+        try:
+            next_pass = self._monotonic()
+            while not shipping.done():
+                if self._monotonic() >= next_pass:
+                    await self._guarded(self.sync())
+                    next_pass = self._monotonic() + self._interval_s
+                wait = max(next_pass - self._monotonic(), 0.0)
+                try:
+                    event = await asyncio.wait_for(events.get(), timeout=min(wait, 1.0))
+                except TimeoutError:
+                    continue
+                await self._guarded(self._on_event(event))
+            await shipping  # raises what ended it
+            raise RuntimeError("the log shipper returned")
+        finally:
+            stop.set()
+            self._close_stream()
+            shipping.cancel()
+            await asyncio.gather(shipping, return_exceptions=True)
+            await asyncio.to_thread(watcher.join, EVENTS_RETRY_S + 1)
+
+    async def sync(self) -> None:
+        """One pass: every container of ours followed as its state says, removed ones
+        forgotten."""
+        found = await asyncio.to_thread(self._list)
+        for followed, running in found.values():
+            self.shipper.follow(followed, live=running)
+        for container_id in set(self._known) - set(found):
+            self.shipper.forget(self._known.pop(container_id).source.key)
+
+    # ---- engine calls (in threads) ----
+
+    def _list(self) -> dict[str, tuple[Followed, bool]]:
+        out: dict[str, tuple[Followed, bool]] = {}
+        for entry in self._engine.containers(all=True, filters={"label": self._selector()}):
+            labels = entry.get("Labels") or {}
+            if not self._selected(labels):
+                continue
+            followed = self._known.get(entry["Id"]) or self._inspect(entry["Id"])
+            if followed is not None:
+                out[entry["Id"]] = (followed, entry.get("State") == "running")
+        return out
+
+    def _inspect(self, container_id: str) -> Followed | None:
+        try:
+            info = self._engine.inspect_container(container_id)
+        except EngineNotFound:
+            return None
+        if not self._selected((info.get("Config") or {}).get("Labels") or {}):
+            return None
+        followed = followed_of(info, host=self._host)
+        if followed is not None:
+            self._known[container_id] = followed
+        return followed
+
+    async def _on_event(self, event: dict[str, Any]) -> None:
+        container_id, action = (
+            str(event.get("id") or ""),
+            event.get("Action") or event.get("status"),
+        )
+        if not container_id:
+            return
+        if action == "destroy":
+            gone = self._known.pop(container_id, None)
+            if gone is not None:
+                self.shipper.forget(gone.source.key)
+            return
+        followed = self._known.get(container_id) or await asyncio.to_thread(
+            self._inspect, container_id
+        )
+        if followed is not None:
+            self.shipper.follow(followed, live=action == "start")
+
+    def _watch(
+        self,
+        stop: threading.Event,
+        loop: asyncio.AbstractEventLoop,
+        events: asyncio.Queue[dict[str, Any]],
+    ) -> None:
+        """Feeds container events to the loop; reconnects when the stream breaks."""
+        while not stop.is_set():
+            try:
+                self._stream = self._engine.events(
+                    decode=True,
+                    filters={"type": "container", "event": EVENTS, "label": self._selector()},
+                )
+                for event in self._stream:
+                    if stop.is_set():
+                        return
+                    loop.call_soon_threadsafe(events.put_nowait, event)
+            except (DockerException, RequestException, OSError, ValueError) as exc:
+                if not stop.is_set():
+                    log.warning("logs: engine events interrupted: %s", exc)
+            except RuntimeError:  # the loop closed while the agent stops
+                return
+            self._stream = None
+            stop.wait(EVENTS_RETRY_S)
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):  # closing a broken stream: nothing to release
+                stream.close()
+
+    async def _guarded(self, work: Any) -> None:
+        try:
+            await work
+        except ENGINE_ERRORS as exc:
+            log.error("logs: following containers failed, retrying: %s", exc)
+
+    # ---- selection ----
+
+    def _owner_labels(self) -> dict[str, str]:
+        given = {
+            LABEL_TEAM: self._owner.team,
+            LABEL_SERVICE: self._owner.service,
+            LABEL_ENV: self._owner.env.value if self._owner.env else None,
+        }
+        return {label: value for label, value in given.items() if value is not None}
+
+    def _selector(self) -> list[str]:
+        return [LABEL_MANAGED] + [f"{k}={v}" for k, v in self._owner_labels().items()]
+
+    def _selected(self, labels: dict[str, str]) -> bool:
+        """True for `owner`'s containers of this platform (another installation's on the same
+        engine are its own agent's to ship)."""
+        platform = self._platform()
+        return (
+            LABEL_MANAGED in labels
+            and (platform is None or platform.owns(labels))
+            and all(labels.get(k) == v for k, v in self._owner_labels().items())
+        )
