@@ -16,9 +16,10 @@ that a crash could leave out of step with the objects.
 The stream's consumer must let a batch stay unacknowledged for a flush interval: with the
 defaults (flush every 60 s, at most 10,000 batches held) JetStream's consumer needs an ack wait
 of at least 2 x flush_interval_s (120 s) and max_ack_pending above max_held + max_batches
-(e.g. 20,000). If it is shorter, batches come again while held: they are recognised and
-acknowledged with their buffer, so the cost is traffic, never loss or duplicates. If it is
-lower, fetches come back empty until the next flush acknowledges: throughput, never loss.
+(e.g. 20,000); `Limits.fitting` gives limits for a consumer that is already set. If the ack
+wait is shorter, batches come again while held: they are recognised and acknowledged with
+their buffer, so the cost is traffic, never loss or duplicates. If max_ack_pending is lower,
+fetches come back empty until the next flush acknowledges: throughput, never loss.
 One archiver runs per archive: two would write the same lines under different names.
 """
 
@@ -79,6 +80,19 @@ class Limits:
     """A source with nothing buffered for this long is forgotten (read again from names)."""
     expire_every_s: float = 3600.0
     """How often hours older than the retention are deleted (when a retention is given)."""
+
+    @classmethod
+    def fitting(cls, *, ack_wait_s: float, max_ack_pending: int) -> Limits:
+        """Limits that hold no batch past the consumer's ack wait and never more batches than
+        it lets be pending (flush at half the ack wait; the default flush interval if that is
+        shorter)."""
+        defaults = cls()
+        max_batches = max(1, min(defaults.max_batches, max_ack_pending // 4))
+        return cls(
+            flush_interval_s=min(defaults.flush_interval_s, ack_wait_s / 2),
+            max_batches=max_batches,
+            max_held=max(1, max_ack_pending - max_batches),
+        )
 
 
 def due(*, sealed: bool, opened_at: float, hour: datetime, now: float, limits: Limits) -> bool:

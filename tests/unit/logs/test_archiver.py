@@ -393,3 +393,21 @@ async def test_a_restarted_archiver_learns_a_services_sources_from_one_listing(
     await second.step(timeout_s=0.01)
     assert (counting.listings, unacked(stream)) == (1, 0)
     assert [archived(archive, name) for name in ("a1", "b2", "c3")] == [list(range(1, 11))] * 3
+
+
+@pytest.mark.parametrize(
+    ("ack_wait_s", "max_ack_pending", "flush_interval_s", "max_held", "max_batches"),
+    [
+        (120, 20_000, 60, 19_744, 256),  # what the archiver's consumer should have
+        (30, 1000, 15, 750, 250),  # JetStream's defaults in logs/jetstream.py
+        (10, 2, 5, 1, 1),
+    ],
+)
+def test_limits_fit_a_consumers_ack_wait_and_pending_limit(
+    ack_wait_s: float, max_ack_pending: int, flush_interval_s: float, max_held: int,
+    max_batches: int,
+) -> None:  # fmt: skip
+    limits = Limits.fitting(ack_wait_s=ack_wait_s, max_ack_pending=max_ack_pending)
+    assert (limits.flush_interval_s, limits.max_held, limits.max_batches) == (
+        flush_interval_s, max_held, max_batches,
+    )  # fmt: skip
