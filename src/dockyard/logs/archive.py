@@ -376,8 +376,9 @@ class Archive:
         until: datetime,
         instance: str | None = None,
     ) -> Iterator[ArchivedLine]:
-        """Lines written in [since, until), each source's in line-number order, the sources
-        merged by time. Streams: holds one open object per source, never the whole range.
+        """Lines written in [since, until) (aware datetimes), each source's in line-number
+        order, the sources (instances, and their declared files) merged by time. Streams: holds
+        one open object per source, never the whole range.
 
         An object may hold lines from before its hour (a line whose clock went back is filed
         with the lines before it), so the hour after `until` is read too.
