@@ -26,7 +26,8 @@ from docker.errors import DockerException
 from docker.errors import NotFound as EngineNotFound
 from requests.exceptions import RequestException
 
-from dockyard.domain.errors import DockyardError
+from dockyard.agent.limits import LimitsSource
+from dockyard.domain.errors import DockyardError, Unavailable
 from dockyard.domain.instance import (
     LABEL_ENV,
     LABEL_MANAGED,
@@ -84,17 +85,21 @@ class ConsoleLogs:
         *,
         engine: docker.APIClient,
         shipper: Shipper,
-        platform: Callable[[], Platform | None] = lambda: None,
+        platform: LimitsSource | None = None,
         owner: Owner | None = None,
         host: str = "",
         interval_s: float = 30.0,
+        report_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`platform` names the installation whose containers are shipped (None: every
-        Dockyard container of the engine); `owner` narrows them further (tests)."""
+        """`platform` is asked which installation's containers to ship (the server's answer
+        names it, as for bandwidth limits); until it names one, or without it, every Dockyard
+        container of the engine is shipped. `owner` narrows them further (tests). The
+        counters are logged every `report_s`."""
         self._engine = engine
         self.shipper = shipper
-        self._platform = platform
+        self._platform_source = platform
+        self._report_s = report_s
         self._owner = owner or Owner()
         self._host = host
         self._interval_s = interval_s
@@ -118,11 +123,14 @@ class ConsoleLogs:
         shipping = asyncio.create_task(self.shipper.run(), name="logs-shipper")
         watcher.start()
         try:
-            next_pass = self._monotonic()
+            next_pass = next_report = self._monotonic()
             while not shipping.done():
                 if self._monotonic() >= next_pass:
                     await self._guarded(self.sync())
                     next_pass = self._monotonic() + self._interval_s
+                if self._monotonic() >= next_report:
+                    log.info("logs: %s", self.shipper.counters.summary())
+                    next_report = self._monotonic() + self._report_s
                 wait = max(next_pass - self._monotonic(), 0.0)
                 try:
                     event = await asyncio.wait_for(events.get(), timeout=min(wait, 1.0))
@@ -141,6 +149,7 @@ class ConsoleLogs:
     async def sync(self) -> None:
         """One pass: every container of ours followed as its state says, removed ones
         forgotten."""
+        await asyncio.to_thread(self._learn_platform)
         found = await asyncio.to_thread(self._list)
         for followed, running in found.values():
             self.shipper.follow(followed, live=running)
@@ -228,6 +237,18 @@ class ConsoleLogs:
             log.error("logs: following containers failed, retrying: %s", exc)
 
     # ---- selection ----
+
+    def _platform(self) -> Platform | None:
+        return self._platform_source.platform if self._platform_source is not None else None
+
+    def _learn_platform(self) -> None:
+        """Ask for the platform until an answer names it (it never changes afterwards)."""
+        if self._platform_source is None or self._platform_source.platform is not None:
+            return
+        try:
+            self._platform_source.fetch()
+        except Unavailable as exc:
+            log.debug("logs: platform not known yet, shipping every Dockyard container: %s", exc)
 
     def _owner_labels(self) -> dict[str, str]:
         given = {

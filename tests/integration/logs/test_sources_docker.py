@@ -1,7 +1,8 @@
 """The agent's log part against the real Docker engine: a container whose json-file log rotates
 every kilobyte writes numbered lines, and the lines reach the stream once each, in order, with
 their numbers; when the agent is away while rotation deletes unread files, the loss is counted
-and the lines still present are shipped."""
+and the lines still present are shipped; through a nats-server restart, JetStream gets every
+line once."""
 
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ from dockyard.domain.instance import (
     Owner,
 )
 from dockyard.logs.checkpoint import CheckpointStore
+from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.logs.memory_stream import MemoryLogStream
 from dockyard.logs.record import Line
 from dockyard.logs.shipper import Pacing, Shipper
 from dockyard.logs.stream import LogStream
+from tests.support.nats import NatsServer
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
 
@@ -47,16 +50,18 @@ def numbered(count_from: int, count_to: int, *, pause_us: int) -> str:
     )
 
 
-def start(client: docker.APIClient, image: str, team: str, script: str) -> tuple[str, str]:
-    """A Dockyard-labelled container of `team` running `script`, json-file rotated at 1 KiB
-    with 3 files; (container id, instance id)."""
+def start(
+    client: docker.APIClient, image: str, team: str, script: str, *, max_size: str = "1k"
+) -> tuple[str, str]:
+    """A Dockyard-labelled container of `team` running `script`, json-file rotated at
+    `max_size` with 3 files; (container id, instance id)."""
     instance = "i" + secrets.token_hex(4)
     labels = {
         LABEL_MANAGED: "true", LABEL_TEAM: team, LABEL_SERVICE: "burst", LABEL_ENV: "test",
         LABEL_REVISION: "1", LABEL_INSTANCE: instance, LABEL_TEMPLATE: "t",
     }  # fmt: skip
     host_config = client.create_host_config(
-        log_config={"type": "json-file", "config": {"max-size": "1k", "max-file": "3"}},
+        log_config={"type": "json-file", "config": {"max-size": max_size, "max-file": "3"}},
         network_mode="none",  # the lines are all it does
     )
     container = client.create_container(
@@ -174,3 +179,49 @@ async def test_rotation_that_outruns_a_stopped_agent_is_counted_as_loss(
     counters = second.shipper.counters.of(key)
     assert counters.lost >= 1 and counters.lost_bytes > 0
     assert "rotated away unread" in counters.losses[0].what
+
+
+async def test_burst_through_a_nats_server_restart_reaches_jetstream_once(
+    docker_engine: docker.APIClient,
+    test_image: str,
+    docker_team: str,
+    own_nats: NatsServer,
+    tmp_path: Path,
+) -> None:
+    """The real stream: nats-server goes away mid-burst; the shipper holds its batch, the files
+    keep the rest (3 x 20 KiB: room for the whole burst, rotating twice), and after the restart
+    a durable consumer holds every number once, in order (JetStream drops a batch re-sent
+    under the same id)."""
+    stream = JetStreamLogStream([own_nats.url], max_bytes=64 << 20, timeout_s=1.0)
+    client = docker.APIClient(version="auto")
+    shipper = Shipper(
+        stream, CheckpointStore(tmp_path / "checkpoints"), max_line_bytes=16 * 1024,
+        pacing=FAST,
+    )  # fmt: skip
+    part = ConsoleLogs(engine=client, shipper=shipper, owner=Owner(team=docker_team))
+    script = numbered(1, 600, pause_us=10_000)
+    container_id, instance = start(docker_engine, test_image, docker_team, script, max_size="20k")
+    task = asyncio.create_task(part.run())
+    key = f"{docker_team}/burst/test/{instance}/console"
+    try:
+        await until(lambda: shipper.counters.of(key).lines_sent >= 100, timeout_s=30)
+        await asyncio.to_thread(own_nats.restart, down_s=1.5)
+        await asyncio.to_thread(docker_engine.wait, container_id, timeout=120)
+        await until(lambda: part.shipped(instance), timeout_s=60)
+        got: dict[int, Line] = {}
+        async with asyncio.timeout(30):
+            while len(got) < 600:
+                for delivery in await stream.fetch("check", max_batches=100, timeout_s=1.0):
+                    for line in delivery.batch.lines:
+                        got.setdefault(line.seq, line)
+                    await delivery.ack()
+        lines = [got[seq] for seq in sorted(got)]
+        assert numbers_of(lines) == list(range(1, 601))
+        assert sorted(got) == list(range(1, 601))
+        assert shipper.counters.of(key).unavailable_s > 0, "the restart was not felt"
+        assert shipper.counters.of(key).lost == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        client.close()
+        await stream.close()

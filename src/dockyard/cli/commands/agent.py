@@ -86,6 +86,42 @@ async def _run_enforcer(
         stop.set()
 
 
+def _logs(settings: Settings) -> Coroutine[Any, Any, None]:
+    """The log shipper as an agent part: this host's containers' console logs to JetStream.
+    With an API token it ships only this platform's containers, else every Dockyard one."""
+    creds = read_credentials(settings.paths.credentials_file)
+    url = settings.bandwidth.server_url or (creds.url if creds else settings.listen.local_url)
+    token = settings.bandwidth.token or (creds.token if creds else None)
+    return _ship_logs(settings, server_url=url, token=token)
+
+
+async def _ship_logs(settings: Settings, *, server_url: str, token: str | None) -> None:
+    """Run the log part until cancelled, then close what it opened."""
+    import docker
+
+    from dockyard.agent.limits import PlatformLimits
+    from dockyard.agent.logs import ConsoleLogs
+    from dockyard.logs.checkpoint import CheckpointStore
+    from dockyard.logs.jetstream import JetStreamLogStream
+    from dockyard.logs.shipper import Shipper
+
+    logs = settings.logs
+    stream = JetStreamLogStream(logs.nats_urls, max_bytes=logs.stream_max_bytes)
+    engine = docker.APIClient(base_url=settings.docker.host, version="1.41", timeout=60)
+    platform = PlatformLimits.connect(server_url, token) if token else None
+    shipper = Shipper(
+        stream, CheckpointStore(logs.checkpoint_dir), max_line_bytes=logs.max_line_bytes
+    )
+    part = ConsoleLogs(engine=engine, shipper=shipper, platform=platform, host=settings.ipam.host)
+    try:
+        await part.run()
+    finally:
+        engine.close()
+        if platform is not None:
+            platform.close()
+        await stream.close()
+
+
 async def _run(settings: Settings, *, once: bool) -> None:
     # Imported here: only this command needs the agent's stack loaded.
     import docker
@@ -139,6 +175,7 @@ async def _run(settings: Settings, *, once: bool) -> None:
         shaping = _bandwidth(settings)
         if shaping is not None:
             parts["bandwidth"] = shaping
+        parts["logs"] = _logs(settings)
         await run_parts(parts)
     finally:
         engine.close()
