@@ -28,3 +28,8 @@ class ControllerSettings:
     """A labelled container nobody wants is removed after being seen this long."""
     log_tail: int = 20
     """Lines of a crashed instance's output kept in its status."""
+    logs_shipped_wait_s: float = 10.0
+    """Longest a stopped instance's container is kept for the agent to ship its last log lines
+    (Docker deletes the log file with the container); past it the container goes anyway and an
+    event says its last lines may be missing."""
+    logs_shipped_poll_s: float = 0.1

@@ -15,7 +15,7 @@ from dockyard.controller.config import ControllerSettings
 from dockyard.controller.networks import SegmentNetworks
 from dockyard.controller.orphans import OrphanCollector
 from dockyard.controller.queue import WorkQueue
-from dockyard.controller.reconciler import Reconciler
+from dockyard.controller.reconciler import LogsShipped, Reconciler
 from dockyard.domain.clock import Clock
 from dockyard.domain.errors import DockyardError, Unavailable
 from dockyard.domain.status import EnvKey
@@ -35,12 +35,14 @@ class Manager:
         clock: Clock,
         settings: ControllerSettings,
         networks: SegmentNetworks | None = None,
+        logs_shipped: LogsShipped | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._reconciler = Reconciler(
-            db, runtime, clock=clock, settings=settings, networks=networks
-        )
+            db, runtime, clock=clock, settings=settings, networks=networks,
+            logs_shipped=logs_shipped,
+        )  # fmt: skip
         self._orphans = OrphanCollector(db, runtime, clock=clock, grace_s=settings.orphan_grace_s)
         self._queue: WorkQueue[EnvKey] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -37,6 +38,10 @@ from dockyard.runtimes.base import Runtime
 from dockyard.store import segments
 from dockyard.store import status as store
 from dockyard.store.db import Database
+
+LogsShipped = Callable[[str], bool]
+"""Whether the agent has shipped instance `id`'s console log to its end (blocking; a cheap
+read). The reconciler waits on it before removing a stopped container (the logs finalizer)."""
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +89,12 @@ class Reconciler:
         clock: Clock,
         settings: ControllerSettings,
         networks: SegmentNetworks | None = None,
+        logs_shipped: LogsShipped | None = None,
     ) -> None:
         self._db = db
         self._runtime = runtime
         self._networks = networks
+        self._logs_shipped = logs_shipped
         self._clock = clock
         self._settings = settings
         self._starts = asyncio.Semaphore(runtime.capabilities.parallel_starts)
@@ -322,10 +329,29 @@ class Reconciler:
         async with self._stops:
             if obs.state is RunState.RUNNING:
                 await self._runtime.stop(obs, grace_s=grace)
+            await self._logs_out(work, iid)
             await self._runtime.destroy(obs)
         del work.records[iid]
         self._probed_at.pop(iid, None)
         work.event("removed", f"instance {iid} (revision {obs.revision}) stopped and removed")
+
+    async def _logs_out(self, work: _Pass, iid: str) -> None:
+        """The finalizer before a container goes: wait (bounded) until the agent has shipped
+        the instance's console log to its end, since Docker deletes the file with it."""
+        if self._logs_shipped is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.logs_shipped_wait_s
+        while not await asyncio.to_thread(self._logs_shipped, iid):
+            if loop.time() >= deadline:
+                work.event(
+                    "logs_incomplete",
+                    f"instance {iid} removed before the agent shipped its last log lines "
+                    f"(waited {self._settings.logs_shipped_wait_s:g} s): its last lines may be "
+                    "missing from the log center; check the agent with `dockyard status`",
+                )
+                return
+            await asyncio.sleep(self._settings.logs_shipped_poll_s)
 
     async def _restart(self, work: _Pass, iid: str) -> None:
         obs = work.observed[iid]
