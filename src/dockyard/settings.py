@@ -43,6 +43,7 @@ DEFAULT_PORT = 8420
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_ETCD = "http://127.0.0.1:2379"
 DEFAULT_NATS = "nats://127.0.0.1:4222"
+LOG_INDEX_ENGINES = ("fts5", "tantivy")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SUPERVISORS = ("auto", "systemd", "supervisord")
 
@@ -226,6 +227,9 @@ class LogSettings:
     """Host directories mounted at services' declared log paths (DOCKYARD_LOG_FILES_DIR)."""
     index_dir: Path
     """The search index, one partition per day (DOCKYARD_LOG_INDEX_DIR)."""
+    index_engine: str
+    """The search engine of the index: fts5 (SQLite FTS5) or tantivy
+    (DOCKYARD_LOG_INDEX_ENGINE); benchmarks/log_index.py compares them."""
     archive_url: str
     """Where hourly compressed NDJSON goes: a local path, s3://BUCKET/PREFIX or hdfs://...
     (DOCKYARD_LOG_ARCHIVE_URL)."""
@@ -608,6 +612,7 @@ def _log_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -> 
         checkpoint_dir=env.get("DOCKYARD_LOG_CHECKPOINT_DIR", _path, logs / "checkpoints"),
         files_dir=env.get("DOCKYARD_LOG_FILES_DIR", _path, logs / "files"),
         index_dir=env.get("DOCKYARD_LOG_INDEX_DIR", _path, logs / "index"),
+        index_engine=env.get("DOCKYARD_LOG_INDEX_ENGINE", _choice(LOG_INDEX_ENGINES), "fts5"),
         archive_url=env.get("DOCKYARD_LOG_ARCHIVE_URL", _nonempty, str(logs / "archive")),
         index_days=env.get("DOCKYARD_LOG_INDEX_DAYS", _int_in(1, 3650), 7),
         archive_days=env.get("DOCKYARD_LOG_ARCHIVE_DAYS", _int_in(1, 36500), 90),
