@@ -19,16 +19,18 @@ from dockyard.logs.index.base import (
 ENGINES = ("fts5", "tantivy")
 
 
-def open_engine(engine: str, root: Path) -> LogIndex:
-    """The index of engine `engine` kept under `root` (made if missing)."""
+def open_engine(engine: str, index_dir: Path) -> LogIndex:
+    """The index of engine `engine` (settings.logs.index_engine) in `index_dir/<engine>`,
+    made if missing: switching engines never mixes their files. The indexer and every
+    server open it the same way; only the indexer writes."""
     if engine == "fts5":
         from dockyard.logs.index.fts5 import Fts5Index
 
-        return Fts5Index(root)
+        return Fts5Index(index_dir / engine)
     if engine == "tantivy":
         from dockyard.logs.index.tantivy_index import TantivyIndex
 
-        return TantivyIndex(root)
+        return TantivyIndex(index_dir / engine)
     raise Invalid(f"unknown log index engine {engine!r}: use one of {', '.join(ENGINES)}")
 
 
