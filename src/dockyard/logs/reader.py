@@ -106,8 +106,16 @@ class Reader:
             if chunk.inode != self._inode:
                 self._switch(chunk.inode, out)
             out.bytes_read += len(chunk.data)
-            for raw in self._splitter.feed(chunk.data, chunk.start):
-                self._take(raw, chunk.inode, out)
+            raws = self._splitter.feed(chunk.data, chunk.start)
+            if self._fmt is Format.JSON_FILE:
+                records, malformed = self._joiner.feed(
+                    raws, inode=chunk.inode, now_ns=self._now_ns()
+                )
+                out.malformed += malformed
+                self._join(records, out)
+            else:
+                for raw in raws:
+                    self._take(raw, chunk.inode, out)
             if self._monotonic() >= deadline:
                 break
         if self._multiline is not None:
