@@ -33,6 +33,11 @@ from dockyard.images.builder import Builder
 from dockyard.images.follower import Follower
 from dockyard.images.pinning import ImagePinner
 from dockyard.images.registry import RegistryClient
+from dockyard.logs.archive import Archive
+from dockyard.logs.center import LogCenter
+from dockyard.logs.checkpoint import CheckpointStore
+from dockyard.logs.index import open_engine
+from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.network.etcd import Etcd
 from dockyard.network.ipam.client import Ipam
 from dockyard.network.ipam.publish import publish_segments
@@ -71,6 +76,9 @@ class Parts:
     notify: Callable[[EnvKey], None] | None = None
     """How the API, the portal and the builder tell controllers of a change; None: the
     manager's own `notify` (a single server)."""
+    logs: LogCenter | None = None
+    """The log center's read side (the index the indexer process writes, the stream for live
+    tails, the archive); None: log routes answer 503."""
 
 
 def build_parts(settings: Settings) -> Parts:
@@ -95,7 +103,18 @@ def build_parts(settings: Settings) -> Parts:
         driver=settings.ipam.driver_socket.name.removesuffix(".sock"),
         host=settings.ipam.host,
     )
-    manager = Manager(db, runtime, clock=utcnow, settings=settings.controller, networks=networks)
+    # The agent on this host marks each instance whose console log it shipped to the end; the
+    # controller waits for that mark before removing a stopped container (one host: the agent's
+    # marks are in this host's state directory).
+    shipped = CheckpointStore(settings.logs.checkpoint_dir).shipped
+    manager = Manager(
+        db,
+        runtime,
+        clock=utcnow,
+        settings=settings.controller,
+        networks=networks,
+        logs_shipped=shipped,
+    )
     election = _election(settings) if settings.etcd.elect_leader else None
     nudges = None
     if election is not None:
@@ -126,6 +145,19 @@ def build_parts(settings: Settings) -> Parts:
         election=election,
         nudges=nudges,
         notify=notify,
+        logs=_log_center(settings),
+    )
+
+
+def _log_center(settings: Settings) -> LogCenter:
+    """The read side of the log center. Nothing here connects yet: the stream is reached on
+    the first live tail, so the server starts whether or not nats-server is up."""
+    logs = settings.logs
+    return LogCenter(
+        open_engine(logs.index_engine, logs.index_dir),
+        stream=JetStreamLogStream(logs.nats_urls, max_bytes=logs.stream_max_bytes),
+        archive=Archive(logs.archive_url),
+        index_days=logs.index_days,
     )
 
 
@@ -177,6 +209,7 @@ def build_app(parts: Parts) -> FastAPI:
             # `ipam check` compares etcd with what the runtime reports now (every instance).
             instances=functools.partial(parts.runtime.list, Owner()),
             public_url=parts.settings.listen.public_url,
+            logs=parts.logs,
         )
     )
     _install_image_center(app, parts)
@@ -269,6 +302,8 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
                 await parts.nudges.close()
             if parts.ipam is not None:
                 await parts.ipam.close()
+            if parts.logs is not None:
+                await parts.logs.close()
             parts.db.close()
 
     return lifespan

@@ -7,7 +7,17 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from dockyard.cli.commands import account, host, logs, observe, releases, services, teams, tokens
+from dockyard.cli.commands import (
+    account,
+    host,
+    logcenter,
+    logs,
+    observe,
+    releases,
+    services,
+    teams,
+    tokens,
+)
 from dockyard.cli.commands import agent as agent_command
 from dockyard.cli.commands import builds as build_commands
 from dockyard.cli.commands import environments as environment_commands
@@ -76,6 +86,7 @@ logs.register(app)
 segment_commands.register(app)
 environment_commands.register(app)
 agent_command.register(app)
+logcenter.register(app)
 ipam_commands.register(app)
 build_commands.register(app)
 image_commands.register(app)

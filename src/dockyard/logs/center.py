@@ -114,6 +114,12 @@ class LogCenter:
         self.index_days = index_days
         self._clock = clock
 
+    async def close(self) -> None:
+        """Release the index's files and the stream's connection."""
+        await asyncio.to_thread(self.index.close)
+        if self.stream is not None:
+            await self.stream.close()
+
     async def search(
         self, filters: Filters, text: str, *, cursor: str | None, order: Order, limit: int
     ) -> Page:

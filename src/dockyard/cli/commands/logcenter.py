@@ -1,0 +1,157 @@
+"""`indexer` and `archiver`: the log center's two durable consumers of the log stream, each a
+process of its own that `dockyard up` starts and supervises.
+
+The indexer makes every line searchable within about a second (logs/indexer.py); the archiver
+files compressed NDJSON per instance and hour at DOCKYARD_LOG_ARCHIVE_URL (logs/archiver.py).
+Either may be killed at any moment: what it had not committed is delivered to it again, and
+what it already holds is not added twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from dockyard.cli.context import session
+from dockyard.settings import Settings
+
+if TYPE_CHECKING:  # imported when run: only these commands need the log center's stack
+    from dockyard.logs.indexer import Indexer
+    from dockyard.logs.jetstream import JetStreamLogStream
+
+REPORT_EVERY_S = 60.0
+"""How often each consumer logs what it has done (one INFO line)."""
+
+log = logging.getLogger("dockyard.logs")
+
+
+def indexer(ctx: typer.Context) -> None:
+    """Index every log line from the stream, in the foreground (`dockyard up` starts it)."""
+    _run(ctx, "indexer", _indexer_parts)
+
+
+def archiver(ctx: typer.Context) -> None:
+    """Archive every log line from the stream, in the foreground (`dockyard up` starts it)."""
+    _run(ctx, "archiver", _archiver_parts)
+
+
+Parts = dict[str, Coroutine[Any, Any, None]]
+
+
+def _run(ctx: typer.Context, name: str, parts: Callable[[Settings], Parts]) -> None:
+    settings = session(ctx).settings
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    from dockyard.agent.main import PartEnded, run_parts
+
+    log.info("%s starting: stream %s", name, ", ".join(settings.logs.nats_urls))
+    try:
+        asyncio.run(run_parts(parts(settings)))
+    except PartEnded as exc:  # logged with its traceback where it ended
+        log.error("%s exiting with status 1: %s", name, exc)
+        raise typer.Exit(1) from exc
+
+
+def _stream(settings: Settings, **consumer: Any) -> JetStreamLogStream:
+    from dockyard.logs.jetstream import JetStreamLogStream
+
+    return JetStreamLogStream(
+        settings.logs.nats_urls, max_bytes=settings.logs.stream_max_bytes, **consumer
+    )
+
+
+def _indexer_parts(settings: Settings) -> Parts:
+    from dockyard.logs.index import open_engine
+    from dockyard.logs.indexer import Indexer
+
+    index = open_engine(settings.logs.index_engine, settings.logs.index_dir)
+    worker = Indexer(_stream(settings), index)
+
+    async def retention() -> None:
+        while True:  # at start, then hourly: whole day partitions past the retention go
+            dropped = await worker.retention(keep_days=settings.logs.index_days)
+            if dropped:
+                log.info(
+                    "index partitions past %d days dropped: %s",
+                    settings.logs.index_days,
+                    ", ".join(dropped),
+                )
+            await asyncio.sleep(3600)
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(REPORT_EVERY_S)
+            c = worker.counters
+            log.info(
+                "indexed lines=%d batches=%d duplicates=%d undecodable=%d failures=%d lag_s=%.1f",
+                c.lines, c.batches, c.duplicates, c.undecodable, c.failures,
+                c.lag_s(time.time_ns()),
+            )  # fmt: skip
+
+    return {"indexer": _closing(worker.run(), worker), "retention": retention(), "report": report()}
+
+
+async def _closing(work: Coroutine[Any, Any, None], worker: Indexer) -> None:
+    try:
+        await work
+    finally:
+        worker.index.close()
+        await worker.stream.close()
+
+
+def _archiver_parts(settings: Settings) -> Parts:
+    from dockyard.logs.archive import Archive
+    from dockyard.logs.archiver import Archiver, Limits
+
+    # The archiver holds batches unacknowledged until their object is written (up to a flush
+    # interval, 60 s, past an hour's end): its consumer must wait longer and allow more.
+    limits = Limits()
+    stream = _stream(
+        settings,
+        ack_wait_s=2 * limits.flush_interval_s,
+        max_ack_pending=limits.max_held + limits.max_batches,
+    )
+    spool = settings.paths.state_dir / "logcenter" / "spool"
+    spool.mkdir(parents=True, exist_ok=True)
+    worker = Archiver(
+        stream,
+        Archive(settings.logs.archive_url, spool_dir=spool),
+        limits=limits,
+        spool_dir=spool,
+        keep_days=settings.logs.archive_days,
+    )
+
+    async def archiving() -> None:
+        """Runs until cancelled; then writes what it holds before the process ends, so a clean
+        stop leaves nothing to be delivered again."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            stop.set()
+            await task
+            raise
+        finally:
+            await stream.close()
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(REPORT_EVERY_S)
+            log.info(
+                "archived lines=%d objects=%d repeated=%d held_batches=%d",
+                worker.lines_archived, worker.objects_written, worker.lines_repeated, worker.held,
+            )  # fmt: skip
+
+    return {"archiver": archiving(), "report": report()}
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(indexer)
+    app.command()(archiver)
