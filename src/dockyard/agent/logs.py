@@ -38,7 +38,7 @@ from dockyard.domain.instance import (
     owner_from_labels,
 )
 from dockyard.logs.reader import Format
-from dockyard.logs.record import Source
+from dockyard.logs.record import CONSOLE, Source
 from dockyard.logs.shipper import Followed, Shipper
 
 log = logging.getLogger("dockyard.agent.logs")
@@ -105,6 +105,7 @@ class ConsoleLogs:
         self._interval_s = interval_s
         self._monotonic = monotonic
         self._known: dict[str, Followed] = {}  # container id -> what is shipped of it
+        self._swept = False
         self._stream: Any = None
 
     def shipped(self, instance: str) -> bool:
@@ -155,6 +156,20 @@ class ConsoleLogs:
             self.shipper.follow(followed, live=running)
         for container_id in set(self._known) - set(found):
             self.shipper.forget(self._known.pop(container_id).source.key)
+        if not self._swept:
+            await asyncio.to_thread(self._sweep, {f.source.key for f, _ in found.values()})
+            self._swept = True
+
+    def _sweep(self, present: set[str]) -> None:
+        """Once, after the first full listing: checkpoints of console sources whose container
+        is gone (removed while no agent ran) are dropped, their unshipped rest counted lost.
+        Only when every Dockyard container is ours (no owner filter) can absence tell."""
+        if self._owner != Owner():
+            return
+        for key in self.shipper.checkpointed():
+            parts = key.split("/")
+            if len(parts) == 5 and parts[4] == CONSOLE and key not in present:
+                self.shipper.gone_unread(key, parts[3])
 
     # ---- engine calls (in threads) ----
 

@@ -130,6 +130,23 @@ class Shipper:
             state.live, state.removed = False, True
             state.wake.set()
 
+    def gone_unread(self, key: str, instance: str) -> None:
+        """A source has a checkpoint but its file is gone and nobody follows it (its container
+        was removed while no agent ran): unless it was shipped to its end before, what came
+        after the checkpoint is lost (counted, size unknown). The checkpoint is dropped."""
+        if key in self._states:
+            return
+        at = self._checkpoints.load(key)
+        if at is not None and not self._checkpoints.shipped(instance):
+            event = LossEvent(self._now_ns(), f"removed unfollowed after line {at.seq}", None)
+            self.counters.of(key).add_loss(event)
+            log.warning("logs: lines lost key=%s what=%r bytes=unknown", key, event.what)
+        self._checkpoints.delete(key)
+
+    def checkpointed(self) -> list[str]:
+        """Keys of every source with a checkpoint on disk."""
+        return self._checkpoints.keys()
+
     def following(self) -> list[str]:
         """Keys of the sources followed now."""
         return [k for k, s in self._states.items() if s.task is not None and not s.task.done()]

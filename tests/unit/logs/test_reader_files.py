@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from dockyard.logs.checkpoint import Checkpoint, CheckpointStore
+from dockyard.logs.multiline import MultilineRule
 from dockyard.logs.reader import Format, Read, Reader, ReadLimits
 
 LIMITS = ReadLimits(max_lines=1000, max_bytes=1 << 20, max_s=5.0, chunk_bytes=64)
@@ -195,3 +197,15 @@ def test_malformed_lines_are_counted_and_skipped(tmp_path: Path) -> None:
     path.write_bytes(b'garbage\n{"log":"ok\\n","stream":"stdout"}\n')
     read = docker_reader(path).read(LIMITS)
     assert texts(read) == [(1, "ok")] and read.malformed == 1
+
+
+def test_multiline_rule_joins_a_trace_in_a_declared_file(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_text("2026-12-06 boom\n  at a()\n  at b()\n2026-12-06 next\n")
+    rule = MultilineRule(re.compile(r"\d{4}-"), max_bytes=1000, max_wait_s=60)
+    reader = Reader(path, fmt=Format.PLAIN, stream="f", max_line_bytes=1024, at=None,
+                    multiline=rule)  # fmt: skip
+    read = reader.read(LIMITS)
+    assert texts(read) == [(1, "2026-12-06 boom\n  at a()\n  at b()")]
+    assert read.resume.offset == len("2026-12-06 boom\n  at a()\n  at b()\n")  # "next" is held
+    assert texts(reader.read(LIMITS, final=True)) == [(2, "2026-12-06 next")]

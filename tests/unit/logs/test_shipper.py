@@ -14,7 +14,7 @@ from typing import cast
 import pytest
 
 from dockyard.domain.environment import Environment
-from dockyard.logs.checkpoint import CheckpointStore
+from dockyard.logs.checkpoint import Checkpoint, CheckpointStore
 from dockyard.logs.memory_stream import MemoryLogStream
 from dockyard.logs.reader import ReadLimits
 from dockyard.logs.record import Batch, Source
@@ -208,3 +208,19 @@ async def test_one_failing_source_never_stops_the_others(
     write(good, 3)
     await until(lambda: len(numbers(stream, source("good"))) == 3)
     assert source("bad").key in shipper.following()
+
+
+@pytest.mark.timeout(30)
+async def test_checkpoint_of_a_container_removed_unfollowed_counts_a_loss(
+    tmp_path: Path, running: Callable[..., Shipper]
+) -> None:
+    store = CheckpointStore(tmp_path / "cp")
+    store.save("t/s/test/gone/console", Checkpoint(1, 10, 4))
+    store.save("t/s/test/done/console", Checkpoint(1, 10, 9))
+    store.mark_shipped("done", {})
+    shipper = running(MemoryLogStream())
+    shipper.gone_unread("t/s/test/gone/console", "gone")
+    shipper.gone_unread("t/s/test/done/console", "done")
+    assert shipper.counters.of("t/s/test/gone/console").lost == 1
+    assert shipper.counters.of("t/s/test/done/console").lost == 0
+    assert store.keys() == []
