@@ -45,7 +45,9 @@ log = logging.getLogger("dockyard.agent.logs")
 
 EVENTS = ["start", "die", "destroy"]
 EVENTS_RETRY_S = 2.0
-ENGINE_ERRORS = (DockerException, RequestException, OSError, DockyardError)
+# What a pass or an event may fail with (the engine, the disk, an odd inspect answer): logged,
+# and the next pass tries again.
+PASS_ERRORS = (DockerException, RequestException, OSError, DockyardError, KeyError, TypeError)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)b?\s*$", re.IGNORECASE)
 
 
@@ -248,7 +250,7 @@ class ConsoleLogs:
     async def _guarded(self, work: Any) -> None:
         try:
             await work
-        except ENGINE_ERRORS as exc:
+        except PASS_ERRORS as exc:
             log.error("logs: following containers failed, retrying: %s", exc)
 
     # ---- selection ----

@@ -55,6 +55,7 @@ class Pacing:
 
 
 PACING = Pacing()
+STOPPED_LOOKS = 3
 BATCH = ReadLimits(max_lines=2000, max_bytes=512 * 1024, max_s=0.2, chunk_bytes=128 * 1024)
 
 
@@ -176,7 +177,11 @@ class Shipper:
         delay = self._pacing.retry_min_s
         while True:
             try:
-                await self._ship(state, counters)
+                if await self._ship(state, counters):
+                    self._states.pop(source.key, None)
+                    return
+                delay = self._pacing.retry_min_s
+                await state.wake.wait()  # parked, no file open: until started again or removed
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one source's failure must never stop the others
@@ -185,14 +190,13 @@ class Shipper:
                           exc_info=not isinstance(exc, (OSError, Unavailable)))  # fmt: skip
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._pacing.retry_max_s)
-                continue
-            self._states.pop(source.key, None)
-            return
 
-    async def _ship(self, state: _State, counters: SourceCounters) -> None:
-        """Ship from the checkpoint until the source is read to its end for good (returns), or
-        until its writer stopped and it was read to the end (waits for it to start again)."""
+    async def _ship(self, state: _State, counters: SourceCounters) -> bool:
+        """Ship from the checkpoint until the source is read to its end after its writer
+        stopped: True if it was removed too (done for good), False if it may start again (the
+        caller parks it with no file open)."""
         followed = state.followed
+        looks = 0
         key, key_instance = followed.source.key, followed.source.instance
         saved = await asyncio.to_thread(self._checkpoints.load, key)
         reader = await asyncio.to_thread(self._open, followed, saved)
@@ -215,12 +219,16 @@ class Shipper:
                     continue
                 if final:
                     if await self._done(state, read.resume):
-                        return
-                    # Until started again or removed; a look now and then catches lines the
-                    # engine wrote after it said the container died.
+                        return True
+                    # A few more looks catch lines the engine wrote after it said the
+                    # container died; then the source is parked.
+                    looks += 1
+                    if looks > STOPPED_LOOKS:
+                        return False
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(state.wake.wait(), self._pacing.stopped_poll_s)
                     continue
+                looks = 0
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(state.wake.wait(), self._pacing.poll_s)
         finally:
