@@ -88,6 +88,7 @@ class Reader:
         self._returned = self._seq  # the last line returned
         self._resume = at or Checkpoint(0, 0, 0)
         self._inode = 0  # the file the splitter holds bytes of
+        self._next = at.offset if at else 0  # where the bytes it holds end
         self._last: tuple[int, int] | None = None  # (inode, end) of the last line returned
         # Lines made but not yet returned: at most one chunk's worth past a read's max_lines.
         self._ready: deque[tuple[Line, int, int]] = deque()
@@ -103,8 +104,9 @@ class Reader:
             if chunk is None:
                 tail_end = True
                 break
-            if chunk.inode != self._inode:
-                self._switch(chunk.inode, out)
+            if chunk.inode != self._inode or chunk.start != self._next:
+                self._switch(chunk.inode, out)  # another file, or the same one cut and rewound
+            self._next = chunk.start + len(chunk.data)
             out.bytes_read += len(chunk.data)
             raws = self._splitter.feed(chunk.data, chunk.start)
             if self._fmt is Format.JSON_FILE:
@@ -136,8 +138,8 @@ class Reader:
         self._tail.close()
 
     def _switch(self, inode: int, out: Read) -> None:
-        """A new file: a plain line left unfinished in the old one ends there (its writer moved
-        on); Docker never splits an entry across files."""
+        """A new file, or the file truncated: a plain line left unfinished ends there (its
+        writer moved on); Docker never splits an entry across files."""
         if self._fmt is Format.PLAIN and self._inode:
             raw = self._splitter.flush()
             if raw is not None:

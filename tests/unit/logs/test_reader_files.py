@@ -209,3 +209,14 @@ def test_multiline_rule_joins_a_trace_in_a_declared_file(tmp_path: Path) -> None
     assert texts(read) == [(1, "2026-12-06 boom\n  at a()\n  at b()")]
     assert read.resume.offset == len("2026-12-06 boom\n  at a()\n  at b()\n")  # "next" is held
     assert texts(reader.read(LIMITS, final=True)) == [(2, "2026-12-06 next")]
+
+
+def test_unfinished_line_before_a_copy_truncate_ends_there(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_text("one\nhalf")
+    reader = plain_reader(path)
+    assert texts(reader.read(LIMITS)) == [(1, "one")]
+    with path.open("r+") as out:
+        out.truncate(0)
+    path.write_text("new\n")
+    assert texts(reader.read(LIMITS)) == [(2, "half"), (3, "new")]
