@@ -11,6 +11,7 @@ one service with no text. Target (issue): p95 <= 200 ms for the first two.
 
 Run: .venv/bin/python -m benchmarks.log_index [--lines 10000000] [--engines fts5,tantivy]
      [--dir /var/tmp/dockyard-bench] [--keep]
+`--engines fts5,tantivy,chdb` adds chdb (benchmarks/log_index_chdb.py) if it is installed.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ import random
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from benchmarks.harness import median, percentile
 from dockyard.domain.environment import Environment
 from dockyard.logs.index import open_engine
-from dockyard.logs.index.base import Filters, LogIndex
+from dockyard.logs.index.base import Filters, Page
 from dockyard.logs.query import Query, parse
 from dockyard.logs.record import Batch, Line, Source
 
@@ -44,6 +46,17 @@ COMMIT_EVERY = 100_000
 RARE = 20
 RUNS = 20
 LEVELS = ("INFO",) * 14 + ("DEBUG",) * 3 + ("WARN", "ERROR", "ERROR")
+
+
+class Candidate(Protocol):
+    """What the benchmark uses of an engine: a LogIndex, or benchmarks/log_index_chdb.py."""
+
+    def add(self, batches: Sequence[Batch]) -> object: ...
+    def commit(self) -> None: ...
+    def search(self, filters: Filters, query: Query, *, limit: int = 100) -> Page: ...
+    def size_bytes(self) -> int: ...
+    def days(self) -> tuple[str, ...]: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,7 @@ def _line(
     return Line(seq, time_ns, "stderr" if number % 7 == 0 else "stdout", text)
 
 
-def index_all(index: LogIndex, c: Corpus) -> float:
+def index_all(index: Candidate, c: Corpus) -> float:
     """Seconds spent in add + commit for the whole corpus (generation not counted)."""
     spent = 0.0
     for group in batches(c):
@@ -148,7 +161,7 @@ def workloads(c: Corpus) -> dict[str, Callable[[int], tuple[Filters, Query]]]:
     }
 
 
-def measure(index: LogIndex, c: Corpus) -> dict[str, tuple[float, float, int]]:
+def measure(index: Candidate, c: Corpus) -> dict[str, tuple[float, float, int]]:
     """Per workload: p50 and p95 in ms over RUNS runs, and the hits of the last run."""
     out: dict[str, tuple[float, float, int]] = {}
     for name, make in workloads(c).items():
@@ -163,8 +176,16 @@ def measure(index: LogIndex, c: Corpus) -> dict[str, tuple[float, float, int]]:
     return out
 
 
+def candidate(engine: str, root: Path) -> Candidate:
+    if engine == "chdb":
+        from benchmarks.log_index_chdb import ChdbTable
+
+        return ChdbTable(root / engine)
+    return open_engine(engine, root)
+
+
 def run_engine(engine: str, c: Corpus, root: Path) -> None:
-    index = open_engine(engine, root)
+    index = candidate(engine, root)
     try:
         seconds = index_all(index, c)
         size = index.size_bytes()
