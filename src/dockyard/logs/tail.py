@@ -50,14 +50,39 @@ class Tail:
         self.truncations = 0
         self._files: list[_Open] = []  # oldest first; the first is being read
         self._heads: dict[int, bytes] = {}
+        self._pending: Checkpoint | None = None  # where to start once files can be opened
 
     def open(self, at: Checkpoint | None) -> None:
         """Start at checkpoint `at` (None: at the start of the oldest generation present)."""
-        plan = resume(generations(self.path, heads=True), at, rotate_bytes=self._rotate_bytes)
+        self._pending = at
+        for _ in range(LISTING_TRIES):
+            plan = resume(generations(self.path, heads=True), at, rotate_bytes=self._rotate_bytes)
+            if self._open_planned(plan.files, plan.offset):
+                break
+            # A rename came between listing and opening: list again.
+        else:
+            return  # still rotating: the next read tries again from `at`
+        self._pending = None
         if plan.lost is not None:
             self.lost.append(plan.lost)
-        for index, generation in enumerate(plan.files):
-            self._open(generation, plan.offset if index == 0 else 0)
+
+    def _open_planned(self, files: tuple[Generation, ...], offset: int) -> bool:
+        """Open `files` as listed; False (nothing left open) if one is not the file listed."""
+        opened: list[_Open] = []
+        for index, generation in enumerate(files):
+            try:
+                fd = os.open(generation.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                fd = -1
+            if fd < 0 or os.fstat(fd).st_ino != generation.inode:
+                for one in opened:
+                    os.close(one.fd)
+                if fd >= 0:
+                    os.close(fd)
+                return False
+            opened.append(_Open(fd, generation.inode, offset if index == 0 else 0, generation.path))
+        self._files.extend(opened)
+        return True
 
     @property
     def opened(self) -> bool:
@@ -73,7 +98,7 @@ class Tail:
     def read(self, max_bytes: int) -> Chunk | None:
         """The next bytes, up to `max_bytes`; None when every generation is read to its end."""
         if not self._files:
-            self.open(None)
+            self.open(self._pending)
             if not self._files:
                 return None
         if len(self._files) == 1:
@@ -158,19 +183,6 @@ class Tail:
             return True
         head = self._heads.get(inode)
         return head is not None and os.pread(fd, len(head), 0) == head
-
-    def _open(self, generation: Generation, offset: int) -> None:
-        """Open a generation listed by `resume` (gone meanwhile: nothing to read of it)."""
-        try:
-            fd = os.open(generation.path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            self.lost.append(Lost(f"{generation.path} vanished before it could be read"))
-            return
-        inode = os.fstat(fd).st_ino
-        if inode != generation.inode:  # renamed between listing and opening: take the new one
-            generation = Generation(generation.path, inode, 0)
-            offset = 0
-        self._files.append(_Open(fd, inode, offset, generation.path))
 
     def _head(self, inode: int) -> bytes:
         opened = next((f for f in self._files if f.inode == inode), None)
