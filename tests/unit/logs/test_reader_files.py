@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tracemalloc
 from pathlib import Path
 
 from dockyard.logs.checkpoint import Checkpoint, CheckpointStore
@@ -220,3 +221,24 @@ def test_unfinished_line_before_a_copy_truncate_ends_there(tmp_path: Path) -> No
         out.truncate(0)
     path.write_text("new\n")
     assert texts(reader.read(LIMITS)) == [(2, "half"), (3, "new")]
+
+
+def test_container_writing_without_newline_does_not_grow_memory(tmp_path: Path) -> None:
+    path = tmp_path / "c-json.log"
+    part = json.dumps({"log": "z" * 16384, "stream": "stdout"}) + "\n"  # as Docker splits
+    with path.open("w") as out:
+        out.write(part * 2048)  # 32 MiB of one line, no end yet
+    reader = Reader(path, fmt=Format.JSON_FILE, stream="", max_line_bytes=16384, at=None)
+    big = ReadLimits(max_bytes=64 << 20, chunk_bytes=1 << 20, max_s=60)
+    tracemalloc.start()
+    try:
+        read = reader.read(big)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert read.lines == [] and read.at_end
+    assert peak < 8 << 20, f"reading 32 MiB of one line peaked at {peak >> 20} MiB"
+    with path.open("a") as out:
+        out.write(json.dumps({"log": "end\n", "stream": "stdout"}) + "\n")
+    (line,) = reader.read(LIMITS).lines
+    assert line.cut == 2048 * 16384 + 3 - 16384
