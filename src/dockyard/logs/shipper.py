@@ -24,7 +24,7 @@ from dockyard.logs.checkpoint import Checkpoint, CheckpointStore
 from dockyard.logs.counters import LossEvent, ShipperCounters, SourceCounters
 from dockyard.logs.multiline import MultilineRule
 from dockyard.logs.reader import Format, Read, Reader, ReadLimits
-from dockyard.logs.record import Batch, Source
+from dockyard.logs.record import CONSOLE, Batch, Source
 from dockyard.logs.stream import LogStream
 
 log = logging.getLogger("dockyard.logs.shipper")
@@ -112,7 +112,7 @@ class Shipper:
         is `live`). A source whose writer is not live is read to its end, its last unfinished
         line included, then marked shipped until its writer starts again."""
         key = followed.source.key
-        if live:
+        if live and followed.source.channel == CONSOLE:
             self._checkpoints.unmark_shipped(followed.source.instance)
         state = self._states.get(key)
         if state is None or state.task is None or state.task.done():
@@ -204,7 +204,7 @@ class Shipper:
             while True:
                 state.wake.clear()
                 final = not state.live
-                if not final and state.marked is not None:
+                if not final and state.marked is not None and followed.source.channel == CONSOLE:
                     # Started again: a marker written while `follow` removed it goes now.
                     await asyncio.to_thread(self._checkpoints.unmark_shipped, key_instance)
                     state.marked = None
@@ -257,7 +257,8 @@ class Shipper:
         source = state.followed.source
         detail = {"source": source.key, "seq": at.seq, "inode": at.inode, "offset": at.offset,
                   "time_ns": self._now_ns(), "removed": removed}  # fmt: skip
-        await asyncio.to_thread(self._checkpoints.mark_shipped, source.instance, detail)
+        if source.channel == CONSOLE:  # the marker speaks of the container's own log
+            await asyncio.to_thread(self._checkpoints.mark_shipped, source.instance, detail)
         if removed:
             await asyncio.to_thread(self._checkpoints.delete, source.key)
         log.info("logs: shipped to the end %s lines=%d", keys(source), at.seq)
