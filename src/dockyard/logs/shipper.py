@@ -32,7 +32,8 @@ log = logging.getLogger("dockyard.logs.shipper")
 
 @dataclass(frozen=True)
 class Followed:
-    """One source to ship: its file on this host and how to read it."""
+    """One source to ship: its file on this host and how to read it. A declared file's lines
+    carry its source's channel (its path inside the container) as their stream."""
 
     source: Source
     path: Path
@@ -238,7 +239,7 @@ class Shipper:
         return Reader(
             followed.path,
             fmt=followed.fmt,
-            stream=str(followed.path) if followed.fmt is Format.PLAIN else "",
+            stream=followed.source.channel if followed.fmt is Format.PLAIN else "",
             max_line_bytes=self._max_line_bytes,
             at=at,
             multiline=followed.multiline,
