@@ -16,7 +16,7 @@ import pytest
 from dockyard.domain.environment import Environment
 from dockyard.logs.checkpoint import Checkpoint, CheckpointStore
 from dockyard.logs.memory_stream import MemoryLogStream
-from dockyard.logs.reader import ReadLimits
+from dockyard.logs.reader import Format, ReadLimits
 from dockyard.logs.record import Batch, Source
 from dockyard.logs.shipper import Followed, Pacing, Shipper
 from dockyard.logs.stream import LogStream
@@ -224,3 +224,21 @@ async def test_checkpoint_of_a_container_removed_unfollowed_counts_a_loss(
     assert shipper.counters.of("t/s/test/gone/console").lost == 1
     assert shipper.counters.of("t/s/test/done/console").lost == 0
     assert store.keys() == []
+
+
+@pytest.mark.timeout(30)
+async def test_declared_file_ships_under_its_path_in_the_container(
+    tmp_path: Path, running: Callable[..., Shipper]
+) -> None:
+    path = tmp_path / "app.log"
+    path.write_text("started\nready\n")
+    src = Source("team", "svc", Environment.TEST, "i1", channel="/app/logs/app.log")
+    stream = MemoryLogStream()
+    shipper = running(stream)
+    shipper.follow(Followed(src, path, fmt=Format.PLAIN), live=True)
+    await until(lambda: len(numbers(stream, src)) == 2)
+    lines = [ln for b in stream.batches for ln in b.lines]
+    assert [(ln.seq, ln.stream, ln.text) for ln in lines] == [
+        (1, "/app/logs/app.log", "started"),
+        (2, "/app/logs/app.log", "ready"),
+    ]
