@@ -38,9 +38,10 @@ class PartEnded(Exception):
         self.reason = reason
 
 
-async def run_parts(parts: Mapping[str, Part]) -> None:
+async def run_parts(parts: Mapping[str, Part], *, process: str = "agent") -> None:
     """Run every part until a stop signal reaches this process (clean return) or until one
-    part ends (PartEnded, chained to the part's own error if it raised)."""
+    part ends (PartEnded, chained to the part's own error if it raised). `process` names the
+    process in its log lines (the log center's consumers run their parts the same way)."""
     loop = asyncio.get_running_loop()
     received: list[signal.Signals] = []
     stop = asyncio.Event()
@@ -55,17 +56,17 @@ async def run_parts(parts: Mapping[str, Part]) -> None:
         try:
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
-                log.info("agent stopping: %s received", received[0].name)
+                log.info("%s stopping: %s received", process, received[0].name)
             else:
-                _raise_ended(next(task for task in tasks if task in done))
+                _raise_ended(next(task for task in tasks if task in done), process)
         finally:
             for task in [*tasks, stopper]:
                 task.cancel()
             await asyncio.gather(*tasks, stopper, return_exceptions=True)
-    log.info("agent stopped")
+    log.info("%s stopped", process)
 
 
-def _raise_ended(task: asyncio.Task[Any]) -> None:
+def _raise_ended(task: asyncio.Task[Any], process: str) -> None:
     name = task.get_name()
     error = None if task.cancelled() else task.exception()
     if task.cancelled():
@@ -74,7 +75,7 @@ def _raise_ended(task: asyncio.Task[Any]) -> None:
         reason = "it returned, but a part must run until the agent stops"
     else:
         reason = f"{type(error).__name__}: {error}"
-    log.error("agent part ended part=%s reason=%s", name, reason, exc_info=error)
+    log.error("%s part ended part=%s reason=%s", process, name, reason, exc_info=error)
     raise PartEnded(name, reason) from error
 
 

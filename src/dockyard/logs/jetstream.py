@@ -281,7 +281,8 @@ class JetStreamLogStream:
 
     async def _on_disconnect(self) -> None:
         self.disconnects += 1
-        log.warning("log stream disconnected urls=%s", ",".join(self.urls))
+        if not self._closed:  # closing disconnects too: that is no news
+            log.warning("log stream disconnected urls=%s", ",".join(self.urls))
 
     async def _on_reconnect(self) -> None:
         self._stream_ready = False  # the server may have come back without its store
@@ -336,3 +337,28 @@ async def _quietly(closing: Awaitable[object]) -> None:
     """Await a clean-up whose failure changes nothing (the connection is gone anyway)."""
     with contextlib.suppress(*NATS_ERRORS):
         await closing
+
+
+async def jetstream_ready(url: str, *, timeout_s: float = 2.0) -> None:
+    """Return if the server at `url` answers with JetStream on (what `dockyard up` waits for
+    and `dockyard status` shows); raise Unavailable saying why not."""
+    try:
+        client = await nats.connect(
+            servers=[url],
+            connect_timeout=max(1, round(timeout_s)),
+            allow_reconnect=False,
+            error_cb=_ignore,
+            name="dockyard-probe",
+        )
+    except NATS_ERRORS as exc:
+        raise Unavailable(f"no NATS server answers at {url} ({type(exc).__name__})") from exc
+    try:
+        await client.jetstream(timeout=timeout_s).account_info()
+    except NATS_ERRORS as exc:
+        raise Unavailable(f"the NATS server at {url} has no JetStream ready: {exc}") from exc
+    finally:
+        await _quietly(client.close())
+
+
+async def _ignore(exc: Exception) -> None:
+    """nats-py's own error log, silenced: the caller reports the failure it raised."""

@@ -10,14 +10,18 @@ what it already holds is not added twice.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from dockyard.cli.context import session
+from dockyard.cli.logcenter import ready_file
 from dockyard.settings import Settings
 
 if TYPE_CHECKING:  # imported when run: only these commands need the log center's stack
@@ -48,14 +52,44 @@ def _run(ctx: typer.Context, name: str, parts: Callable[[Settings], Parts]) -> N
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    from dockyard.agent.main import PartEnded, run_parts
+    from dockyard.agent.main import PartEnded
 
     log.info("%s starting: stream %s", name, ", ".join(settings.logs.nats_urls))
+    ready = ready_file(settings, name)
     try:
-        asyncio.run(run_parts(parts(settings)))
+        asyncio.run(_serve(settings, ready, name, parts))
     except PartEnded as exc:  # logged with its traceback where it ended
         log.error("%s exiting with status 1: %s", name, exc)
         raise typer.Exit(1) from exc
+    finally:
+        ready.unlink(missing_ok=True)
+
+
+async def _serve(
+    settings: Settings, ready: Path, name: str, parts: Callable[[Settings], Parts]
+) -> None:
+    """Wait until the stream answers (saying so every little while), tell `dockyard up` by
+    the ready file, then run the parts until stopped."""
+    from dockyard.agent.main import run_parts
+    from dockyard.domain.errors import Unavailable
+    from dockyard.logs.jetstream import jetstream_ready
+
+    url = settings.logs.nats_urls[0]
+    for attempt in itertools.count():
+        try:
+            await jetstream_ready(url, timeout_s=2.0)
+            break
+        except Unavailable as exc:
+            if attempt % 10 == 0:
+                log.warning("waiting for the log stream: %s", exc.message)
+            await asyncio.sleep(1.0)
+    _say_ready(ready)
+    await run_parts(parts(settings), process=name)
+
+
+def _say_ready(ready: Path) -> None:
+    ready.parent.mkdir(parents=True, exist_ok=True)
+    ready.write_text(f"{os.getpid()}\n")
 
 
 def _stream(settings: Settings, **consumer: Any) -> JetStreamLogStream:
