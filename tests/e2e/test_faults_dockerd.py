@@ -112,3 +112,14 @@ def test_a_rolling_update_of_five_finishes_through_a_dockerd_kill(own: OwnEngine
     check_consistent(host, own.engine, team, service, 5)
     instances = host.json("instances", service, "--team", team, "--env", "test")["items"]
     assert {i["revision"] for i in instances} == {revision}
+
+
+def test_up_again_leaves_the_engine_and_its_containers_alone(own: OwnEngine) -> None:
+    pid = own.platform.pid("dockerd")
+    running = {c["Id"] for c in own.engine.containers()}
+
+    out = own.platform.up()
+
+    assert "dockerd already running under the supervisor" in out, out
+    assert own.platform.pid("dockerd") == pid
+    assert {c["Id"] for c in own.engine.containers()} == running
