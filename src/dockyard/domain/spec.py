@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from dockyard.domain.errors import Invalid
 from dockyard.domain.image import parse_image
+from dockyard.domain.logfiles import LogMultiline, check_log_paths
 
 MIN_MEMORY_MB = 16
 MAX_MEMORY_MB = 256 * 1024
@@ -206,9 +207,15 @@ class ServiceSpec:
     """The limits (of RESOURCE_FIELDS) the service set itself. The others follow its
     environment's default: in a template their value in `resources` means nothing, in a
     revision it is the default the revision was made with (`with_defaults`)."""
+    log_paths: tuple[str, ...] = ()
+    """Declared log files inside the container (`/app/logs/*.log`): collected by the agent
+    from a per-instance directory mounted at each path's directory (domain/logfiles.py)."""
+    log_multiline: LogMultiline | None = None
+    """How multi-line records are joined, in the console log and the declared files alike."""
 
     def __post_init__(self) -> None:
         parse_image(self.image)
+        check_log_paths(self.log_paths)
         _require(
             set(self.resources_own) <= set(RESOURCE_FIELDS),
             f"resources_own may name only {', '.join(RESOURCE_FIELDS)}",
@@ -268,6 +275,7 @@ class ServiceSpec:
         data = asdict(self)
         data["env"] = dict(self.env)
         data["resources_own"] = list(self.resources_own)
+        data["log_paths"] = list(self.log_paths)
         return data
 
     @classmethod
@@ -304,6 +312,9 @@ class ServiceSpec:
                 resources_own=tuple(
                     name for name in RESOURCE_FIELDS if name in (given if own is None else own)
                 ),
+                # Both absent in specs stored before declared log files existed: none.
+                log_paths=tuple(data.get("log_paths") or ()),
+                log_multiline=_multiline(data.get("log_multiline")),
             )
         except (KeyError, TypeError) as exc:
             raise Invalid(f"malformed service spec: {exc}", field="spec") from exc
@@ -320,8 +331,21 @@ class ServiceSpec:
         # The drain period says how an instance is retired, not what it runs.
         unhashed = ("strategy", "bandwidth", "resources_own", "drain_s")
         template = {k: v for k, v in self.to_json().items() if k not in unhashed}
+        # Declared log files change the mounts and labels, so they are hashed, but only when
+        # set: the hashes of templates stored before they existed stay what they were.
+        for name in ("log_paths", "log_multiline"):
+            if not template[name]:
+                del template[name]
         canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _multiline(data: Any) -> LogMultiline | None:
+    if not data:
+        return None
+    if isinstance(data, str):  # the start regex alone, with the default bounds
+        return LogMultiline(start=data)
+    return LogMultiline(**data)
 
 
 def check_ports_distinct(ports: Iterable[Port]) -> None:
