@@ -28,6 +28,14 @@ from dockyard.api.bounds import (
     Value,
 )
 from dockyard.domain.environment import Environment
+from dockyard.domain.logfiles import (
+    MAX_LOG_PATH_CHARS,
+    MAX_LOG_PATHS,
+    MAX_MULTILINE_CHARS,
+    MAX_RECORD_BYTES,
+    MAX_WAIT_S,
+    LogMultiline,
+)
 from dockyard.domain.spec import (
     MAX_BANDWIDTH_MBIT,
     MAX_CPUS,
@@ -164,6 +172,28 @@ class BandwidthFields(_Body):
     )
 
 
+LogPath = Annotated[str, Field(min_length=1, max_length=MAX_LOG_PATH_CHARS, pattern=LINE)]
+LogPaths = Annotated[
+    list[LogPath],
+    Field(
+        max_length=MAX_LOG_PATHS,
+        description="Declared log files inside the container (absolute; only the file name may "
+        "be a glob, e.g. /app/logs/*.log): Dockyard mounts a per-instance directory at each "
+        "path's directory and collects the files, following rotation by rename or copy-truncate.",
+    ),
+]
+
+
+class LogMultilineFields(_Body):
+    """Joins multi-line records (a stack trace) in the declared files and the console."""
+
+    start: Annotated[str, Field(min_length=1, max_length=MAX_MULTILINE_CHARS, pattern=LINE)] = (
+        Field(description="A regex matching (at its start) the first line of a record.")
+    )
+    max_bytes: Annotated[int, Field(ge=1024, le=MAX_RECORD_BYTES)] = LogMultiline.max_bytes
+    max_wait_s: Annotated[float, _seconds(0.01, MAX_WAIT_S)] = LogMultiline.max_wait_s
+
+
 class ServiceFields(_Body):
     """Every field of a service's template; only `image` is required."""
 
@@ -183,6 +213,8 @@ class ServiceFields(_Body):
     capabilities: Annotated[list[Short], Field(max_length=32)] = Field(default_factory=list)
     strategy: StrategyFields = Field(default_factory=StrategyFields)
     bandwidth: BandwidthFields = Field(default_factory=BandwidthFields)
+    log_paths: LogPaths = Field(default_factory=list)
+    log_multiline: LogMultilineFields | None = None
 
     @classmethod
     def of(cls, spec: ServiceSpec, *, template: bool = False) -> ServiceFields:
@@ -210,7 +242,8 @@ class ServiceCreate(ServiceFields):
 class ServiceUpdate(_Body):
     """Fields to change; the others keep their value. Nested objects are replaced whole
     (a limit left out of `resources` then follows the environment's default), and
-    `"health_check": null` removes the health check."""
+    `"health_check": null` removes the health check, `"log_multiline": null` the multi-line
+    rule."""
 
     image: Line | None = None
     command: Args | None = None
@@ -224,11 +257,13 @@ class ServiceUpdate(_Body):
     capabilities: Annotated[list[Short], Field(max_length=32)] | None = None
     strategy: StrategyFields | None = None
     bandwidth: BandwidthFields | None = None
+    log_paths: LogPaths | None = None
+    log_multiline: LogMultilineFields | None = None
 
     @field_validator("*", mode="before")
     @classmethod
     def _null_only_for_health_check(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name != "health_check":
+        if value is None and info.field_name not in ("health_check", "log_multiline"):
             raise PydanticCustomError(
                 "null_forbidden", "cannot be null; leave the field out to keep its current value"
             )

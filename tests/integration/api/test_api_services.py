@@ -34,6 +34,8 @@ FULL_SPEC = {
     "capabilities": ["NET_BIND_SERVICE"],
     "strategy": {"max_surge": 2, "max_unavailable": 1},
     "bandwidth": {"egress_mbit": 100, "ingress_mbit": 200},
+    "log_paths": ["/app/logs/*.log"],
+    "log_multiline": {"start": "^\\d{4}-", "max_bytes": 65536, "max_wait_s": 1.0},
 }
 
 
