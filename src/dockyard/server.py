@@ -220,6 +220,7 @@ def build_app(parts: Parts) -> FastAPI:
             notify=notify,
             ipam=parts.ipam,
             public_url=parts.settings.listen.public_url,
+            logs=parts.logs,
         )
     )
     install_builder_wake(portal, parts.builder.wake)

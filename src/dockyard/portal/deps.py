@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from dockyard.domain.clock import Clock
 from dockyard.domain.status import EnvKey
+from dockyard.logs.center import LogCenter
 from dockyard.network.ipam.client import Ipam
 from dockyard.store.db import Database
 
@@ -30,3 +31,5 @@ class PortalDeps:
     public_url: str | None = None
     """The URL users reach the server at (DOCKYARD_PUBLIC_URL), for the git remotes shown;
     None: the URL the page was asked for."""
+    logs: LogCenter | None = None
+    """The log center's read side, for the Logs page; None: the page says logs are unavailable."""
