@@ -2,11 +2,12 @@
 batches, and checkpointed once the stream stored them; the agent's log part drives it
 (agent/logs.py says which sources exist and when their writers stop or go).
 
-No loss, bounded memory: a source holds at most one batch in memory. When the stream cannot
-take it (Unavailable), the source stops reading and offers the same batch again with backoff:
-the files are the buffer. A checkpoint is written only after publish returned, so a restarted
-agent re-reads from the last stored line, under the same numbers. One source's failure is
-logged and retried on its own; it never stops the others, nor the shipper.
+No loss, bounded memory: a source holds at most two batches in memory (one being stored, the
+next one read meanwhile). When the stream cannot take a batch (Unavailable), the source stops
+reading and offers the same batch again with backoff: the files are the buffer. A checkpoint
+is written only after publish returned, so a restarted agent re-reads from the last stored
+line, under the same numbers. One source's failure is logged and retried on its own; it never
+stops the others, nor the shipper.
 """
 
 from __future__ import annotations
@@ -195,12 +196,18 @@ class Shipper:
     async def _ship(self, state: _State, counters: SourceCounters) -> bool:
         """Ship from the checkpoint until the source is read to its end after its writer
         stopped: True if it was removed too (done for good), False if it may start again (the
-        caller parks it with no file open)."""
+        caller parks it with no file open).
+
+        Reading the next batch overlaps storing the last one (publish, then checkpoint): the
+        read is what costs, and a batch waiting for the stream's answer need not stop it. A
+        batch is published only after the one before it was stored and checkpointed, so the
+        stream gets each source in order and a checkpoint never runs ahead of the stream."""
         followed = state.followed
         looks = 0
         key, key_instance = followed.source.key, followed.source.instance
-        saved = await asyncio.to_thread(self._checkpoints.load, key)
-        reader = await asyncio.to_thread(self._open, followed, saved)
+        saved = [await asyncio.to_thread(self._checkpoints.load, key)]
+        reader = await asyncio.to_thread(self._open, followed, saved[0])
+        storing: asyncio.Task[None] | None = None
         try:
             while True:
                 state.wake.clear()
@@ -211,13 +218,13 @@ class Shipper:
                     state.marked = None
                 read = await asyncio.to_thread(reader.read, self._limits, final=final)
                 self._count(followed.source, read, counters)
-                if read.lines:
-                    await self._publish(Batch(followed.source, tuple(read.lines)), counters)
-                if read.resume != saved:
-                    await asyncio.to_thread(self._checkpoints.save, key, read.resume)
-                    saved = read.resume
+                if storing is not None:
+                    await storing
+                storing = asyncio.create_task(self._store(followed.source, read, saved, counters))
                 if not read.at_end:
                     continue
+                await storing
+                storing = None
                 if final:
                     if await self._done(state, read.resume):
                         return True
@@ -233,7 +240,21 @@ class Shipper:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(state.wake.wait(), self._pacing.poll_s)
         finally:
+            if storing is not None:  # a failed read: the batch in flight finishes or is cut off
+                storing.cancel()
+                await asyncio.gather(storing, return_exceptions=True)
             reader.close()
+
+    async def _store(
+        self, source: Source, read: Read, saved: list[Checkpoint | None], counters: SourceCounters
+    ) -> None:
+        """Publish `read`'s lines, then checkpoint where it ended (`saved[0]` is the checkpoint
+        on disk; updated)."""
+        if read.lines:
+            await self._publish(Batch(source, tuple(read.lines)), counters)
+        if read.resume != saved[0]:
+            await asyncio.to_thread(self._checkpoints.save, source.key, read.resume)
+            saved[0] = read.resume
 
     def _open(self, followed: Followed, at: Checkpoint | None) -> Reader:
         return Reader(
