@@ -9,9 +9,11 @@ in "\\n": `Joiner` puts them together again as one record, cut at the line limit
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from dockyard.domain.errors import Invalid
 from dockyard.logs.cut import Bounded, decode, marker
@@ -36,7 +38,11 @@ class Entry:
         return self.log.endswith("\n")
 
 
-_decode = json.JSONDecoder().decode
+_decoder = json.JSONDecoder()
+_decode = _decoder.decode
+_scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
+"""The C scanner itself: a line that is exactly one JSON value (Docker's) skips the checks
+for surrounding white space that `decode` makes; any other line goes through `decode`."""
 
 
 def decode_entry(raw: bytes, *, now_ns: int) -> Entry:
@@ -146,9 +152,10 @@ class Joiner:
         out: list[Record] = []
         malformed = 0
         small = self._limit // 4
+        second, second_ns = "", 0  # the last UTC second read, and its nanoseconds
         for raw in lines:
             try:
-                body = _decode(raw.data.decode("utf-8", "replace")) if not raw.cut else None
+                body = _one_value(raw.data.decode("utf-8", "replace")) if not raw.cut else None
                 log = body["log"] if body is not None else None
             except (ValueError, KeyError, TypeError):
                 log = None
@@ -158,7 +165,16 @@ class Joiner:
             assert body is not None
             stream = body.get("stream")
             stream = stream if type(stream) is str else "stdout"
-            time_ns = time_of(body, now_ns)
+            when = body.get("time")
+            # Consecutive lines mostly share their second: Docker's own form, that second
+            # again, is read without a call.
+            if (type(when) is str and len(when) == 30 and when[:19] == second
+                    and when[19] == "." and when[29] == "Z" and when[20:29].isdigit()):  # fmt: skip
+                time_ns = second_ns + int(when[20:29])
+            else:
+                time_ns = time_of(body, now_ns)
+                if type(when) is str and len(when) == 30 and time_ns != now_ns:
+                    second, second_ns = when[:19], time_ns - int(when[20:29])
             if self._first is None and log.endswith("\n") and len(log) <= small:
                 out.append(Record(time_ns, stream, log[:-1], 0, inode, raw.end))
             else:
@@ -182,6 +198,15 @@ class Joiner:
             kept = kept[:-1]
         text = decode(kept) + (marker(cut) if cut else "")
         return Record(first.time_ns, first.stream, text, cut, inode, end)
+
+
+def _one_value(text: str) -> Any:
+    """`text` decoded as JSON; ValueError if it is not one JSON value."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:  # leading white space, or no value at all
+        return _decode(text)
+    return value if end == len(text) else _decode(text)
 
 
 def entry_of(line: RawLine, *, now_ns: int) -> Entry:
