@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,15 +24,27 @@ class SmallDisk:
         self.filler = root / "filler"
 
     def fill(self) -> None:
+        self._append()
+        assert self.free_bytes() == 0, f"{self.root} still has {self.free_bytes()} bytes free"
+
+    def _append(self) -> None:
         fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             for chunk in (_CHUNK, b"\0"):  # then byte by byte, so no block is left over
-                with contextlib.suppress(OSError):  # ENOSPC, checked below
+                with contextlib.suppress(OSError):  # ENOSPC
                     while os.write(fd, chunk):
                         pass
         finally:
             os.close(fd)
-        assert self.free_bytes() == 0, f"{self.root} still has {self.free_bytes()} bytes free"
+
+    def keep_full(self, seconds: float) -> None:
+        """For `seconds`, fill again whatever the processes on the disk free (a process that
+        starts may delete what an earlier run of it left, e.g. preallocated files)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.free_bytes():
+                self._append()
+            time.sleep(0.1)
 
     def free(self) -> None:
         self.filler.unlink(missing_ok=True)
