@@ -96,6 +96,8 @@ def build_parts(settings: Settings) -> Parts:
         pull_missing=True,
         platform=platform,
         host=settings.ipam.host,
+        # Services' declared log files: the agent on this host reads them from here.
+        files_dir=settings.logs.files_dir,
     )
     # Segment networks are made on the runtime's engine, for the agent's IPAM driver there.
     networks = DockerSegmentNetworks(
@@ -103,9 +105,9 @@ def build_parts(settings: Settings) -> Parts:
         driver=settings.ipam.driver_socket.name.removesuffix(".sock"),
         host=settings.ipam.host,
     )
-    # The agent on this host marks each instance whose console log it shipped to the end; the
-    # controller waits for that mark before removing a stopped container (one host: the agent's
-    # marks are in this host's state directory).
+    # The agent on this host marks each instance whose console log and declared log files it
+    # shipped to the end; the controller waits for that mark before removing a stopped
+    # container (one host: the agent's marks are in this host's state directory).
     shipped = CheckpointStore(settings.logs.checkpoint_dir).shipped
     manager = Manager(
         db,

@@ -7,9 +7,11 @@ container's command) and the assertions on the outcome are the same for all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 import docker
@@ -26,10 +28,12 @@ from dockyard.domain.instance import (
     Platform,
     RunState,
 )
+from dockyard.domain.logfiles import files_of_labels
 from dockyard.domain.spec import HealthCheck, Port, Resources, ServiceSpec
-from dockyard.runtimes.base import Runtime
+from dockyard.runtimes.base import Capabilities, Runtime
 from dockyard.runtimes.docker import DockerRuntime
 from dockyard.runtimes.fake import FakeRuntime
+from tests.support.fixtures import TEST_NETWORK
 from tests.support.images import HTTP_PORT
 
 T = TypeVar("T")
@@ -49,10 +53,12 @@ def instance(
     env: Environment = Environment.TEST,
     command: tuple[str, ...] = (),
     resources: Resources | None = None,
+    log_paths: tuple[str, ...] = (),
 ) -> InstanceSpec:
     spec = ServiceSpec(
         image=image,
         command=command,
+        log_paths=log_paths,
         ports=(Port(HTTP_PORT),),
         resources=resources or Resources(cpus=0.25, memory_mb=64, pids=64),
         stop_grace_s=1,
@@ -99,12 +105,24 @@ class Backend(Protocol):
         """The runtime of another installation on the same engine (None: bound to none)."""
         ...
 
+    def with_log_files(self, files_dir: Path | None) -> Runtime:
+        """A runtime on the same engine keeping declared log files under `files_dir` (None:
+        without declared log files)."""
+        ...
+
+    async def mounts_of(self, observed: Observed) -> dict[str, str]:
+        """The instance's mounts: container directory -> host directory."""
+        ...
+
+    async def labels_of(self, observed: Observed) -> dict[str, str]: ...
+
 
 @dataclass
 class FakeBackend:
     runtime: FakeRuntime
     team: str
     image: str = "dockyard-test/busybox:1"
+    made: list[FakeRuntime] = field(default_factory=list)
 
     async def start_printing(self, line: str) -> Observed:
         observed = await self.runtime.start(instance(self.team, self.image))
@@ -132,6 +150,27 @@ class FakeBackend:
 
     def beside(self, platform: Platform | None) -> Runtime:
         return self.runtime.beside(platform)
+
+    def with_log_files(self, files_dir: Path | None) -> Runtime:
+        runtime = FakeRuntime(
+            capabilities=Capabilities(log_files=files_dir is not None),
+            files_dir=str(files_dir or "/unused"),
+        )
+        self.made.append(runtime)
+        return runtime
+
+    async def mounts_of(self, observed: Observed) -> dict[str, str]:
+        return self._owning(observed).mounts_of(observed.instance_id)
+
+    async def labels_of(self, observed: Observed) -> dict[str, str]:
+        return self._owning(observed).labels_of(observed.instance_id)
+
+    def _owning(self, observed: Observed) -> FakeRuntime:
+        for runtime in [self.runtime, *self.made]:
+            with contextlib.suppress(KeyError):
+                runtime.spec_of(observed.instance_id)
+                return runtime
+        raise KeyError(observed.instance_id)
 
 
 @dataclass
@@ -166,6 +205,17 @@ class DockerBackend:
 
     def beside(self, platform: Platform | None) -> Runtime:
         return DockerRuntime(network=self.runtime.network, platform=platform)
+
+    def with_log_files(self, files_dir: Path | None) -> Runtime:
+        return DockerRuntime(network=self.runtime.network, files_dir=files_dir)
+
+    async def mounts_of(self, observed: Observed) -> dict[str, str]:
+        data = self.client.inspect_container(observed.runtime_id)
+        return {m["Destination"]: m["Source"] for m in data["Mounts"]}
+
+    async def labels_of(self, observed: Observed) -> dict[str, str]:
+        labels = self.client.inspect_container(observed.runtime_id)["Config"]["Labels"]
+        return {k: v for k, v in labels.items() if k.startswith("io.dockyard.log-")}
 
 
 @pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.docker)])
@@ -405,6 +455,94 @@ async def test_every_verb_raises_unavailable_when_the_engine_does_not_answer(
     for call in calls:
         with pytest.raises(Unavailable):
             await call()
+
+
+LOG_PATHS = ("/app/logs/*.log", "/app/audit/audit.log", "/app/logs/*.txt")
+
+
+def close(runtime: Runtime) -> None:
+    if isinstance(runtime, DockerRuntime):
+        runtime.close()
+
+
+async def test_start_declaring_log_files_without_support_fails_and_leaves_nothing(
+    backend: Backend,
+) -> None:
+    runtime = backend.with_log_files(None)
+    try:
+        assert not runtime.capabilities.log_files
+        spec = instance(backend.team, backend.image, log_paths=LOG_PATHS)
+        with pytest.raises(RuntimeFailure, match="log files") as caught:
+            await runtime.start(spec)
+        assert caught.value.field == "log_paths"
+        assert not await backend.exists(spec.name)
+    finally:
+        close(runtime)
+
+
+async def test_declared_log_directories_are_mounted_per_instance_and_labelled(
+    backend: Backend, tmp_path: Path
+) -> None:
+    runtime = backend.with_log_files(tmp_path)
+    started = []
+    try:
+        assert runtime.capabilities.log_files
+        for _ in range(2):
+            spec = instance(
+                backend.team, backend.image, log_paths=LOG_PATHS, command=("sh", "-c", HTTPD)
+            )
+            started.append(await runtime.start(spec))
+        for observed in started:
+            root = tmp_path / observed.instance_id
+            # One mount per declared directory, and no other.
+            assert await backend.mounts_of(observed) == {
+                "/app/logs": f"{root}/0",
+                "/app/audit": f"{root}/1",
+            }
+            files = files_of_labels(await backend.labels_of(observed))
+            assert [(f.dir, f.glob, f.path) for f in files] == [
+                (f"{root}/0", "*.log", "/app/logs/*.log"),
+                (f"{root}/1", "audit.log", "/app/audit/audit.log"),
+                (f"{root}/0", "*.txt", "/app/logs/*.txt"),
+            ]
+    finally:
+        for observed in started:
+            await runtime.destroy(observed)
+        close(runtime)
+
+
+@pytest.mark.docker
+async def test_docker_log_directory_is_writable_kept_by_restart_and_removed_by_destroy(
+    docker_team: str, test_image: str, docker_engine: docker.APIClient, tmp_path: Path
+) -> None:
+    runtime = DockerRuntime(network=TEST_NETWORK, files_dir=tmp_path)
+    script = "echo one >> /app/logs/app.log; sleep 30"
+    spec = instance(
+        docker_team, test_image, log_paths=("/app/logs/*.log",), command=("sh", "-c", script)
+    )
+    started = await runtime.start(spec)
+    try:
+        leaf = tmp_path / spec.instance_id / "0"
+        await eventually(
+            lambda: asyncio.sleep(0, leaf / "app.log"), lambda p: p.exists(), timeout_s=10
+        )
+        assert leaf.stat().st_mode & 0o777 == 0o777
+        assert (tmp_path / spec.instance_id).stat().st_mode & 0o777 == 0o700
+        await runtime.stop(started, grace_s=0)
+        await runtime.restart(started)
+        await eventually(
+            lambda: asyncio.sleep(0, leaf / "app.log"),
+            lambda p: p.read_text() == "one\none\n",
+            timeout_s=10,
+        )
+        await runtime.destroy(started)
+        assert not (tmp_path / spec.instance_id).exists()
+        assert not await DockerBackend(runtime, docker_team, test_image, docker_engine).exists(
+            spec.name
+        )
+    finally:
+        await runtime.destroy(started)
+        close(runtime)
 
 
 @pytest.mark.docker

@@ -9,6 +9,14 @@ import pytest
 from dockyard.domain.environment import Environment
 from dockyard.domain.ids import InstanceId
 from dockyard.domain.instance import InstanceSpec
+from dockyard.domain.logfiles import (
+    LABEL_LOG_MULTILINE,
+    LABEL_LOG_PATHS,
+    DeclaredFiles,
+    LogMultiline,
+    files_of_labels,
+    multiline_of_labels,
+)
 from dockyard.domain.spec import Resources, ServiceSpec
 from dockyard.runtimes.docker.container import create_kwargs
 
@@ -85,3 +93,39 @@ def test_container_is_hardened(capabilities: tuple[str, ...], cap_add: list[str]
         "Type": "json-file",
         "Config": {"max-size": "10m", "max-file": "3"},
     }
+
+
+def test_declared_log_directories_are_the_only_mounts_one_per_directory() -> None:
+    spec = InstanceSpec(
+        team="shop", service="web", env=Environment.TEST, revision=7,
+        instance_id=InstanceId("abcde12345"),
+        spec=ServiceSpec(
+            image="shop/web:1",
+            log_paths=("/app/logs/*.log", "/app/audit/audit.log", "/app/logs/*.txt"),
+            log_multiline=LogMultiline(start="^E"),
+        ),
+    )  # fmt: skip
+    kwargs = create_kwargs(spec, network="dy-net", api_version="1.41", log_root="/files/abcde12345")
+    mounts = [
+        (m["Source"], m["Target"], m["Type"], m["ReadOnly"])
+        for m in kwargs["host_config"]["Mounts"]
+    ]
+    assert mounts == [
+        ("/files/abcde12345/0", "/app/logs", "bind", False),
+        ("/files/abcde12345/1", "/app/audit", "bind", False),
+    ]
+    assert "Binds" not in kwargs["host_config"]
+    labels = kwargs["labels"]
+    assert files_of_labels(labels) == (
+        DeclaredFiles("/files/abcde12345/0", "*.log", "/app/logs/*.log"),
+        DeclaredFiles("/files/abcde12345/1", "audit.log", "/app/audit/audit.log"),
+        DeclaredFiles("/files/abcde12345/0", "*.txt", "/app/logs/*.txt"),
+    )
+    assert multiline_of_labels(labels) == LogMultiline(start="^E")
+
+
+def test_without_declared_files_nothing_is_mounted_nor_labelled() -> None:
+    kwargs = kwargs_for()
+    assert "Mounts" not in kwargs["host_config"]
+    assert LABEL_LOG_PATHS not in kwargs["labels"]
+    assert LABEL_LOG_MULTILINE not in kwargs["labels"]

@@ -8,9 +8,10 @@ own, never a system one; only the file name may be a glob. Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from dockyard.domain.errors import Invalid
 
@@ -117,3 +118,76 @@ class LogMultiline:
             raise Invalid(f"log_multiline.max_bytes must be 1024-{MAX_RECORD_BYTES} bytes", field=f)
         if not 0.01 <= self.max_wait_s <= MAX_WAIT_S:
             raise Invalid(f"log_multiline.max_wait_s must be 0.01-{MAX_WAIT_S:g} s", field=f)
+
+
+# ---- how a runtime tells the host agent (container labels) ----
+
+LABEL_LOG_PATHS = "io.dockyard.log-paths"
+"""JSON list of DeclaredFiles: where each declared path's files are on the host."""
+LABEL_LOG_MULTILINE = "io.dockyard.log-multiline"
+"""JSON of the service's LogMultiline, if it has one."""
+
+
+@dataclass(frozen=True)
+class DeclaredFiles:
+    """One declared path as the host agent finds it: files named `glob` in host directory
+    `dir`, which is mounted in the container where `path` (the declared pattern) points."""
+
+    dir: str
+    glob: str
+    path: str
+
+    def channel(self, name: str) -> str:
+        """The path inside the container of the file `name` found in `dir`: its lines' source
+        channel and stream."""
+        return posixpath.join(posixpath.dirname(self.path), name)
+
+
+def log_mounts(paths: tuple[str, ...], *, root: str) -> dict[str, str]:
+    """Container directory -> host directory (`root/0`, `root/1` ... in order of first
+    appearance) for the declared `paths` of one instance whose own directory is `root`."""
+    return {directory: posixpath.join(root, str(n)) for n, directory in enumerate(log_dirs(paths))}
+
+
+def declared_files(paths: tuple[str, ...], *, root: str) -> tuple[DeclaredFiles, ...]:
+    mounts = log_mounts(paths, root=root)
+    return tuple(
+        DeclaredFiles(dir=mounts[directory], glob=name, path=path)
+        for path in paths
+        for directory, name in [split_log_path(path)]
+    )
+
+
+def log_labels(
+    paths: tuple[str, ...], multiline: LogMultiline | None, *, root: str
+) -> dict[str, str]:
+    """The labels that tell the host agent about an instance's declared files (none without)."""
+    labels = {}
+    if paths:
+        found = [asdict(files) for files in declared_files(paths, root=root)]
+        labels[LABEL_LOG_PATHS] = json.dumps(found, separators=(",", ":"))
+    if multiline is not None:
+        labels[LABEL_LOG_MULTILINE] = json.dumps(asdict(multiline), separators=(",", ":"))
+    return labels
+
+
+def files_of_labels(labels: dict[str, str]) -> tuple[DeclaredFiles, ...]:
+    """The declared files a container's labels name; Invalid if the label is malformed."""
+    text = labels.get(LABEL_LOG_PATHS)
+    if not text:
+        return ()
+    try:
+        return tuple(DeclaredFiles(**entry) for entry in json.loads(text))
+    except (ValueError, TypeError) as exc:
+        raise Invalid(f"label {LABEL_LOG_PATHS} is malformed: {exc}", field="labels") from exc
+
+
+def multiline_of_labels(labels: dict[str, str]) -> LogMultiline | None:
+    """The multi-line rule a container's labels name; Invalid if the label is malformed."""
+    text = labels.get(LABEL_LOG_MULTILINE)
+    if not text:
+        return None
+    try:
+        return LogMultiline(**json.loads(text))
+    except (ValueError, TypeError) as exc:
+        raise Invalid(f"label {LABEL_LOG_MULTILINE} is malformed: {exc}", field="labels") from exc

@@ -10,6 +10,9 @@ Contract, which every implementation passes in tests/conformance:
   `RuntimeFailure` when it refused the request (e.g. an image it does not have), `NotFound` for
   `restart`/`logs` of an unknown instance, `Conflict` when `start` is given an instance whose
   name is taken (the existing one is left alone).
+- Declared log files (with `Capabilities.log_files`): each instance gets its own host directory
+  per declared directory, made by `start` and kept by `restart`; `destroy` removes it, so the
+  caller destroys only once the host agent shipped it (the controller waits for its mark).
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ class Capabilities:
     http_probe: bool = True
     command_probe: bool = True
     restart_in_place: bool = True
+    log_files: bool = False
+    """Declared log files (ServiceSpec.log_paths) are mounted and labelled for the host agent.
+    Without it, `start` of a spec that declares some fails with RuntimeFailure (field
+    `log_paths`) and leaves nothing behind."""
     # How many starts or stops to run at once: more than the engine can take only slows each one.
     parallel_starts: int = 4
 

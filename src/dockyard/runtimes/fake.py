@@ -5,6 +5,8 @@ hooks to make the world misbehave: unknown images, crashes, instances deleted be
 back, failing probes, an engine that does not answer, segment networks with room for only so
 many instances. `calls` counts every verb invoked, `start_attempts` every start per network.
 `beside` gives another installation's runtime on the same fake engine (platform labels).
+Declared log files are recorded as Docker would mount and label them (`mounts_of`,
+`labels_of`), under a `files_dir` that is never touched.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dockyard.domain.instance import (
     Platform,
     RunState,
 )
+from dockyard.domain.logfiles import log_labels, log_mounts
 from dockyard.domain.segment import DOCKER_NETWORK_PREFIX
 from dockyard.domain.spec import HealthCheck
 from dockyard.runtimes.base import Capabilities, ProbeResult
@@ -41,6 +44,8 @@ class _Instance:
     lines: list[str] = field(default_factory=list)
     probe: ProbeResult | None = None  # None: healthy whenever running
     platform: str | None = None  # the platform label it was made with (None: none)
+    mounts: dict[str, str] = field(default_factory=dict)  # container dir -> host dir
+    labels: dict[str, str] = field(default_factory=dict)  # the declared log files' labels
 
 
 @dataclass
@@ -60,9 +65,12 @@ class FakeRuntime:
         capabilities: Capabilities | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         platform: Platform | None = None,
+        files_dir: str = "/fake/log-files",
     ) -> None:
-        """`platform` as for DockerRuntime: None labels nothing and lists every instance."""
-        self._capabilities = capabilities or Capabilities()
+        """`platform` as for DockerRuntime: None labels nothing and lists every instance. By
+        default it supports declared log files, as the server's Docker runtime does."""
+        self._capabilities = capabilities or Capabilities(log_files=True)
+        self._files_dir = files_dir
         self._clock = clock
         self._platform = platform
         self._engine = _Engine()
@@ -82,7 +90,12 @@ class FakeRuntime:
 
     def beside(self, platform: Platform | None) -> FakeRuntime:
         """The runtime of another installation (`platform`) on this same fake engine."""
-        other = FakeRuntime(capabilities=self._capabilities, clock=self._clock, platform=platform)
+        other = FakeRuntime(
+            capabilities=self._capabilities,
+            clock=self._clock,
+            platform=platform,
+            files_dir=self._files_dir,
+        )
         other._engine, other._instances = self._engine, self._instances
         return other
 
@@ -121,6 +134,14 @@ class FakeRuntime:
         """The spec an instance was started from, to assert on what a controller asked for."""
         return self._find(instance_id).spec
 
+    def mounts_of(self, instance_id: str) -> dict[str, str]:
+        """The instance's mounts, container directory -> host directory (declared log files')."""
+        return dict(self._find(instance_id).mounts)
+
+    def labels_of(self, instance_id: str) -> dict[str, str]:
+        """The labels telling the host agent of the instance's declared log files."""
+        return dict(self._find(instance_id).labels)
+
     @property
     def starts(self) -> int:
         return self.calls["start"]
@@ -142,6 +163,12 @@ class FakeRuntime:
                 f"image {spec.spec.image} is not on this (fake) engine: build or push it first",
                 field="image",
             )
+        if spec.spec.log_paths and not self._capabilities.log_files:
+            raise RuntimeFailure(
+                f"start {spec.name}: this (fake) runtime collects no declared log files: "
+                "remove log_paths from the service",
+                field="log_paths",
+            )
         if any(i.spec.name == spec.name for i in self._instances.values()):
             raise Conflict(f"an instance named {spec.name} exists: destroy it or use a new id")
         self._check_room(spec)
@@ -162,8 +189,15 @@ class FakeRuntime:
             started_at=now,
         )
         platform = self._platform.id if self._platform else None
+        root = f"{self._files_dir}/{spec.instance_id}"
+        service = spec.spec
         self._instances[observed.runtime_id] = _Instance(
-            spec=spec, observed=observed, ip=ip, platform=platform
+            spec=spec,
+            observed=observed,
+            ip=ip,
+            platform=platform,
+            mounts=log_mounts(service.log_paths, root=root),
+            labels=log_labels(service.log_paths, service.log_multiline, root=root),
         )
         return observed
 

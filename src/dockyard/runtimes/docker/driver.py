@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import math
 import socket
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import docker
@@ -39,6 +41,7 @@ from dockyard.runtimes.base import Capabilities, ProbeResult
 from dockyard.runtimes.docker import observe
 from dockyard.runtimes.docker.container import create_kwargs
 from dockyard.runtimes.docker.lanes import Lane, Lanes
+from dockyard.runtimes.docker.logdirs import LogDirs
 from dockyard.runtimes.docker.network import BridgeNetwork
 from dockyard.runtimes.docker.probe import command_probe, http_probe
 from dockyard.runtimes.docker.translate import engine_errors
@@ -80,10 +83,14 @@ class DockerRuntime:
         host: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         platform: Platform | None = None,
+        files_dir: Path | None = None,
     ) -> None:
         self._base_url = base_url
         self._host = host or socket.gethostname()
-        self._capabilities = Capabilities(parallel_starts=parallel_starts)
+        self._files = LogDirs(files_dir) if files_dir is not None else None
+        self._capabilities = Capabilities(
+            parallel_starts=parallel_starts, log_files=files_dir is not None
+        )
         self._platform = platform
         self._platform_labels = {LABEL_PLATFORM: platform.id} if platform else {}
         self._network = BridgeNetwork(network, labels=self._platform_labels)
@@ -128,6 +135,13 @@ class DockerRuntime:
             ) from None
 
     async def start(self, spec: InstanceSpec) -> Observed:
+        if spec.spec.log_paths and self._files is None:
+            raise RuntimeFailure(
+                f"start {spec.name}: this Docker runtime collects no declared log files (it was "
+                "given no log files directory): remove log_paths from the service, or configure "
+                "DOCKYARD_LOG_FILES_DIR for the server",
+                field="log_paths",
+            )
         return await self._call(f"start {spec.name}", lambda client: self._start(client, spec))
 
     async def restart(self, observed: Observed) -> Observed:
@@ -147,15 +161,19 @@ class DockerRuntime:
             return
 
     async def destroy(self, observed: Observed) -> None:
-        try:
+        # Gone already, or its removal is already in progress: either way, destroyed.
+        with contextlib.suppress(NotFound, Conflict):
             await self._call(
                 f"destroy instance {observed.instance_id}",
                 # v=True: anonymous volumes an image declares must not outlive the instance.
                 lambda client: client.remove_container(observed.runtime_id, force=True, v=True),
             )
-        except (NotFound, Conflict):
-            # Gone already, or its removal is already in progress: either way, destroyed.
-            return
+        if self._files is not None:
+            # Its declared log files went to the log stream before the caller destroyed it.
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(
+                self._lanes.get("engine"), self._files.remove, observed.instance_id
+            )
 
     async def list(self, owner: Owner) -> builtins.list[Observed]:
         return await self._call("list instances", lambda client: self._list(client, owner))
@@ -228,18 +246,29 @@ class DockerRuntime:
     def _create_and_start(self, client: docker.APIClient, spec: InstanceSpec) -> Observed:
         if spec.network is None:  # segment networks are the agent's to make, not ours
             self._network.ensure(client)
-        container_id = self._create(client, spec)
+        files = self._files
+        made = files.make(spec) if files is not None else None
         try:
-            client.start(container_id)
-            return self._inspect(client, container_id)
+            container_id = self._create(client, spec)
+            try:
+                client.start(container_id)
+                return self._inspect(client, container_id)
+            except BaseException:
+                # The contract: a failed start leaves nothing behind.
+                _remove_quietly(client, container_id)
+                raise
         except BaseException:
-            # The contract: a failed start leaves nothing behind.
-            _remove_quietly(client, container_id)
+            if files is not None and made is not None and made.new:
+                # Only a directory this start made: a taken name's is its instance's own.
+                files.remove(spec.instance_id)
             raise
 
     def _create(self, client: docker.APIClient, spec: InstanceSpec) -> str:
         network = spec.network or self.network
-        kwargs = create_kwargs(spec, network=network, api_version=client.api_version)
+        log_root = str(self._files.root(spec.instance_id)) if self._files is not None else None
+        kwargs = create_kwargs(
+            spec, network=network, api_version=client.api_version, log_root=log_root
+        )
         kwargs["labels"] = {**kwargs["labels"], **self._platform_labels}
         try:
             return str(client.create_container(**kwargs)["Id"])
