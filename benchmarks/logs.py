@@ -1,0 +1,481 @@
+"""The log center end to end on real parts (issue 12's benchmark): Docker's json-file log of one
+container, the agent's log part (agent/logs.py ConsoleLogs + logs/shipper.py) in a process of
+its own, a nats-server with JetStream, and the indexer (logs/indexer.py) in another process,
+writing the index engine of DOCKYARD_LOG_INDEX_ENGINE's default (tantivy).
+
+1. Throughput: one container (benchmarks/log_writer.py, a static C writer) prints `--lines`
+   numbered 100-byte lines as fast as Docker takes them; printed: lines/s written (Docker's
+   json-file), read and sent (published and acknowledged by JetStream) by the agent, indexed;
+   the agent process's CPU % (of one core) and peak RSS, from /proc. Baseline in the same run:
+   a plain loop publishing the same batches (2,000 lines of one source, with message ids, each
+   acknowledged before the next, as the shipper does) to the same JetStream: the limit.
+   Target: the agent >= 50 % of the limit, and >= 35 MiB/s if the stream allows it.
+2. Write -> searchable latency: one container writes `--rate` lines/s for `--seconds`; every
+   100th line is looked for by its own word through a separate reader handle of the index (as
+   the server opens it), and the time it is first found minus the time written in the line is
+   its latency. Printed: p50 / p95 / max. Target: p95 <= 2 s.
+
+Everything it starts (containers, processes, nats-server, temp dirs) is removed at its end;
+traffic stays on loopback (containers run with no network).
+
+Run: .venv/bin/python -m benchmarks.logs [--lines 1000000] [--rate 5000] [--seconds 30]
+     [--engine tantivy] [--parts 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import nats
+
+from benchmarks.harness import median, percentile
+from benchmarks.log_writer import LINE_BYTES, ensure_writer_image
+from dockyard.domain.environment import Environment
+from dockyard.domain.instance import (
+    LABEL_ENV,
+    LABEL_INSTANCE,
+    LABEL_MANAGED,
+    LABEL_REVISION,
+    LABEL_SERVICE,
+    LABEL_TEAM,
+    LABEL_TEMPLATE,
+)
+from dockyard.logs.jetstream import STREAM, JetStreamLogStream
+from dockyard.logs.record import Batch, Line, Source
+from dockyard.logs.shipper import BATCH
+from tests.support.engine import ensure_engine
+from tests.support.nats import NatsServer
+
+STREAM_BYTES = 4 << 30  # settings' default DOCKYARD_LOG_STREAM_MAX_BYTES
+LOG_CONFIG = {"type": "json-file", "config": {"max-size": "100m", "max-file": "5"}}
+"""Room for the whole burst (the agent's reading, not rotation, is measured); Dockyard's own
+default is 10m x 3."""
+REPORT_S = 0.1
+TICKS = os.sysconf("SC_CLK_TCK")
+MIB = 2**20
+
+
+# ---- the measured processes (children of the benchmark) ----------------------------------
+
+
+async def _ship(url: str, team: str, checkpoints: Path) -> None:
+    """The agent's log part as `dockyard agent` builds it, for one team's containers."""
+    from dockyard.agent.logs import ConsoleLogs
+    from dockyard.domain.instance import Owner
+    from dockyard.logs.checkpoint import CheckpointStore
+    from dockyard.logs.shipper import Shipper
+
+    stream = JetStreamLogStream([url], max_bytes=STREAM_BYTES)
+    engine = docker.APIClient(version="1.41", timeout=60)
+    shipper = Shipper(stream, CheckpointStore(checkpoints), max_line_bytes=16 << 10)
+    part = asyncio.create_task(
+        ConsoleLogs(engine=engine, shipper=shipper, owner=Owner(team=team)).run()
+    )
+    while not part.done():
+        total = shipper.counters.total()
+        _report(read=total.lines_read, sent=total.lines_sent, lost=total.lost)
+        await asyncio.sleep(REPORT_S)
+    await part
+
+
+async def _index(url: str, engine: str, index_dir: Path) -> None:
+    """The indexer as `dockyard indexer` builds it."""
+    from dockyard.logs.index import open_engine
+    from dockyard.logs.indexer import Indexer
+
+    worker = Indexer(
+        JetStreamLogStream([url], max_bytes=STREAM_BYTES), open_engine(engine, index_dir)
+    )
+    task = asyncio.create_task(worker.run())
+    while not task.done():
+        _report(indexed=worker.counters.lines, commits=worker.counters.commits)
+        await asyncio.sleep(REPORT_S)
+    await task
+
+
+def _report(**counters: int) -> None:
+    print(json.dumps(counters), flush=True)
+
+
+@dataclass
+class Child:
+    """A measured child process; its latest counters (one JSON line each REPORT_S)."""
+
+    process: subprocess.Popen[str]
+    latest: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, *argv: str) -> Child:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.logs", *argv],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        child = cls(process)
+        threading.Thread(target=child._follow, daemon=True).start()
+        return child
+
+    def _follow(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with contextlib.suppress(ValueError):
+                self.latest = json.loads(line)
+
+    def get(self, name: str) -> int:
+        return self.latest.get(name, 0)
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the process (all its threads) so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def rss_mib(self, which: str = "VmHWM") -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(which + ":"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextlib.contextmanager
+def children(*argvs: list[str]) -> Iterator[list[Child]]:
+    made: list[Child] = []
+    try:
+        for argv in argvs:
+            made.append(Child.start(*argv))
+        yield made
+    finally:
+        for child in made:
+            child.stop()
+
+
+def milestones(
+    counters: dict[str, Child], total: int, timeout_s: float
+) -> dict[str, tuple[float, float, float]]:
+    """For each named counter (`read` of the child that reports it ...), the monotonic times it
+    reached 10 %, 90 % and 100 % of `total`. TimeoutError if one does not within `timeout_s`."""
+    marks = (total // 10, total - total // 10, total)
+    seen: dict[str, list[float]] = {name: [] for name in counters}
+    deadline = time.monotonic() + timeout_s
+    while any(len(times) < 3 for times in seen.values()):
+        if time.monotonic() > deadline:
+            got = {name: child.get(name) for name, child in counters.items()}
+            raise TimeoutError(f"not all {total:,} lines within {timeout_s:g} s: {got}")
+        now = time.monotonic()
+        for name, child in counters.items():
+            times = seen[name]
+            while len(times) < 3 and child.get(name) >= marks[len(times)]:
+                times.append(now)
+        time.sleep(0.01)
+    return {name: (t[0], t[1], t[2]) for name, t in seen.items()}
+
+
+# ---- the writer container ------------------------------------------------------------------
+
+
+def start_writer(client: docker.APIClient, image: str, team: str, *, count: int, rate: int) -> str:
+    labels = {
+        LABEL_MANAGED: "true", LABEL_TEAM: team, LABEL_SERVICE: "writer", LABEL_ENV: "test",
+        LABEL_REVISION: "1", LABEL_INSTANCE: "i" + secrets.token_hex(4), LABEL_TEMPLATE: "t",
+    }  # fmt: skip
+    host_config = client.create_host_config(log_config=LOG_CONFIG, network_mode="none")
+    container = client.create_container(
+        image, command=[str(count), str(rate)], labels=labels, host_config=host_config
+    )
+    client.start(container["Id"])
+    return str(container["Id"])
+
+
+def written_at(client: docker.APIClient, container_id: str) -> float:
+    """Seconds from the container's start to its end, by the engine's own clock."""
+    state = client.inspect_container(container_id)["State"]
+    started, finished = (_engine_time(state[k]) for k in ("StartedAt", "FinishedAt"))
+    return finished - started
+
+
+def _engine_time(text: str) -> float:
+    from datetime import datetime
+
+    whole, _, frac = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole + "+00:00").timestamp() + float("0." + (frac or "0"))
+
+
+# ---- 1. throughput ---------------------------------------------------------------------------
+
+
+def same_batches(lines: int) -> list[Batch]:
+    """`lines` 100-byte lines of one source in the shipper's batch size."""
+    source = Source("baseline", "writer", Environment.TEST, "i0", host="bench")
+    pad = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incidid"
+    now = time.time_ns()
+    size = BATCH.max_lines
+    return [
+        Batch(
+            source,
+            tuple(
+                Line(n, now + n, "stdout", f"w{n:09d} t{now + n:019d} {pad}"[: LINE_BYTES - 1])
+                for n in range(first, min(first + size, lines + 1))
+            ),
+        )
+        for first in range(1, lines + 1, size)
+    ]
+
+
+async def publish_loop(url: str, lines: int) -> float:
+    """The baseline: seconds to publish `lines` in the shipper's batches, one after another."""
+    batches = same_batches(lines)
+    stream = JetStreamLogStream([url], max_bytes=STREAM_BYTES)
+    try:
+        await stream.publish(batches[0])  # connect and make the stream outside the timing
+        started = time.perf_counter()
+        for batch in batches[1:]:
+            await stream.publish(batch)
+        return (time.perf_counter() - started) * len(batches) / (len(batches) - 1)
+    finally:
+        await stream.close()
+
+
+async def purge(url: str) -> None:
+    client = await nats.connect(url)
+    try:
+        await client.jetstream().purge_stream(STREAM)
+    finally:
+        await client.close()
+
+
+@dataclass(frozen=True)
+class Phase:
+    """When a counter reached 10 %, 90 % and all of the lines, from the container's start."""
+
+    lines: int
+    p10: float
+    p90: float
+    end: float
+
+    @property
+    def steady(self) -> float:
+        """Lines/s between 10 % and 90 %: the rate once started, before the tail."""
+        return 0.8 * self.lines / max(self.p90 - self.p10, 1e-9)
+
+    def show(self) -> str:
+        steady, whole = self.steady, self.lines / self.end
+        return (
+            f"{steady:>9,.0f} lines/s ({steady * LINE_BYTES / MIB:5.1f} MiB/s) steady, "
+            f"{whole:>9,.0f} lines/s from the container's start ({self.end:.1f} s)"
+        )
+
+
+@dataclass(frozen=True)
+class Throughput:
+    lines: int
+    baseline_s: float
+    written_s: float
+    phases: dict[str, Phase]
+    cpu_pct: float
+    rss_mib: float
+    lost: int
+
+    def show(self) -> str:
+        limit = self.lines / self.baseline_s
+        sent = self.phases["sent"].steady
+        rows = [
+            f"1. one container, {self.lines:,} lines of {LINE_BYTES} bytes, as fast as it can:",
+            f"  written (Docker json-file) {self.lines / self.written_s:>9,.0f} lines/s "
+            f"({self.lines / self.written_s * LINE_BYTES / MIB:5.1f} MiB/s)",
+            f"  read by the agent          {self.phases['read'].show()}",
+            f"  sent (JetStream acked)     {self.phases['sent'].show()}",
+            f"  indexed                    {self.phases['indexed'].show()}",
+            f"  agent CPU {self.cpu_pct:.0f}% of one core, peak RSS {self.rss_mib:.0f} MiB, "
+            f"lines lost {self.lost}",
+            f"  baseline: plain publish loop of the same batches {limit:,.0f} lines/s "
+            f"({limit * LINE_BYTES / MIB:.1f} MiB/s)",
+            f"  agent sent (steady) / baseline = {sent / limit:.0%} (target >= 50%); "
+            f"{sent * LINE_BYTES / MIB:.1f} MiB/s (target >= 35 MiB/s if the stream allows)",
+        ]
+        return "\n".join(rows)
+
+
+def throughput(ctx: Bench, lines: int) -> Throughput:
+    baseline_s = asyncio.run(publish_loop(ctx.nats.url, lines))
+    asyncio.run(purge(ctx.nats.url))
+    team = "bench" + secrets.token_hex(3)
+    with children(ctx.ship_argv(team), ctx.index_argv()) as (agent, indexer):
+        time.sleep(2.0)  # both connected and listening before the first line
+        cpu0, t0 = agent.cpu_s(), time.monotonic()
+        container = start_writer(ctx.client, ctx.image, team, count=lines, rate=0)
+        ctx.containers.append(container)
+        counters = {"read": agent, "sent": agent, "indexed": indexer}
+        seen = milestones(counters, lines, timeout_s=60 + lines / 10_000)
+        cpu = agent.cpu_s() - cpu0
+        phases = {
+            name: Phase(lines, p10 - t0, p90 - t0, end - t0)
+            for name, (p10, p90, end) in seen.items()
+        }
+        return Throughput(
+            lines, baseline_s, written_at(ctx.client, container), phases,
+            100 * cpu / (time.monotonic() - t0), agent.rss_mib(), agent.get("lost"),
+        )  # fmt: skip
+
+
+# ---- 2. write -> searchable ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Latency:
+    rate: int
+    seconds: int
+    samples: list[float]
+    missed: int
+    written_s: float
+    cpu_pct: float
+    rss_mib: float
+
+    def show(self) -> str:
+        s = self.samples
+        return (
+            f"2. write -> searchable at {self.rate:,} lines/s for {self.seconds} s "
+            f"(written at {self.rate * self.seconds / self.written_s:,.0f} lines/s), "
+            f"{len(s):,} sampled lines found, {self.missed} not found:\n"
+            f"  p50 {median(s):.2f} s, p95 {percentile(s, 95):.2f} s, max {max(s):.2f} s "
+            f"(target p95 <= 2 s)\n"
+            f"  agent CPU {self.cpu_pct:.0f}% of one core, peak RSS {self.rss_mib:.0f} MiB"
+        )
+
+
+def latency(ctx: Bench, rate: int, seconds: int, every: int = 100) -> Latency:
+    from dockyard.logs.index import Filters, open_engine
+    from dockyard.logs.query import parse
+
+    team = "bench" + secrets.token_hex(3)
+    count = rate * seconds
+    pending = list(range(every, count + 1, every))
+    found: list[float] = []
+    with children(ctx.ship_argv(team), ctx.index_argv()) as (agent, _):
+        time.sleep(2.0)
+        reader = open_engine(ctx.engine, ctx.index_dir)  # the server's handle: reads only
+        cpu0, t0 = agent.cpu_s(), time.monotonic()
+        container = start_writer(ctx.client, ctx.image, team, count=count, rate=rate)
+        ctx.containers.append(container)
+        deadline = time.monotonic() + seconds + 60
+        while pending and time.monotonic() < deadline:
+            page = reader.search(Filters(team=team), parse(f"w{pending[0]:09d}"), limit=1)
+            if page.hits:
+                seen_ns = time.time_ns()
+                written_ns = int(page.hits[0].text.split()[1][1:])
+                found.append((seen_ns - written_ns) / 1e9)
+                pending.pop(0)
+                continue
+            time.sleep(0.01)
+        cpu_pct = 100 * (agent.cpu_s() - cpu0) / (time.monotonic() - t0)
+        reader.close()
+        return Latency(
+            rate, seconds, found, len(pending), written_at(ctx.client, container),
+            cpu_pct, agent.rss_mib(),
+        )  # fmt: skip
+
+
+# ---- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    client: docker.APIClient
+    image: str
+    nats: NatsServer
+    root: Path
+    engine: str
+    containers: list[str] = field(default_factory=list)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.root / "index"
+
+    def ship_argv(self, team: str) -> list[str]:
+        checkpoints = self.root / f"checkpoints-{team}"
+        return [
+            "--role",
+            "ship",
+            "--nats",
+            self.nats.url,
+            "--team",
+            team,
+            "--dir",
+            str(checkpoints),
+        ]
+
+    def index_argv(self) -> list[str]:
+        return ["--role", "index", "--nats", self.nats.url, "--engine", self.engine,
+                "--dir", str(self.index_dir)]  # fmt: skip
+
+    def remove_containers(self) -> None:
+        for container in self.containers:
+            with contextlib.suppress(docker.errors.APIError):
+                self.client.remove_container(container, force=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    ensure_engine()
+    client = docker.APIClient(version="auto", timeout=120)
+    parts = set(args.parts.split(","))
+    with tempfile.TemporaryDirectory(prefix="dockyard-logs-bench-") as tmp:
+        (Path(tmp) / "nats").mkdir()
+        nats_server = NatsServer(Path(tmp) / "nats")
+        ctx = Bench(client, ensure_writer_image(client), nats_server, Path(tmp), args.engine)
+        try:
+            nats_server.start()
+            if "1" in parts:
+                print(throughput(ctx, args.lines).show(), flush=True)
+            if "2" in parts:
+                print(latency(ctx, args.rate, args.seconds).show(), flush=True)
+        finally:
+            ctx.remove_containers()
+            nats_server.remove()
+            client.close()
+    print(f"(index engine {args.engine}; load average {os.getloadavg()[0]:.1f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=int, default=5000)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--engine", default="tantivy", choices=("tantivy", "fts5"))
+    parser.add_argument("--parts", default="1,2")
+    parser.add_argument("--role", choices=("ship", "index"), help=argparse.SUPPRESS)
+    parser.add_argument("--nats", help=argparse.SUPPRESS)
+    parser.add_argument("--team", help=argparse.SUPPRESS)
+    parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role == "ship":
+        asyncio.run(_ship(args.nats, args.team, args.dir))
+    elif args.role == "index":
+        asyncio.run(_index(args.nats, args.engine, args.dir))
+    else:
+        run(args)
+
+
+if __name__ == "__main__":
+    main()
