@@ -5,6 +5,7 @@ stream name), and the portal mounted with it the way the server mounts it."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ OTHER = Source("search", "indexer", Environment.TEST, "0dd0dd0dd0")
 T0 = time.time_ns() - 120 * 10**9
 SCRIPT = "<script>document.title = 'owned'</script> in a log line"
 MAX_BYTES = 64 << 20
+PUBLISH_TIMEOUT_S = 20
 
 
 def lines(source: Source, first: int, n: int, *, t: int, word: str = "ok") -> Batch:
@@ -73,7 +75,8 @@ def portal_with_logs(world: World, center: LogCenter | None) -> Iterator[str]:
 
 
 def publish(nats_url: str, name: str, batches: list[Batch]) -> None:
-    """Publish from the test's thread, on a connection of its own."""
+    """Publish on a connection of its own, from a thread of its own (Playwright's sync API
+    keeps an event loop running in the test's thread)."""
 
     async def run() -> None:
         stream = JetStreamLogStream([nats_url], max_bytes=MAX_BYTES, name=name)
@@ -83,7 +86,20 @@ def publish(nats_url: str, name: str, batches: list[Batch]) -> None:
         finally:
             await stream.close()
 
-    asyncio.run(run())
+    failed: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # handed to the test's thread below
+            failed.append(exc)
+
+    worker = threading.Thread(target=in_thread, daemon=True)
+    worker.start()
+    worker.join(PUBLISH_TIMEOUT_S)
+    assert not worker.is_alive(), "publishing took too long"
+    if failed:
+        raise failed[0]
 
 
 @contextmanager

@@ -119,6 +119,7 @@
 
   function onLine(event) {
     var line = JSON.parse(event.data);
+    attempt = 0; // the route answers with lines again: the next failure waits little
     if (!isNew(line)) {
       return;
     }
@@ -182,7 +183,6 @@
       "&q=" + encodeURIComponent(filter.value);
     source = new EventSource(url);
     source.addEventListener("open", function () {
-      attempt = 0;
       setState("live", "live");
     });
     source.addEventListener("line", onLine);
