@@ -1,12 +1,15 @@
-"""The agent's log part: follows the console log of every Dockyard container on this host and
-hands it to the shipper (logs/shipper.py), which reads Docker's json-file straight from the
-container's LogPath and publishes it to the log stream.
+"""The agent's log part: follows the console log and the declared log files of every Dockyard
+container on this host and hands them to the shipper (logs/shipper.py), which reads Docker's
+json-file straight from the container's LogPath, and each declared file from the per-instance
+host directory the runtime mounted (agent/logfiles.py), and publishes them to the log stream.
+The service's multi-line rule (a container label) joins records in both.
 
 Level-triggered like the other parts: a pass lists this platform's containers every
 `interval_s` (running ones are followed live; stopped ones are read to their end and marked
 shipped; removed ones are read to the end of the file still open, then dropped), and Docker's
-start, die and destroy events make the same changes at once. The Docker SDK blocks: listing,
-inspecting and the events stream run in threads.
+start, die and destroy events make the same changes at once. Declared files appearing later are
+picked up by the next pass (and at each event). The Docker SDK blocks: listing, inspecting,
+listing directories and the events stream run in threads.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from docker.errors import NotFound as EngineNotFound
 from requests.exceptions import RequestException
 
 from dockyard.agent.limits import LimitsSource
+from dockyard.agent.logfiles import found_files, rule_of
 from dockyard.domain.errors import DockyardError, Unavailable
 from dockyard.domain.instance import (
     LABEL_ENV,
@@ -37,8 +42,10 @@ from dockyard.domain.instance import (
     Platform,
     owner_from_labels,
 )
+from dockyard.domain.logfiles import DeclaredFiles, files_of_labels, multiline_of_labels
+from dockyard.logs.multiline import MultilineRule
 from dockyard.logs.reader import Format
-from dockyard.logs.record import CONSOLE, Source
+from dockyard.logs.record import Source
 from dockyard.logs.shipper import Followed, Shipper
 
 log = logging.getLogger("dockyard.agent.logs")
@@ -61,22 +68,57 @@ def size_bytes(value: str) -> int:
     return int(float(number) * 1024 ** "_kmg".index(unit.lower() or "_"))
 
 
-def followed_of(info: dict[str, Any], *, host: str) -> Followed | None:
-    """What to ship of one inspected container; None if it is not Dockyard's or has no
-    json-file log (another log driver, or never started)."""
+@dataclass(frozen=True)
+class Sources:
+    """What one Dockyard container has to ship: its console log (None without a json-file
+    log) and its declared files (found on disk at each look)."""
+
+    base: Source
+    console: Followed | None
+    files: tuple[DeclaredFiles, ...] = ()
+    multiline: MultilineRule | None = None
+
+    def followed(self, *, already: set[str]) -> list[Followed]:
+        """Every source present now (lists directories: run it in a thread); `already` are
+        the keys followed before (their rotated files are theirs, not new sources)."""
+        out = [self.console] if self.console is not None else []
+        channels = [key.split("/", 4)[-1] for key in already]
+        for declared in self.files:
+            for found in found_files(declared, self.base, followed=channels):
+                path = Path(found.path)
+                out.append(Followed(found.source, path, Format.PLAIN, self.multiline))
+        return out
+
+
+def sources_of(info: dict[str, Any], *, host: str) -> Sources | None:
+    """What to ship of one inspected container; None if it is not Dockyard's. A malformed
+    declared-files label raises Invalid (the pass logs it and looks again later)."""
     labels = (info.get("Config") or {}).get("Labels") or {}
     owner = owner_from_labels(labels)
-    log_path = info.get("LogPath") or ""
-    log_config = (info.get("HostConfig") or {}).get("LogConfig") or {}
-    if owner is None or not log_path or log_config.get("Type", "json-file") != "json-file":
+    if owner is None:
         return None
     team, service, env, _, instance, _ = owner
-    return Followed(
-        source=Source(team, service, env, instance, host=host),
-        path=Path(log_path),
-        fmt=Format.JSON_FILE,
-        rotate_bytes=size_bytes((log_config.get("Config") or {}).get("max-size", "")),
-    )
+    base = Source(team, service, env, instance, host=host)
+    multiline = rule_of(multiline_of_labels(labels))
+    log_path = info.get("LogPath") or ""
+    log_config = (info.get("HostConfig") or {}).get("LogConfig") or {}
+    console = None
+    if log_path and log_config.get("Type", "json-file") == "json-file":
+        console = Followed(
+            source=base,
+            path=Path(log_path),
+            fmt=Format.JSON_FILE,
+            multiline=multiline,
+            rotate_bytes=size_bytes((log_config.get("Config") or {}).get("max-size", "")),
+        )
+    return Sources(base, console, files_of_labels(labels), multiline)
+
+
+def followed_of(info: dict[str, Any], *, host: str) -> Followed | None:
+    """What to ship of one inspected container's console log; None if it is not Dockyard's or
+    has no json-file log (another log driver, or never started)."""
+    found = sources_of(info, host=host)
+    return found.console if found is not None else None
 
 
 class ConsoleLogs:
@@ -106,12 +148,14 @@ class ConsoleLogs:
         self._host = host
         self._interval_s = interval_s
         self._monotonic = monotonic
-        self._known: dict[str, Followed] = {}  # container id -> what is shipped of it
+        self._known: dict[str, Sources] = {}  # container id -> what is shipped of it
+        self._keys: dict[str, set[str]] = {}  # container id -> the keys of its sources
         self._swept = False
         self._stream: Any = None
 
     def shipped(self, instance: str) -> bool:
-        """True once `instance`'s console log was shipped to its end after it stopped."""
+        """True once `instance`'s console log and declared files were shipped to their end
+        after it stopped."""
         return self.shipper.shipped(instance)
 
     async def run(self) -> None:
@@ -154,49 +198,72 @@ class ConsoleLogs:
         forgotten."""
         await asyncio.to_thread(self._learn_platform)
         found = await asyncio.to_thread(self._list)
-        for followed, running in found.values():
-            self.shipper.follow(followed, live=running)
+        for container_id, (followed, running) in found.items():
+            self._follow(container_id, followed, live=running)
         for container_id in set(self._known) - set(found):
-            self.shipper.forget(self._known.pop(container_id).source.key)
+            self._forget(container_id)
         if not self._swept:
-            await asyncio.to_thread(self._sweep, {f.source.key for f, _ in found.values()})
+            present = {f.source.key for followed, _ in found.values() for f in followed}
+            await asyncio.to_thread(self._sweep, present)
             self._swept = True
 
+    def _follow(self, container_id: str, followed: list[Followed], *, live: bool) -> None:
+        """Every source of one container, followed together (in one step of the loop, so a
+        stopped instance's shipped mark waits for all of them: logs/shipper.py)."""
+        keys = self._keys.setdefault(container_id, set())
+        for one in followed:
+            keys.add(one.source.key)
+            self.shipper.follow(one, live=live)
+
+    def _forget(self, container_id: str) -> None:
+        self._known.pop(container_id, None)
+        for key in self._keys.pop(container_id, set()):
+            self.shipper.forget(key)
+
     def _sweep(self, present: set[str]) -> None:
-        """Once, after the first full listing: checkpoints of console sources whose container
-        is gone (removed while no agent ran) are dropped, their unshipped rest counted lost.
-        Only when every Dockyard container is ours (no owner filter) can absence tell."""
+        """Once, after the first full listing: checkpoints of sources (consoles and declared
+        files) whose container is gone (removed while no agent ran) are dropped, their
+        unshipped rest counted lost. Only when every Dockyard container is ours (no owner
+        filter) can absence tell."""
         if self._owner != Owner():
             return
         for key in self.shipper.checkpointed():
-            parts = key.split("/")
-            if len(parts) == 5 and parts[4] == CONSOLE and key not in present:
+            parts = key.split("/", 4)
+            if len(parts) == 5 and parts[4] and key not in present:
                 self.shipper.gone_unread(key, parts[3])
 
     # ---- engine calls (in threads) ----
 
-    def _list(self) -> dict[str, tuple[Followed, bool]]:
-        out: dict[str, tuple[Followed, bool]] = {}
+    def _list(self) -> dict[str, tuple[list[Followed], bool]]:
+        out: dict[str, tuple[list[Followed], bool]] = {}
         for entry in self._engine.containers(all=True, filters={"label": self._selector()}):
             labels = entry.get("Labels") or {}
             if not self._selected(labels):
                 continue
-            followed = self._known.get(entry["Id"]) or self._inspect(entry["Id"])
-            if followed is not None:
+            followed = self._sources(entry["Id"])
+            if followed:
                 out[entry["Id"]] = (followed, entry.get("State") == "running")
         return out
 
-    def _inspect(self, container_id: str) -> Followed | None:
+    def _sources(self, container_id: str) -> list[Followed]:
+        """The container's sources present now (its declared files listed again)."""
+        found = self._known.get(container_id) or self._inspect(container_id)
+        if found is None:
+            return []
+        return found.followed(already=set(self._keys.get(container_id, ())))
+
+    def _inspect(self, container_id: str) -> Sources | None:
         try:
             info = self._engine.inspect_container(container_id)
         except EngineNotFound:
             return None
         if not self._selected((info.get("Config") or {}).get("Labels") or {}):
             return None
-        followed = followed_of(info, host=self._host)
-        if followed is not None:
-            self._known[container_id] = followed
-        return followed
+        found = sources_of(info, host=self._host)
+        if found is not None and (found.console is not None or found.files):
+            self._known[container_id] = found
+            return found
+        return None
 
     async def _on_event(self, event: dict[str, Any]) -> None:
         container_id, action = (
@@ -206,15 +273,12 @@ class ConsoleLogs:
         if not container_id:
             return
         if action == "destroy":
-            gone = self._known.pop(container_id, None)
-            if gone is not None:
-                self.shipper.forget(gone.source.key)
+            self._forget(container_id)
             return
-        followed = self._known.get(container_id) or await asyncio.to_thread(
-            self._inspect, container_id
-        )
-        if followed is not None:
-            self.shipper.follow(followed, live=action == "start")
+        # Listed again at a die too: a file made just before the end is shipped before the
+        # instance is marked shipped (and its directory removed with it).
+        followed = await asyncio.to_thread(self._sources, container_id)
+        self._follow(container_id, followed, live=action == "start")
 
     def _watch(
         self,

@@ -40,8 +40,8 @@ from dockyard.store import status as store
 from dockyard.store.db import Database
 
 LogsShipped = Callable[[str], bool]
-"""Whether the agent has shipped instance `id`'s console log to its end (blocking; a cheap
-read). The reconciler waits on it before removing a stopped container (the logs finalizer)."""
+"""Whether the agent has shipped instance `id`'s console log and declared log files to their
+end (blocking; a cheap read). The reconciler waits on it before removing a stopped container (the logs finalizer)."""
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +337,8 @@ class Reconciler:
 
     async def _logs_out(self, work: _Pass, iid: str) -> None:
         """The finalizer before a container goes: wait (bounded) until the agent has shipped
-        the instance's console log to its end, since Docker deletes the file with it."""
+        the instance's console log and declared files to their end, since Docker deletes the
+        console's file with the container, and the runtime the declared files' directory."""
         if self._logs_shipped is None:
             return
         loop = asyncio.get_running_loop()

@@ -6,8 +6,9 @@ A checkpoint is written only after LogStream.publish returned for the lines up t
 atomically (a temporary file, fsync, rename): after a crash the file holds the old place or the
 new one, never a mix. A restarted agent re-reads from there, under the same numbers.
 
-Beside the checkpoints, a marker per instance says its console log was shipped to the end of the
-file (`shipped/`), for the controller to wait on before it removes the container.
+Beside the checkpoints, a marker per instance says its console log and declared files were
+shipped to the end of their files (`shipped/`), for the controller to wait on before it removes
+the container (and, with it, its log directory).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class CheckpointStore:
         return sorted(unquote(p.name[: -len(".json")]) for p in self._dir.glob("*.json"))
 
     def mark_shipped(self, instance: str, detail: dict[str, object]) -> None:
-        """Say that `instance`'s console log was shipped to its end (`detail` says how far)."""
+        """Say that `instance`'s sources were all shipped to their end (`detail` says how far)."""
         _write_atomically(self._shipped / quote(instance, safe=""), json.dumps(detail).encode())
 
     def unmark_shipped(self, instance: str) -> None:

@@ -25,7 +25,7 @@ from dockyard.logs.checkpoint import Checkpoint, CheckpointStore
 from dockyard.logs.counters import LossEvent, ShipperCounters, SourceCounters
 from dockyard.logs.multiline import MultilineRule
 from dockyard.logs.reader import Format, Read, Reader, ReadLimits
-from dockyard.logs.record import CONSOLE, Batch, Source
+from dockyard.logs.record import Batch, Source
 from dockyard.logs.stream import LogStream
 
 log = logging.getLogger("dockyard.logs.shipper")
@@ -114,7 +114,7 @@ class Shipper:
         is `live`). A source whose writer is not live is read to its end, its last unfinished
         line included, then marked shipped until its writer starts again."""
         key = followed.source.key
-        if live and followed.source.channel == CONSOLE:
+        if live:  # any source of a started instance: it is no longer shipped to the end
             self._checkpoints.unmark_shipped(followed.source.instance)
         state = self._states.get(key)
         if state is None or state.task is None or state.task.done():
@@ -155,9 +155,10 @@ class Shipper:
         return [k for k, s in self._states.items() if s.task is not None and not s.task.done()]
 
     def shipped(self, instance: str) -> bool:
-        """True once `instance`'s console log was shipped to the end of its file after its
-        container stopped: every line published and checkpointed (the marker on disk, which
-        outlives the agent: checkpoint.CheckpointStore.mark_shipped)."""
+        """True once every source of `instance` (its console log and its declared files) was
+        shipped to the end of its file after its container stopped: every line published and
+        checkpointed (the marker on disk, which outlives the agent:
+        checkpoint.CheckpointStore.mark_shipped)."""
         return self._checkpoints.shipped(instance)
 
     async def run(self) -> None:
@@ -212,7 +213,7 @@ class Shipper:
             while True:
                 state.wake.clear()
                 final = not state.live
-                if not final and state.marked is not None and followed.source.channel == CONSOLE:
+                if not final and state.marked is not None:
                     # Started again: a marker written while `follow` removed it goes now.
                     await asyncio.to_thread(self._checkpoints.unmark_shipped, key_instance)
                     state.marked = None
@@ -279,12 +280,22 @@ class Shipper:
         source = state.followed.source
         detail = {"source": source.key, "seq": at.seq, "inode": at.inode, "offset": at.offset,
                   "time_ns": self._now_ns(), "removed": removed}  # fmt: skip
-        if source.channel == CONSOLE:  # the marker speaks of the container's own log
+        if self._all_marked(source.instance):  # one mark for all of the instance's sources
             await asyncio.to_thread(self._checkpoints.mark_shipped, source.instance, detail)
         if removed:
             await asyncio.to_thread(self._checkpoints.delete, source.key)
         log.info("logs: shipped to the end %s lines=%d", keys(source), at.seq)
         return removed
+
+    def _all_marked(self, instance: str) -> bool:
+        """True if every source of `instance` followed now was read to its end after its
+        writer stopped. The agent follows all sources of a container in one step of the loop,
+        so none can be missing here while the others finish."""
+        return all(
+            state.marked is not None
+            for state in self._states.values()
+            if state.followed.source.instance == instance
+        )
 
     async def _publish(self, batch: Batch, counters: SourceCounters) -> None:
         """Publish until the stream stores the batch: while it is Unavailable, nothing more is

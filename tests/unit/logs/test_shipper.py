@@ -243,3 +243,26 @@ async def test_declared_file_ships_under_its_path_in_the_container(
         (1, "/app/logs/app.log", "started"),
         (2, "/app/logs/app.log", "ready"),
     ]
+
+
+@pytest.mark.timeout(30)
+async def test_shipped_mark_waits_for_every_declared_file_of_the_instance(
+    tmp_path: Path, running: Callable[..., Shipper]
+) -> None:
+    console, app = tmp_path / "c-json.log", tmp_path / "app.log"
+    write(console, 1)
+    app.write_text("one\n")
+    declared = Source("team", "svc", Environment.TEST, "i1", channel="/app/logs/app.log")
+    stream = MemoryLogStream()
+    shipper = running(stream)
+    shipper.follow(Followed(source(), console), live=True)
+    shipper.follow(Followed(declared, app, fmt=Format.PLAIN), live=True)
+    await until(lambda: len(numbers(stream, declared)) == 1)
+    shipper.follow(Followed(source(), console), live=False)  # the console is done ...
+    await asyncio.sleep(0.3)  # many polls: time for the console to be read to its end
+    assert not shipper.shipped("i1")  # ... but a declared file is still being written
+    with app.open("a") as out:
+        out.write("two\nlast words")
+    shipper.follow(Followed(declared, app, fmt=Format.PLAIN), live=False)
+    await until(lambda: shipper.shipped("i1"))
+    assert [text for _, text in numbers(stream, declared)] == ["one", "two", "last words"]
