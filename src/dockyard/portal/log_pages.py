@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Query
 from starlette.requests import Request
@@ -130,9 +130,16 @@ async def follow_logs(
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
+class Follows(Protocol):
+    """What the live view needs of the log center (LogCenter.follow)."""
+
+    def follow(self, filters: Filters, text: str, *, tail: int) -> AsyncIterator[Hit | Dropped]:
+        """The last `tail` lines, then new ones; Invalid or Unavailable when it cannot."""
+
+
 async def live_events(
-    center: LogCenter | None, filters: Filters, text: str, *, tail: int, service_url: str
-) -> AsyncIterator[bytes]:
+    center: Follows | None, filters: Filters, text: str, *, tail: int, service_url: str
+) -> AsyncGenerator[bytes, None]:
     """The live view's event stream, ending with an `error` event whatever stops it."""
     yield b": open\n\n"  # the browser sees the view open before the first line
     if center is None:
