@@ -5,8 +5,8 @@ Built from four looks: what this host's supervisor says of each program `dockyar
 engine, and the server's own `/healthz` (it answers) and `/healthz/parts` (database, engine,
 controllers and builder as the server sees them: `{"database": "ok" | why not, ...}`, plus
 `leading` and `leader`: whether this server runs the controllers and who does); the registry,
-etcd and the agent's IPAM driver socket are asked directly, and the state directory's disk is
-measured (nearly full is unhealthy).
+etcd, the log stream's nats-server and the agent's IPAM driver socket are asked directly, and
+the state directory's disk is measured (nearly full is unhealthy).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from dockyard.cli import platform
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
+from dockyard.cli.nats import nats_problem, nats_process
 from dockyard.cli.processes import Managed
 from dockyard.cli.registry import registry_answers, registry_process
 from dockyard.cli.supervision import host_supervisor
@@ -51,6 +52,7 @@ def check_parts(
         _reported("builder", reported),
         _registry(settings, programs),
         _etcd(settings, programs),
+        _nats(settings, programs),
         _agent(settings, programs),
         state_disk(settings.paths.state_dir),
     ]
@@ -204,6 +206,18 @@ def _etcd(settings: Settings, programs: Programs) -> Part:
     if not answering:
         return Part("etcd", False, f"no answer at {', '.join(endpoints)}{supervised}")
     return Part("etcd", alive, f"{len(answering)} of {len(endpoints)} answer{supervised}")
+
+
+def _nats(settings: Settings, programs: Programs) -> Part:
+    """The log stream's servers: how many answer with JetStream ready."""
+    urls = settings.logs.nats_urls
+    supervised, alive = programs.describe(nats_process(settings))
+    problems = [nats_problem(url) for url in urls]
+    answering = problems.count(None)
+    if not answering:
+        why = next(p for p in problems if p is not None)
+        return Part("nats", False, f"{why}{supervised}")
+    return Part("nats", alive, f"JetStream: {answering} of {len(urls)} answer{supervised}")
 
 
 def _agent(settings: Settings, programs: Programs) -> Part:

@@ -1,9 +1,10 @@
 """The supervisor of this host's processes: the seam `dockyard up`, `down` and `status` use.
 
 Every long-running process `dockyard up` starts (dockerd when it starts one, the registry, etcd,
-the server, the agent) is a *program* of this host's supervisor, which restarts it whenever it
-ends, however it ends. Two supervisors keep that promise, chosen by DOCKYARD_SUPERVISOR ("auto":
-systemd where it is the init system, else supervisord; cli/supervision.py picks):
+nats-server, the server, the agent) is a *program* of this host's supervisor, which restarts it
+whenever it ends, however it ends. Two supervisors keep that promise, chosen by
+DOCKYARD_SUPERVISOR ("auto": systemd where it is the init system, else supervisord;
+cli/supervision.py picks):
 
 - systemd (cli/systemd.py): a unit per program, `Restart=always`, ordered, with limits, logging
   to the journal;
@@ -30,7 +31,7 @@ START_S = 10
 START_RETRIES = 5
 SUPERVISED_BY = "DOCKYARD_SUPERVISED_BY"
 """Put in every program's environment, naming the supervisor that started it."""
-START_ORDER = ("dockerd", "registry", "etcd", "server", "agent")
+START_ORDER = ("dockerd", "registry", "etcd", "nats", "server", "agent")
 """The order `up` starts programs in (each once the one before answers); `down` stops them in
 the reverse order."""
 RUNNING, STARTING, BACKOFF, FATAL = "RUNNING", "STARTING", "BACKOFF", "FATAL"

@@ -346,6 +346,9 @@ async def jetstream_ready(url: str, *, timeout_s: float = 2.0) -> None:
         client = await nats.connect(
             servers=[url],
             connect_timeout=max(1, round(timeout_s)),
+            # nats-py tries a server that refuses until it exceeds this (0: for ever).
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
             allow_reconnect=False,
             error_cb=_ignore,
             name="dockyard-probe",

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.cli import nats
+from dockyard.cli.nats import nats_answers
 from dockyard.cli.supervisord import Supervisord, SupervisordPaths
 from dockyard.settings import Settings
 from tests.integration.cli.conftest import Cli
 from tests.integration.cli.fake_server import FIRST_TOKEN
 from tests.support.etcd import EtcdServer
+from tests.support.nats import NatsServer
 
 FAKE_SERVER = str(Path(__file__).with_name("fake_server.py"))
 
@@ -62,6 +65,8 @@ def host(
     cli.environ["DOCKYARD_LISTEN_PORT"] = str(free_port())
     # `up` runs a real registry (docker-registry) on a free port under the test's state dir.
     cli.environ["DOCKYARD_REGISTRY"] = f"127.0.0.1:{free_port()}"
+    # `up` runs a real nats-server (the log stream) on a free loopback port, store in state dir.
+    cli.environ["DOCKYARD_NATS_URLS"] = f"nats://127.0.0.1:{free_port()}"
     yield cli
     cli("down", server_argv=(sys.executable, FAKE_SERVER))  # never leave it running
 
@@ -96,7 +101,7 @@ def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli)
     parts = {p["part"]: p for p in json.loads(out)["parts"]}
     assert sorted(parts) == [
         "agent", "builder", "controllers", "database", "docker engine", "etcd", "leader",
-        "registry", "server", "state disk", "supervisor",
+        "nats", "registry", "server", "state disk", "supervisor",
     ]  # fmt: skip
     assert all(p["healthy"] for p in parts.values())
     assert parts["leader"]["detail"].startswith("this server")
@@ -124,3 +129,51 @@ def test_up_names_the_log_when_the_server_cannot_start(host: Cli) -> None:
     assert code == 1
     assert err.startswith("error: the server did not come up at http://127.0.0.1:")
     assert "server.log" in err and "FileNotFoundError" in err  # the tail of the server's log
+
+
+def test_up_runs_nats_server_with_jetstream_once_and_down_stops_it(host: Cli) -> None:
+    code, out, err = _run(host, "up")
+    assert code == 0, err
+    url = host.environ["DOCKYARD_NATS_URLS"]
+    settings = Settings.from_env(host.environ)
+    assert "nats: nats-server started under the supervisor: pid" in out
+    assert f"at {url}, store {settings.paths.state_dir / 'nats'}" in out
+    assert nats_answers(url)
+    assert (settings.paths.state_dir / "nats" / "jetstream").is_dir()
+    assert "Server is ready" in (settings.paths.logs_dir / "nats.log").read_text()
+    supervisor = Supervisord(SupervisordPaths.of(settings))
+    state = supervisor.state("nats")
+    assert state is not None and state.alive
+    code, out, _ = _run(host, "up")
+    assert code == 0
+    assert f"nats: nats-server already running under the supervisor: pid {state.pid}" in out
+    code, out, _ = _run(host, "status", "-o", "json")
+    nats = next(p for p in json.loads(out)["parts"] if p["part"] == "nats")
+    assert nats["healthy"] and f"pid {state.pid} (supervised" in nats["detail"], nats
+    code, out, _ = _run(host, "down")
+    assert f"nats: stopped (pid {state.pid})" in out
+    assert not nats_answers(url)
+
+
+def test_up_uses_a_nats_cluster_as_it_is_and_refuses_one_that_does_not_answer(
+    host: Cli, nats_server: NatsServer, free_port: Callable[[], int]
+) -> None:
+    host.environ["DOCKYARD_NATS_URLS"] = f"{nats_server.url},nats://127.0.0.1:{free_port()}"
+    code, out, err = _run(host, "up")
+    assert code == 0, err
+    assert "nats: running at nats://127.0.0.1:" in out and "not started by dockyard up" in out
+    _run(host, "down")
+    host.environ["DOCKYARD_NATS_URLS"] = f"nats://127.0.0.1:{free_port()},nats://[::1]:4223"
+    code, _, err = _run(host, "up")
+    assert code == 1
+    assert "no NATS server with JetStream answers" in err and "DOCKYARD_NATS_URLS" in err
+
+
+def test_up_says_what_to_install_when_nats_server_is_missing(
+    host: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(nats, "NATS_CANDIDATES", ())
+    code, _, err = _run(host, "up")
+    assert code == 1
+    assert "apt-get install nats-server" in err and len(err.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ from dockyard.cli import platform
 from dockyard.cli.client import ApiClient
 from dockyard.cli.context import Session, session
 from dockyard.cli.health import check_parts
+from dockyard.cli.nats import ensure_nats
 from dockyard.cli.options import Output
 from dockyard.cli.output import Column, OutputFormat, print_table, say, show
 from dockyard.cli.registry import ensure_registry
@@ -35,6 +36,7 @@ def up(ctx: typer.Context) -> None:
     say(f"docker engine: {platform.ensure_engine(settings, env=env)}")
     say(f"registry: {ensure_registry(settings, env=env)}")
     say(f"etcd: {platform.ensure_etcd(settings, env=env)}")
+    say(f"nats: {ensure_nats(settings, env=env)}")
     probe = _probe(current)
     try:
         started = platform.ensure_server(settings, probe=probe, env=env, argv=_server_argv(current))
