@@ -1,9 +1,9 @@
 """A whole Dockyard platform on this host, as `dockyard up` runs it, for tests that break it.
 
-`dockyard up` starts the registry, etcd, the server and the agent under its supervisor, each on
-ports, sockets, an etcd prefix and a state directory of the test's own, beside any other
-Dockyard on the machine. The Docker engine is the machine's (shared: `up` uses it as it is and
-does not supervise it), or with `own_engine` a dockerd of the platform's own
+`dockyard up` starts the registry, etcd, nats-server, the server and the agent under its
+supervisor, each on ports, sockets, an etcd prefix and a state directory of the test's own,
+beside any other Dockyard on the machine. The Docker engine is the machine's (shared: `up` uses
+it as it is and does not supervise it), or with `own_engine` a dockerd of the platform's own
 (DOCKYARD_DOCKERD_ROOT), which `up` starts and supervises and a test may kill. The platform is
 driven through the `dockyard` CLI, as a user would.
 """
@@ -44,6 +44,8 @@ class Platform:
             "DOCKYARD_LISTEN_PORT": str(free_port()),
             "DOCKYARD_REGISTRY": f"127.0.0.1:{free_port()}",
             "DOCKYARD_ETCD_ENDPOINTS": f"http://127.0.0.1:{etcd_port}",
+            # One loopback URL: `up` runs a nats-server of the platform's own on it.
+            "DOCKYARD_NATS_URLS": f"nats://127.0.0.1:{free_port()}",
             "DOCKYARD_ETCD_PREFIX": f"/faults-{self.tag}",
             "DOCKYARD_IPAM_SOCKET": f"/run/docker/plugins/dyf-{self.tag}.sock",
             "DOCKYARD_HOST_NAME": f"faults-{self.tag}",

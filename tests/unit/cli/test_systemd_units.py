@@ -31,6 +31,8 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
         _program("server", (sys.executable, "-m", "dockyard.cli", "server"),
                  environment={"DOCKYARD_STATE_DIR": "/var/lib/dockyard", "DOCKYARD_X": 'a "b" 5%'}),
         _program("dockerd", (sys.executable, "-c", "pass"), signal_group=False),
+        _program("nats", (sys.executable, "-c", "pass", "--jetstream",
+                          "--store_dir=/var/lib/dockyard/nats", "--addr=127.0.0.1")),
     ]  # fmt: skip
     for program in programs:
         unit = tmp_path / f"dockyard-{program.name}.service"
@@ -52,6 +54,16 @@ def test_a_unit_restarts_always_is_ordered_and_keeps_words_and_percent_signs() -
     words = shlex.split(exec_start.removeprefix("ExecStart=").replace("%%", "%").replace("$$", "$"))
     assert tuple(words) == argv
     assert f"Environment={MARK}" in lines
+
+
+def test_nats_server_starts_after_etcd_and_before_the_server() -> None:
+    nats = render_unit(_program("nats", ("/usr/sbin/nats-server", "--jetstream")), mark=MARK)
+    after = next(line for line in nats.splitlines() if line.startswith("After="))
+    assert after.endswith("dockyard-etcd.service")
+    server = render_unit(_program("server", (sys.executable, "-m", "dockyard.cli")), mark=MARK)
+    assert "dockyard-nats.service" in next(
+        line for line in server.splitlines() if line.startswith("After=")
+    )
 
 
 def test_dockerd_is_stopped_alone() -> None:
