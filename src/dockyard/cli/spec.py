@@ -36,6 +36,12 @@ class SpecOptions:
     """Mbit/s; 0 lifts the limit."""
     ingress_mbit: int | None = None
     """Mbit/s; 0 lifts the limit."""
+    log_paths: tuple[str, ...] = ()
+    """Declared log files: replace the service's list."""
+    no_log_paths: bool = False
+    log_multiline: str | None = None
+    """The start-of-record regex; the rule's bounds stay as they were (or the defaults)."""
+    no_log_multiline: bool = False
 
     def __post_init__(self) -> None:
         """Refuse contradictory options (a usage error) before anything is sent."""
@@ -44,6 +50,10 @@ class SpecOptions:
         given = (self.health_http, self.health_cmd, self.health_port, self.health_interval)
         if self.no_health and any(value is not None for value in given):
             raise typer.BadParameter("--no-health cannot be combined with other --health options")
+        if self.no_log_paths and self.log_paths:
+            raise typer.BadParameter("--no-log-paths cannot be combined with --log-path")
+        if self.no_log_multiline and self.log_multiline is not None:
+            raise typer.BadParameter("--no-log-multiline cannot be combined with --log-multiline")
         for port in self.ports:
             parse_port(port)
         for name in self.default_limits:
@@ -103,6 +113,13 @@ def spec_patch(options: SpecOptions, current: dict[str, Any]) -> dict[str, Any]:
     health = _health(options, current.get("health_check"))
     if health is not _UNCHANGED:
         patch["health_check"] = health
+    if options.log_paths or options.no_log_paths:
+        patch["log_paths"] = list(options.log_paths)
+    if options.log_multiline is not None:
+        patch["log_multiline"] = {**(current.get("log_multiline") or {}),
+                                  "start": options.log_multiline}  # fmt: skip
+    elif options.no_log_multiline:
+        patch["log_multiline"] = None
     return patch
 
 

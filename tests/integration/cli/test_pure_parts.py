@@ -66,12 +66,22 @@ CURRENT: dict[str, Any] = {
             },
         ),
         (SpecOptions(ports=("80",)), {"ports": [{"container_port": 80, "protocol": "tcp"}]}),
+        (SpecOptions(log_paths=("/a/*.log", "/b/c.log")), {"log_paths": ["/a/*.log", "/b/c.log"]}),
+        (SpecOptions(no_log_paths=True), {"log_paths": []}),
+        (SpecOptions(log_multiline="^E"), {"log_multiline": {"start": "^E"}}),
+        (SpecOptions(no_log_multiline=True), {"log_multiline": None}),
     ],
 )
 def test_spec_patch_touches_only_what_was_given(
     options: SpecOptions, patch: dict[str, Any]
 ) -> None:
     assert spec_patch(options, CURRENT) == patch
+
+
+def test_a_new_multiline_start_keeps_the_rules_bounds() -> None:
+    current = {"log_multiline": {"start": "^E", "max_bytes": 4096, "max_wait_s": 0.5}}
+    patch = spec_patch(SpecOptions(log_multiline="^W"), current)
+    assert patch == {"log_multiline": {"start": "^W", "max_bytes": 4096, "max_wait_s": 0.5}}
 
 
 def test_health_options_without_any_check_are_refused() -> None:
@@ -85,6 +95,8 @@ def test_health_options_without_any_check_are_refused() -> None:
         {"health_http": "/", "health_cmd": "true"},
         {"no_health": True, "health_interval": 1.0},
         {"ports": ("80/sctp",)},
+        {"no_log_paths": True, "log_paths": ("/a/x.log",)},
+        {"no_log_multiline": True, "log_multiline": "^E"},
     ],
 )
 def test_contradictory_options_are_refused_on_construction(kwargs: dict[str, Any]) -> None:

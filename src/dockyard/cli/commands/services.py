@@ -128,6 +128,23 @@ IngressMbit = Annotated[
         "deploy, without restarting instances.",
     ),
 ]
+LogPaths = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--log-path",
+        help="A log file the service writes inside its container, e.g. '/app/logs/*.log' "
+        "(repeat; only the file name may be a pattern). Dockyard mounts a directory of the "
+        "instance's own there and collects the files, following their rotation.",
+    ),
+]
+LogMultilineStart = Annotated[
+    str | None,
+    typer.Option(
+        "--log-multiline",
+        help="A regex matching the first line of a log record, e.g. '^\\d{4}-': other lines "
+        "(a stack trace) join the record before them, in log files and the console.",
+    ),
+]
 
 
 @service_app.command("create")
@@ -151,6 +168,8 @@ def create_service(
     max_unavailable: MaxUnavailable = None,
     egress_mbit: EgressMbit = None,
     ingress_mbit: IngressMbit = None,
+    log_path: LogPaths = None,
+    log_multiline: LogMultilineStart = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Create a service template; `dockyard deploy` then runs it in an environment."""
@@ -170,6 +189,8 @@ def create_service(
         max_unavailable=max_unavailable,
         egress_mbit=egress_mbit,
         ingress_mbit=ingress_mbit,
+        log_paths=tuple(log_path or ()),
+        log_multiline=log_multiline,
     )
     current = session(ctx)
     path = api_path("teams", current.team(team), "services")
@@ -204,6 +225,14 @@ def update_service(
     max_unavailable: MaxUnavailable = None,
     egress_mbit: EgressMbit = None,
     ingress_mbit: IngressMbit = None,
+    log_path: LogPaths = None,
+    no_log_paths: Annotated[
+        bool, typer.Option("--no-log-paths", help="Collect no declared log files any more.")
+    ] = False,
+    log_multiline: LogMultilineStart = None,
+    no_log_multiline: Annotated[
+        bool, typer.Option("--no-log-multiline", help="Remove the multi-line rule.")
+    ] = False,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Change the template; running environments pick it up at their next deploy."""
@@ -225,6 +254,10 @@ def update_service(
         max_unavailable=max_unavailable,
         egress_mbit=egress_mbit,
         ingress_mbit=ingress_mbit,
+        log_paths=tuple(log_path or ()),
+        no_log_paths=no_log_paths,
+        log_multiline=log_multiline,
+        no_log_multiline=no_log_multiline,
     )
     current = session(ctx)
     path = service_path(current, team, name)
@@ -310,6 +343,8 @@ def _render_service(service: dict[str, Any]) -> None:
                 f"max unavailable {strategy.get('max_unavailable')}",
             ),
             ("bandwidth", bandwidth_text(spec.get("bandwidth"))),
+            ("log files", " ".join(spec.get("log_paths") or ()) or "-"),
+            ("multi-line", _multiline_text(spec.get("log_multiline"))),
             ("created", when(service.get("created_at"))),
             ("updated", when(service.get("updated_at"))),
             ("deleting", bool(service.get("deleting"))),
@@ -326,6 +361,15 @@ def bandwidth_text(limits: dict[str, Any] | None) -> str:
 
     limits = limits or {}
     return f"out {one(limits.get('egress_mbit'))}, in {one(limits.get('ingress_mbit'))}"
+
+
+def _multiline_text(rule: dict[str, Any] | None) -> str:
+    if not rule:
+        return "-"
+    return (
+        f"records start at {rule.get('start')!r} "
+        f"(at most {rule.get('max_bytes')} bytes, {rule.get('max_wait_s')} s)"
+    )
 
 
 def _health_text(check: dict[str, Any] | None) -> str:
