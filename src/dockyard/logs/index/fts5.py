@@ -33,7 +33,7 @@ from dockyard.logs.index.base import (
     check_limit,
     decode_cursor,
 )
-from dockyard.logs.index.fts5_sql import SCHEMA, Select, select
+from dockyard.logs.index.fts5_sql import SCHEMA, select
 from dockyard.logs.level import level_of
 from dockyard.logs.query import Query
 from dockyard.logs.record import Batch, Line, Source
@@ -178,8 +178,16 @@ class Fts5Index:
             days = partitions.visit(self.days(), filters, after, order)
 
             def fetch(day: str, key: Key | None, n: int) -> list[Hit]:
-                plan = select(self._reader(day), filters, query, after=key, order=order, limit=n)
-                return self._run(day, plan)
+                def run() -> list[Hit]:
+                    db = self._reader(day)
+                    plan = select(db, filters, query, after=key, order=order, limit=n)
+                    return (
+                        []
+                        if plan is None
+                        else [_hit(row) for row in db.execute(plan.sql, plan.args)]
+                    )
+
+                return _while_made(day, run, [])
 
             return partitions.gather(days, fetch, after=after, order=order, limit=limit)
 
@@ -187,9 +195,14 @@ class Fts5Index:
         with self._lock:
             total = 0
             for day in partitions.visit(self.days(), filters, None, Order.OLDEST):
-                plan = select(self._reader(day), filters, query, count=True)
-                if plan is not None:
-                    total += int(self._reader(day).execute(plan.sql, plan.args).fetchone()[0])
+
+                def run(day: str = day) -> int:
+                    plan = select(self._reader(day), filters, query, count=True)
+                    if plan is None:
+                        return 0
+                    return int(self._reader(day).execute(plan.sql, plan.args).fetchone()[0])
+
+                total += _while_made(day, run, 0)
             return total
 
     def context(self, *, instance: str, channel: str, seq: int, n: int) -> tuple[Hit, ...]:
@@ -197,22 +210,16 @@ class Fts5Index:
         with self._lock:
             hits: list[Hit] = []
             for day in self.days():
-                db = self._reader(day)
-                hits.extend(
-                    _hit(row) for row in db.execute(_CONTEXT, (instance, channel, seq - n, seq + n))
-                )
+
+                def run(day: str = day) -> list[Hit]:
+                    rows = self._reader(day).execute(
+                        _CONTEXT, (instance, channel, seq - n, seq + n)
+                    )
+                    return [_hit(row) for row in rows]
+
+                hits.extend(_while_made(day, run, []))
             ordered = sorted(hits, key=lambda h: h.seq)
             return tuple(ordered) if any(h.seq == seq for h in ordered) else ()
-
-    def _run(self, day: str, plan: Select | None) -> list[Hit]:
-        if plan is None:
-            return []
-        try:
-            return [_hit(row) for row in self._reader(day).execute(plan.sql, plan.args)]
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):  # a partition the writer is creating right now
-                return []
-            raise Unavailable(f"the log index partition {day} cannot be read: {exc}") from exc
 
     def _reader(self, day: str) -> sqlite3.Connection:
         db = self._readers.get(day)
@@ -291,6 +298,17 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses nothing
     return db
+
+
+def _while_made(day: str, read: Callable[[], T], empty: T) -> T:
+    """`read()` of one partition; `empty` while the writer is still making its tables (the
+    file exists before its first commit). Any other failure is Unavailable."""
+    try:
+        return read()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return empty
+        raise Unavailable(f"the log index partition {day} cannot be read: {exc}") from exc
 
 
 def _guard(call: Callable[[], T]) -> T:
