@@ -19,6 +19,7 @@ from typing import Any
 from dockyard.cli import platform
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
+from dockyard.cli.logcenter import CONSUMERS, consumer_process, consumer_ready
 from dockyard.cli.nats import nats_problem, nats_process
 from dockyard.cli.processes import Managed
 from dockyard.cli.registry import registry_answers, registry_process
@@ -53,6 +54,7 @@ def check_parts(
         _registry(settings, programs),
         _etcd(settings, programs),
         _nats(settings, programs),
+        *(_consumer(settings, programs, name) for name in CONSUMERS),
         _agent(settings, programs),
         state_disk(settings.paths.state_dir),
     ]
@@ -218,6 +220,14 @@ def _nats(settings: Settings, programs: Programs) -> Part:
         why = next(p for p in problems if p is not None)
         return Part("nats", False, f"{why}{supervised}")
     return Part("nats", alive, f"JetStream: {answering} of {len(urls)} answer{supervised}")
+
+
+def _consumer(settings: Settings, programs: Programs, name: str) -> Part:
+    """The indexer or the archiver: running and through to the log stream."""
+    supervised, alive = programs.describe(consumer_process(settings, name))
+    if not consumer_ready(settings, name):
+        return Part(name, False, f"not consuming the log stream{supervised or ': not running'}")
+    return Part(name, alive, f"consuming the log stream{supervised}")
 
 
 def _agent(settings: Settings, programs: Programs) -> Part:

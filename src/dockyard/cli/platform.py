@@ -23,6 +23,7 @@ import httpx
 
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
+from dockyard.cli.logcenter import CONSUMER_STOP_S, CONSUMERS, consumer_process
 from dockyard.cli.nats import NATS_STOP_S, nats_process
 from dockyard.cli.processes import Managed, recorded_pid, stop
 from dockyard.cli.registry import REGISTRY_STOP_S, registry_process
@@ -325,6 +326,10 @@ def stop_platform(settings: Settings, *, server_argv: tuple[str, ...]) -> list[s
         ("server", server_process(settings, server_argv), SERVER_STOP_S, "was not running"),
         ("registry", registry_process(settings), REGISTRY_STOP_S, NOT_OURS),
         ("agent", agent_process(settings), AGENT_STOP_S, "was not running"),
+        *(
+            (name, consumer_process(settings, name), CONSUMER_STOP_S, "was not running")
+            for name in CONSUMERS
+        ),
         ("nats", nats_process(settings), NATS_STOP_S, NOT_OURS),
         ("etcd", etcd_process(settings), ETCD_STOP_S, NOT_OURS),
         ("docker engine", dockerd_process(settings, find_dockerd() or "dockerd"),

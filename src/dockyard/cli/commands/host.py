@@ -8,6 +8,7 @@ from dockyard.cli import platform
 from dockyard.cli.client import ApiClient
 from dockyard.cli.context import Session, session
 from dockyard.cli.health import check_parts
+from dockyard.cli.logcenter import ensure_consumers
 from dockyard.cli.nats import ensure_nats
 from dockyard.cli.options import Output
 from dockyard.cli.output import Column, OutputFormat, print_table, say, show
@@ -43,6 +44,8 @@ def up(ctx: typer.Context) -> None:
     finally:
         probe.close()
     say(f"server: {started.message}")
+    for line in ensure_consumers(settings, env=env, base=platform.dockyard_environment(env)):
+        say(line)
     say(f"agent: {platform.ensure_agent(settings, env=env)}")
     say(f"portal: {settings.listen.local_url}/ui/")
     if started.admin_token:
