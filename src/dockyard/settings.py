@@ -230,7 +230,7 @@ class LogSettings:
     index_engine: str
     """The search engine of the index: tantivy (the default) or fts5 (SQLite FTS5)
     (DOCKYARD_LOG_INDEX_ENGINE); benchmarks/log_index.py compares them: at 10 million lines
-    tantivy answered a common word in one service 19x faster (p95) at 57% of the size."""
+    tantivy answered a common word in one service ~19x faster (p95) at ~60% of the size."""
     archive_url: str
     """Where hourly compressed NDJSON goes: a local path, s3://BUCKET/PREFIX or hdfs://...
     (DOCKYARD_LOG_ARCHIVE_URL)."""
