@@ -166,15 +166,15 @@ class Joiner:
             stream = body.get("stream")
             stream = stream if type(stream) is str else "stdout"
             when = body.get("time")
-            # Consecutive lines mostly share their second: Docker's own form, that second
-            # again, is read without a call.
-            if (type(when) is str and len(when) == 30 and when[:19] == second
-                    and when[19] == "." and when[29] == "Z" and when[20:29].isdigit()):  # fmt: skip
+            docker_form = (type(when) is str and len(when) == 30 and when[19] == "."
+                           and when[29] == "Z" and when[20:29].isdigit())  # fmt: skip
+            if docker_form and when[:19] == second:
+                # Consecutive lines mostly share their second: read once, not per line.
                 time_ns = second_ns + int(when[20:29])
             else:
                 time_ns = time_of(body, now_ns)
-                if type(when) is str and len(when) == 30 and time_ns != now_ns:
-                    second, second_ns = when[:19], time_ns - int(when[20:29])
+                if docker_form and (found := _utc_ns(when[:19])) is not None:
+                    second, second_ns = when[:19], found
             if self._first is None and log.endswith("\n") and len(log) <= small:
                 out.append(Record(time_ns, stream, log[:-1], 0, inode, raw.end))
             else:

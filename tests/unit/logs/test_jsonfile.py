@@ -188,3 +188,28 @@ def test_bounded_counts_what_it_drops() -> None:
     for part in (b"ab", b"cdef", b"gh"):
         text.add(part)
     assert (text.kept(), text.cut, text.text()) == (b"abcd", 4, "abcd" + marker(4))
+
+
+def test_feed_reads_each_lines_own_time_whatever_its_neighbours() -> None:
+    """Lines sharing a second are read without the parser; a 30-character time of another
+    form in between, and a line with white space around its object, read as they are."""
+    times = [
+        "2026-12-06T17:54:38.000000001Z",
+        "2026-12-06T17:54:38.000000002Z",
+        "2026-12-06T17:54:38.1234+01:00",
+        "2026-12-06T17:54:39.000000003Z",
+    ]
+    raws = [json.dumps({"log": f"{i}\n", "stream": "stdout", "time": t}).encode()
+            for i, t in enumerate(times)]  # fmt: skip
+    raws.append(b' {"log":"4\\n","time":"2026-12-06T17:54:38.000000005Z"} ')
+    splitter = Splitter(1 << 20)
+    lines = splitter.feed(b"\n".join(raws) + b"\n", 0)
+    records, malformed = Joiner(16 * 1024).feed(lines, inode=1, now_ns=7)
+    assert malformed == 0
+    assert [r.text for r in records] == ["0", "1", "2", "3", "4"]
+    assert [r.time_ns for r in records] == [parse_time(t) for t in times] + [
+        parse_time("2026-12-06T17:54:38.000000005Z")
+    ]
+    assert [r.end for r in records] == [
+        sum(len(raw) + 1 for raw in raws[: i + 1]) for i in range(len(raws))
+    ]
