@@ -39,7 +39,7 @@ def day_start_ns(day: str) -> int:
 
 def visit(days: Sequence[str], filters: Filters, after: Key | None, order: Order) -> list[str]:
     """The partitions that may hold hits for `filters` past `after`, in the order to read."""
-    low = filters.since_ns if filters.since_ns is not None else None
+    low = filters.since_ns
     high = filters.until_ns
     if after is not None:
         if order is Order.NEWEST:
