@@ -11,6 +11,7 @@ never a source of its own, even when the pattern matches it too.
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -20,6 +21,8 @@ from dockyard.domain.logfiles import DeclaredFiles, LogMultiline
 from dockyard.logs.multiline import MultilineRule
 from dockyard.logs.record import Source
 from dockyard.logs.tail import COMPRESSED
+
+log = logging.getLogger("dockyard.agent.logs")
 
 MAX_FILES = 64
 """Files followed per declared path at most: a service writing a new file per request must not
@@ -64,7 +67,7 @@ def found_files(
     except (FileNotFoundError, NotADirectoryError):
         return []
     known = set(names) | {channel.rsplit("/", 1)[-1] for channel in followed}
-    found = []
+    found: list[Found] = []
     for name in names:
         if not fnmatch.fnmatchcase(name, declared.glob) or rotated(name, known):
             continue
@@ -73,7 +76,9 @@ def found_files(
             continue
         channel = declared.channel(name)
         source = Source(base.team, base.service, base.env, base.instance, channel, base.host)
-        found.append(Found(source, full))
-        if len(found) >= MAX_FILES:
+        if len(found) == MAX_FILES:
+            log.warning("logs: more than %d files match %s, the rest wait instance=%s",
+                        MAX_FILES, declared.path, base.instance)  # fmt: skip
             break
+        found.append(Found(source, full))
     return found

@@ -151,6 +151,9 @@ class ConsoleLogs:
         self._known: dict[str, Sources] = {}  # container id -> what is shipped of it
         self._keys: dict[str, set[str]] = {}  # container id -> the keys of its sources
         self._swept = False
+        # Keys with a checkpoint when this agent started: a declared file followed by an agent
+        # before it still owns its rotated generations (see Sources.followed).
+        self._restored: set[str] | None = None
         self._stream: Any = None
 
     def shipped(self, instance: str) -> bool:
@@ -196,6 +199,8 @@ class ConsoleLogs:
     async def sync(self) -> None:
         """One pass: every container of ours followed as its state says, removed ones
         forgotten."""
+        if self._restored is None:
+            self._restored = set(await asyncio.to_thread(self.shipper.checkpointed))
         await asyncio.to_thread(self._learn_platform)
         found = await asyncio.to_thread(self._list)
         for container_id, (followed, running) in found.items():
@@ -250,7 +255,9 @@ class ConsoleLogs:
         found = self._known.get(container_id) or self._inspect(container_id)
         if found is None:
             return []
-        return found.followed(already=set(self._keys.get(container_id, ())))
+        prefix = found.base.key.removesuffix(found.base.channel)
+        restored = {key for key in self._restored or () if key.startswith(prefix)}
+        return found.followed(already=set(self._keys.get(container_id, ())) | restored)
 
     def _inspect(self, container_id: str) -> Sources | None:
         try:

@@ -67,6 +67,19 @@ sleep 1; echo "2025-01-01T00:00:02 WARN late file" >> late.log; sleep 1
 """
 
 
+# 1-100, a pause (the agent is stopped), 101-120, the file renamed away, a pause (the agent starts
+# again and finds only the renamed file), then 121-200 into a new file.
+RENAMED_WHILE_AWAY = """
+cd /app/logs; sleep 1
+i=1; while [ $i -le 100 ]; do echo "n=$i" >> app.log; i=$((i+1)); done
+sleep 4
+while [ $i -le 120 ]; do echo "n=$i" >> app.log; i=$((i+1)); done
+mv app.log app.log.1; sleep 4
+while [ $i -le 200 ]; do echo "n=$i" >> app.log; i=$((i+1)); done
+sleep 1
+"""
+
+
 def instance(team: str, image: str, script: str, **spec: object) -> InstanceSpec:
     service = ServiceSpec(
         image=image, command=("sh", "-c", script), stop_grace_s=1,
@@ -100,25 +113,44 @@ async def runtime(tmp_path: Path) -> AsyncIterator[DockerRuntime]:
     made.close()
 
 
+class Agent:
+    """The agent's log part for one team, on a MemoryLogStream and one checkpoint directory
+    (as one host's agent, stopped and started again)."""
+
+    def __init__(self, checkpoints: Path, team: str) -> None:
+        self.stream = MemoryLogStream()
+        self._checkpoints = checkpoints
+        self._team = team
+        self._running: tuple[asyncio.Task[None], docker.APIClient] | None = None
+        self.logs = self.start()
+
+    def start(self) -> ConsoleLogs:
+        client = docker.APIClient(version="auto")
+        shipper = Shipper(
+            cast(LogStream, self.stream), CheckpointStore(self._checkpoints),
+            max_line_bytes=16 * 1024, pacing=FAST,
+        )  # fmt: skip
+        self.logs = ConsoleLogs(
+            engine=client, shipper=shipper, owner=Owner(team=self._team), interval_s=0.3
+        )
+        self._running = (asyncio.create_task(self.logs.run()), client)
+        return self.logs
+
+    async def stop(self) -> None:
+        if self._running is None:
+            return
+        (task, client), self._running = self._running, None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        client.close()
+
+
 @pytest.fixture
-async def agent(
-    tmp_path: Path, docker_team: str
-) -> AsyncIterator[tuple[ConsoleLogs, MemoryLogStream]]:
-    """The agent's log part for the test's team, on a MemoryLogStream; stopped at the end."""
-    stream = MemoryLogStream()
-    client = docker.APIClient(version="auto")
-    shipper = Shipper(
-        cast(LogStream, stream), CheckpointStore(tmp_path / "checkpoints"),
-        max_line_bytes=16 * 1024, pacing=FAST,
-    )  # fmt: skip
-    logs = ConsoleLogs(
-        engine=client, shipper=shipper, owner=Owner(team=docker_team), interval_s=0.3
-    )
-    task = asyncio.create_task(logs.run())
-    yield logs, stream
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    client.close()
+async def agent(tmp_path: Path, docker_team: str) -> AsyncIterator[Agent]:
+    """The agent's log part for the test's team; stopped at the end."""
+    made = Agent(tmp_path / "checkpoints", docker_team)
+    yield made
+    await made.stop()
 
 
 async def run_to_end(
@@ -134,10 +166,10 @@ async def test_file_rotated_by_rename_and_copy_truncate_arrives_once_in_order(
     test_image: str,
     docker_team: str,
     runtime: DockerRuntime,
-    agent: tuple[ConsoleLogs, MemoryLogStream],
+    agent: Agent,
     tmp_path: Path,
 ) -> None:
-    logs, stream = agent
+    logs, stream = agent.logs, agent.stream
     spec = instance(docker_team, test_image, ROTATING, log_paths=("/app/logs/*.log",))
     started = await run_to_end(runtime, docker_engine, spec)
     await until_shipped(logs, spec.instance_id, timeout_s=30)
@@ -169,9 +201,9 @@ async def test_stack_trace_is_one_record_in_the_file_and_on_the_console(
     test_image: str,
     docker_team: str,
     runtime: DockerRuntime,
-    agent: tuple[ConsoleLogs, MemoryLogStream],
+    agent: Agent,
 ) -> None:
-    logs, stream = agent
+    logs, stream = agent.logs, agent.stream
     rule = LogMultiline(start=r"\d{4}-\d\d-\d\dT", max_wait_s=0.3)
     spec = instance(
         docker_team, test_image, TRACING, log_paths=("/app/logs/*.log",), log_multiline=rule
@@ -187,4 +219,40 @@ async def test_stack_trace_is_one_record_in_the_file_and_on_the_console(
     assert [(line.stream, line.text) for line in late] == [
         ("/app/logs/late.log", "2025-01-01T00:00:02 WARN late file")
     ]
+    await runtime.destroy(started)
+
+
+async def test_file_renamed_while_the_agent_was_away_stays_its_origins(
+    docker_engine: docker.APIClient,
+    test_image: str,
+    docker_team: str,
+    runtime: DockerRuntime,
+    agent: Agent,
+    tmp_path: Path,
+) -> None:
+    """A restarted agent finds only `app.log.1` (the new `app.log` is not made yet): it is the
+    generation of the source it checkpointed, not a new source, so nothing arrives twice."""
+    # A pattern the renamed file matches too.
+    spec = instance(docker_team, test_image, RENAMED_WHILE_AWAY, log_paths=("/app/logs/*",))
+    started = await runtime.start(spec)
+    key = f"{docker_team}/files/test/{spec.instance_id}/{APP_LOG}"
+    checkpoints = CheckpointStore(tmp_path / "checkpoints")
+    leaf = tmp_path / "files" / spec.instance_id / "0"
+    async with asyncio.timeout(20):
+        while getattr(checkpoints.load(key), "seq", 0) < 100:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await agent.stop()
+        while not (leaf / "app.log.1").exists():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    assert not (leaf / "app.log").exists()
+    logs = agent.start()
+    await asyncio.to_thread(docker_engine.wait, started.runtime_id, timeout=60)
+    await until_shipped(logs, spec.instance_id, timeout_s=30)
+
+    lines = lines_of(agent.stream, spec.instance_id, APP_LOG)
+    assert [int(line.text.removeprefix("n=")) for line in lines] == list(range(1, 201))
+    assert [line.seq for line in lines] == list(range(1, 201))
+    batches = agent.stream.batches
+    channels = {b.source.channel for b in batches if b.source.instance == spec.instance_id}
+    assert channels <= {APP_LOG, "console"}
     await runtime.destroy(started)
