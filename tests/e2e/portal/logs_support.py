@@ -1,6 +1,7 @@
 """A log center for the portal's Logs tests: a real fts5 index in a temp dir holding
-payments/api's lines in test, a JetStream stream on the shared nats-server (each test its own
-stream name), and the portal mounted with it the way the server mounts it."""
+payments/api's lines in test, a JetStream stream on a nats-server of the test's own (every
+Dockyard stream takes the subjects `dockyard.logs.>`, so one server holds one such stream), and
+the portal mounted with it the way the server mounts it."""
 
 from __future__ import annotations
 

@@ -43,10 +43,10 @@ def index(tmp_path: Path) -> Iterator[LogIndex]:
 
 
 def test_the_live_view_follows_new_lines_pauses_and_shows_markup_as_text(
-    page: Page, world: World, index: LogIndex, nats_server: NatsServer
+    page: Page, world: World, index: LogIndex, own_nats: NatsServer
 ) -> None:
     name = stream_name()
-    with portal_with_logs(world, log_center(index, nats_server.url, name)) as url:
+    with portal_with_logs(world, log_center(index, own_nats.url, name)) as url:
         log_in(page, url, world.payments_token)
         page.goto(url + LOGS)
         live = page.locator("#live-lines .log-line")
@@ -65,7 +65,7 @@ def test_the_live_view_follows_new_lines_pauses_and_shows_markup_as_text(
 
         joined = Source("payments", "api", A.env, "d0c0ffee01")  # started by a rollout
         now = time.time_ns()
-        publish(nats_server.url, name, [lines(A, 151, 2, t=now), lines(joined, 1, 1, t=now)])
+        publish(own_nats.url, name, [lines(A, 151, 2, t=now), lines(joined, 1, 1, t=now)])
         expect(live).to_have_count(156)
         expect(live.last).to_contain_text("d0c0ffee01")
         expect(page.locator("#live-instances li")).to_have_text(
@@ -74,12 +74,12 @@ def test_the_live_view_follows_new_lines_pauses_and_shows_markup_as_text(
 
         page.locator("#live-lines").evaluate("box => { box.scrollTop = 0; }")
         expect(page.locator("#live-bottom")).to_be_visible()
-        publish(nats_server.url, name, [lines(joined, 2, 1, t=time.time_ns())])
+        publish(own_nats.url, name, [lines(joined, 2, 1, t=time.time_ns())])
         expect(live).to_have_count(157)
         assert page.locator("#live-lines").evaluate("box => box.scrollTop") == 0
 
         page.click("#live-pause")
-        publish(nats_server.url, name, [lines(A, 153, 3, t=time.time_ns(), word="held")])
+        publish(own_nats.url, name, [lines(A, 153, 3, t=time.time_ns(), word="held")])
         expect(page.locator("#live-paused")).to_have_text("3 new lines while paused")
         expect(live).to_have_count(157)
         page.click("#live-pause")

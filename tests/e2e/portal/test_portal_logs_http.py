@@ -69,6 +69,13 @@ def test_a_team_member_sees_its_service_lines_newest_first(portal: str, world: W
     assert "secret line" not in answer.text
 
 
+def test_the_service_page_links_the_logs_of_its_environment(portal: str, world: World) -> None:
+    with logged_in(portal, world.payments_token) as client:
+        answer = client.get("/teams/payments/services/api", params={"env": "online"})
+
+    assert 'href="/ui/teams/payments/services/api/logs?env=online"' in answer.text
+
+
 def test_older_pages_continue_by_cursor_without_repeating_a_line(portal: str, world: World) -> None:
     seen: list[tuple[str, str]] = []
     with logged_in(portal, world.payments_token) as client:
@@ -165,17 +172,17 @@ def wait_for(condition: object, timeout_s: float = 20) -> None:
 
 
 def test_the_live_route_streams_the_tail_then_new_lines_of_every_instance(
-    world: World, index: LogIndex, nats_server: NatsServer
+    world: World, index: LogIndex, own_nats: NatsServer
 ) -> None:
     name = stream_name()
     events: list[Event] = []
-    center = log_center(index, nats_server.url, name)
+    center = log_center(index, own_nats.url, name)
     with portal_with_logs(world, center) as url, logged_in(url, world.payments_token) as client:
         reader = read_events(client, {"env": "test", "tail": 2}, until=5, out=events)
         wait_for(lambda: len(events) >= 2)
         now = time.time_ns()
         joined = Source("payments", "api", A.env, "d0c0ffee01")  # a new instance joins
-        publish(nats_server.url, name, [
+        publish(own_nats.url, name, [
             lines(A, 151, 2, t=now), lines(joined, 1, 1, t=now),
             lines(OTHER, 4, 1, t=now, word="secret"),
         ])  # fmt: skip

@@ -30,8 +30,8 @@
   var filterTimer = null;
   var attempt = 0;
   var paused = false;
-  var held = [];
-  var heldUncounted = 0;
+  var held = []; // lines and the server's drop markers that came while paused, in order
+  var overflow = 0; // lines that came while paused past MAX_HELD
   var following = true;
   var seen = new Map(); // instance + channel -> highest line number shown
 
@@ -113,8 +113,11 @@
   }
 
   function showPaused() {
+    var count = held.reduce(function (sum, item) {
+      return sum + (item.drop ? item.count : 1);
+    }, 0);
     pausedNote.hidden = false;
-    pausedNote.textContent = (held.length + heldUncounted) + " new lines while paused";
+    pausedNote.textContent = (count + overflow) + " new lines while paused";
   }
 
   function onLine(event) {
@@ -130,18 +133,19 @@
       held.push(line);
       showPaused();
     } else {
-      heldUncounted += 1;
+      overflow += 1;
       showPaused();
     }
   }
 
   function onDropped(event) {
-    var dropped = JSON.parse(event.data);
+    var drop = JSON.parse(event.data);
     if (paused) {
-      heldUncounted += dropped.count;
+      drop.drop = true;
+      held.push(drop);
       showPaused();
     } else {
-      show(droppedNode(dropped.count, dropped.reason));
+      show(droppedNode(drop.count, drop.reason));
     }
   }
 
@@ -164,7 +168,7 @@
   // The route's own `error` event carries data; the browser's (connection lost) does not.
   function onError(event) {
     if (typeof event.data !== "string") {
-      retryLater("the connection was lost");
+      retryLater("the connection was lost (if your session ended, reload the page)");
       return;
     }
     var error = JSON.parse(event.data);
@@ -195,7 +199,7 @@
     legend.replaceChildren();
     seen.clear();
     held = [];
-    heldUncounted = 0;
+    overflow = 0;
     if (paused) {
       showPaused();
     }
@@ -211,12 +215,14 @@
       showPaused();
       return;
     }
-    held.forEach(function (line) { show(lineNode(line)); });
-    if (heldUncounted) {
-      show(droppedNode(heldUncounted, "more than " + MAX_HELD + " held while paused"));
+    held.forEach(function (item) {
+      show(item.drop ? droppedNode(item.count, item.reason) : lineNode(item));
+    });
+    if (overflow) {
+      show(droppedNode(overflow, "more than " + MAX_HELD + " came while paused"));
     }
     held = [];
-    heldUncounted = 0;
+    overflow = 0;
     pausedNote.hidden = true;
   }
 
