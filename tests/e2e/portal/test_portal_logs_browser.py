@@ -1,16 +1,18 @@
 """The Logs page in Chromium: the live view shows the last lines, then new ones as they reach
 a real nats-server (a new instance among them), pauses and counts, stops scrolling when the
-reader scrolls up, re-follows with its filter, says when it cannot follow, and shows markup
-in a log line as text."""
+reader scrolls up, re-follows with its filter, says when it cannot follow, marks lines the
+server dropped, and shows markup in a log line as text."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from dockyard.logs.index import LogIndex
 from dockyard.logs.record import Source
@@ -33,6 +35,7 @@ pytestmark = pytest.mark.browser
 
 LOGS = "/teams/payments/services/api/logs?env=test"
 SCREENSHOT = "/tmp/portal-logs.png"
+SSE = "text/event-stream"
 
 
 @pytest.fixture
@@ -105,3 +108,41 @@ def test_the_live_view_says_when_it_cannot_follow_and_retries(
         expect(state).to_contain_text("retrying in 1 s")
         expect(state).to_contain_text("retrying in 2 s", timeout=5000)
         expect(page.locator("#search-lines .log-line")).to_have_count(100)
+
+
+def test_lines_a_slow_view_missed_show_as_one_marker(
+    page: Page, world: World, index: LogIndex
+) -> None:
+    line = {
+        "time": "12-06 10:00:00.000", "stamp": "2025-12-06T10:00:00.000000000Z",
+        "instance": A.instance, "colour": 3, "channel": "console", "seq": 1, "stream": "stdout",
+        "level": "", "text": "before the gap", "cut": 0, "href": "#",
+    }  # fmt: skip
+    body = (
+        f"event: line\ndata: {json.dumps(line)}\n\n"
+        'event: dropped\ndata: {"count": 4200, "reason": "a client slower than the log"}\n\n'
+        f"event: line\ndata: {json.dumps({**line, 'seq': 4202, 'text': 'after the gap'})}\n\n"
+    )
+    with portal_with_logs(world, log_center(index, None, stream_name())) as url:
+        answers = iter([body])  # one answer; the view's retries after it find no server
+
+        def follow(route: Route) -> None:
+            answer = next(answers, None)
+            if answer is None:
+                route.abort()
+            else:
+                route.fulfill(status=200, headers={"Content-Type": SSE}, body=answer)
+
+        page.route("**/logs/follow?*", follow)
+        log_in(page, url, world.payments_token)
+        page.goto(url + LOGS)
+
+        expect(page.locator("#live-lines .log-line")).to_have_text(
+            [
+                re.compile("before the gap"),
+                "… 4200 lines dropped (a client slower than the log) …",
+                re.compile("after the gap"),
+            ]
+        )
+        expect(page.locator("#live-state")).to_contain_text("retrying in 2 s")
+        expect(page.locator("#live-lines .log-line")).to_have_count(3)
