@@ -395,3 +395,14 @@ def test_a_line_is_searchable_at_once_after_commit_from_another_handle(
         writer.close()
         reader.close()
     assert os.path.isdir(tmp_path / "i")
+
+
+def test_held_is_the_highest_number_staged_or_committed_per_source(index: LogIndex) -> None:
+    assert index.held(WEB1.key) == 0
+    index.add([batch(WEB1, 1, ["a", "b", "c"])])
+    assert index.held(WEB1.key) == 3 and index.held(WEB2.key) == 0
+    index.commit()
+    index.add([batch(WEB1, 4, ["d"])])
+    assert index.held(WEB1.key) == 4
+    index.rollback()
+    assert index.held(WEB1.key) == 3

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dockyard.domain.errors import Invalid, Unavailable
+from dockyard.logs.admission import Waiting, admit
 from dockyard.logs.index import partitions
 from dockyard.logs.index.base import LevelPatterns, LogIndex
 from dockyard.logs.record import Batch
@@ -40,6 +41,11 @@ class IndexerCounters:
     failures: int = 0
     newest_ns: int = 0
     """Time of the newest line committed; 0 before the first."""
+    held_back: int = 0
+    """Batches put back because an earlier batch of their source was still out."""
+    gaps: int = 0
+    lines_missing: int = 0
+    """Gaps accepted (and the lines in them) after waiting `gap_wait_s` for them to fill."""
 
     def lag_s(self, now_ns: int) -> float:
         """Seconds between now and the newest line indexed (0 before any line)."""
@@ -56,6 +62,11 @@ class IndexerSettings:
     """Batches asked of the stream per fetch."""
     retry_s: float = 1.0
     """Wait after the stream or the index failed, before trying again."""
+    hold_s: float = 1.0
+    """How soon a batch put back (a gap before it) is offered again."""
+    gap_wait_s: float = 90.0
+    """How long a gap may stay open before its lines are taken as lost: past the stream's
+    ack wait (30 s), after which anything fetched but not acknowledged comes again."""
 
 
 class Indexer:
@@ -82,6 +93,7 @@ class Indexer:
         self._pending_lines = 0
         self._staged_newest = 0
         self._oldest_pending: float | None = None
+        self._waiting = Waiting()
 
     async def run(self) -> None:
         """Index until cancelled. A failing stream or index is logged and retried; what was
@@ -103,13 +115,14 @@ class Indexer:
         deliveries = await self.stream.fetch(
             self._consumer, max_batches=self.settings.max_batches, timeout_s=self._wait_s()
         )
-        taken: list[Delivery] = []
-        batches: list[Batch] = []
+        offered: list[Delivery] = []
+        decoded: list[Batch] = []
         for delivery in deliveries:
             batch = await self._decoded(delivery)
             if batch is not None:
-                taken.append(delivery)
-                batches.append(batch)
+                offered.append(delivery)
+                decoded.append(batch)
+        taken, batches = await self._admit(offered, decoded)
         if batches:
             await self._stage(batches)
             self._pending.extend(taken)
@@ -144,6 +157,33 @@ class Indexer:
             log.warning("indexer terminated an undecodable batch: %s", exc.message)
             await delivery.term()
             return None
+
+    async def _admit(
+        self, deliveries: list[Delivery], batches: list[Batch]
+    ) -> tuple[list[Delivery], list[Batch]]:
+        """The deliveries to stage now, in order per source (logs/admission.py); the others
+        go back to the stream to come again shortly."""
+        if not batches:
+            return [], []
+        decided = await asyncio.to_thread(
+            admit,
+            batches,
+            held=self.index.held,
+            waiting=self._waiting,
+            now=self._clock(),
+            gap_wait_s=self.settings.gap_wait_s,
+        )
+        for i in decided.hold:
+            self.counters.held_back += 1
+            await deliveries[i].nak(delay_s=self.settings.hold_s)
+        for key, first, last in decided.gaps:
+            self.counters.gaps += 1
+            self.counters.lines_missing += last - first + 1
+            log.warning(
+                "lines never reached the index source=%s first=%d last=%d (not in the stream "
+                "after waiting %g s)", key, first, last, self.settings.gap_wait_s,
+            )  # fmt: skip
+        return [deliveries[i] for i in decided.take], [batches[i] for i in decided.take]
 
     async def _stage(self, batches: list[Batch]) -> None:
         patterns = self._patterns() if self._patterns else None

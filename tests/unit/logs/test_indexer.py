@@ -283,3 +283,29 @@ async def test_a_line_is_searchable_elsewhere_within_two_seconds(
         await asyncio.gather(task, return_exceptions=True)
         writer.close()
         reader.close()
+
+
+async def test_batches_a_killed_indexer_had_fetched_are_not_overtaken_by_newer_ones(
+    stream: MemoryLogStream, tmp_path: Path
+) -> None:
+    """The stream hands a restarted consumer new batches at once and what the dead one had
+    fetched only after its ack wait: those newer batches wait, so nothing is skipped."""
+    first = open_engine("fts5", tmp_path / "i")
+    dead = Indexer(as_stream(stream), first, settings=IndexerSettings(commit_every_s=60))
+    for n in range(3):
+        await stream.publish(batch(1 + 20 * n, 20))
+    await dead.step()  # fetched 1..60, never committed: the process dies
+    first.close()
+    second = open_engine("fts5", tmp_path / "i")
+    try:
+        alive = Indexer(as_stream(stream), second, settings=FAST)
+        await stream.publish(batch(61, 20))
+        await stream.publish(batch(81, 20))
+        await alive.step()  # only 61..100 come: they are put back
+        assert alive.counters.held_back == 2 and count(second) == 0
+        stream.lapse(CONSUMER)  # the ack wait ran out: 1..60 come again
+        await asyncio.wait_for(_steps(alive, 4), 5)
+        assert count(second) == 100
+        assert (alive.counters.lines, alive.counters.duplicates, alive.counters.gaps) == (100, 0, 0)
+    finally:
+        second.close()

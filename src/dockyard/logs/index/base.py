@@ -103,6 +103,10 @@ class LogIndex(Protocol):
         """Stage the lines of `batches` not yet held (see the contract), each with its level
         (logs/level.py, with the service's pattern from `patterns`). Visible after `commit`."""
 
+    def held(self, source: str) -> int:
+        """The highest line number of source `source` (its key) the index holds or has staged;
+        0 if none. Lines come in order per source, so the next line expected is this + 1."""
+
     def commit(self) -> None:
         """Make every staged line durable and searchable. Unavailable (DiskFull) if the disk
         refuses: the staged lines stay staged until `rollback` or a later `commit`."""

@@ -89,6 +89,10 @@ class Fts5Index:
             self._staged.clear()
             self._marks = None  # a commit may have failed half way: read what holds
 
+    def held(self, source: str) -> int:
+        with self._lock:
+            return self._staged.get(source, self._committed_marks().get(source, 0))
+
     def _fresh(self, batch: Batch) -> tuple[Line, ...]:
         key = batch.source.key
         high = self._staged.get(key, self._committed_marks().get(key, 0))

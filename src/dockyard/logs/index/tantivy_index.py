@@ -103,6 +103,10 @@ class TantivyIndex:
             self._staged_days.clear()
             self._marks = None  # a commit may have failed half way: read what holds
 
+    def held(self, source: str) -> int:
+        with self._lock:
+            return self._high(source)
+
     def _high(self, key: str) -> int:
         return self._staged.get(key, self._marks_committed().get(key, 0))
 
