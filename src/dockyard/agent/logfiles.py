@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from dockyard.domain.logfiles import DeclaredFiles, LogMultiline
 from dockyard.logs.multiline import MultilineRule
@@ -38,6 +39,22 @@ def rule_of(multiline: LogMultiline | None) -> MultilineRule | None:
         max_bytes=multiline.max_bytes,
         max_wait_s=multiline.max_wait_s,
     )
+
+
+def split_under(
+    declared: tuple[DeclaredFiles, ...], root: Path
+) -> tuple[tuple[DeclaredFiles, ...], tuple[DeclaredFiles, ...]]:
+    """(inside, outside): the declared files whose directory is strictly under `root` (links
+    resolved), where the runtime makes them, and the others, which a container's labels must
+    not make the agent read (a host's /etc, another instance's files)."""
+    top = os.path.realpath(root)
+    inside: list[DeclaredFiles] = []
+    outside: list[DeclaredFiles] = []
+    for files in declared:
+        real = os.path.realpath(files.dir)
+        under = real != top and os.path.commonpath([top, real]) == top
+        (inside if under else outside).append(files)
+    return tuple(inside), tuple(outside)
 
 
 @dataclass(frozen=True)

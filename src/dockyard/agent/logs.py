@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,8 @@ from docker.errors import NotFound as EngineNotFound
 from requests.exceptions import RequestException
 
 from dockyard.agent.limits import LimitsSource
-from dockyard.agent.logfiles import found_files, rule_of
-from dockyard.domain.errors import DockyardError, Unavailable
+from dockyard.agent.logfiles import found_files, rule_of, split_under
+from dockyard.domain.errors import DockyardError, Invalid, Unavailable
 from dockyard.domain.instance import (
     LABEL_ENV,
     LABEL_MANAGED,
@@ -46,7 +46,7 @@ from dockyard.domain.logfiles import DeclaredFiles, files_of_labels, multiline_o
 from dockyard.logs.multiline import MultilineRule
 from dockyard.logs.reader import Format
 from dockyard.logs.record import Source
-from dockyard.logs.shipper import Followed, Shipper
+from dockyard.logs.shipper import Followed, Shipper, keys
 
 log = logging.getLogger("dockyard.agent.logs")
 
@@ -91,15 +91,20 @@ class Sources:
 
 
 def sources_of(info: dict[str, Any], *, host: str) -> Sources | None:
-    """What to ship of one inspected container; None if it is not Dockyard's. A malformed
-    declared-files label raises Invalid (the pass logs it and looks again later)."""
+    """What to ship of one inspected container; None if it is not Dockyard's. Malformed log
+    labels (not written by Dockyard's runtime) are logged and ignored: its console is still
+    shipped, as lines that are not joined."""
     labels = (info.get("Config") or {}).get("Labels") or {}
     owner = owner_from_labels(labels)
     if owner is None:
         return None
     team, service, env, _, instance, _ = owner
     base = Source(team, service, env, instance, host=host)
-    multiline = rule_of(multiline_of_labels(labels))
+    try:
+        files, multiline = files_of_labels(labels), rule_of(multiline_of_labels(labels))
+    except Invalid as exc:
+        log.warning("logs: declared files ignored %s error=%s", keys(base), exc)
+        files, multiline = (), None
     log_path = info.get("LogPath") or ""
     log_config = (info.get("HostConfig") or {}).get("LogConfig") or {}
     console = None
@@ -111,7 +116,7 @@ def sources_of(info: dict[str, Any], *, host: str) -> Sources | None:
             multiline=multiline,
             rotate_bytes=size_bytes((log_config.get("Config") or {}).get("max-size", "")),
         )
-    return Sources(base, console, files_of_labels(labels), multiline)
+    return Sources(base, console, files, multiline)
 
 
 def followed_of(info: dict[str, Any], *, host: str) -> Followed | None:
@@ -132,6 +137,7 @@ class ConsoleLogs:
         platform: LimitsSource | None = None,
         owner: Owner | None = None,
         host: str = "",
+        files_dir: Path | None = None,
         interval_s: float = 30.0,
         report_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
@@ -139,13 +145,16 @@ class ConsoleLogs:
         """`platform` is asked which installation's containers to ship (the server's answer
         names it, as for bandwidth limits); until it names one, or without it, every Dockyard
         container of the engine is shipped. `owner` narrows them further (tests). The
-        counters are logged every `report_s`."""
+        counters are logged every `report_s`. Declared log files are read only from
+        directories under `files_dir` (where the runtime makes them), whatever a container's
+        labels say; None (tests) trusts the labels."""
         self._engine = engine
         self.shipper = shipper
         self._platform_source = platform
         self._report_s = report_s
         self._owner = owner or Owner()
         self._host = host
+        self._files_dir = files_dir
         self._interval_s = interval_s
         self._monotonic = monotonic
         self._known: dict[str, Sources] = {}  # container id -> what is shipped of it
@@ -267,10 +276,20 @@ class ConsoleLogs:
         if not self._selected((info.get("Config") or {}).get("Labels") or {}):
             return None
         found = sources_of(info, host=self._host)
+        if found is not None and self._files_dir is not None:
+            found = replace(found, files=self._inside(found))
         if found is not None and (found.console is not None or found.files):
             self._known[container_id] = found
             return found
         return None
+
+    def _inside(self, found: Sources) -> tuple[DeclaredFiles, ...]:
+        """The declared files whose directory is under `files_dir`; the others are logged."""
+        inside, outside = split_under(found.files, self._files_dir or Path("/"))
+        for files in outside:
+            log.warning("logs: declared files outside %s ignored %s dir=%s",
+                        self._files_dir, keys(found.base), files.dir)  # fmt: skip
+        return inside
 
     async def _on_event(self, event: dict[str, Any]) -> None:
         container_id, action = (

@@ -109,8 +109,9 @@ async def test_scale_to_zero_waits_for_the_declared_file_then_removes_its_direct
         cast(LogStream, stream), CheckpointStore(checkpoints), max_line_bytes=4096, pacing=FAST
     )
     logs = ConsoleLogs(
-        engine=client, shipper=shipper, owner=Owner(team=docker_team), interval_s=0.3
-    )
+        engine=client, shipper=shipper, owner=Owner(team=docker_team), interval_s=0.3,
+        files_dir=files_dir,
+    )  # fmt: skip
     agent = asyncio.create_task(logs.run())
     try:
         change = Change(ADMIN, utcnow())

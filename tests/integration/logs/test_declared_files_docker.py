@@ -131,8 +131,9 @@ class Agent:
             max_line_bytes=16 * 1024, pacing=FAST,
         )  # fmt: skip
         self.logs = ConsoleLogs(
-            engine=client, shipper=shipper, owner=Owner(team=self._team), interval_s=0.3
-        )
+            engine=client, shipper=shipper, owner=Owner(team=self._team), interval_s=0.3,
+            files_dir=self._checkpoints.parent / "files",  # the runtime fixture's
+        )  # fmt: skip
         self._running = (asyncio.create_task(self.logs.run()), client)
         return self.logs
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.agent.logfiles import found_files, rotated, rule_of
+from dockyard.agent.logfiles import found_files, rotated, rule_of, split_under
 from dockyard.agent.logs import sources_of
 from dockyard.domain.environment import Environment
 from dockyard.domain.logfiles import DeclaredFiles, LogMultiline, log_labels
@@ -83,3 +83,23 @@ def test_container_labels_give_its_declared_files_and_multiline_rule(tmp_path: P
         ("console", "/d/c-json.log", Format.JSON_FILE, rule),
         ("/app/logs/app.log", str(root / "0" / "app.log"), Format.PLAIN, rule),
     ]
+
+
+def test_only_directories_under_the_files_dir_are_read(tmp_path: Path) -> None:
+    root = tmp_path / "files"
+    (root / "i1" / "0").mkdir(parents=True)
+    (tmp_path / "escape").symlink_to("/etc")
+    (root / "i1" / "link").symlink_to("/etc")
+
+    def declared(directory: str) -> DeclaredFiles:
+        return DeclaredFiles(directory, "*", "/app/logs/*")
+
+    good = declared(str(root / "i1" / "0"))
+    bad = [
+        declared("/etc"),
+        declared(str(root)),
+        declared(str(root / ".." / "escape")),
+        declared(str(root / "i1" / "link")),
+        declared(str(tmp_path / "files-other")),
+    ]
+    assert split_under((good, *bad), root) == ((good,), tuple(bad))

@@ -112,7 +112,13 @@ async def _ship_logs(settings: Settings, *, server_url: str, token: str | None) 
     shipper = Shipper(
         stream, CheckpointStore(logs.checkpoint_dir), max_line_bytes=logs.max_line_bytes
     )
-    part = ConsoleLogs(engine=engine, shipper=shipper, platform=platform, host=settings.ipam.host)
+    part = ConsoleLogs(
+        engine=engine,
+        shipper=shipper,
+        platform=platform,
+        host=settings.ipam.host,
+        files_dir=logs.files_dir,  # declared log files are read only from under it
+    )
     try:
         await part.run()
     finally:
