@@ -41,7 +41,8 @@ from dockyard.store.db import Database
 
 LogsShipped = Callable[[str], bool]
 """Whether the agent has shipped instance `id`'s console log and declared log files to their
-end (blocking; a cheap read). The reconciler waits on it before removing a stopped container (the logs finalizer)."""
+end (blocking; a cheap read). The reconciler waits on it before removing a stopped container
+(the logs finalizer)."""
 
 log = logging.getLogger(__name__)
 
