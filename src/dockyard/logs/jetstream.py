@@ -149,6 +149,9 @@ class JetStreamLogStream:
         disconnects = self.disconnects
         start = None if since_ns is None else datetime.fromtimestamp(since_ns / 1e9, UTC)
         try:
+            # Nothing stored before the tail began is new to it, even if the client sets the
+            # ordered consumer up again (missed heartbeats) from the stream's first message.
+            floor = 0 if start else (await js.stream_info(self.name)).state.last_seq + 1
             sub = await js.subscribe(
                 subject,
                 stream=self.name,
@@ -165,11 +168,13 @@ class JetStreamLogStream:
                     msg = await sub.next_msg(timeout=FOLLOW_POLL_S)
                 except TimeoutError:
                     msg = None
+                except NATS_ERRORS as exc:  # the client was closed under the tail
+                    raise self._unavailable("follow the stream", exc) from exc
                 # Checked before every batch: after a reconnect the client would start the
                 # ordered consumer again from where it was, which a tail must not replay.
                 if self.disconnects != disconnects or not self._connected():
                     raise self._unavailable("follow the stream", None)
-                if msg is None:
+                if msg is None or msg.metadata.sequence.stream < floor:
                     continue
                 try:
                     yield Batch.decode(msg.data)
