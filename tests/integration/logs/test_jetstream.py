@@ -115,6 +115,17 @@ async def test_a_live_tail_ends_with_unavailable_when_the_server_goes_away(
         await asyncio.wait_for(anext(tail), 5)
 
 
+async def test_a_live_tail_ends_with_unavailable_when_its_stream_is_closed(
+    stream: JetStreamLogStream,
+) -> None:
+    tail = stream.follow("dockyard.logs.>")
+    waiting = asyncio.create_task(anext(tail))
+    await asyncio.sleep(0.3)  # subscribed, waiting for a batch
+    await stream.close()
+    with pytest.raises(Unavailable):
+        await asyncio.wait_for(waiting, 5)
+
+
 async def test_a_stream_never_reached_is_unavailable_at_once() -> None:
     nowhere = JetStreamLogStream([f"nats://127.0.0.1:{free_port()}"], max_bytes=MAX_BYTES)
     try:
