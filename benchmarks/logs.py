@@ -49,6 +49,7 @@ from dockyard.domain.instance import (
     LABEL_ENV,
     LABEL_INSTANCE,
     LABEL_MANAGED,
+    LABEL_PLATFORM,
     LABEL_REVISION,
     LABEL_SERVICE,
     LABEL_TEAM,
@@ -218,6 +219,8 @@ def start_writer(client: docker.APIClient, image: str, team: str, *, count: int,
     labels = {
         LABEL_MANAGED: "true", LABEL_TEAM: team, LABEL_SERVICE: "writer", LABEL_ENV: "test",
         LABEL_REVISION: "1", LABEL_INSTANCE: "i" + secrets.token_hex(4), LABEL_TEMPLATE: "t",
+        # A platform of its own: the agents of platforms on the same engine leave it alone.
+        LABEL_PLATFORM: "bench-" + team,
     }  # fmt: skip
     host_config = client.create_host_config(log_config=LOG_CONFIG, network_mode="none")
     container = client.create_container(
