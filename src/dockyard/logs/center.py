@@ -161,7 +161,7 @@ class LogCenter:
                     newest = max(newest, hit.time_ns)
                     yield hit
             while True:
-                item = await queue.get()
+                item = await _next(queue, pump)
                 if isinstance(item, Hit):
                     key = (item.instance, item.channel)
                     if key in shown and item.seq <= shown[key]:
@@ -170,8 +170,6 @@ class LogCenter:
                         continue  # older than the lines already shown: it would go back in time
                     shown[key] = item.seq
                 yield item
-                if pump.done() and queue.empty():
-                    pump.result()  # raises what ended the stream
         finally:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, Unavailable):
@@ -237,6 +235,25 @@ class LogCenter:
             hit = next(hits_of(Batch(archived.source, (archived.line,))))
             if in_filters(filters, hit) and matches(query, hit):
                 yield render(hit, fmt)
+
+
+async def _next(queue: asyncio.Queue[Hit | Dropped], pump: asyncio.Task[None]) -> Hit | Dropped:
+    """The next queued item; once none is left and the pump has ended (the stream went away),
+    what ended it, or Unavailable if it just returned."""
+    while True:
+        if not queue.empty():
+            return queue.get_nowait()
+        if pump.done():
+            pump.result()
+            raise Unavailable("the log stream ended the live tail: follow again")
+        getter = asyncio.ensure_future(queue.get())
+        try:
+            await asyncio.wait([getter, pump], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():
+                getter.cancel()  # a cancelled get takes nothing from the queue
+        if getter.done() and not getter.cancelled():
+            return getter.result()
 
 
 def render(hit: Hit, fmt: str) -> bytes:

@@ -115,6 +115,7 @@ def test_context_shows_the_lines_around_one_line(logged: TestClient, alpha: dict
             "later",
         ),
         ({"env": "test", "since": "2026-12-06T10:00:00"}, "since", "time zone"),
+        ({"env": "test", "until": "yesterday noon"}, "until", "RFC 3339"),
     ],
 )
 def test_a_malformed_search_is_refused_naming_the_problem(

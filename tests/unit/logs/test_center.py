@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.domain.environment import Environment
+from dockyard.domain.errors import Unavailable
 from dockyard.logs.archive import Archive, HourFile, encode_record, hour_of
 from dockyard.logs.center import Dropped, LogCenter, in_filters, matches, subject_of
 from dockyard.logs.index import Filters, Hit, LogIndex, open_engine
@@ -222,3 +223,11 @@ def test_a_download_reads_the_archive_for_days_the_index_no_longer_holds(
         "n4",
         "n5",
     ]
+
+
+async def test_a_tail_ends_with_unavailable_when_the_stream_goes_away(index: LogIndex) -> None:
+    stream = MemoryLogStream()
+    await stream.close()  # down before the tail follows it
+    follower = center(index, stream).follow(WEB, "", tail=0)
+    with pytest.raises(Unavailable):
+        await asyncio.wait_for(take(follower, 1), 5)

@@ -61,8 +61,13 @@ LevelQuery = Annotated[
     str | None,
     Query(min_length=1, max_length=16, pattern=LINE, description="One of " + ", ".join(LEVELS)),
 ]
-SinceQuery = Annotated[datetime | None, Query(description="From this time (RFC 3339), inclusive.")]
-UntilQuery = Annotated[datetime | None, Query(description="Up to this time, exclusive.")]
+_MOMENT = {"min_length": 10, "max_length": 40, "pattern": LINE}
+SinceQuery = Annotated[
+    str | None, Query(**_MOMENT, description="From this time (RFC 3339), inclusive.")
+]
+UntilQuery = Annotated[
+    str | None, Query(**_MOMENT, description="Up to this time (RFC 3339), exclusive.")
+]
 
 
 def _center(deps: ApiDeps) -> LogCenter:
@@ -80,8 +85,8 @@ def _filters(
     instance: list[str] | None,
     stream: str | None,
     level: str | None,
-    since: datetime | None,
-    until: datetime | None,
+    since: str | None,
+    until: str | None,
 ) -> Filters:
     who.require_team(team)
     levels: tuple[str, ...] = ()
@@ -105,9 +110,16 @@ def _filters(
     )
 
 
-def _ns(moment: datetime | None, field: str) -> int | None:
-    if moment is None:
+def _ns(text: str | None, field: str) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 time; Invalid naming `field` otherwise."""
+    if text is None:
         return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise Invalid(
+            f"{field} {text!r} is not an RFC 3339 time (e.g. 2026-12-06T10:00:00Z)", field=field
+        ) from None
     if moment.tzinfo is None:
         raise Invalid(f"{field} needs a time zone (e.g. 2026-12-06T10:00:00Z)", field=field)
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
@@ -268,7 +280,7 @@ async def download_logs(
     who: Who,
     deps: Deps,
     env: EnvQuery,
-    since: Annotated[datetime, Query(description="From this time (RFC 3339), inclusive.")],
+    since: Annotated[str, Query(**_MOMENT, description="From this time (RFC 3339), inclusive.")],
     until: UntilQuery = None,
     q: TextQuery = "",
     instance: InstancesQuery = None,
