@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -53,6 +54,7 @@ def own(
 ) -> Iterator[OwnEngine]:
     """`dockyard up` with an engine of its own, the test image built in it, a team and a
     segment; the shared engine (`docker_engine`) keeps answering throughout."""
+    had_docker0 = Path("/sys/class/net/docker0").is_dir()
     platform = Platform(tmp_path_factory.mktemp("faults-dockerd"), own_engine=True)
     engine = docker.APIClient(base_url=platform.settings.docker.host, version="1.41")
     found = OwnEngine(platform, engine)
@@ -69,6 +71,10 @@ def own(
         assert platform.settings.docker.dockerd_root is not None
         clean_own_engine(platform.settings.docker.dockerd_root)
     assert docker_engine.ping(), "the machine's shared engine stopped answering"
+    # A second dockerd must leave the host engine's default bridge alone (with --bridge=none
+    # it deleted docker0, and every later container on the default network failed to start).
+    if had_docker0:
+        assert Path("/sys/class/net/docker0").is_dir(), "the host engine's docker0 was deleted"
 
 
 def test_the_engine_is_the_platforms_own_and_supervised(own: OwnEngine) -> None:

@@ -142,7 +142,9 @@ def nats_or_skip() -> NatsServer:
 
 @pytest.fixture(scope="session")
 def nats_server() -> Iterator[NatsServer]:
-    """One nats-server for the whole session; tests keep apart by stream names of their own."""
+    """One nats-server for the whole session, for tests that make no stream of their own or use
+    Dockyard's one (every Dockyard stream takes `dockyard.logs.>`, so one server holds one):
+    a test that makes a stream under another name takes `own_nats`."""
     server = nats_or_skip()
     yield server
     server.remove()

@@ -14,17 +14,20 @@ import subprocess
 import time
 from pathlib import Path
 
+from dockyard.network.bridge import own_bridge, remove_bridge
+
 SHIM = "containerd-shim"
 END_S = 10.0
 
 
 def clean_own_engine(root: Path) -> None:
-    """End the shims of the engine under `root` and unmount what it left mounted under it.
-    Call once its dockerd has stopped."""
+    """End the shims of the engine under `root`, unmount what it left mounted under it and
+    remove its bridge. Call once its dockerd has stopped."""
     for pid in shims_of(root):
         _kill(pid)
     for mount_point in sorted(mounts_under(root), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount_point], capture_output=True, check=False)
+    remove_bridge(own_bridge(root)[0])
 
 
 def shims_of(root: Path) -> list[int]:

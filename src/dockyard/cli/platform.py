@@ -29,6 +29,7 @@ from dockyard.cli.processes import Managed, recorded_pid, stop
 from dockyard.cli.registry import REGISTRY_STOP_S, registry_process
 from dockyard.cli.supervision import host_supervisor, supervise
 from dockyard.cli.supervisor import Program
+from dockyard.network.bridge import ensure_bridge, own_bridge
 from dockyard.settings import DockerSettings, Settings, read_credentials
 
 ENGINE_START_S = 60.0
@@ -56,10 +57,11 @@ def own_engine_options(docker: DockerSettings) -> tuple[str, ...]:
     for the host's default one.
 
     Everything a second dockerd would otherwise share with the host's engine is its own: data
-    and run roots (so its own containerd, under the run root), PID file, configuration file.
-    The bridge and iptables are the host engine's: with iptables on, a dockerd starting
-    rebuilds the DOCKER chains and drops the other engine's rules, and docker0 has one owner.
-    Dockyard's containers join networks Dockyard makes, so neither is needed.
+    and run roots (so its own containerd, under the run root), PID file, configuration file,
+    and its default bridge (network/bridge.py: with `--bridge=none` dockerd deletes the host's
+    docker0). iptables stay the host engine's: with them on, a dockerd starting rebuilds the
+    DOCKER chains and drops the other engine's rules. Dockyard's containers join networks
+    Dockyard makes, so neither the bridge's NAT nor those rules are needed.
     """
     root = docker.dockerd_root
     if root is None:
@@ -69,18 +71,20 @@ def own_engine_options(docker: DockerSettings) -> tuple[str, ...]:
         f"--exec-root={root / 'run'}",
         f"--pidfile={root / 'dockerd.pid'}",
         f"--config-file={root / DAEMON_JSON}",
-        "--bridge=none",
+        f"--bridge={own_bridge(root)[0]}",
         "--iptables=false",
         "--ip-masq=false",
     )
 
 
 def prepare_own_engine(docker: DockerSettings) -> None:
-    """Make the own engine's root and an empty configuration file, unless they exist (an
-    operator may edit ROOT/daemon.json; dockerd refuses a named file that is missing)."""
+    """Make the own engine's root, its bridge and an empty configuration file, unless they
+    exist (an operator may edit ROOT/daemon.json; dockerd refuses a named file that is
+    missing)."""
     if docker.dockerd_root is None:
         return
     docker.dockerd_root.mkdir(parents=True, exist_ok=True)
+    ensure_bridge(*own_bridge(docker.dockerd_root))
     config = docker.dockerd_root / DAEMON_JSON
     if not config.exists():
         config.write_text("{}\n")

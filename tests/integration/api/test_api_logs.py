@@ -170,10 +170,10 @@ def test_without_a_log_center_the_routes_answer_503(
 
 
 def test_a_live_tail_streams_the_last_lines_then_new_ones_from_a_real_stream(
-    deps: ApiDeps, index: LogIndex, alpha: dict[str, str], nats_server: NatsServer
+    deps: ApiDeps, index: LogIndex, alpha: dict[str, str], own_nats: NatsServer
 ) -> None:
     name = f"T{uuid.uuid4().hex[:8]}"
-    stream = JetStreamLogStream([nats_server.url], max_bytes=64 << 20, name=name)
+    stream = JetStreamLogStream([own_nats.url], max_bytes=64 << 20, name=name)
     center = LogCenter(index, stream=stream, archive=None, index_days=7)
     app = build_api(ApiDeps(db=deps.db, clock=deps.clock, notify=deps.notify, logs=center))
     received: list[dict[str, object]] = []
@@ -196,7 +196,7 @@ def test_a_live_tail_streams_the_last_lines_then_new_ones_from_a_real_stream(
         deadline = time.monotonic() + 20
         while len(received) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
-        publisher = JetStreamLogStream([nats_server.url], max_bytes=64 << 20, name=name)
+        publisher = JetStreamLogStream([own_nats.url], max_bytes=64 << 20, name=name)
         now = time.time_ns()
         third = Source("alpha", "web", Environment.TEST, "web-3")  # a new instance joins
         asyncio.run(_publish(publisher, [batch(WEB1, 151, 2, t=now), batch(third, 1, 1, t=now)]))

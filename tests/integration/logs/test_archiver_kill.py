@@ -105,7 +105,7 @@ async def publish(url: str, stream: str, all_batches: list[Batch]) -> None:
 
 
 def test_an_archiver_killed_mid_flight_loses_and_doubles_nothing(
-    nats_server: NatsServer, tmp_path: Path
+    own_nats: NatsServer, tmp_path: Path
 ) -> None:
     stream, team = f"ARCH_{secrets.token_hex(4)}", f"t{secrets.token_hex(3)}"
     root = tmp_path / "archive"
@@ -114,9 +114,9 @@ def test_an_archiver_killed_mid_flight_loses_and_doubles_nothing(
     by_instance = [batches(name, now_ns, team) for name in INSTANCES]
     interleaved = [b for group in zip(*by_instance, strict=True) for b in group]
     total = len(INSTANCES) * LINES
-    asyncio.run(publish(nats_server.url, stream, interleaved[: len(interleaved) // 2]))
+    asyncio.run(publish(own_nats.url, stream, interleaved[: len(interleaved) // 2]))
 
-    worker = ArchiverProcess(nats_server.url, stream, root)
+    worker = ArchiverProcess(own_nats.url, stream, root)
     try:
         for kill in range(KILLS):
             before = archived_lines(archive, team)
@@ -124,7 +124,7 @@ def test_an_archiver_killed_mid_flight_loses_and_doubles_nothing(
             wait_for(lambda b=before: archived_lines(archive, team) > b, f"objects (run {kill})")
             worker.signal(signal.SIGKILL)
             if kill == 0:
-                asyncio.run(publish(nats_server.url, stream, interleaved[len(interleaved) // 2 :]))
+                asyncio.run(publish(own_nats.url, stream, interleaved[len(interleaved) // 2 :]))
         worker.start()
         wait_for(lambda: archived_lines(archive, team) >= total, "every line archived")
         worker.signal(signal.SIGTERM)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dockyard.cli.platform import dockerd_process, prepare_own_engine
+from dockyard.network.bridge import own_bridge, remove_bridge
 from dockyard.settings import Settings
 
 
@@ -29,7 +30,7 @@ def test_an_engine_of_its_own_keeps_everything_under_its_root() -> None:
         "--exec-root=/e/run",
         "--pidfile=/e/dockerd.pid",
         "--config-file=/e/daemon.json",
-        "--bridge=none",
+        f"--bridge={own_bridge(Path('/e'))[0]}",
         "--iptables=false",
         "--ip-masq=false",
     )
@@ -40,11 +41,17 @@ def test_its_configuration_file_is_written_once_and_then_left_to_the_operator(
     tmp_path: Path,
 ) -> None:
     docker = _settings(DOCKYARD_DOCKERD_ROOT=str(tmp_path / "engine")).docker
-    prepare_own_engine(docker)
-    config = tmp_path / "engine" / "daemon.json"
-    assert config.read_text() == "{}\n"
-    config.write_text('{"debug": true}\n')
+    bridge, _ = own_bridge(tmp_path / "engine")
+    try:
+        prepare_own_engine(docker)
+        config = tmp_path / "engine" / "daemon.json"
+        assert config.read_text() == "{}\n"
+        config.write_text('{"debug": true}\n')
 
-    prepare_own_engine(docker)
+        prepare_own_engine(docker)
 
-    assert config.read_text() == '{"debug": true}\n'
+        assert config.read_text() == '{"debug": true}\n'
+        # Its own bridge, made once: with --bridge=none dockerd deletes the host's docker0.
+        assert (Path("/sys/class/net") / bridge).is_dir()
+    finally:
+        remove_bridge(bridge)
