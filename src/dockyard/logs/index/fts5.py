@@ -15,7 +15,7 @@ import functools
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +34,7 @@ from dockyard.logs.index.base import (
     decode_cursor,
 )
 from dockyard.logs.index.fts5_sql import SCHEMA, select
+from dockyard.logs.index.marks import Marks
 from dockyard.logs.level import level_of
 from dockyard.logs.query import Query
 from dockyard.logs.record import Batch, Line, Source
@@ -53,8 +54,7 @@ class Fts5Index:
         self._readers: dict[str, sqlite3.Connection] = {}
         self._source_ids: dict[str, dict[str, int]] = {}
         self._next_id: dict[str, int] = {}
-        self._marks: dict[str, int] | None = None  # committed, over all partitions
-        self._staged: dict[str, int] = {}
+        self._marks = Marks(self._read_marks)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -62,14 +62,14 @@ class Fts5Index:
         with self._lock:
             lines = duplicates = newest = 0
             for batch in batches:
-                fresh = self._fresh(batch)
+                fresh = self._marks.fresh(batch)
                 duplicates += len(batch.lines) - len(fresh)
                 if not fresh:
                     continue
                 pattern = (patterns or {}).get((batch.source.team, batch.source.service))
                 for day, part in _by_day(fresh).items():
                     self._insert(day, batch.source, part, pattern)
-                self._staged[batch.source.key] = fresh[-1].seq
+                self._marks.stage(batch.source.key, fresh[-1].seq)
                 lines += len(fresh)
                 newest = max(newest, *(line.time_ns for line in fresh))
             return Added(lines, duplicates, newest)
@@ -79,24 +79,17 @@ class Fts5Index:
             for db in self._writers.values():
                 if db.in_transaction:
                     _guard(functools.partial(db.execute, "COMMIT"))
-            self._committed_marks().update(self._staged)
-            self._staged.clear()
+            self._marks.committed()
 
     def rollback(self) -> None:
         with self._lock:
             for day in list(self._writers):
                 self._writers.pop(day).close()  # closing rolls back; ids and sources re-read
-            self._staged.clear()
-            self._marks = None  # a commit may have failed half way: read what holds
+            self._marks.reset()
 
     def held(self, source: str) -> int:
         with self._lock:
-            return self._staged.get(source, self._committed_marks().get(source, 0))
-
-    def _fresh(self, batch: Batch) -> tuple[Line, ...]:
-        key = batch.source.key
-        high = self._staged.get(key, self._committed_marks().get(key, 0))
-        return tuple(line for line in batch.lines if line.seq > high)
+            return self._marks.held(source)
 
     def _insert(
         self, day: str, source: Source, lines: Iterable[Line], pattern: re.Pattern[str] | None
@@ -156,14 +149,9 @@ class Fts5Index:
             sid = ids[source.key] = int(cur.lastrowid or 0)
         return sid
 
-    def _committed_marks(self) -> dict[str, int]:
-        if self._marks is None:
-            marks: dict[str, int] = {}
-            for day in partitions.on_disk(self.root):
-                for key, seq in self._reader(day).execute("SELECT source, seq FROM mark"):
-                    marks[key] = max(seq, marks.get(key, 0))
-            self._marks = marks
-        return self._marks
+    def _read_marks(self) -> Iterator[tuple[str, int]]:
+        for day in partitions.on_disk(self.root):
+            yield from self._reader(day).execute("SELECT source, seq FROM mark")
 
     # -- reading -------------------------------------------------------------------------
 
@@ -262,7 +250,7 @@ class Fts5Index:
             self._source_ids.pop(day, None)
             partitions.remove(self.root, day)
         if days:
-            self._marks = None  # re-read from the partitions that remain
+            self._marks.reread()  # from the partitions that remain
         return tuple(days)
 
     def close(self) -> None:
@@ -271,8 +259,7 @@ class Fts5Index:
                 db.close()
             self._writers.clear()
             self._readers.clear()
-            self._staged.clear()
-            self._marks = None
+            self._marks.reset()
 
 
 _CONTEXT = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from dockyard.logs.index.base import (
     check_limit,
     decode_cursor,
 )
+from dockyard.logs.index.marks import Marks
 from dockyard.logs.index.tantivy_query import SCHEMA, Where
 from dockyard.logs.level import level_of
 from dockyard.logs.query import Query
@@ -51,8 +52,7 @@ class TantivyIndex:
         self._lock = threading.RLock()
         self._indexes: dict[str, tantivy.Index] = {}
         self._writers: dict[str, tantivy.IndexWriter] = {}
-        self._marks: dict[str, int] | None = None
-        self._staged: dict[str, int] = {}
+        self._marks = Marks(self._read_marks)
         self._staged_days: dict[str, dict[str, int]] = {}
 
     # -- writing -------------------------------------------------------------------------
@@ -61,8 +61,7 @@ class TantivyIndex:
         with self._lock:
             lines = duplicates = newest = 0
             for batch in batches:
-                high = self._high(batch.source.key)
-                fresh = [line for line in batch.lines if line.seq > high]
+                fresh = self._marks.fresh(batch)
                 duplicates += len(batch.lines) - len(fresh)
                 if not fresh:
                     continue
@@ -71,7 +70,7 @@ class TantivyIndex:
                     day = partitions.day_of(line.time_ns)
                     self._writer(day).add_document(_document(batch.source, line, pattern))
                     self._staged_days.setdefault(day, {})[batch.source.key] = line.seq
-                self._staged[batch.source.key] = fresh[-1].seq
+                self._marks.stage(batch.source.key, fresh[-1].seq)
                 lines += len(fresh)
                 newest = max(newest, *(line.time_ns for line in fresh))
             return Added(lines, duplicates, newest)
@@ -90,8 +89,7 @@ class TantivyIndex:
                 raise Unavailable(f"the log index refused a commit: {exc}") from exc
             for day in set(self._writers) - set(self._staged_days):
                 self._writers.pop(day).wait_merging_threads()  # idle: free its heap
-            self._marks_committed().update(self._staged)
-            self._staged.clear()
+            self._marks.committed()
             self._staged_days.clear()
 
     def rollback(self) -> None:
@@ -99,16 +97,12 @@ class TantivyIndex:
             for writer in self._writers.values():
                 writer.rollback()
             self._writers.clear()
-            self._staged.clear()
             self._staged_days.clear()
-            self._marks = None  # a commit may have failed half way: read what holds
+            self._marks.reset()
 
     def held(self, source: str) -> int:
         with self._lock:
-            return self._high(source)
-
-    def _high(self, key: str) -> int:
-        return self._staged.get(key, self._marks_committed().get(key, 0))
+            return self._marks.held(source)
 
     def _writer(self, day: str) -> tantivy.IndexWriter:
         writer = self._writers.get(day)
@@ -120,18 +114,12 @@ class TantivyIndex:
             self._writers[day] = writer
         return writer
 
-    def _marks_committed(self) -> dict[str, int]:
-        if self._marks is None:
-            marks: dict[str, int] = {}
-            for day in self._ready():
-                searcher = self._searcher(day)
-                found = searcher.search(Where.marks(), TIES, count=False)
-                for _, address in found.hits:
-                    doc = searcher.doc(address)
-                    key, seq = str(doc.get_first("mark")), int(doc.get_first("seq") or 0)
-                    marks[key] = max(seq, marks.get(key, 0))
-            self._marks = marks
-        return self._marks
+    def _read_marks(self) -> Iterator[tuple[str, int]]:
+        for day in self._ready():
+            searcher = self._searcher(day)
+            for _, address in searcher.search(Where.marks(), TIES, count=False).hits:
+                doc = searcher.doc(address)
+                yield str(doc.get_first("mark")), int(doc.get_first("seq") or 0)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -219,7 +207,7 @@ class TantivyIndex:
             self._forget(day)
             partitions.remove(self.root, day)
         if days:
-            self._marks = None
+            self._marks.reread()
         return tuple(days)
 
     def _forget(self, day: str) -> None:
@@ -233,7 +221,6 @@ class TantivyIndex:
         with self._lock:
             self.rollback()
             self._indexes.clear()
-            self._marks = None
 
 
 def _document(source: Source, line: Line, pattern: re.Pattern[str] | None) -> tantivy.Document:
