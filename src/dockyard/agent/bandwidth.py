@@ -31,7 +31,6 @@ from dockyard.domain.errors import DockyardError, NotFound, Unavailable
 from dockyard.domain.instance import (
     LABEL_ENV,
     LABEL_INSTANCE,
-    LABEL_MANAGED,
     LABEL_SERVICE,
     LABEL_TEAM,
     Owner,
@@ -238,27 +237,14 @@ class BandwidthEnforcer:
             log.error("bandwidth: removing orphan ifb devices failed: %s", exc)
         return removed
 
-    def _owner_labels(self) -> dict[str, str]:
-        given = {
-            LABEL_TEAM: self._owner.team,
-            LABEL_SERVICE: self._owner.service,
-            LABEL_ENV: self._owner.env.value if self._owner.env else None,
-        }
-        return {label: value for label, value in given.items() if value is not None}
-
     def _selector(self) -> list[str]:
         """The engine's label filter for `owner`'s containers."""
-        return [LABEL_MANAGED] + [f"{k}={v}" for k, v in self._owner_labels().items()]
+        return self._owner.selector()
 
     def _selected(self, labels: dict[str, str]) -> bool:
         """True for `owner`'s containers of the limits' platform (another Dockyard's on the
         same engine are not ours to shape, nor to unshape)."""
-        platform = self._limits.platform
-        return (
-            LABEL_MANAGED in labels
-            and (platform is None or platform.owns(labels))
-            and all(labels.get(label) == value for label, value in self._owner_labels().items())
-        )
+        return self._owner.selects(labels, self._limits.platform)
 
     # ---- the loop ----
 

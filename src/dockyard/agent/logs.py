@@ -34,10 +34,6 @@ from dockyard.agent.limits import LimitsSource
 from dockyard.agent.logfiles import found_files, rule_of, split_under
 from dockyard.domain.errors import DockyardError, Invalid, Unavailable
 from dockyard.domain.instance import (
-    LABEL_ENV,
-    LABEL_MANAGED,
-    LABEL_SERVICE,
-    LABEL_TEAM,
     Owner,
     Platform,
     owner_from_labels,
@@ -357,23 +353,11 @@ class ConsoleLogs:
         except Unavailable as exc:
             log.debug("logs: platform not known yet, shipping every Dockyard container: %s", exc)
 
-    def _owner_labels(self) -> dict[str, str]:
-        given = {
-            LABEL_TEAM: self._owner.team,
-            LABEL_SERVICE: self._owner.service,
-            LABEL_ENV: self._owner.env.value if self._owner.env else None,
-        }
-        return {label: value for label, value in given.items() if value is not None}
-
     def _selector(self) -> list[str]:
-        return [LABEL_MANAGED] + [f"{k}={v}" for k, v in self._owner_labels().items()]
+        """The engine's label filter for `owner`'s containers."""
+        return self._owner.selector()
 
     def _selected(self, labels: dict[str, str]) -> bool:
         """True for `owner`'s containers of this platform (another installation's on the same
         engine are its own agent's to ship)."""
-        platform = self._platform()
-        return (
-            LABEL_MANAGED in labels
-            and (platform is None or platform.owns(labels))
-            and all(labels.get(k) == v for k, v in self._owner_labels().items())
-        )
+        return self._owner.selects(labels, self._platform())

@@ -63,6 +63,27 @@ class Owner:
     service: str | None = None
     env: Environment | None = None
 
+    def labels(self) -> dict[str, str]:
+        """The owner labels a selected container carries (the fields that are set)."""
+        given = {
+            LABEL_TEAM: self.team,
+            LABEL_SERVICE: self.service,
+            LABEL_ENV: self.env.value if self.env else None,
+        }
+        return {label: value for label, value in given.items() if value is not None}
+
+    def selector(self) -> list[str]:
+        """An engine's label filter for Dockyard's containers of this owner (any platform)."""
+        return [LABEL_MANAGED] + [f"{k}={v}" for k, v in self.labels().items()]
+
+    def selects(self, labels: Mapping[str, str], platform: Platform | None) -> bool:
+        """True for a Dockyard container of this owner and of `platform` (None: any)."""
+        return (
+            LABEL_MANAGED in labels
+            and (platform is None or platform.owns(labels))
+            and all(labels.get(k) == v for k, v in self.labels().items())
+        )
+
 
 @dataclass(frozen=True)
 class InstanceSpec:
