@@ -10,20 +10,19 @@ script (static/logs.js) tries again with backoff.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import replace
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from dockyard.domain.environment import ALL_ENVIRONMENTS, Environment
-from dockyard.domain.errors import DockyardError, Invalid, Unavailable
+from dockyard.domain.errors import DockyardError, Unavailable
 from dockyard.logs.center import Dropped, LogCenter
 from dockyard.logs.index.base import MAX_LIMIT, Filters, Hit, Order
+from dockyard.logs.live import event, server_sent
 from dockyard.logs.query import LEVELS
 from dockyard.portal.auth import Viewer, base_path, portal_deps
 from dockyard.portal.errors import notice_for
@@ -140,47 +139,19 @@ class Follows(Protocol):
 async def live_events(
     center: Follows | None, filters: Filters, text: str, *, tail: int, service_url: str
 ) -> AsyncGenerator[bytes, None]:
-    """The live view's event stream, ending with an `error` event whatever stops it."""
-    yield b": open\n\n"  # the browser sees the view open before the first line
+    """The live view's event stream (logs/live.py), ending with an `error` event whatever
+    stops it."""
     if center is None:
-        yield _event("error", {"message": "the log center is not configured", "retry": True})
+        yield b": open\n\n"
+        yield event("error", {"message": "the log center is not configured", "retry": True})
         return
     follower = center.follow(filters, text, tail=tail)
-    pending: asyncio.Future[Hit | Dropped] | None = None
-    try:
-        while True:
-            # Wait beside the follower rather than cancelling it: a timeout must not end it.
-            pending = pending or asyncio.ensure_future(anext(follower))
-            done, _ = await asyncio.wait({pending}, timeout=KEEP_ALIVE_S)
-            if not done:
-                yield b": keep-alive\n\n"
-                continue
-            item, pending = pending.result(), None
-            yield _item_event(item, service_url)
-    except Invalid as exc:
-        yield _event("error", {"message": exc.message, "retry": False})
-    except DockyardError as exc:
-        yield _event("error", {"message": exc.message, "retry": True})
-    except StopAsyncIteration:
-        yield _event("error", {"message": "the live tail ended", "retry": True})
-    finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
-        with contextlib.suppress(BaseException):
-            await follower.aclose()  # type: ignore[attr-defined]
-
-
-def _item_event(item: Hit | Dropped, service_url: str) -> bytes:
-    if isinstance(item, Dropped):
-        return _event("dropped", {"count": item.count, "reason": item.reason})
-    return _event("line", shown(item, service_url=service_url).as_event())
-
-
-def _event(name: str, data: dict[str, Any]) -> bytes:
-    # json.dumps escapes newlines, so one event's data is always one `data:` line.
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    async for chunk in server_sent(
+        follower,
+        lambda hit: shown(hit, service_url=service_url).as_event(),
+        keep_alive_s=KEEP_ALIVE_S,
+    ):
+        yield chunk
 
 
 @router.get(LOGS + "/download")

@@ -216,3 +216,10 @@ async def _publish(stream: JetStreamLogStream, batches: list[Batch]) -> None:
     for b in batches:
         await stream.publish(b)
     await stream.close()
+
+
+def test_a_live_tail_with_a_malformed_query_is_refused_before_it_streams(
+    logged: TestClient, alpha: dict[str, str]
+) -> None:
+    answer = logged.get(LOGS + "/follow", params={"env": "test", "q": '"unclosed'}, headers=alpha)
+    assert answer.status_code == 422 and answer.json()["field"] == "q"

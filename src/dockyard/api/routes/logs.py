@@ -8,11 +8,9 @@ these routes ask only that the team be visible, not that the service still exist
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -22,18 +20,17 @@ from dockyard.api.bounds import LINE, MAX_INTEGER, SHORT_MAX, ServicePath, TeamP
 from dockyard.api.deps import ApiDeps, Deps
 from dockyard.api.schemas import LogContext, LogLinePublic, LogPage
 from dockyard.domain.environment import Environment
-from dockyard.domain.errors import DockyardError, Invalid, Unavailable
+from dockyard.domain.errors import Invalid, Unavailable
 from dockyard.domain.principal import Principal
-from dockyard.logs.center import Dropped, LogCenter
+from dockyard.logs.center import LogCenter
 from dockyard.logs.index.base import MAX_CONTEXT, MAX_LIMIT, Filters, Hit, Order
-from dockyard.logs.query import LEVELS, MAX_QUERY_CHARS, normal_level
+from dockyard.logs.live import server_sent
+from dockyard.logs.query import LEVELS, MAX_QUERY_CHARS, normal_level, parse
 from dockyard.logs.record import CONSOLE
 
 router = APIRouter(tags=["logs"])
 
 BASE = "/teams/{team}/services/{svc}/logs"
-KEEP_ALIVE_S = 15.0
-"""A live tail sends a comment this often, so proxies and clients know it is alive."""
 
 EnvQuery = Annotated[Environment, Query(description="The environment.")]
 TextQuery = Annotated[
@@ -197,70 +194,26 @@ async def follow_logs(
     """Server-sent events: the last `tail` lines, then every new line of the service as it is
     written (`event: line`, data a line as in searches), through rollouts: new instances join,
     stopped ones leave. `event: dropped` ({count, reason}) stands for lines a slow client
-    missed; `event: error` ({message}) ends the stream. A comment every 15 s keeps it alive."""
+    missed; `event: error` ({message, retry}) ends the stream. A comment every 15 s keeps it
+    alive."""
     filters = _filters(
         who, team=team, svc=svc, env=env, instance=instance, stream=stream, level=level,
         since=None, until=None,
     )  # fmt: skip
-    follower = _center(deps).follow(filters, q, tail=tail)
-    first = await _first(follower)  # a bad query is a 422 now, not an event later
+    parse(q)  # a malformed query is a 422 answer, not an event later
+    center = _center(deps)
+    if center.stream is None:
+        raise Unavailable("live tails need the log stream: this server has none configured")
+    follower = center.follow(filters, q, tail=tail)
     return StreamingResponse(
-        _events(first, follower),
+        server_sent(follower, _line_json),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _first(follower: AsyncIterator[Hit | Dropped]) -> asyncio.Task[Hit | Dropped]:
-    """The task getting the follower's first item, awaited briefly so that an error found at
-    once (a malformed query, no stream) raises here and becomes an error answer."""
-    task: asyncio.Task[Hit | Dropped] = asyncio.ensure_future(anext(follower))
-    done, _ = await asyncio.wait([task], timeout=0.05)
-    if done:
-        task.result()
-    return task
-
-
-async def _events(
-    first: asyncio.Task[Hit | Dropped], follower: AsyncIterator[Hit | Dropped]
-) -> AsyncIterator[bytes]:
-    queue: asyncio.Queue[Hit | Dropped | BaseException] = asyncio.Queue(1000)
-
-    async def pump() -> None:
-        try:
-            await queue.put(await first)
-            async for item in follower:
-                await queue.put(item)
-        except (DockyardError, StopAsyncIteration) as exc:
-            await queue.put(exc)
-
-    task = asyncio.create_task(pump())
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), KEEP_ALIVE_S)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            if isinstance(item, BaseException):
-                message = getattr(item, "message", "the live tail ended")
-                yield _event("error", {"message": message})
-                return
-            if isinstance(item, Dropped):
-                yield _event("dropped", {"count": item.count, "reason": item.reason})
-            else:
-                yield _event("line", LogLinePublic.of(item).model_dump(mode="json"))
-    finally:
-        first.cancel()
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        with contextlib.suppress(BaseException):
-            await follower.aclose()  # type: ignore[attr-defined]
-
-
-def _event(name: str, data: object) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+def _line_json(hit: Hit) -> dict[str, Any]:
+    return LogLinePublic.of(hit).model_dump(mode="json")
 
 
 @router.get(

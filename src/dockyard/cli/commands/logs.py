@@ -159,6 +159,8 @@ def _follow(
                 typer.echo(json.dumps({"event": event.name, "data": json.loads(event.data)}))
             elif event.name == "line":
                 print_line(json.loads(event.data))
+            elif event.name == "error":
+                raise CliError(f"the live tail stopped: {json.loads(event.data)['message']}")
             elif event.name == "dropped":
                 dropped = json.loads(event.data)
                 say(
