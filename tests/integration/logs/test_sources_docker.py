@@ -51,17 +51,26 @@ def numbered(count_from: int, count_to: int, *, pause_us: int) -> str:
 
 
 def start(
-    client: docker.APIClient, image: str, team: str, script: str, *, max_size: str = "1k"
+    client: docker.APIClient,
+    image: str,
+    team: str,
+    script: str,
+    *,
+    max_size: str = "1k",
+    max_file: int = 3,
 ) -> tuple[str, str]:
     """A Dockyard-labelled container of `team` running `script`, json-file rotated at
-    `max_size` with 3 files; (container id, instance id)."""
+    `max_size` with `max_file` files; (container id, instance id)."""
     instance = "i" + secrets.token_hex(4)
     labels = {
         LABEL_MANAGED: "true", LABEL_TEAM: team, LABEL_SERVICE: "burst", LABEL_ENV: "test",
         LABEL_REVISION: "1", LABEL_INSTANCE: instance, LABEL_TEMPLATE: "t",
     }  # fmt: skip
     host_config = client.create_host_config(
-        log_config={"type": "json-file", "config": {"max-size": max_size, "max-file": "3"}},
+        log_config={
+            "type": "json-file",
+            "config": {"max-size": max_size, "max-file": str(max_file)},
+        },
         network_mode="none",  # the lines are all it does
     )
     container = client.create_container(
@@ -135,8 +144,10 @@ async def test_numbered_burst_arrives_once_in_order_through_rotation(
     agents: Agents,
 ) -> None:
     stream = MemoryLogStream()
+    # Ten 1 KiB files hold about a second of lines: rotation on every ~10 lines, with room
+    # for an agent slowed by a loaded machine (with three, 0.3 s of lag lost lines in CI).
     container_id, instance = start(
-        docker_engine, test_image, docker_team, numbered(1, 400, pause_us=10_000)
+        docker_engine, test_image, docker_team, numbered(1, 400, pause_us=10_000), max_file=10
     )
     logs = agents.start(stream)
     await asyncio.to_thread(docker_engine.wait, container_id, timeout=120)
