@@ -12,10 +12,11 @@ import contextlib
 import logging
 
 from dockyard.controller.config import ControllerSettings
+from dockyard.controller.finalizer import LogsFinalizer, LogsShipped
 from dockyard.controller.networks import SegmentNetworks
 from dockyard.controller.orphans import OrphanCollector
 from dockyard.controller.queue import WorkQueue
-from dockyard.controller.reconciler import LogsShipped, Reconciler
+from dockyard.controller.reconciler import Reconciler
 from dockyard.domain.clock import Clock
 from dockyard.domain.errors import DockyardError, Unavailable
 from dockyard.domain.status import EnvKey
@@ -43,7 +44,12 @@ class Manager:
             db, runtime, clock=clock, settings=settings, networks=networks,
             logs_shipped=logs_shipped,
         )  # fmt: skip
-        self._orphans = OrphanCollector(db, runtime, clock=clock, grace_s=settings.orphan_grace_s)
+        finalizer = LogsFinalizer(
+            logs_shipped, wait_s=settings.logs_shipped_wait_s, poll_s=settings.logs_shipped_poll_s
+        )
+        self._orphans = OrphanCollector(
+            db, runtime, clock=clock, grace_s=settings.orphan_grace_s, finalizer=finalizer
+        )
         self._queue: WorkQueue[EnvKey] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.passes = 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -24,6 +23,7 @@ from dockyard.controller.decide import (
     next_look,
     transition_events,
 )
+from dockyard.controller.finalizer import LogsFinalizer, LogsShipped
 from dockyard.controller.networks import SegmentNetworks
 from dockyard.controller.segment_choice import SegmentChoice, candidates, order
 from dockyard.controller.status import Outcome, summarize
@@ -38,11 +38,6 @@ from dockyard.runtimes.base import Runtime
 from dockyard.store import segments
 from dockyard.store import status as store
 from dockyard.store.db import Database
-
-LogsShipped = Callable[[str], bool]
-"""Whether the agent has shipped instance `id`'s console log and declared log files to their
-end (blocking; a cheap read). The reconciler waits on it before removing a stopped container
-(the logs finalizer)."""
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +90,11 @@ class Reconciler:
         self._db = db
         self._runtime = runtime
         self._networks = networks
-        self._logs_shipped = logs_shipped
+        self._finalizer = LogsFinalizer(
+            logs_shipped,
+            wait_s=settings.logs_shipped_wait_s,
+            poll_s=settings.logs_shipped_poll_s,
+        )
         self._clock = clock
         self._settings = settings
         self._starts = asyncio.Semaphore(runtime.capabilities.parallel_starts)
@@ -337,23 +336,13 @@ class Reconciler:
         work.event("removed", f"instance {iid} (revision {obs.revision}) stopped and removed")
 
     async def _logs_out(self, work: _Pass, iid: str) -> None:
-        """The finalizer before a container goes: wait (bounded) until the agent has shipped
-        the instance's console log and declared files to their end, since Docker deletes the
-        console's file with the container, and the runtime the declared files' directory."""
-        if self._logs_shipped is None:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.logs_shipped_wait_s
-        while not await asyncio.to_thread(self._logs_shipped, iid):
-            if loop.time() >= deadline:
-                work.event(
-                    "logs_incomplete",
-                    f"instance {iid} removed before the agent shipped its last log lines "
-                    f"(waited {self._settings.logs_shipped_wait_s:g} s): its last lines may be "
-                    "missing from the log center; check the agent with `dockyard status`",
-                )
-                return
-            await asyncio.sleep(self._settings.logs_shipped_poll_s)
+        if not await self._finalizer.wait(iid):
+            work.event(
+                "logs_incomplete",
+                f"instance {iid} removed before the agent shipped its last log lines "
+                f"(waited {self._finalizer.wait_s:g} s): its last lines may be "
+                "missing from the log center; check the agent with `dockyard status`",
+            )
 
     async def _restart(self, work: _Pass, iid: str) -> None:
         obs = work.observed[iid]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import pytest
+
+from dockyard.controller.finalizer import LogsFinalizer
 from dockyard.controller.orphans import OrphanCollector
 from dockyard.domain.environment import Environment
 from dockyard.domain.ids import InstanceId
-from dockyard.domain.instance import InstanceSpec, Owner, Platform
+from dockyard.domain.instance import InstanceSpec, Owner, Platform, RunState
 from dockyard.domain.spec import ServiceSpec
 from dockyard.runtimes.base import Runtime
 
@@ -68,3 +74,52 @@ async def test_another_platforms_orphans_and_unlabelled_containers_are_left_alon
     left = await harness.runtime.list(Owner(team="pay"))
     assert {o.service for o in left} == {"theirs", "old"}
     assert [(o.service, o.adopted) for o in await ours.list(Owner())] == [("old", True)]
+
+
+async def test_a_running_orphan_is_stopped_and_kept_until_its_logs_are_shipped(
+    harness: Harness,
+) -> None:
+    await start(harness, service="gone", env=Environment.TEST)
+    shipped: set[str] = set()
+    asked: list[str] = []
+
+    def logs_shipped(instance: str) -> bool:
+        asked.append(instance)
+        return instance in shipped
+
+    collector = OrphanCollector(
+        harness.db,
+        harness.runtime,
+        clock=harness.clock,
+        grace_s=0,
+        finalizer=LogsFinalizer(logs_shipped, wait_s=5.0, poll_s=0.01),
+    )
+
+    async def ship_soon() -> None:
+        await asyncio.sleep(0.05)
+        (stopped,) = await harness.runtime.list(Owner(team="pay"))
+        assert stopped.state is RunState.EXITED  # stopped before the wait, still present
+        shipped.add("gone-test")
+
+    removed, _ = await asyncio.gather(collector.collect(), ship_soon())
+    assert [o.instance_id for o in removed] == ["gone-test"]
+    assert asked[-1] == "gone-test" and len(asked) > 1
+    assert await harness.runtime.list(Owner(team="pay")) == []
+
+
+async def test_an_orphan_whose_logs_never_ship_goes_after_the_bounded_wait(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await start(harness, service="gone", env=Environment.TEST)
+    collector = OrphanCollector(
+        harness.db,
+        harness.runtime,
+        clock=harness.clock,
+        grace_s=0,
+        finalizer=LogsFinalizer(lambda _: False, wait_s=0.05, poll_s=0.01),
+    )
+    with caplog.at_level(logging.WARNING, logger="dockyard.controller.orphans"):
+        assert len(await collector.collect()) == 1
+    assert await harness.runtime.list(Owner(team="pay")) == []
+    assert "before the agent shipped its last log lines" in caplog.text
+    assert "instance=gone-test" in caplog.text
