@@ -23,6 +23,7 @@ from dockyard.domain.errors import (
     DockyardError,
     Forbidden,
     Invalid,
+    Malformed,
     NotFound,
     QuotaExceeded,
     RuntimeFailure,
@@ -39,6 +40,8 @@ GIT_PREFIX = REMOTE_PREFIX
 
 STATUS: Final[Mapping[type[DockyardError], int]] = {
     Invalid: 422,
+    # A search the caller wrote and the server cannot read (syntax, times, cursor).
+    Malformed: 400,
     Unauthorized: 401,
     Forbidden: 403,
     NotFound: 404,

@@ -23,6 +23,14 @@ class Invalid(DockyardError):
     code = "invalid"
 
 
+class Malformed(Invalid):
+    """A query the caller wrote cannot be read: its search syntax, a time or a time range, a
+    level or a page cursor. The message names the part and how to write it; answered 400
+    (a request that is well-formed but refused stays Invalid)."""
+
+    code = "malformed_query"
+
+
 class NotFound(DockyardError):
     """The thing named does not exist, or the caller may not see it."""
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import NoReturn
 
-from dockyard.domain.errors import Invalid
+from dockyard.domain.errors import Malformed
 
 MAX_QUERY_CHARS = 1024
 """Longer queries are refused: they are typing accidents or abuse, never a real search."""
@@ -64,7 +64,7 @@ def tokens(text: str) -> tuple[str, ...]:
 
 
 def parse(text: str) -> Query:
-    """The Query in `text`; Invalid (field "q") naming the first problem found."""
+    """The Query in `text`; Malformed (field "q") naming the first problem found."""
     if len(text) > MAX_QUERY_CHARS:
         _fail(f"the query is {len(text)} characters long: keep it under {MAX_QUERY_CHARS}")
     terms: list[Term] = []
@@ -140,4 +140,4 @@ def normal_level(word: str) -> str:
 
 
 def _fail(message: str) -> NoReturn:
-    raise Invalid(message, field="q")
+    raise Malformed(message, field="q")

@@ -9,6 +9,7 @@ from dockyard.domain.errors import (
     DockyardError,
     Forbidden,
     Invalid,
+    Malformed,
     NotFound,
     QuotaExceeded,
     TooLarge,
@@ -17,6 +18,7 @@ from dockyard.domain.errors import (
 )
 
 _SHOWN: dict[type[DockyardError], tuple[str, int]] = {
+    Malformed: ("Not understood", 400),  # before Invalid: the first kind that fits is shown
     Invalid: ("Not accepted", 422),
     NotFound: ("Not found", 404),
     Conflict: ("Conflict", 409),

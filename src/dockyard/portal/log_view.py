@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from dockyard.domain.environment import Environment
-from dockyard.domain.errors import Invalid
+from dockyard.domain.errors import Invalid, Malformed
 from dockyard.domain.principal import Principal
 from dockyard.logs.archive import rfc3339
 from dockyard.logs.cut import MARKER
@@ -53,14 +53,14 @@ def split_cut(text: str) -> tuple[str, int]:
 
 def moment_ns(text: str, field: str) -> int | None:
     """Nanoseconds since the epoch of a form's time (RFC 3339, or a browser's
-    `YYYY-MM-DDTHH:MM[:SS]`, read as UTC); None when empty; Invalid naming the field."""
+    `YYYY-MM-DDTHH:MM[:SS]`, read as UTC); None when empty; Malformed naming the field."""
     text = text.strip()
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
-        raise Invalid(
+        raise Malformed(
             f"{field} {text!r} is not a time: use 2026-12-06T10:00 (UTC) or RFC 3339", field=field
         ) from None
     if moment.tzinfo is None:
@@ -85,16 +85,16 @@ class LogForm:
                 raise Invalid(f"{item.name} is too long: keep it under {MAX_FIELD_CHARS}")
 
     def filters(self, *, team: str, service: str, env: Environment) -> Filters:
-        """The index filters for this form; Invalid naming the first field that is wrong."""
+        """The index filters for this form; Malformed naming the first field that is wrong."""
         levels: tuple[str, ...] = ()
         if self.level:
             found = normal_level(self.level)
             if not found:
-                raise Invalid(f"unknown level {self.level!r}: use one of {', '.join(LEVELS)}")
+                raise Malformed(f"unknown level {self.level!r}: use one of {', '.join(LEVELS)}")
             levels = (found,)
         since_ns, until_ns = (moment_ns(getattr(self, f), f) for f in _MOMENT_FIELDS)
         if since_ns is not None and until_ns is not None and until_ns <= since_ns:
-            raise Invalid("until must be later than since", field="until")
+            raise Malformed("until must be later than since", field="until")
         return Filters(
             team=team, service=service, env=env.value,
             instances=(self.instance.strip(),) if self.instance.strip() else (),

@@ -18,9 +18,9 @@ from fastapi.responses import StreamingResponse
 from dockyard.api.auth import Who
 from dockyard.api.bounds import LINE, MAX_INTEGER, SHORT_MAX, ServicePath, TeamPath
 from dockyard.api.deps import ApiDeps, Deps
-from dockyard.api.schemas import LogContext, LogLinePublic, LogPage
+from dockyard.api.schemas import ErrorBody, LogContext, LogLinePublic, LogPage
 from dockyard.domain.environment import Environment
-from dockyard.domain.errors import Invalid, Unavailable
+from dockyard.domain.errors import Malformed, Unavailable
 from dockyard.domain.principal import Principal
 from dockyard.logs.center import LogCenter
 from dockyard.logs.index.base import MAX_CONTEXT, MAX_LIMIT, Filters, Hit, Order
@@ -28,7 +28,15 @@ from dockyard.logs.live import server_sent
 from dockyard.logs.query import LEVELS, MAX_QUERY_CHARS, normal_level, parse
 from dockyard.logs.record import CONSOLE
 
-router = APIRouter(tags=["logs"])
+router = APIRouter(
+    tags=["logs"],
+    responses={
+        400: {
+            "model": ErrorBody,
+            "description": "A malformed query: its syntax, a time or time range, a level, a cursor",
+        }
+    },
+)
 
 BASE = "/teams/{team}/services/{svc}/logs"
 
@@ -90,11 +98,13 @@ def _filters(
     if level is not None:
         found = normal_level(level)
         if not found:
-            raise Invalid(f"unknown level {level!r}: use one of {', '.join(LEVELS)}", field="level")
+            raise Malformed(
+                f"unknown level {level!r}: use one of {', '.join(LEVELS)}", field="level"
+            )
         levels = (found,)
     since_ns, until_ns = _ns(since, "since"), _ns(until, "until")
     if since_ns is not None and until_ns is not None and until_ns <= since_ns:
-        raise Invalid("until must be later than since", field="until")
+        raise Malformed("until must be later than since", field="until")
     return Filters(
         team=team,
         service=svc,
@@ -108,17 +118,17 @@ def _filters(
 
 
 def _ns(text: str | None, field: str) -> int | None:
-    """Nanoseconds since the epoch of an RFC 3339 time; Invalid naming `field` otherwise."""
+    """Nanoseconds since the epoch of an RFC 3339 time; Malformed naming `field` otherwise."""
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise Invalid(
+        raise Malformed(
             f"{field} {text!r} is not an RFC 3339 time (e.g. 2026-12-06T10:00:00Z)", field=field
         ) from None
     if moment.tzinfo is None:
-        raise Invalid(f"{field} needs a time zone (e.g. 2026-12-06T10:00:00Z)", field=field)
+        raise Malformed(f"{field} needs a time zone (e.g. 2026-12-06T10:00:00Z)", field=field)
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
@@ -200,7 +210,7 @@ async def follow_logs(
         who, team=team, svc=svc, env=env, instance=instance, stream=stream, level=level,
         since=None, until=None,
     )  # fmt: skip
-    parse(q)  # a malformed query is a 422 answer, not an event later
+    parse(q)  # a malformed query is a 400 answer, not an event later
     center = _center(deps)
     if center.stream is None:
         raise Unavailable("live tails need the log stream: this server has none configured")
@@ -249,7 +259,7 @@ async def download_logs(
         since=since, until=until,
     )  # fmt: skip
     chunks = _center(deps).download(filters, q, fmt=format)
-    first = await asyncio.to_thread(next, chunks, b"")  # a bad query is a 422, not a cut body
+    first = await asyncio.to_thread(next, chunks, b"")  # a bad query is a 400, not a cut body
     name = f"{team}-{svc}-{env.value}.{'ndjson' if format == 'ndjson' else 'log'}"
     return StreamingResponse(
         _body(first, chunks),

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from dockyard.domain.errors import Invalid
+from dockyard.domain.errors import Invalid, Malformed
 from dockyard.logs.query import Query
 from dockyard.logs.record import Batch
 
@@ -169,17 +169,18 @@ def encode_cursor(hit: Hit, order: Order) -> str:
 
 
 def decode_cursor(cursor: str, order: Order) -> Key:
-    """The key a page ended at; Invalid if `cursor` is not one `encode_cursor` made for `order`."""
+    """The key a page ended at; Malformed if `cursor` is not one `encode_cursor` made for
+    `order`."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         made_for, time_ns, instance, channel, seq = json.loads(raw)
         key = (int(time_ns), str(instance), str(channel), int(seq))
     except (ValueError, TypeError) as exc:
-        raise Invalid(
+        raise Malformed(
             "the cursor is not one a search returned: search again without it", field="cursor"
         ) from exc
     if made_for != order.value:
-        raise Invalid(
+        raise Malformed(
             f"the cursor belongs to a {made_for}-first search: keep the order or drop the cursor",
             field="cursor",
         )
