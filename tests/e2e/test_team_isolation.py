@@ -57,6 +57,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", S): Case(HIDDEN),
     ("PATCH", S): Case(HIDDEN, {"image": "bravo/evil:1"}),
     ("DELETE", S): Case(HIDDEN),
+    ("GET", T + "/drains"): Case(HIDDEN),
+    ("POST", T + "/drains"): Case(HIDDEN, {"name": "planted", "kind": "http", "url": "http://x/"}),
+    ("GET", T + "/drains/{name}"): Case(HIDDEN),
+    ("DELETE", T + "/drains/{name}"): Case(HIDDEN),
     ("GET", S + "/envs"): Case(HIDDEN),
     ("GET", S + "/envs/{env}"): Case(HIDDEN),
     ("POST", S + "/envs/{env}/deploy"): Case(HIDDEN, {"image": "bravo/evil:1"}),
@@ -164,6 +168,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             _ok(own.post(f"{svc}/builds", json={"ref": "main"}))
             _ok(own.put(f"{svc}/envs/online/overrides", json={"replicas": 2}))
             _ok(own.put(f"{svc}/promotion/policy", json={"soak_s": 60}))
+            drain = {"name": SEGMENT, "kind": "http", "url": "http://127.0.0.1:9/"}
+            _ok(own.post(f"/api/v1/teams/{VICTIM}/drains", json=drain))
             tokens = _ok(own.get("/api/v1/tokens"))["items"]
         segment = {"name": SEGMENT, "cidr": "10.77.0.0/24", "environments": ["test"]}
         _ok(admin.post("/api/v1/segments", json=segment))
@@ -204,6 +210,7 @@ def _state(world: World) -> dict[str, Any]:
         "teams": "/api/v1/teams",
         "tokens": f"/api/v1/tokens?team={VICTIM}",
         "services": f"/api/v1/teams/{VICTIM}/services",
+        "drains": f"/api/v1/teams/{VICTIM}/drains",
         "source": f"{svc}/source",
         "overrides": f"{svc}/overrides",
         "fixed": "/api/v1/ipam/fixed",

@@ -17,6 +17,7 @@ from dockyard.api.routes import (
     ERROR_RESPONSES,
     bandwidth,
     builds,
+    drains,
     env_defaults,
     environments,
     git_http,
@@ -60,7 +61,7 @@ def build_api(deps: ApiDeps) -> FastAPI:
     app.include_router(git_http.router)
     for module in (
         tokens, teams, services, environments, builds, images, promotions, bandwidth,
-        segments, ipam, git_remote, env_defaults, logs,
+        segments, ipam, git_remote, env_defaults, logs, drains,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     _document_links(app)

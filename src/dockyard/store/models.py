@@ -344,3 +344,32 @@ class ApprovalRow(Base):
     digest: Mapped[str] = mapped_column(String(71))
     approved_by: Mapped[str] = mapped_column(String(120))
     approved_at: Mapped[datetime]
+
+
+class DrainRow(Base):
+    """A team's log drain (domain/drain.py). The spec columns are desired state written by the
+    API; the `delivered` ... `state_at` columns are its delivery state, written only by the
+    drainer (logs/drainer.py), one row per drain, so the API reads both in one query."""
+
+    __tablename__ = "drains"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str] = mapped_column(String(1024))
+    filters: Mapped[dict[str, Any]]
+    """{"services": [...], "envs": [...]}: an empty list means all."""
+    headers: Mapped[dict[str, Any]]
+    """Name -> value; values may be secrets and are never shown back."""
+    ca_file: Mapped[str | None] = mapped_column(String(1024))
+    verify: Mapped[bool]
+    created_at: Mapped[datetime]
+    delivered: Mapped[int] = mapped_column(default=0)
+    lost: Mapped[int] = mapped_column(default=0)
+    pending: Mapped[int] = mapped_column(default=0)
+    oldest_undelivered: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    state_at: Mapped[datetime | None]
