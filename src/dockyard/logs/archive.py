@@ -42,9 +42,8 @@ import fsspec  # type: ignore[import-untyped]  # no stubs, no py.typed
 import zstandard
 from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
 
-from dockyard.domain.environment import Environment
 from dockyard.domain.errors import DiskFull, DockyardError, Unavailable
-from dockyard.logs.record import CONSOLE, Line, Source
+from dockyard.logs.record import CONSOLE, Line, Source, parse_env
 
 SUFFIX = ".ndjson.zst"
 TEMP_PREFIX = ".tmp-"
@@ -211,7 +210,7 @@ def decode_record(data: bytes) -> ArchivedLine:
 @functools.lru_cache(maxsize=4096)
 def _source(fields: tuple[str, str, str, str, str, str]) -> Source:
     team, service, env, instance, channel, host = fields
-    return Source(team, service, Environment.parse(env), instance, channel, host)
+    return Source(team, service, parse_env(env), instance, channel, host)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid
@@ -22,6 +22,23 @@ from dockyard.domain.errors import Invalid
 CONSOLE = "console"
 SUBJECT_ROOT = "dockyard.logs"
 FORMAT = 1  # the batch encoding's version, carried in every message
+BUILD_ENV: Literal["build"] = "build"
+"""The pseudo-environment of build logs (logs/build_lines.py): the log center's only
+environment that is not one a service is deployed to."""
+
+LogEnv = Environment | Literal["build"]
+"""The environment token of a log source: one of the four, or BUILD_ENV."""
+
+
+def parse_env(value: str) -> LogEnv:
+    """`value` as a log environment; Invalid (field "env") naming the choices otherwise."""
+    if value == BUILD_ENV:
+        return BUILD_ENV
+    try:
+        return Environment(value)
+    except ValueError:
+        names = ", ".join([*(e.value for e in Environment), BUILD_ENV])
+        raise Invalid(f"unknown environment {value!r}: use one of {names}", field="env") from None
 
 
 @dataclass(frozen=True)
@@ -30,7 +47,7 @@ class Source:
 
     team: str
     service: str
-    env: Environment
+    env: LogEnv
     instance: str
     channel: str = CONSOLE
     host: str = ""
@@ -109,7 +126,7 @@ class Batch:
             if body.get("v") != FORMAT:
                 raise Invalid(f"log batch format {body.get('v')!r} is not {FORMAT}")
             team, service, env, instance, channel, host = body["src"]
-            source = Source(team, service, Environment(env), instance, channel, host)
+            source = Source(team, service, parse_env(env), instance, channel, host)
             lines = tuple(
                 Line(int(seq), int(t), str(stream), str(text), int(cut))
                 for seq, t, stream, text, cut in body["lines"]
