@@ -17,9 +17,10 @@ import pytest
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid
 from dockyard.logs.index import ENGINES, Filters, LogIndex, Order, open_engine
-from dockyard.logs.index.partitions import NS_PER_DAY
+from dockyard.logs.index.partitions import NS_PER_DAY, Partitioned, days_of
 from dockyard.logs.query import parse
 from dockyard.logs.record import Batch, Line, Source
+from dockyard.logs.retention import Caps, Days, Reason, decide
 
 DAY0 = 1_780_000_000 // 86_400 * NS_PER_DAY  # a UTC midnight
 T0 = DAY0 + 3600 * 10**9
@@ -332,9 +333,9 @@ def test_partitions_are_utc_days_and_retention_drops_whole_old_ones(index: LogIn
     index.commit()
     days = index.days()
     assert len(days) == 4 and list(days) == sorted(days)
-    assert index.drop_before(days[2]) == days[:2]
+    assert days_of(index.drop_before(days[2])) == days[:2]
     assert texts(index, order=Order.OLDEST) == ["day2", "day3"]
-    assert index.drop_before("9999-01-01") == days[2:3]  # never the newest
+    assert days_of(index.drop_before("9999-01-01")) == days[2:3]  # never the newest
     assert texts(index) == ["day3"]
 
 
@@ -357,9 +358,78 @@ def test_size_cap_drops_oldest_partitions_first(index: LogIndex) -> None:
     newest = index.days()[-1]
     assert index.cap(total) == ()
     dropped = index.cap(1)
-    assert newest not in dropped and len(dropped) == 2
+    assert newest not in days_of(dropped) and len(dropped) == 2
     assert index.days() == (newest,)
     assert index.size_bytes() < total
+
+
+def _spread(index: LogIndex, days: int) -> None:
+    """Lines of shop/test, shop/online and bank/test on each of `days` days."""
+    for day in range(days):
+        t = T0 + day * NS_PER_DAY
+        index.add(
+            [
+                batch(WEB1, day * 100 + 1, [f"web d{day} x{i}" for i in range(40)], t=t),
+                batch(DB1, day * 100 + 1, [f"db d{day} x{i}" for i in range(40)], t=t),
+                batch(BANK, day * 100 + 1, [f"bank d{day} x{i}" for i in range(40)], t=t),
+            ]
+        )
+    index.commit()
+
+
+def _parts(index: LogIndex) -> Partitioned:
+    assert isinstance(index, Partitioned)
+    return index
+
+
+def test_partitions_are_one_per_day_environment_and_team(index: LogIndex) -> None:
+    _spread(index, 2)
+    parts = _parts(index).partitions()
+    assert [(p.env, p.team) for p in parts] == [
+        ("online", "shop"), ("test", "bank"), ("test", "shop"),
+    ] * 2  # fmt: skip
+    assert all(p.bytes > 0 for p in parts)
+    assert [p.day for p in parts] == sorted(p.day for p in parts)
+    assert len(index.days()) == 2
+
+
+def test_an_environments_retention_drops_only_its_partitions(index: LogIndex) -> None:
+    _spread(index, 3)
+    now = T0 + 2 * NS_PER_DAY
+    drops = decide(_parts(index).partitions(), now_ns=now, days=Days(3, {"online": 1}), caps=Caps())
+    assert {(d.part.env, d.reason) for d in drops} == {("online", Reason.EXPIRED)}
+    dropped = _parts(index).drop([d.part.name for d in drops])
+    assert len(dropped) == 2
+    assert texts(index, Filters(env="online"), order=Order.OLDEST)[0] == "db d2 x0"
+    assert len(texts(index, Filters(env="test"))) == 3 * 2 * 40
+    assert index.held(DB1.key) == 240  # the newest day's lines still count as held
+
+
+def test_a_team_over_its_cap_loses_its_oldest_partitions_and_others_keep_theirs(
+    index: LogIndex,
+) -> None:
+    _spread(index, 3)
+    index.close()  # settle files (a WAL checkpoint) before measuring
+    parts = _parts(index).partitions()
+    shop = sum(p.bytes for p in parts if p.team == "shop")
+    caps = Caps(teams={"shop": shop - 1})
+    drops = decide(parts, now_ns=T0 + 2 * NS_PER_DAY, days=Days(30), caps=caps)
+    assert drops and {(d.part.team, d.reason) for d in drops} == {("shop", Reason.TEAM_CAP)}
+    assert [(d.part.day, d.part.env) for d in drops] == [(index.days()[0], "online")]
+    _parts(index).drop([d.part.name for d in drops])
+    assert len(texts(index, Filters(team="bank"))) == 3 * 40
+    assert len(texts(index, Filters(team="shop"))) == 5 * 40
+    index.close()
+    assert sum(p.bytes for p in _parts(index).partitions() if p.team == "shop") < shop
+    index.add([batch(WEB1, 301, ["after the drop"], t=T0 + 2 * NS_PER_DAY + SEC)])
+    index.commit()
+    assert texts(index, q="after") == ["after the drop"]
+
+
+def test_a_search_of_one_environment_merges_its_teams_in_time_order(index: LogIndex) -> None:
+    _spread(index, 1)
+    hits = index.search(Filters(env="test"), parse(""), order=Order.OLDEST, limit=1000).hits
+    assert len(hits) == 80 and [h.key for h in hits] == sorted(h.key for h in hits)
 
 
 def test_cursor_and_limit_are_checked(filled: LogIndex) -> None:

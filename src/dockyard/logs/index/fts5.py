@@ -38,6 +38,7 @@ from dockyard.logs.index.marks import Marks
 from dockyard.logs.level import level_of
 from dockyard.logs.query import Query
 from dockyard.logs.record import Batch, Line, Source
+from dockyard.logs.retention import Part
 
 SUFFIX = ".db"
 T = TypeVar("T")
@@ -67,8 +68,8 @@ class Fts5Index:
                 if not fresh:
                     continue
                 pattern = (patterns or {}).get((batch.source.team, batch.source.service))
-                for day, part in _by_day(fresh).items():
-                    self._insert(day, batch.source, part, pattern)
+                for name, part in _by_partition(batch.source, fresh).items():
+                    self._insert(name, batch.source, part, pattern)
                 self._marks.stage(batch.source.key, fresh[-1].seq)
                 lines += len(fresh)
                 newest = max(newest, *(line.time_ns for line in fresh))
@@ -167,7 +168,7 @@ class Fts5Index:
         check_limit(limit)
         after = decode_cursor(cursor, order) if cursor else None
         with self._lock:
-            days = partitions.visit(self.days(), filters, after, order)
+            days = partitions.visit(self._held(), filters, after, order)
 
             def fetch(day: str, key: Key | None, n: int) -> list[Hit]:
                 def run() -> list[Hit]:
@@ -186,7 +187,7 @@ class Fts5Index:
     def count(self, filters: Filters, query: Query) -> int:
         with self._lock:
             total = 0
-            for day in partitions.visit(self.days(), filters, None, Order.OLDEST):
+            for day in partitions.visit(self._held(), filters, None, Order.OLDEST):
 
                 def run(day: str = day) -> int:
                     plan = select(self._reader(day), filters, query, count=True)
@@ -201,7 +202,7 @@ class Fts5Index:
         check_context(n)
         with self._lock:
             hits: list[Hit] = []
-            for day in self.days():
+            for day in self._held():
 
                 def run(day: str = day) -> list[Hit]:
                     rows = self._reader(day).execute(
@@ -223,19 +224,33 @@ class Fts5Index:
     # -- partitions ----------------------------------------------------------------------
 
     def days(self) -> tuple[str, ...]:
+        return partitions.days_of(self._held())
+
+    def _held(self) -> tuple[str, ...]:
+        """The partitions on disk (names), oldest first; readers of removed ones closed."""
         with self._lock:
             held = partitions.on_disk(self.root)
             for gone in set(self._readers) - set(held):
                 self._readers.pop(gone).close()
             return held
 
+    def partitions(self) -> tuple[Part, ...]:
+        with self._lock:
+            return tuple(
+                partitions.part_of(n, partitions.bytes_of(self.root, n)) for n in self._held()
+            )
+
+    def drop(self, names: Sequence[str]) -> tuple[str, ...]:
+        with self._lock:
+            return self._drop([n for n in self._held() if n in set(names)])
+
     def drop_before(self, day: str) -> tuple[str, ...]:
         with self._lock:
-            return self._drop(partitions.expired(self.days(), day))
+            return self._drop(partitions.expired(self._held(), day))
 
     def cap(self, max_bytes: int) -> tuple[str, ...]:
         with self._lock:
-            sizes = [(d, partitions.bytes_of(self.root, d)) for d in self.days()]
+            sizes = [(n, partitions.bytes_of(self.root, n)) for n in self._held()]
             return self._drop(partitions.over_cap(sizes, max_bytes))
 
     def size_bytes(self) -> int:
@@ -269,10 +284,11 @@ _CONTEXT = (
 )
 
 
-def _by_day(lines: Sequence[Line]) -> dict[str, list[Line]]:
+def _by_partition(source: Source, lines: Sequence[Line]) -> dict[str, list[Line]]:
     out: dict[str, list[Line]] = {}
+    env = str(source.env)
     for line in lines:
-        out.setdefault(partitions.day_of(line.time_ns), []).append(line)
+        out.setdefault(partitions.name_of(line.time_ns, env, source.team), []).append(line)
     return out
 
 

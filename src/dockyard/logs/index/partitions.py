@@ -1,27 +1,43 @@
-"""Day partitions, shared by every engine: naming, which ones a search visits and in what
-order, which ones retention and the size cap remove, and their files on disk.
+"""Partitions, shared by every engine: naming, which ones a search visits and in what order,
+which ones retention and the size caps remove, and their files on disk.
 
-A partition is named by its UTC day, `YYYY-MM-DD`; an engine keeps each one under the index
-directory as entries whose names start with it (`2026-12-06.db`, `2026-12-06.db-wal`, or a
-directory `2026-12-06/`).
+A partition holds the lines of one UTC day, one environment and one team, and is named
+`YYYY-MM-DD.ENV.TEAM` (`2026-12-06.online.shop`); an engine keeps each one under the index
+directory as entries named for it (`2026-12-06.online.shop.db`, `...db-wal`, or a directory
+`2026-12-06.online.shop/`). A partition of an index made before environments and teams had
+their own is named by its day alone, and is treated as every environment's and team's.
+
+Why day x environment x team, and not one partition per day with deletes inside it: each
+environment keeps its lines for its own number of days, and each team is held to its own
+size cap, so what retention removes is always one environment's or one team's lines. As whole
+partitions those go by deleting files: the bytes are free at once and a team's share of the
+index is the size of its files. A delete by term inside a shared partition frees nothing until
+the engine rewrites the partition (a tantivy merge, a SQLite VACUUM: the whole day read and
+written again), and a team's share could only be estimated. Searches gain too: a team's or
+an environment's search opens only its own partitions. The cost is more, smaller partitions
+(days x environments x teams that logged that day), which the admin's search across every
+team visits one by one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import re
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from dockyard.logs.index.base import Filters, Hit, Key, Order, Page, encode_cursor
+from dockyard.logs.retention import Part
 
 NS_PER_DAY = 86_400 * 1_000_000_000
-_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})")
+_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.([a-z]+)\.([a-z0-9-]+))?(?=$|\.)")
 
 Fetch = Callable[[str, Key | None, int], list[Hit]]
-"""(day, after key, n) -> up to n hits of that partition, in the search's order, after the key."""
+"""(partition, after key, n) -> up to n hits of that partition, in order, after the key."""
 
 
 def day_of(time_ns: int) -> str:
@@ -37,8 +53,27 @@ def day_start_ns(day: str) -> int:
     return (dt.date.fromisoformat(day) - dt.date(1970, 1, 1)).days * NS_PER_DAY
 
 
-def visit(days: Sequence[str], filters: Filters, after: Key | None, order: Order) -> list[str]:
-    """The partitions that may hold hits for `filters` past `after`, in the order to read."""
+def name_of(time_ns: int, env: str, team: str) -> str:
+    """The partition that takes a line of `team` in `env` written at `time_ns`."""
+    return f"{day_of(time_ns)}.{env}.{team}"
+
+
+def part_of(name: str, size: int = 0) -> Part:
+    """The partition `name` as retention sees it (env and team "" for a day-only name)."""
+    match = _NAME.match(name)
+    if match is None:
+        raise ValueError(f"{name!r} is not a partition name")
+    return Part(name, match[1], match[2] or "", match[3] or "", size)
+
+
+def days_of(names: Sequence[str]) -> tuple[str, ...]:
+    """The distinct days of the partitions `names`, oldest first."""
+    return tuple(sorted({part_of(n).day for n in names}))
+
+
+def visit(names: Sequence[str], filters: Filters, after: Key | None, order: Order) -> list[str]:
+    """The partitions that may hold hits for `filters` past `after`, in the order to read:
+    those of the filters' environment and team (day-only ones always), in the time range."""
     low = filters.since_ns
     high = filters.until_ns
     if after is not None:
@@ -46,43 +81,53 @@ def visit(days: Sequence[str], filters: Filters, after: Key | None, order: Order
             high = after[0] + 1 if high is None else min(high, after[0] + 1)
         else:
             low = after[0] if low is None else max(low, after[0])
-    chosen = [
-        d
-        for d in sorted(days)
-        if (low is None or day_start_ns(d) + NS_PER_DAY > low)
-        and (high is None or day_start_ns(d) < high)
-    ]
+    chosen = []
+    for name in sorted(names):
+        part = part_of(name)
+        start = day_start_ns(part.day)
+        if (
+            (low is None or start + NS_PER_DAY > low)
+            and (high is None or start < high)
+            and (not filters.env or part.env in ("", filters.env))
+            and (not filters.team or part.team in ("", filters.team))
+        ):
+            chosen.append(name)
     return chosen[::-1] if order is Order.NEWEST else chosen
 
 
 def gather(
-    days: Sequence[str], fetch: Fetch, *, after: Key | None, order: Order, limit: int
+    names: Sequence[str], fetch: Fetch, *, after: Key | None, order: Order, limit: int
 ) -> Page:
-    """A page of up to `limit` hits read partition by partition through `fetch`."""
+    """A page of up to `limit` hits read through `fetch` day by day, in the order of `names`
+    (as `visit` gives them); the partitions of one day overlap in time, so theirs are merged."""
     hits: list[Hit] = []
-    for day in days:
-        hits.extend(fetch(day, after, limit - len(hits)))
+    for _, group in itertools.groupby(names, key=lambda n: part_of(n).day):
+        wanted = limit - len(hits)
+        day_hits = [hit for name in group for hit in fetch(name, after, wanted)]
+        day_hits.sort(key=lambda h: h.key, reverse=order is Order.NEWEST)
+        hits.extend(day_hits[:wanted])
         if len(hits) >= limit:
             break
     cursor = encode_cursor(hits[-1], order) if len(hits) == limit else None
     return Page(tuple(hits), cursor)
 
 
-def expired(days: Sequence[str], before: str) -> list[str]:
-    """Partitions older than the day `before`, never the newest one."""
-    ordered = sorted(days)
-    return [d for d in ordered[:-1] if d < before]
+def expired(names: Sequence[str], before: str) -> list[str]:
+    """Partitions of days older than `before`, never those of the newest day."""
+    newest = max((part_of(n).day for n in names), default="")
+    return [n for n in sorted(names) if part_of(n).day < before and part_of(n).day != newest]
 
 
 def over_cap(sizes: Sequence[tuple[str, int]], max_bytes: int) -> list[str]:
-    """The oldest partitions to remove so the rest fit in `max_bytes` (never the newest)."""
-    ordered = sorted(sizes)
-    total = sum(size for _, size in ordered)
+    """The oldest partitions to remove so the rest fit in `max_bytes` (never those of the
+    newest day)."""
+    newest = max((part_of(n).day for n, _ in sizes), default="")
+    total = sum(size for _, size in sizes)
     out: list[str] = []
-    for day, size in ordered[:-1]:
-        if total <= max_bytes:
+    for name, size in sorted(sizes):
+        if total <= max_bytes or part_of(name).day == newest:
             break
-        out.append(day)
+        out.append(name)
         total -= size
     return out
 
@@ -93,24 +138,44 @@ def oldest_kept(now_ns: int, keep_days: int) -> str:
 
 
 def on_disk(root: Path) -> tuple[str, ...]:
-    """The days that have entries under `root`, oldest first."""
+    """The partitions that have entries under `root`, oldest first."""
     if not root.is_dir():
         return ()
-    found = {m.group(1) for p in root.iterdir() if (m := _DAY.match(p.name))}
+    found = {m.group(0) for p in root.iterdir() if (m := _NAME.match(p.name))}
     return tuple(sorted(found))
 
 
-def bytes_of(root: Path, day: str) -> int:
+def _entries(root: Path, name: str) -> list[Path]:
+    """The files and directories of partition `name` (exactly: `shop` is not `shop-eu`)."""
+    if not root.is_dir():
+        return []
+    return [p for p in root.iterdir() if (m := _NAME.match(p.name)) and m.group(0) == name]
+
+
+def bytes_of(root: Path, name: str) -> int:
     total = 0
-    for entry in root.glob(f"{day}*"):
+    for entry in _entries(root, name):
         paths = entry.rglob("*") if entry.is_dir() else [entry]
         total += sum(p.stat().st_size for p in paths if p.is_file())
     return total
 
 
-def remove(root: Path, day: str) -> None:
-    for entry in root.glob(f"{day}*"):
+def remove(root: Path, name: str) -> None:
+    for entry in _entries(root, name):
         if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+
+
+@runtime_checkable
+class Partitioned(Protocol):
+    """What retention needs of an index (both engines have it): its partitions with their
+    sizes, and a way to remove some."""
+
+    def partitions(self) -> tuple[Part, ...]:
+        """Every partition held, oldest first, with its bytes on disk."""
+
+    def drop(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Remove the partitions `names` whole (call with nothing staged: lines staged for
+        them would go too); return those that were held."""

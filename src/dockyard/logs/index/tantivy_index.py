@@ -37,6 +37,7 @@ from dockyard.logs.index.tantivy_query import SCHEMA, Where
 from dockyard.logs.level import level_of
 from dockyard.logs.query import Query
 from dockyard.logs.record import Batch, Line, Source
+from dockyard.logs.retention import Part
 
 WRITER_HEAP = 128_000_000
 TIES = 100_000
@@ -66,8 +67,9 @@ class TantivyIndex:
                 if not fresh:
                     continue
                 pattern = (patterns or {}).get((batch.source.team, batch.source.service))
+                env, team = str(batch.source.env), batch.source.team
                 for line in fresh:
-                    day = partitions.day_of(line.time_ns)
+                    day = partitions.name_of(line.time_ns, env, team)
                     self._writer(day).add_document(_document(batch.source, line, pattern))
                     self._staged_days.setdefault(day, {})[batch.source.key] = line.seq
                 self._marks.stage(batch.source.key, fresh[-1].seq)
@@ -135,7 +137,7 @@ class TantivyIndex:
         check_limit(limit)
         after = decode_cursor(cursor, order) if cursor else None
         with self._lock:
-            days = partitions.visit(self.days(), filters, after, order)
+            days = partitions.visit(self._held(), filters, after, order)
             where = Where(filters, query)
 
             def fetch(day: str, key: Key | None, n: int) -> list[Hit]:
@@ -146,14 +148,14 @@ class TantivyIndex:
     def count(self, filters: Filters, query: Query) -> int:
         with self._lock:
             where = Where(filters, query)
-            days = partitions.visit(self.days(), filters, None, Order.OLDEST)
+            days = partitions.visit(self._held(), filters, None, Order.OLDEST)
             return sum(_count(self._searcher(d), where.lines()) for d in days)
 
     def context(self, *, instance: str, channel: str, seq: int, n: int) -> tuple[Hit, ...]:
         check_context(n)
         with self._lock:
             hits: list[Hit] = []
-            for day in self.days():
+            for day in self._held():
                 searcher = self._searcher(day)
                 found = searcher.search(
                     Where.around(instance, channel, seq - n, seq + n), 2 * n + 1, count=False
@@ -178,11 +180,25 @@ class TantivyIndex:
     # -- partitions ----------------------------------------------------------------------
 
     def days(self) -> tuple[str, ...]:
+        return partitions.days_of(self._held())
+
+    def _held(self) -> tuple[str, ...]:
+        """The partitions with a first commit (names), oldest first; removed ones forgotten."""
         with self._lock:
             held = self._ready()
             for gone in set(self._indexes) - set(held):
                 self._forget(gone)
             return held
+
+    def partitions(self) -> tuple[Part, ...]:
+        with self._lock:
+            return tuple(
+                partitions.part_of(n, partitions.bytes_of(self.root, n)) for n in self._held()
+            )
+
+    def drop(self, names: Sequence[str]) -> tuple[str, ...]:
+        with self._lock:
+            return self._drop([n for n in self._held() if n in set(names)])
 
     def _ready(self) -> tuple[str, ...]:
         """Partitions with a first commit: a reader never opens (and so never creates) an
@@ -192,11 +208,11 @@ class TantivyIndex:
 
     def drop_before(self, day: str) -> tuple[str, ...]:
         with self._lock:
-            return self._drop(partitions.expired(self.days(), day))
+            return self._drop(partitions.expired(self._held(), day))
 
     def cap(self, max_bytes: int) -> tuple[str, ...]:
         with self._lock:
-            sizes = [(d, partitions.bytes_of(self.root, d)) for d in self.days()]
+            sizes = [(n, partitions.bytes_of(self.root, n)) for n in self._held()]
             return self._drop(partitions.over_cap(sizes, max_bytes))
 
     def size_bytes(self) -> int:
