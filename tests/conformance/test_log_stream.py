@@ -212,6 +212,49 @@ async def test_a_nak_delivers_again_and_a_term_never(backend: Backend) -> None:
     assert await backend.stream.fetch("indexer", max_batches=10, timeout_s=0.3) == []
 
 
+async def test_a_filtered_consumer_gets_only_its_subjects_and_tells_its_backlog(
+    backend: Backend,
+) -> None:
+    stream, web_only = backend.stream, "dockyard.logs.shop.web.>"
+    for n in (1, 2):
+        await stream.publish(batch(WEB, n))
+        await stream.publish(batch(API, n))
+    got = await fetch_all(stream, "drain_1", timeout_s=2.0)
+    assert await stream.backlog("drain_1") == 4  # made without a filter: it takes everything
+    await ack_all(got)
+    first = await stream.fetch("drain_2", max_batches=1, timeout_s=2, subject=web_only)
+    assert [d.batch.source for d in first] == [WEB]
+    assert await stream.backlog("drain_2") == 2  # one delivered, one still to come
+    await ack_all(first)
+    rest = await fetch_all(stream, "drain_2")
+    assert [(d.batch.source, d.batch.first_seq) for d in rest] == [(WEB, 2)]
+    await ack_all(rest)
+    assert await stream.backlog("drain_2") == 0
+    assert await stream.backlog("never_made") == 0
+
+
+async def test_a_consumer_may_start_at_a_time_and_a_removed_one_starts_afresh(
+    backend: Backend,
+) -> None:
+    stream, now_ns = backend.stream, time.time_ns()
+    await stream.publish(Batch(WEB, (Line(1, now_ns - 10**12, "stdout", "old"),)))
+    await asyncio.sleep(0.05)  # JetStream compares the time it stored each batch
+    start_ns = time.time_ns()
+    await asyncio.sleep(0.05)
+    await stream.publish(Batch(WEB, (Line(2, time.time_ns(), "stdout", "new"),)))
+    got = await _fetch_from(stream, "drain_3", start_ns)
+    assert seqs(got) == [2]
+    await ack_all(got)
+    await stream.remove("drain_3")
+    await stream.remove("drain_3")  # absent: still fine
+    again = await stream.fetch("drain_3", max_batches=10, timeout_s=2)
+    assert seqs(again) == [1, 2]
+
+
+async def _fetch_from(stream: LogStream, consumer: str, start_ns: int) -> list[Delivery]:
+    return list(await stream.fetch(consumer, max_batches=10, timeout_s=2, start_ns=start_ns))
+
+
 async def test_follow_gets_only_new_batches_that_match_its_filter(backend: Backend) -> None:
     stream = backend.stream
     await stream.publish(batch(WEB, 1))  # before the tail: never shown to it

@@ -123,14 +123,16 @@ class JetStreamLogStream:
             log.debug("duplicate batch dropped msg_id=%s", batch.msg_id)
 
     async def fetch(
-        self, consumer: str, *, max_batches: int, timeout_s: float
+        self,
+        consumer: str,
+        *,
+        max_batches: int,
+        timeout_s: float,
+        subject: str | None = None,
+        start_ns: int | None = None,
     ) -> list[JetStreamDelivery]:
-        if not CONSUMER_NAME.match(consumer):
-            raise Invalid(
-                f"consumer name {consumer!r}: use 1-64 letters, digits, '-' or '_'",
-                field="consumer",
-            )
-        pull = await self._pull(consumer)
+        _check_consumer(consumer)
+        pull = await self._pull(consumer, subject=subject or SUBJECTS, start_ns=start_ns)
         try:
             messages = await pull.fetch(max_batches, timeout=timeout_s)
         except TimeoutError:  # nothing arrived in time, or the server went away
@@ -143,6 +145,30 @@ class JetStreamLogStream:
             self._stream_ready = False
             raise self._unavailable("deliver batches", exc) from exc
         return [JetStreamDelivery(msg, self) for msg in messages]
+
+    async def backlog(self, consumer: str) -> int:
+        _check_consumer(consumer)
+        js = await self._ready()
+        try:
+            info = await js.consumer_info(self.name, consumer)
+        except nats.js.errors.NotFoundError:
+            return 0
+        except NATS_ERRORS as exc:
+            raise self._unavailable(f"tell the backlog of {consumer}", exc) from exc
+        return (info.num_pending or 0) + (info.num_ack_pending or 0)
+
+    async def remove(self, consumer: str) -> None:
+        _check_consumer(consumer)
+        js = await self._ready()
+        pull = self._pulls.pop(consumer, None)
+        if pull is not None:
+            await _quietly(pull.unsubscribe())
+        try:
+            await js.delete_consumer(self.name, consumer)
+        except nats.js.errors.NotFoundError:
+            return
+        except NATS_ERRORS as exc:
+            raise self._unavailable(f"remove the consumer {consumer}", exc) from exc
 
     async def follow(self, subject: str, *, since_ns: int | None = None) -> AsyncIterator[Batch]:
         js = await self._ready()
@@ -250,18 +276,22 @@ class JetStreamLogStream:
             raise self._unavailable("set up the stream", exc) from exc
         self._stream_ready = True
 
-    async def _pull(self, consumer: str) -> JetStreamContext.PullSubscription:
+    async def _pull(
+        self, consumer: str, *, subject: str, start_ns: int | None
+    ) -> JetStreamContext.PullSubscription:
         """The pull subscription of durable `consumer`, made or updated on first use."""
         js = await self._ready()
         if consumer in self._pulls:
             return self._pulls[consumer]
+        start = None if start_ns is None else datetime.fromtimestamp(start_ns / 1e9, UTC)
         config = ConsumerConfig(
             durable_name=consumer,
-            deliver_policy=DeliverPolicy.ALL,
+            deliver_policy=DeliverPolicy.ALL if start is None else DeliverPolicy.BY_START_TIME,
+            opt_start_time=start,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self._ack_wait_s,
             max_ack_pending=self._max_ack_pending,
-            filter_subject=SUBJECTS,
+            filter_subject=subject,
         )
         try:
             await js.add_consumer(self.name, config)
@@ -336,6 +366,13 @@ class JetStreamDelivery:
             return
         except NATS_ERRORS as exc:
             raise self._stream._unavailable(action, exc) from exc
+
+
+def _check_consumer(consumer: str) -> None:
+    if not CONSUMER_NAME.match(consumer):
+        raise Invalid(
+            f"consumer name {consumer!r}: use 1-64 letters, digits, '-' or '_'", field="consumer"
+        )
 
 
 async def _quietly(closing: Awaitable[object]) -> None:

@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from dockyard.domain.errors import Unavailable
-from dockyard.logs.record import Batch
+from dockyard.logs.record import SUBJECT_ROOT, Batch
 
 
 @dataclass
 class _Consumer:
+    subject: str = ">"
+    start_ns: int | None = None
     next_index: int = 0
     pending: dict[int, Batch] = field(default_factory=dict)  # delivered, not yet acknowledged
     redeliver: list[int] = field(default_factory=list)
@@ -61,10 +63,20 @@ class MemoryLogStream:
         self._arrived = asyncio.Event()
 
     async def fetch(
-        self, consumer: str, *, max_batches: int, timeout_s: float
+        self,
+        consumer: str,
+        *,
+        max_batches: int,
+        timeout_s: float,
+        subject: str | None = None,
+        start_ns: int | None = None,
     ) -> list[MemoryDelivery]:
         self._check()
-        state = self._consumers.setdefault(consumer, _Consumer())
+        state = self._consumers.get(consumer)
+        if state is None:
+            state = _Consumer(subject or f"{SUBJECT_ROOT}.>", start_ns)
+            self._consumers[consumer] = state
+        self._skip_unwanted(state)
         if not state.redeliver and state.next_index >= len(self.batches):
             try:
                 await asyncio.wait_for(self._arrived.wait(), timeout_s)
@@ -74,12 +86,39 @@ class MemoryLogStream:
         while state.redeliver and len(out) < max_batches:
             index = state.redeliver.pop(0)
             out.append(MemoryDelivery(self.batches[index], index, state))
-        while state.next_index < len(self.batches) and len(out) < max_batches:
+        while len(out) < max_batches:
+            self._skip_unwanted(state)
+            if state.next_index >= len(self.batches):
+                break
             index = state.next_index
             state.next_index += 1
             state.pending[index] = self.batches[index]
             out.append(MemoryDelivery(self.batches[index], index, state))
         return out
+
+    async def backlog(self, consumer: str) -> int:
+        self._check()
+        state = self._consumers.get(consumer)
+        if state is None:
+            return 0
+        later = self.batches[state.next_index :]
+        return len(state.pending) + sum(1 for b in later if self._wanted(state, b))
+
+    async def remove(self, consumer: str) -> None:
+        self._check()
+        self._consumers.pop(consumer, None)
+
+    def _skip_unwanted(self, state: _Consumer) -> None:
+        while state.next_index < len(self.batches) and not self._wanted(
+            state, self.batches[state.next_index]
+        ):
+            state.next_index += 1
+
+    @staticmethod
+    def _wanted(state: _Consumer, batch: Batch) -> bool:
+        # The fake stores no publish times: a batch's last line stands in for when it came.
+        late_enough = state.start_ns is None or batch.lines[-1].time_ns >= state.start_ns
+        return late_enough and _matches(state.subject, batch.source.subject)
 
     def lapse(self, consumer: str) -> None:
         """Act as if the ack wait ran out: every unacknowledged batch is due again."""

@@ -41,16 +41,33 @@ class LogStream(Protocol):
         """
 
     async def fetch(
-        self, consumer: str, *, max_batches: int, timeout_s: float
+        self,
+        consumer: str,
+        *,
+        max_batches: int,
+        timeout_s: float,
+        subject: str | None = None,
+        start_ns: int | None = None,
     ) -> Sequence[Delivery]:
         """Up to `max_batches` batches for the durable consumer `consumer`, in stream order.
 
-        The consumer is made on first use and starts at the oldest batch the stream holds; it
+        The consumer is made on first use and starts at the oldest batch the stream holds (or,
+        with `start_ns`, the oldest stored at or after that time, ns since the epoch); with
+        `subject` (NATS wildcards) it is handed only the batches whose subject matches. A
+        consumer keeps its `subject` and `start_ns` for life: pass the same ones each time. It
         keeps its place across restarts of the caller and of the stream. Waits at most
         `timeout_s` for a first batch and returns [] if none came. A batch not acknowledged
         within the stream's ack wait is delivered again. Raises Unavailable when the stream
         cannot be reached.
         """
+
+    async def backlog(self, consumer: str) -> int:
+        """Batches of the durable `consumer` not yet acknowledged (delivered or not); 0 for a
+        consumer not made yet. Raises Unavailable when the stream cannot be reached."""
+
+    async def remove(self, consumer: str) -> None:
+        """Delete the durable `consumer` and its place; removing one that is absent succeeds.
+        Raises Unavailable when the stream cannot be reached."""
 
     def follow(self, subject: str, *, since_ns: int | None = None) -> AsyncIterator[Batch]:
         """Batches whose subject matches `subject` (NATS wildcards `*` and `>`), for live
