@@ -12,14 +12,15 @@ and writes the same shape on `dockyard login`).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from dockyard.controller.config import ControllerSettings
@@ -36,6 +37,7 @@ from dockyard.images.config import (
     SwiftStorage,
     swift_auth_version,
 )
+from dockyard.logs.retention import Caps, Days, parse_caps, parse_days, parse_size
 
 T = TypeVar("T")
 
@@ -207,6 +209,31 @@ class BandwidthSettings:
 
 
 @dataclass(frozen=True)
+class ArchiveS3:
+    """An S3 (or S3-compatible: Ceph, MinIO) store for the log archive."""
+
+    endpoint: str | None = None
+    """http(s)://HOST:PORT of a store that is not AWS (DOCKYARD_LOG_ARCHIVE_S3_ENDPOINT)."""
+    key: str | None = None
+    """Access key (DOCKYARD_LOG_ARCHIVE_S3_KEY), set together with the secret."""
+    secret: str | None = None
+    """Secret key (DOCKYARD_LOG_ARCHIVE_S3_SECRET)."""
+    region: str | None = None
+    """Region name (DOCKYARD_LOG_ARCHIVE_S3_REGION)."""
+
+    def storage_options(self) -> dict[str, Any]:
+        """fsspec/s3fs storage options: only what is set."""
+        options: dict[str, Any] = {}
+        if self.endpoint:
+            options["endpoint_url"] = self.endpoint
+        if self.key and self.secret:
+            options["key"], options["secret"] = self.key, self.secret
+        if self.region:
+            options["client_kwargs"] = {"region_name": self.region}
+        return options
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """The log center (logs/): where the agent ships lines, how it reads them, and where the
     indexer and the archiver keep them."""
@@ -238,6 +265,37 @@ class LogSettings:
     """Days a line stays searchable; whole day partitions are dropped (DOCKYARD_LOG_INDEX_DAYS)."""
     archive_days: int
     """Days the archive keeps an hour file (DOCKYARD_LOG_ARCHIVE_DAYS)."""
+    rate_default: int = 10_000
+    """The flood budget of a service that sets none: lines per second of all its instances on
+    one host, with bursts of five seconds' worth; 0: unlimited (DOCKYARD_LOG_RATE_DEFAULT).
+    One agent ships ~100k lines/s: at 10,000 no single flooding service takes more than a
+    tenth of it, while a busy service (a line per request) stays far below."""
+    sweep_grace_s: float = 3600.0
+    """How long after an instance's container is gone the agent keeps its declared-file
+    directory, shipped mark and checkpoints (DOCKYARD_LOG_SWEEP_GRACE_S)."""
+    index_retention: Days = field(default_factory=lambda: Days(7))
+    """Days lines stay searchable, per environment: `7,online=30,stable=14`, or one number for
+    all (DOCKYARD_LOG_INDEX_DAYS); `index_days` is its default."""
+    archive_retention: Days = field(default_factory=lambda: Days(90))
+    """Days the archive keeps an hour file, per environment, written the same way
+    (DOCKYARD_LOG_ARCHIVE_DAYS); `archive_days` is its default."""
+    index_caps: Caps = field(default_factory=Caps)
+    """Bytes the index may take on this host (DOCKYARD_LOG_INDEX_CAP_BYTES, e.g. `200G`) and
+    per team (DOCKYARD_LOG_TEAM_CAP_BYTES: `20G`, `20G,shop=50G` or `shop=50G`); past a cap
+    the oldest partitions go, never today's. Unset: no cap."""
+    retention_every_s: float = 600.0
+    """How often the indexer and the archiver apply retention (and once at start)
+    (DOCKYARD_LOG_RETENTION_EVERY_S)."""
+    archive_s3: ArchiveS3 = field(default_factory=ArchiveS3)
+    """How the archiver reaches an s3:// archive (DOCKYARD_LOG_ARCHIVE_S3_*); unset parts
+    fall back to the host's AWS settings."""
+
+    @property
+    def archive_storage_options(self) -> dict[str, Any]:
+        """What fsspec needs to open `archive_url` (empty unless it is s3://)."""
+        if not self.archive_url.startswith(("s3://", "s3a://")):
+            return {}
+        return self.archive_s3.storage_options()
 
     @property
     def managed(self) -> bool:
@@ -249,6 +307,20 @@ class LogSettings:
             return False
         host = urlsplit(self.nats_urls[0]).hostname or ""
         return host == "localhost" or _is_loopback(host)
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Where each process serves its metrics as Prometheus text (GET /metrics), HOST:PORT; an
+    empty value serves none. The ports follow Prometheus's exporter range, clear of `dockyard
+    up`'s others (server 8420, NATS 4222, etcd 2379, registry 5000)."""
+
+    agent_addr: str = "127.0.0.1:9465"
+    """The agent's (DOCKYARD_AGENT_METRICS_ADDR)."""
+    indexer_addr: str = "127.0.0.1:9466"
+    """The log indexer's (DOCKYARD_INDEXER_METRICS_ADDR)."""
+    archiver_addr: str = "127.0.0.1:9467"
+    """The log archiver's (DOCKYARD_ARCHIVER_METRICS_ADDR)."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +342,8 @@ class Settings:
     DOCKYARD_LOG_*)."""
     log_level: str
     """One of debug, info, warning, error, critical (DOCKYARD_LOG_LEVEL)."""
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    """Where the agent, the indexer and the archiver serve metrics (DOCKYARD_*_METRICS_ADDR)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, uid: int | None = None) -> Settings:
@@ -347,6 +421,7 @@ class Settings:
             images=_image_settings(env, environ, state_dir),
             logs=_log_settings(env, environ, state_dir),
             log_level=env.get("DOCKYARD_LOG_LEVEL", _log_level, "info"),
+            metrics=_metrics_settings(env),
         )
 
 
@@ -603,6 +678,12 @@ def _image_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -
 
 def _log_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -> LogSettings:
     logs = state_dir / "logcenter"
+    index_retention = env.get(
+        "DOCKYARD_LOG_INDEX_DAYS", functools.partial(parse_days, most=3650), Days(7)
+    )
+    archive_retention = env.get(
+        "DOCKYARD_LOG_ARCHIVE_DAYS", functools.partial(parse_days, most=36500), Days(90)
+    )
     return LogSettings(
         nats_urls=env.get("DOCKYARD_NATS_URLS", _nats_urls, (DEFAULT_NATS,)),
         nats_urls_are_default="DOCKYARD_NATS_URLS" not in environ,
@@ -615,9 +696,63 @@ def _log_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -> 
         index_dir=env.get("DOCKYARD_LOG_INDEX_DIR", _path, logs / "index"),
         index_engine=env.get("DOCKYARD_LOG_INDEX_ENGINE", _choice(LOG_INDEX_ENGINES), "tantivy"),
         archive_url=env.get("DOCKYARD_LOG_ARCHIVE_URL", _nonempty, str(logs / "archive")),
-        index_days=env.get("DOCKYARD_LOG_INDEX_DAYS", _int_in(1, 3650), 7),
-        archive_days=env.get("DOCKYARD_LOG_ARCHIVE_DAYS", _int_in(1, 36500), 90),
+        index_days=index_retention.default,
+        archive_days=archive_retention.default,
+        rate_default=env.get("DOCKYARD_LOG_RATE_DEFAULT", _int_in(0, 1_000_000), 10_000),
+        sweep_grace_s=env.get("DOCKYARD_LOG_SWEEP_GRACE_S", _seconds(1, 30 * 86400), 3600.0),
+        index_retention=index_retention,
+        archive_retention=archive_retention,
+        index_caps=_log_caps(env),
+        retention_every_s=env.get("DOCKYARD_LOG_RETENTION_EVERY_S", _seconds(1, 86400), 600.0),
+        archive_s3=_archive_s3(env),
     )
+
+
+def _log_caps(env: _Reader) -> Caps:
+    host = env.get("DOCKYARD_LOG_INDEX_CAP_BYTES", parse_size, None)
+    no_caps: tuple[int | None, dict[str, int]] = (None, {})
+    team, teams = env.get("DOCKYARD_LOG_TEAM_CAP_BYTES", parse_caps, no_caps)
+    return Caps(host=host, team=team, teams=teams)
+
+
+def _archive_s3(env: _Reader) -> ArchiveS3:
+    key = env.get("DOCKYARD_LOG_ARCHIVE_S3_KEY", _nonempty, None)
+    secret = env.get("DOCKYARD_LOG_ARCHIVE_S3_SECRET", _nonempty, None)
+    if (key is None) != (secret is None):  # one alone would be dropped silently
+        name = "DOCKYARD_LOG_ARCHIVE_S3_" + ("SECRET" if secret is None else "KEY")
+        raise Invalid(
+            f"{name} is missing: set DOCKYARD_LOG_ARCHIVE_S3_KEY and _SECRET together, "
+            "or neither to use the host's AWS credentials",
+            field=name,
+        )
+    return ArchiveS3(
+        endpoint=env.get("DOCKYARD_LOG_ARCHIVE_S3_ENDPOINT", _http_url, None),
+        key=key,
+        secret=secret,
+        region=env.get("DOCKYARD_LOG_ARCHIVE_S3_REGION", _nonempty, None),
+    )
+
+
+def _metrics_settings(env: _Reader) -> MetricsSettings:
+    default = MetricsSettings()
+    return MetricsSettings(
+        agent_addr=env.get("DOCKYARD_AGENT_METRICS_ADDR", _listen_addr, default.agent_addr),
+        indexer_addr=env.get("DOCKYARD_INDEXER_METRICS_ADDR", _listen_addr, default.indexer_addr),
+        archiver_addr=env.get(
+            "DOCKYARD_ARCHIVER_METRICS_ADDR", _listen_addr, default.archiver_addr
+        ),
+    )
+
+
+def _listen_addr(raw: str) -> str:
+    """HOST:PORT (port 0: any free one), or empty for none."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{raw!r} is not HOST:PORT (e.g. 127.0.0.1:9465), nor empty for none")
+    return raw
 
 
 def _nats_urls(raw: str) -> tuple[str, ...]:
