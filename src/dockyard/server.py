@@ -34,6 +34,7 @@ from dockyard.images.follower import Follower
 from dockyard.images.pinning import ImagePinner
 from dockyard.images.registry import RegistryClient
 from dockyard.logs.archive import Archive
+from dockyard.logs.build_shipper import BuildLogShipper
 from dockyard.logs.center import LogCenter
 from dockyard.logs.checkpoint import CheckpointStore
 from dockyard.logs.index import open_engine
@@ -79,6 +80,9 @@ class Parts:
     logs: LogCenter | None = None
     """The log center's read side (the index the indexer process writes, the stream for live
     tails, the archive); None: log routes answer 503."""
+    build_logs: BuildLogShipper | None = None
+    """Puts every build's log on the log stream while this server leads; None: build logs
+    stay in the image center only."""
 
 
 def build_parts(settings: Settings) -> Parts:
@@ -148,6 +152,21 @@ def build_parts(settings: Settings) -> Parts:
         nudges=nudges,
         notify=notify,
         logs=_log_center(settings),
+        build_logs=_build_log_shipper(settings, db),
+    )
+
+
+def _build_log_shipper(settings: Settings, db: Database) -> BuildLogShipper:
+    """Build logs onto the stream, over a connection of their own (made on the first pass:
+    the server starts whether or not nats-server is up). Logs of builds older than the index
+    keeps are not sent (they would be dropped at once)."""
+    logs = settings.logs
+    return BuildLogShipper(
+        db,
+        JetStreamLogStream(logs.nats_urls, max_bytes=logs.stream_max_bytes),
+        CheckpointStore(logs.checkpoint_dir / "builds"),
+        keep_s=logs.index_days * 86_400.0,
+        max_line_bytes=logs.max_line_bytes,
     )
 
 
@@ -307,6 +326,8 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
                 await parts.ipam.close()
             if parts.logs is not None:
                 await parts.logs.close()
+            if parts.build_logs is not None:
+                await parts.build_logs.close()
             parts.db.close()
 
     return lifespan
@@ -345,7 +366,9 @@ async def _term(parts: Parts, *, previous: asyncio.Task[None] | None) -> None:
         await asyncio.gather(previous, return_exceptions=True)
     # Standbys' nudges are queued like this server's own changes while it leads.
     nudged = [parts.nudges.receive(parts.manager.notify)] if parts.nudges is not None else []
-    await asyncio.gather(parts.manager.run(), parts.follower.run(), *nudged)
+    # One server sends build logs (any server's builds: the logs are in the database).
+    shipping = [parts.build_logs.run()] if parts.build_logs is not None else []
+    await asyncio.gather(parts.manager.run(), parts.follower.run(), *nudged, *shipping)
 
 
 async def _keep_segments_published(parts: Parts) -> None:

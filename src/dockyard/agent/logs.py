@@ -39,6 +39,8 @@ from dockyard.domain.instance import (
     owner_from_labels,
 )
 from dockyard.domain.logfiles import DeclaredFiles, files_of_labels, multiline_of_labels
+from dockyard.domain.lograte import rate_of_labels
+from dockyard.logs.budget import UNLIMITED, Rate
 from dockyard.logs.multiline import MultilineRule
 from dockyard.logs.reader import Format
 from dockyard.logs.record import Source
@@ -73,6 +75,7 @@ class Sources:
     console: Followed | None
     files: tuple[DeclaredFiles, ...] = ()
     multiline: MultilineRule | None = None
+    rate: Rate = UNLIMITED
 
     def followed(self, *, already: set[str]) -> list[Followed]:
         """Every source present now (lists directories: run it in a thread); `already` are
@@ -82,14 +85,19 @@ class Sources:
         for declared in self.files:
             for found in found_files(declared, self.base, followed=channels):
                 path = Path(found.path)
-                out.append(Followed(found.source, path, Format.PLAIN, self.multiline))
+                out.append(
+                    Followed(found.source, path, Format.PLAIN, self.multiline, rate=self.rate)
+                )
         return out
 
 
-def sources_of(info: dict[str, Any], *, host: str) -> Sources | None:
+def sources_of(
+    info: dict[str, Any], *, host: str, default_rate: Rate = UNLIMITED
+) -> Sources | None:
     """What to ship of one inspected container; None if it is not Dockyard's. Malformed log
     labels (not written by Dockyard's runtime) are logged and ignored: its console is still
-    shipped, as lines that are not joined."""
+    shipped, as lines that are not joined, under `default_rate` (the flood budget of a service
+    that declares none)."""
     labels = (info.get("Config") or {}).get("Labels") or {}
     owner = owner_from_labels(labels)
     if owner is None:
@@ -101,6 +109,7 @@ def sources_of(info: dict[str, Any], *, host: str) -> Sources | None:
     except Invalid as exc:
         log.warning("logs: declared files ignored %s error=%s", keys(base), exc)
         files, multiline = (), None
+    rate = _rate_of(labels, base, default_rate)
     log_path = info.get("LogPath") or ""
     log_config = (info.get("HostConfig") or {}).get("LogConfig") or {}
     console = None
@@ -111,8 +120,18 @@ def sources_of(info: dict[str, Any], *, host: str) -> Sources | None:
             fmt=Format.JSON_FILE,
             multiline=multiline,
             rotate_bytes=size_bytes((log_config.get("Config") or {}).get("max-size", "")),
+            rate=rate,
         )
-    return Sources(base, console, files, multiline)
+    return Sources(base, console, files, multiline, rate)
+
+
+def _rate_of(labels: dict[str, str], base: Source, default: Rate) -> Rate:
+    try:
+        declared = rate_of_labels(labels)
+    except Invalid as exc:
+        log.warning("logs: flood budget label ignored %s error=%s", keys(base), exc)
+        return default
+    return default if declared is None else Rate(declared.lines_per_s, declared.burst)
 
 
 def followed_of(info: dict[str, Any], *, host: str) -> Followed | None:
@@ -134,6 +153,7 @@ class ConsoleLogs:
         owner: Owner | None = None,
         host: str = "",
         files_dir: Path | None = None,
+        default_rate: Rate = UNLIMITED,
         interval_s: float = 30.0,
         report_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
@@ -143,7 +163,8 @@ class ConsoleLogs:
         container of the engine is shipped. `owner` narrows them further (tests). The
         counters are logged every `report_s`. Declared log files are read only from
         directories under `files_dir` (where the runtime makes them), whatever a container's
-        labels say; None (tests) trusts the labels."""
+        labels say; None (tests) trusts the labels. `default_rate` is the flood budget of a
+        service that declares none (logs/throttle.py)."""
         self._engine = engine
         self.shipper = shipper
         self._platform_source = platform
@@ -151,6 +172,7 @@ class ConsoleLogs:
         self._owner = owner or Owner()
         self._host = host
         self._files_dir = files_dir
+        self._default_rate = default_rate
         self._interval_s = interval_s
         self._monotonic = monotonic
         self._known: dict[str, Sources] = {}  # container id -> what is shipped of it
@@ -271,7 +293,7 @@ class ConsoleLogs:
             return None
         if not self._selected((info.get("Config") or {}).get("Labels") or {}):
             return None
-        found = sources_of(info, host=self._host)
+        found = sources_of(info, host=self._host, default_rate=self._default_rate)
         if found is not None and self._files_dir is not None:
             found = replace(found, files=self._inside(found))
         if found is not None and (found.console is not None or found.files):

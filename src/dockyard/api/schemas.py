@@ -36,6 +36,7 @@ from dockyard.domain.logfiles import (
     MAX_WAIT_S,
     LogMultiline,
 )
+from dockyard.domain.lograte import MAX_LOG_BURST, MAX_LOG_RATE
 from dockyard.domain.spec import (
     MAX_BANDWIDTH_MBIT,
     MAX_CPUS,
@@ -194,6 +195,18 @@ class LogMultilineFields(_Body):
     max_wait_s: Annotated[float, _seconds(0.01, MAX_WAIT_S)] = LogMultiline.max_wait_s
 
 
+class LogRateFields(_Body):
+    """The flood budget of the service's logs on each host; lines over it are dropped, counted
+    and shown as one marker line. Without it the platform's default applies."""
+
+    lines_per_s: Annotated[int, Field(ge=1, le=MAX_LOG_RATE)] = Field(
+        description="Lines per second, on average, of all the service's instances on one host."
+    )
+    burst: Annotated[int, Field(ge=0, le=MAX_LOG_BURST)] = Field(
+        default=0, description="Lines at once above the rate; 0: five seconds' worth."
+    )
+
+
 class ServiceFields(_Body):
     """Every field of a service's template; only `image` is required."""
 
@@ -215,6 +228,7 @@ class ServiceFields(_Body):
     bandwidth: BandwidthFields = Field(default_factory=BandwidthFields)
     log_paths: LogPaths = Field(default_factory=list)
     log_multiline: LogMultilineFields | None = None
+    log_rate: LogRateFields | None = None
 
     @classmethod
     def of(cls, spec: ServiceSpec, *, template: bool = False) -> ServiceFields:
@@ -243,7 +257,7 @@ class ServiceUpdate(_Body):
     """Fields to change; the others keep their value. Nested objects are replaced whole
     (a limit left out of `resources` then follows the environment's default), and
     `"health_check": null` removes the health check, `"log_multiline": null` the multi-line
-    rule."""
+    rule, `"log_rate": null` the service's own flood budget."""
 
     image: Line | None = None
     command: Args | None = None
@@ -259,11 +273,12 @@ class ServiceUpdate(_Body):
     bandwidth: BandwidthFields | None = None
     log_paths: LogPaths | None = None
     log_multiline: LogMultilineFields | None = None
+    log_rate: LogRateFields | None = None
 
     @field_validator("*", mode="before")
     @classmethod
     def _null_only_for_health_check(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name not in ("health_check", "log_multiline"):
+        if value is None and info.field_name not in ("health_check", "log_multiline", "log_rate"):
             raise PydanticCustomError(
                 "null_forbidden", "cannot be null; leave the field out to keep its current value"
             )

@@ -42,6 +42,11 @@ class SpecOptions:
     log_multiline: str | None = None
     """The start-of-record regex; the rule's bounds stay as they were (or the defaults)."""
     no_log_multiline: bool = False
+    log_rate: int | None = None
+    """The flood budget, lines/s per host; its burst stays as it was unless `log_burst`."""
+    log_burst: int | None = None
+    no_log_rate: bool = False
+    """Back to the platform's default budget."""
 
     def __post_init__(self) -> None:
         """Refuse contradictory options (a usage error) before anything is sent."""
@@ -54,6 +59,8 @@ class SpecOptions:
             raise typer.BadParameter("--no-log-paths cannot be combined with --log-path")
         if self.no_log_multiline and self.log_multiline is not None:
             raise typer.BadParameter("--no-log-multiline cannot be combined with --log-multiline")
+        if self.no_log_rate and (self.log_rate is not None or self.log_burst is not None):
+            raise typer.BadParameter("--no-log-rate cannot be combined with --log-rate/--log-burst")
         for port in self.ports:
             parse_port(port)
         for name in self.default_limits:
@@ -120,6 +127,9 @@ def spec_patch(options: SpecOptions, current: dict[str, Any]) -> dict[str, Any]:
                                   "start": options.log_multiline}  # fmt: skip
     elif options.no_log_multiline:
         patch["log_multiline"] = None
+    rate = _log_rate(options, current.get("log_rate"))
+    if rate is not _UNCHANGED:
+        patch["log_rate"] = rate
     return patch
 
 
@@ -146,6 +156,18 @@ def _bandwidth(options: SpecOptions, current: dict[str, Any] | None) -> dict[str
     given = {"egress_mbit": options.egress_mbit, "ingress_mbit": options.ingress_mbit}
     chosen = {k: (v or None) for k, v in given.items() if v is not None}
     return {**(current or {}), **chosen} if chosen else None
+
+
+def _log_rate(options: SpecOptions, current: dict[str, Any] | None) -> Any:
+    """The budget merged into `current`; None to remove it. A burst needs a rate."""
+    if options.no_log_rate:
+        return None
+    merged = _merge(current, lines_per_s=options.log_rate, burst=options.log_burst)
+    if merged is None:
+        return _UNCHANGED
+    if "lines_per_s" not in merged:
+        raise typer.BadParameter("--log-burst needs a rate: add --log-rate LINES_PER_S")
+    return merged
 
 
 def _health(options: SpecOptions, current: dict[str, Any] | None) -> Any:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from dockyard.domain.errors import Invalid
 from dockyard.domain.image import parse_image
 from dockyard.domain.logfiles import LogMultiline, check_log_paths
+from dockyard.domain.lograte import LogRate, log_rate_of
 
 MIN_MEMORY_MB = 16
 MAX_MEMORY_MB = 256 * 1024
@@ -212,6 +213,9 @@ class ServiceSpec:
     from a per-instance directory mounted at each path's directory (domain/logfiles.py)."""
     log_multiline: LogMultiline | None = None
     """How multi-line records are joined, in the console log and the declared files alike."""
+    log_rate: LogRate | None = None
+    """The flood budget of the service's logs on each host (domain/lograte.py); None: the
+    platform's default."""
 
     def __post_init__(self) -> None:
         parse_image(self.image)
@@ -315,6 +319,8 @@ class ServiceSpec:
                 # Both absent in specs stored before declared log files existed: none.
                 log_paths=tuple(data.get("log_paths") or ()),
                 log_multiline=_multiline(data.get("log_multiline")),
+                # Absent in specs stored before flood budgets existed: the platform's default.
+                log_rate=log_rate_of(data.get("log_rate")),
             )
         except (KeyError, TypeError) as exc:
             raise Invalid(f"malformed service spec: {exc}", field="spec") from exc
@@ -331,9 +337,10 @@ class ServiceSpec:
         # The drain period says how an instance is retired, not what it runs.
         unhashed = ("strategy", "bandwidth", "resources_own", "drain_s")
         template = {k: v for k, v in self.to_json().items() if k not in unhashed}
-        # Declared log files change the mounts and labels, so they are hashed, but only when
-        # set: the hashes of templates stored before they existed stay what they were.
-        for name in ("log_paths", "log_multiline"):
+        # Declared log files change the mounts and labels (the flood budget a label too), so
+        # they are hashed, but only when set: the hashes of templates stored before they
+        # existed stay what they were.
+        for name in ("log_paths", "log_multiline", "log_rate"):
             if not template[name]:
                 del template[name]
         canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))

@@ -77,10 +77,13 @@ class BuildLogShipper:
         while True:
             try:
                 await self.ship_once()
-            except DockyardError as exc:
-                if self.problem is None:
-                    log.warning("build logs wait for the log stream: %s", exc.message)
-                self.problem = exc.message
+            except Exception as exc:  # beside the controllers: a failure here must not end them
+                message = exc.message if isinstance(exc, DockyardError) else repr(exc)
+                if not isinstance(exc, DockyardError):
+                    log.exception("build log pass failed")
+                elif self.problem is None:
+                    log.warning("build logs wait for the log stream: %s", message)
+                self.problem = message
                 self._rescan_at = 0.0  # anything may have been missed: look at every build
                 await asyncio.sleep(backoff)
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
@@ -90,6 +93,10 @@ class BuildLogShipper:
             self.problem = None
             backoff = self._interval_s
             await asyncio.sleep(self._interval_s)
+
+    async def close(self) -> None:
+        """Close the stream this shipper was given."""
+        await self._stream.close()
 
     async def ship_once(self) -> int:
         """Send what is new in every build's log; how many lines. Raises Unavailable (or

@@ -27,6 +27,8 @@ class SourceCounters:
     bytes_read: int = 0
     malformed: int = 0
     """Lines of a json-file log that were no Docker entry (skipped)."""
+    dropped_rate: int = 0
+    """Lines read but not shipped: over the service's flood budget (logs/throttle.py)."""
     lost: int = 0
     """Loss events (a file rotated away unread ...): see `losses` for the latest."""
     lost_bytes: int = 0
@@ -62,6 +64,7 @@ class ShipperCounters:
             out.lines_sent += one.lines_sent
             out.bytes_read += one.bytes_read
             out.malformed += one.malformed
+            out.dropped_rate += one.dropped_rate
             out.lost += one.lost
             out.lost_bytes += one.lost_bytes
             out.errors += one.errors
@@ -74,6 +77,7 @@ class ShipperCounters:
         return (
             f"sources={len(self.sources)} lines_read={t.lines_read} lines_sent={t.lines_sent} "
             f"bytes_read={t.bytes_read} lost={t.lost} lost_bytes={t.lost_bytes} "
-            f"malformed={t.malformed} errors={t.errors} stream_unavailable_s={t.unavailable_s:.1f} "
+            f"malformed={t.malformed} dropped_rate={t.dropped_rate} errors={t.errors} "
+            f"stream_unavailable_s={t.unavailable_s:.1f} "
             f"stream_waiting={self.stream_waiting}"
         )

@@ -1,8 +1,9 @@
 """The severity of one log line, found once when the line is indexed and stored with it.
 
-In order: a JSON line's `level` / `severity` / `lvl` field; else the service's own pattern (its
-`level` group, or its first group); else a level word (ERROR, WARN, INFO ...) or a logfmt
-`level=...` near the start of the line. The answer is one of query.LEVELS, or "" for none.
+A flood budget's marker line (logs/budget.py) is a warning. Else, in order: a JSON line's `level` /
+`severity` / `lvl` field; else the service's own pattern (its `level` group, or its first group);
+else a level word (ERROR, WARN, INFO ...) or a logfmt `level=...` near the start of the line. The
+answer is one of query.LEVELS, or "" for none.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 
+from dockyard.logs.budget import is_marker
 from dockyard.logs.query import normal_level
 
 JSON_FIELDS = ("level", "severity", "lvl", "log.level", "levelname")
@@ -26,6 +28,8 @@ _BRACKETED = re.compile(r"\[([A-Za-z]+)\]")
 
 def level_of(text: str, pattern: re.Pattern[str] | None = None) -> str:
     """The level of the line `text` (see the module's order), or ""."""
+    if text.startswith("…") and is_marker(text):
+        return "warn"
     if text.startswith("{"):
         found = _from_json(text)
         if found:

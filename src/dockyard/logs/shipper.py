@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.domain.errors import Unavailable
+from dockyard.logs.budget import UNLIMITED, Rate
 from dockyard.logs.checkpoint import Checkpoint, CheckpointStore
 from dockyard.logs.counters import LossEvent, ShipperCounters, SourceCounters
 from dockyard.logs.multiline import MultilineRule
 from dockyard.logs.reader import Format, Read, Reader, ReadLimits
 from dockyard.logs.record import Batch, Source
 from dockyard.logs.stream import LogStream
+from dockyard.logs.throttle import Budgets, Throttle, service_of
 
 log = logging.getLogger("dockyard.logs.shipper")
 
@@ -42,6 +44,8 @@ class Followed:
     multiline: MultilineRule | None = None
     rotate_bytes: int = 0
     """The size at which the file's writer rotates it (Docker's max-size), if known."""
+    rate: Rate = UNLIMITED
+    """The flood budget of the source's service on this host (logs/throttle.py)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class _State:
     task: asyncio.Task[None] | None = None
     marked: Checkpoint | None = None
     """Where the source was when marked shipped; None while not marked."""
+    throttle: Throttle | None = None
 
 
 def keys(source: Source) -> str:
@@ -105,6 +110,7 @@ class Shipper:
         self._now_ns = now_ns
         self._monotonic = monotonic
         self._states: dict[str, _State] = {}
+        self._budgets = Budgets()
         self.counters = ShipperCounters()
 
     # ---- what the agent tells it ----
@@ -118,7 +124,8 @@ class Shipper:
             self._checkpoints.unmark_shipped(followed.source.instance)
         state = self._states.get(key)
         if state is None or state.task is None or state.task.done():
-            state = self._states[key] = _State(followed, live)
+            throttle = Throttle(self._budgets, service_of(followed.source), followed.rate)
+            state = self._states[key] = _State(followed, live, throttle=throttle)
             state.task = asyncio.create_task(self._supervise(state), name=f"ship {key}")
             return
         if (state.live, state.removed) != (live, False):
@@ -208,6 +215,8 @@ class Shipper:
         key, key_instance = followed.source.key, followed.source.instance
         saved = [await asyncio.to_thread(self._checkpoints.load, key)]
         reader = await asyncio.to_thread(self._open, followed, saved[0])
+        throttle = state.throttle or Throttle(self._budgets, service_of(followed.source))
+        throttle.reopened()
         storing: asyncio.Task[None] | None = None
         try:
             while True:
@@ -219,6 +228,8 @@ class Shipper:
                     state.marked = None
                 read = await asyncio.to_thread(reader.read, self._limits, final=final)
                 self._count(followed.source, read, counters)
+                read, dropped = throttle.apply(read, now_ns=self._now_ns())
+                counters.dropped_rate += dropped
                 if storing is not None:
                     await storing
                 storing = asyncio.create_task(self._store(followed.source, read, saved, counters))

@@ -28,6 +28,7 @@ from dockyard.domain.instance import (
     RunState,
 )
 from dockyard.domain.logfiles import log_labels, log_mounts
+from dockyard.domain.lograte import rate_labels
 from dockyard.domain.segment import DOCKER_NETWORK_PREFIX
 from dockyard.domain.spec import HealthCheck
 from dockyard.runtimes.base import Capabilities, ProbeResult
@@ -197,7 +198,10 @@ class FakeRuntime:
             ip=ip,
             platform=platform,
             mounts=log_mounts(service.log_paths, root=root),
-            labels=log_labels(service.log_paths, service.log_multiline, root=root),
+            labels={
+                **log_labels(service.log_paths, service.log_multiline, root=root),
+                **rate_labels(service.log_rate),
+            },
         )
         return observed
 

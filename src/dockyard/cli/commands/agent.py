@@ -101,6 +101,7 @@ async def _ship_logs(settings: Settings, *, server_url: str, token: str | None) 
 
     from dockyard.agent.limits import PlatformLimits
     from dockyard.agent.logs import ConsoleLogs
+    from dockyard.logs.budget import Rate
     from dockyard.logs.checkpoint import CheckpointStore
     from dockyard.logs.jetstream import JetStreamLogStream
     from dockyard.logs.shipper import Shipper
@@ -118,6 +119,7 @@ async def _ship_logs(settings: Settings, *, server_url: str, token: str | None) 
         platform=platform,
         host=settings.ipam.host,
         files_dir=logs.files_dir,  # declared log files are read only from under it
+        default_rate=Rate(logs.rate_default),
     )
     try:
         await part.run()

@@ -20,6 +20,7 @@ from dockyard.cli.output import (
     when,
 )
 from dockyard.cli.spec import SpecOptions, spec_patch
+from dockyard.domain.lograte import BURST_S
 
 service_app = typer.Typer(help="Create, show, update or delete one service.", no_args_is_help=True)
 
@@ -146,6 +147,23 @@ LogMultilineStart = Annotated[
     ),
 ]
 
+LogRate = Annotated[
+    int | None,
+    typer.Option(
+        "--log-rate",
+        min=1,
+        help="Lines per second the service's instances on one host may log, on average; lines "
+        "over it are dropped, counted and shown as one marker line. Without it the platform's "
+        "default applies. Takes effect as instances are replaced at the next deploy.",
+    ),
+]
+LogBurst = Annotated[
+    int | None,
+    typer.Option(
+        "--log-burst", min=0, help="Lines at once above --log-rate (0: five seconds' worth)."
+    ),
+]
+
 
 @service_app.command("create")
 def create_service(
@@ -170,6 +188,8 @@ def create_service(
     ingress_mbit: IngressMbit = None,
     log_path: LogPaths = None,
     log_multiline: LogMultilineStart = None,
+    log_rate: LogRate = None,
+    log_burst: LogBurst = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Create a service template; `dockyard deploy` then runs it in an environment."""
@@ -191,6 +211,8 @@ def create_service(
         ingress_mbit=ingress_mbit,
         log_paths=tuple(log_path or ()),
         log_multiline=log_multiline,
+        log_rate=log_rate,
+        log_burst=log_burst,
     )
     current = session(ctx)
     path = api_path("teams", current.team(team), "services")
@@ -233,6 +255,11 @@ def update_service(
     no_log_multiline: Annotated[
         bool, typer.Option("--no-log-multiline", help="Remove the multi-line rule.")
     ] = False,
+    log_rate: LogRate = None,
+    log_burst: LogBurst = None,
+    no_log_rate: Annotated[
+        bool, typer.Option("--no-log-rate", help="Back to the platform's default log budget.")
+    ] = False,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Change the template; running environments pick it up at their next deploy."""
@@ -258,6 +285,9 @@ def update_service(
         no_log_paths=no_log_paths,
         log_multiline=log_multiline,
         no_log_multiline=no_log_multiline,
+        log_rate=log_rate,
+        log_burst=log_burst,
+        no_log_rate=no_log_rate,
     )
     current = session(ctx)
     path = service_path(current, team, name)
@@ -345,6 +375,7 @@ def _render_service(service: dict[str, Any]) -> None:
             ("bandwidth", bandwidth_text(spec.get("bandwidth"))),
             ("log files", " ".join(spec.get("log_paths") or ()) or "-"),
             ("multi-line", _multiline_text(spec.get("log_multiline"))),
+            ("log rate", _log_rate_text(spec.get("log_rate"))),
             ("created", when(service.get("created_at"))),
             ("updated", when(service.get("updated_at"))),
             ("deleting", bool(service.get("deleting"))),
@@ -370,6 +401,13 @@ def _multiline_text(rule: dict[str, Any] | None) -> str:
         f"records start at {rule.get('start')!r} "
         f"(at most {rule.get('max_bytes')} bytes, {rule.get('max_wait_s')} s)"
     )
+
+
+def _log_rate_text(rate: dict[str, Any] | None) -> str:
+    if not rate:
+        return "the platform's default"
+    burst = rate.get("burst") or BURST_S * int(rate.get("lines_per_s") or 0)
+    return f"{rate.get('lines_per_s'):,} lines/s per host, bursts of {burst:,}"
 
 
 def _health_text(check: dict[str, Any] | None) -> str:

@@ -15,6 +15,7 @@ from docker.types import HostConfig, LogConfig, Mount
 
 from dockyard.domain.instance import InstanceSpec
 from dockyard.domain.logfiles import log_labels, log_mounts
+from dockyard.domain.lograte import rate_labels
 from dockyard.domain.segment import instance_mac
 
 # Bound each container's log on disk: a chatty service must not fill the host's disk.
@@ -80,6 +81,7 @@ def create_kwargs(
         "labels": {
             **spec.labels,
             **log_labels(service.log_paths, service.log_multiline, root=log_root or ""),
+            **rate_labels(service.log_rate),
         },
         "entrypoint": list(service.command) or None,
         "command": list(service.args) or None,
