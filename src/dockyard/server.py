@@ -39,6 +39,7 @@ from dockyard.logs.center import LogCenter
 from dockyard.logs.checkpoint import CheckpointStore
 from dockyard.logs.index import open_engine
 from dockyard.logs.jetstream import JetStreamLogStream
+from dockyard.logs.record import BUILD_ENV
 from dockyard.network.etcd import Etcd
 from dockyard.network.ipam.client import Ipam
 from dockyard.network.ipam.publish import publish_segments
@@ -159,13 +160,14 @@ def build_parts(settings: Settings) -> Parts:
 def _build_log_shipper(settings: Settings, db: Database) -> BuildLogShipper:
     """Build logs onto the stream, over a connection of their own (made on the first pass:
     the server starts whether or not nats-server is up). Logs of builds older than the index
-    keeps are not sent (they would be dropped at once)."""
+    keeps build logs (DOCKYARD_LOG_INDEX_DAYS, `build=N`) are not sent: they would be dropped
+    at once."""
     logs = settings.logs
     return BuildLogShipper(
         db,
         JetStreamLogStream(logs.nats_urls, max_bytes=logs.stream_max_bytes),
         CheckpointStore(logs.checkpoint_dir / "builds"),
-        keep_s=logs.index_days * 86_400.0,
+        keep_s=logs.index_retention.of(BUILD_ENV) * 86_400.0,
         max_line_bytes=logs.max_line_bytes,
     )
 

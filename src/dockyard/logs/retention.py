@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid
+from dockyard.logs.record import parse_env
 from dockyard.domain.ids import check_name
 
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -178,7 +179,7 @@ def _split(raw: str, example: str, *, default_optional: bool = False) -> tuple[s
 
 def _env(raw: str) -> str:
     try:
-        return str(Environment.parse(raw))
+        return str(parse_env(raw))
     except Invalid as exc:
         raise ValueError(exc.message) from None
 

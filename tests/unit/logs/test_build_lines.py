@@ -20,6 +20,7 @@ from dockyard.logs.build_lines import (
 )
 from dockyard.logs.cut import marker
 from dockyard.logs.record import BUILD_ENV, Batch, parse_env
+from dockyard.logs.retention import parse_days
 
 SOURCE = build_source(team="shop", service="web", number=7, build_id=41)
 
@@ -117,3 +118,7 @@ def test_the_log_environments_are_the_four_and_build(value: str, ok: bool) -> No
     else:
         with pytest.raises(Invalid, match="build"):
             parse_env(value)
+
+
+def test_build_logs_may_have_a_retention_of_their_own() -> None:
+    assert parse_days("7,build=3", most=3650).of("build") == 3
