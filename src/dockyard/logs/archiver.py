@@ -40,6 +40,7 @@ from typing import IO
 from dockyard.domain.errors import DockyardError, Invalid, Unavailable
 from dockyard.logs.archive import HOUR, Archive, HourFile, channel_token, encode_record, hour_of
 from dockyard.logs.record import Batch, Line, Source
+from dockyard.logs.stats import Tally
 from dockyard.logs.stream import Delivery, LogStream
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,7 @@ class _Buffer:
     opened_at: float
     spool: _Spool
     lines: int = 0
+    newest_ns: int = 0
     sealed: bool = False
     waiters: list[_Held] = field(default_factory=list)
 
@@ -256,6 +258,8 @@ class Archiver:
         self.lines_repeated = 0
         """Lines delivered again that were archived or buffered already (not written twice)."""
         self.objects_written = 0
+        self.sources: dict[str, Tally] = {}
+        """Lines written into objects per source key, and the newest one's time."""
 
     @property
     def held(self) -> int:
@@ -391,6 +395,7 @@ class Archiver:
         current.spool.write(data)
         self._in_memory += len(data) if current.spool.in_memory else 0
         current.last_seq, current.lines = line.seq, current.lines + 1
+        current.newest_ns = max(current.newest_ns, line.time_ns)
         if current.spool.size >= self.limits.max_bytes or current.lines >= self.limits.max_lines:
             current.sealed = True
         return current
@@ -454,6 +459,7 @@ class Archiver:
         self._in_memory -= buffer.spool.in_memory
         buffer.spool.close()
         self.lines_archived += buffer.lines
+        self.sources.setdefault(buffer.source.key, Tally()).add(buffer.lines, buffer.newest_ns)
         self.objects_written += 1
         done = []
         for held in buffer.waiters:

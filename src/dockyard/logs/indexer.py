@@ -15,13 +15,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dockyard.domain.errors import Invalid, Unavailable
 from dockyard.logs.admission import Waiting, admit
 from dockyard.logs.index import partitions
-from dockyard.logs.index.base import LevelPatterns, LogIndex
+from dockyard.logs.index.base import Added, LevelPatterns, LogIndex
 from dockyard.logs.record import Batch
+from dockyard.logs.stats import Tally, fresh_lines
 from dockyard.logs.stream import Delivery, LogStream
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ class IndexerCounters:
     gaps: int = 0
     lines_missing: int = 0
     """Gaps accepted (and the lines in them) after waiting `gap_wait_s` for them to fill."""
+    sources: dict[str, Tally] = field(default_factory=dict)
+    """Lines committed per source key, and the newest one's time (logs/stats.py reports them
+    per instance)."""
 
     def lag_s(self, now_ns: int) -> float:
         """Seconds between now and the newest line indexed (0 before any line)."""
@@ -92,6 +96,7 @@ class Indexer:
         self._pending: list[Delivery] = []
         self._pending_lines = 0
         self._staged_newest = 0
+        self._staged: dict[str, Tally] = {}
         self._oldest_pending: float | None = None
         self._waiting = Waiting()
 
@@ -136,6 +141,9 @@ class Indexer:
         await asyncio.to_thread(self.index.commit)
         self.counters.commits += 1
         self.counters.newest_ns = max(self.counters.newest_ns, self._staged_newest)
+        for key, tally in self._staged.items():
+            self.counters.sources.setdefault(key, Tally()).add(tally.lines, tally.newest_ns)
+        self._staged = {}
         pending, self._pending = self._pending, []
         self._pending_lines, self._oldest_pending = 0, None
         for delivery in pending:
@@ -187,7 +195,9 @@ class Indexer:
 
     async def _stage(self, batches: list[Batch]) -> None:
         patterns = self._patterns() if self._patterns else None
-        added = await asyncio.to_thread(self.index.add, batches, patterns=patterns)
+        fresh, added = await asyncio.to_thread(self._add, batches, patterns)
+        for key, tally in fresh.items():
+            self._staged.setdefault(key, Tally()).add(tally.lines, tally.newest_ns)
         self.counters.batches += len(batches)
         self.counters.lines += added.lines
         self.counters.duplicates += added.duplicates
@@ -195,6 +205,14 @@ class Indexer:
         self._pending_lines += added.lines + added.duplicates
         if self._oldest_pending is None:
             self._oldest_pending = self._clock()
+
+    def _add(
+        self, batches: list[Batch], patterns: LevelPatterns | None
+    ) -> tuple[dict[str, Tally], Added]:
+        """Stage `batches`; also which of their lines are new per source (asked of the index
+        before it holds them)."""
+        fresh = fresh_lines(batches, held=self.index.held)
+        return fresh, self.index.add(batches, patterns=patterns)
 
     def _due(self) -> bool:
         if self._oldest_pending is None:
@@ -214,6 +232,7 @@ class Indexer:
     async def _abandon(self) -> None:
         """After a failure: drop what is staged and let the stream deliver it again."""
         await asyncio.to_thread(self.index.rollback)
+        self._staged = {}
         pending, self._pending = self._pending, []
         self._pending_lines, self._oldest_pending = 0, None
         for delivery in pending:

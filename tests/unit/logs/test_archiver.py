@@ -84,10 +84,13 @@ async def test_a_batch_is_acknowledged_only_after_its_object_is_written(
     await stream.publish(batch(11, 20))
     await worker.step(timeout_s=0.01)
     assert (unacked(stream), objects(archive)) == (2, [])
+    assert worker.sources == {}  # counted once written, not when buffered
     clock.now += 60
     await worker.step(timeout_s=0.01)
     assert (unacked(stream), objects(archive)) == (0, ["06 10 a1 1-20"])
     assert archived(archive) == list(range(1, 21))
+    tally = worker.sources[source().key]
+    assert (tally.lines, tally.newest_ns) == (20, T0_NS + 20 * 1_000_000)
 
 
 async def test_redelivery_while_buffered_is_acknowledged_with_the_buffer(

@@ -82,6 +82,7 @@ async def test_lines_become_searchable_and_are_acknowledged(
     assert c.newest_ns == T0 + 1000
     assert c.commits >= 1
     assert c.lag_s(T0 + 1000 + 3 * 10**9) == pytest.approx(3.0)
+    assert {k: (t.lines, t.newest_ns) for k, t in c.sources.items()} == {WEB.key: (1000, T0 + 1000)}
 
 
 async def test_nothing_is_acknowledged_before_its_commit(
@@ -183,6 +184,7 @@ async def test_killed_after_commit_before_ack_the_redelivery_adds_nothing(
     await again.step()
     assert count(index) == 80
     assert (again.counters.lines, again.counters.duplicates) == (0, 80)
+    assert dying.counters.sources[WEB.key].lines == 80 and again.counters.sources == {}
 
 
 @dataclass
