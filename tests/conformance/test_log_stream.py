@@ -245,7 +245,9 @@ async def test_a_consumer_may_start_at_a_time_and_a_removed_one_starts_afresh(
     got = await _fetch_from(stream, "drain_3", start_ns)
     assert seqs(got) == [2]
     await ack_all(got)
+    assert "drain_3" in await stream.consumers()
     await stream.remove("drain_3")
+    assert "drain_3" not in await stream.consumers()
     await stream.remove("drain_3")  # absent: still fine
     again = await stream.fetch("drain_3", max_batches=10, timeout_s=2)
     assert seqs(again) == [1, 2]

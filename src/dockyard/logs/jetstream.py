@@ -157,6 +157,14 @@ class JetStreamLogStream:
             raise self._unavailable(f"tell the backlog of {consumer}", exc) from exc
         return (info.num_pending or 0) + (info.num_ack_pending or 0)
 
+    async def consumers(self) -> list[str]:
+        js = await self._ready()
+        try:
+            infos = await js.consumers_info(self.name)
+        except NATS_ERRORS as exc:
+            raise self._unavailable("list its consumers", exc) from exc
+        return sorted(info.name for info in infos)
+
     async def remove(self, consumer: str) -> None:
         _check_consumer(consumer)
         js = await self._ready()

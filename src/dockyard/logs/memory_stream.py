@@ -104,6 +104,10 @@ class MemoryLogStream:
         later = self.batches[state.next_index :]
         return len(state.pending) + sum(1 for b in later if self._wanted(state, b))
 
+    async def consumers(self) -> list[str]:
+        self._check()
+        return sorted(self._consumers)
+
     async def remove(self, consumer: str) -> None:
         self._check()
         self._consumers.pop(consumer, None)

@@ -14,10 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid
-from dockyard.logs.record import parse_env
 from dockyard.domain.ids import check_name
+from dockyard.logs.record import parse_env
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}

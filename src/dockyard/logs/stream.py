@@ -65,6 +65,10 @@ class LogStream(Protocol):
         """Batches of the durable `consumer` not yet acknowledged (delivered or not); 0 for a
         consumer not made yet. Raises Unavailable when the stream cannot be reached."""
 
+    async def consumers(self) -> list[str]:
+        """The names of the stream's durable consumers. Raises Unavailable when the stream
+        cannot be reached."""
+
     async def remove(self, consumer: str) -> None:
         """Delete the durable `consumer` and its place; removing one that is absent succeeds.
         Raises Unavailable when the stream cannot be reached."""
