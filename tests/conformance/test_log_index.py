@@ -426,6 +426,17 @@ def test_a_team_over_its_cap_loses_its_oldest_partitions_and_others_keep_theirs(
     assert texts(index, q="after") == ["after the drop"]
 
 
+def test_a_drop_keeps_a_partition_holding_staged_lines(index: LogIndex) -> None:
+    _spread(index, 2)
+    index.add([batch(BANK, 500, ["late line of day 0"], t=T0 + SEC)])  # staged, not committed
+    first_day = [p.name for p in _parts(index).partitions() if p.day == index.days()[0]]
+    dropped = _parts(index).drop(first_day)
+    assert sorted(dropped) == [n for n in first_day if ".bank" not in n]
+    index.commit()
+    assert texts(index, q="late") == ["late line of day 0"]
+    assert index.held(BANK.key) == 500
+
+
 def test_a_search_of_one_environment_merges_its_teams_in_time_order(index: LogIndex) -> None:
     _spread(index, 1)
     hits = index.search(Filters(env="test"), parse(""), order=Order.OLDEST, limit=1000).hits

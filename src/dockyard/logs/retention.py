@@ -127,6 +127,63 @@ def _total(parts: Sequence[Part]) -> int:
     return sum(p.bytes for p in parts)
 
 
+@dataclass(frozen=True)
+class Notice:
+    """What one team is told about the drops of one environment and reason (an event on each
+    of its services)."""
+
+    team: str
+    env: str
+    kind: str
+    message: str
+
+
+def notices(drops: Sequence[Drop], *, days: Days, caps: Caps) -> list[Notice]:
+    """One notice per (team, environment, reason) among `drops`; partitions of no team (an
+    index made before teams had their own) tell no one: the indexer's log says it."""
+    grouped: dict[tuple[str, str, Reason], list[str]] = {}
+    for drop in drops:
+        if drop.part.team:
+            key = (drop.part.team, drop.part.env, drop.reason)
+            grouped.setdefault(key, []).append(drop.part.day)
+    return [
+        Notice(
+            team,
+            env,
+            reason.event,
+            _message(team, env, reason, sorted(set(d)), days=days, caps=caps),
+        )
+        for (team, env, reason), d in grouped.items()
+    ]
+
+
+def _message(
+    team: str, env: str, reason: Reason, days_: list[str], *, days: Days, caps: Caps
+) -> str:
+    which = f"log lines of {', '.join(days_)} in {env} are no longer searchable"
+    if reason is Reason.EXPIRED:
+        why = f"{env} keeps them {days.of(env)} days (DOCKYARD_LOG_INDEX_DAYS)"
+    elif reason is Reason.TEAM_CAP:
+        why = (
+            f"team {team} reached its index cap of {size_text(caps.of(team) or 0)} and its "
+            "oldest lines went first (DOCKYARD_LOG_TEAM_CAP_BYTES)"
+        )
+    else:
+        why = (
+            f"the log index reached this host's cap of {size_text(caps.host or 0)} and the "
+            "oldest lines of all teams went first (DOCKYARD_LOG_INDEX_CAP_BYTES)"
+        )
+    return f"{which}: {why}; download them from the log archive while it keeps them"
+
+
+def size_text(size: int) -> str:
+    """`20.0 GiB`, `512.0 MiB`, `900 B`."""
+    for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
 def archive_before(now_s: float, days: Days, env: str) -> datetime:
     """Hours of `env` that ended at or before this moment are past the archive's retention."""
     return datetime.fromtimestamp(now_s, UTC) - timedelta(days=days.of(env))

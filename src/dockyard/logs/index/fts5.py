@@ -242,7 +242,8 @@ class Fts5Index:
 
     def drop(self, names: Sequence[str]) -> tuple[str, ...]:
         with self._lock:
-            return self._drop([n for n in self._held() if n in set(names)])
+            staged = {n for n, db in self._writers.items() if db.in_transaction}
+            return self._drop([n for n in self._held() if n in set(names) - staged])
 
     def drop_before(self, day: str) -> tuple[str, ...]:
         with self._lock:

@@ -177,5 +177,6 @@ class Partitioned(Protocol):
         """Every partition held, oldest first, with its bytes on disk."""
 
     def drop(self, names: Sequence[str]) -> tuple[str, ...]:
-        """Remove the partitions `names` whole (call with nothing staged: lines staged for
-        them would go too); return those that were held."""
+        """Remove the partitions `names` whole; return those removed. A partition holding
+        staged lines (added, not yet committed) is kept, so a drop may run while the writer
+        works: it never takes lines the writer is about to acknowledge."""

@@ -198,7 +198,8 @@ class TantivyIndex:
 
     def drop(self, names: Sequence[str]) -> tuple[str, ...]:
         with self._lock:
-            return self._drop([n for n in self._held() if n in set(names)])
+            wanted = set(names) - set(self._staged_days)
+            return self._drop([n for n in self._held() if n in wanted])
 
     def _ready(self) -> tuple[str, ...]:
         """Partitions with a first commit: a reader never opens (and so never creates) an

@@ -1,0 +1,124 @@
+"""Retention of the search index, a part of the indexer process: at start and every
+`every_s`, the partitions past their environment's days or over a team's or the host's cap
+are removed (logs/retention.py decides which), each drop is logged, and the teams concerned
+are told through `on_drop` (the indexer's entry point records them as service events).
+
+It runs beside the indexer's ingest loop, not in it: a drop holds the index's lock only while
+it removes files, and an index never drops a partition holding staged lines (the partition
+seam's contract), so collection goes on meanwhile and nothing about to be acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from dockyard.domain.errors import DockyardError
+from dockyard.logs.index.partitions import Partitioned
+from dockyard.logs.retention import Caps, Days, Drop, Notice, Part, decide, notices
+
+log = logging.getLogger(__name__)
+
+OnDrop = Callable[[Sequence[Notice], int], None]
+"""Told the notices of one run and its time (ns); blocking (it runs in a thread)."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    days: Days
+    caps: Caps = field(default_factory=Caps)
+    every_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one retention run saw and did."""
+
+    at_ns: int
+    parts: tuple[Part, ...]
+    """The partitions held before it (with their bytes)."""
+    drops: tuple[Drop, ...]
+
+    @property
+    def bytes_after(self) -> int:
+        gone = {d.part.name for d in self.drops}
+        return sum(p.bytes for p in self.parts if p.name not in gone)
+
+    def team_bytes(self) -> dict[str, int]:
+        """Bytes each team holds after the run ("" for partitions of no team)."""
+        gone = {d.part.name for d in self.drops}
+        out: dict[str, int] = {}
+        for p in self.parts:
+            if p.name not in gone:
+                out[p.team] = out.get(p.team, 0) + p.bytes
+        return out
+
+
+class IndexRetention:
+    """Applies `rules` to `index` (see the module); `last` is the latest run, `last_drop`
+    the latest run that removed something."""
+
+    def __init__(
+        self,
+        index: Partitioned,
+        rules: Rules,
+        *,
+        on_drop: OnDrop | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.index = index
+        self.rules = rules
+        self._on_drop = on_drop
+        self._clock = clock
+        self.last: Run | None = None
+        self.last_drop: Run | None = None
+        self.partitions_dropped = 0
+        self.bytes_dropped = 0
+
+    async def run(self) -> None:
+        """Enforce now, then every `rules.every_s`, until cancelled. Never raises for a
+        failure of the disk or of `on_drop`: it is logged, and the next run tries again."""
+        while True:
+            await self.enforce()
+            await asyncio.sleep(self.rules.every_s)
+
+    async def enforce(self) -> tuple[Drop, ...]:
+        """One run: decide, remove, log, tell. Returns the drops done."""
+        now = self._clock()
+        try:
+            run = await asyncio.to_thread(self._apply, now)
+        except (OSError, DockyardError) as exc:
+            log.warning("log index retention failed, next in %g s: %s", self.rules.every_s, exc)
+            return ()
+        self.last = run
+        if not run.drops:
+            return ()
+        self.last_drop = run
+        self.partitions_dropped += len(run.drops)
+        self.bytes_dropped += sum(d.part.bytes for d in run.drops)
+        for drop in run.drops:
+            p = drop.part
+            log.info(
+                "log index partition dropped partition=%s day=%s env=%s team=%s bytes=%d "
+                "reason=%s", p.name, p.day, p.env or "-", p.team or "-", p.bytes, drop.reason,
+            )  # fmt: skip
+        await self._tell(run)
+        return run.drops
+
+    def _apply(self, now_ns: int) -> Run:
+        parts = self.index.partitions()
+        drops = decide(parts, now_ns=now_ns, days=self.rules.days, caps=self.rules.caps)
+        done = set(self.index.drop([d.part.name for d in drops]))
+        return Run(now_ns, parts, tuple(d for d in drops if d.part.name in done))
+
+    async def _tell(self, run: Run) -> None:
+        if self._on_drop is None:
+            return
+        told = notices(run.drops, days=self.rules.days, caps=self.rules.caps)
+        try:
+            await asyncio.to_thread(self._on_drop, told, run.at_ns)
+        except DockyardError as exc:
+            log.warning("log index drops not recorded as events: %s", exc.message)
