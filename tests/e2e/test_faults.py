@@ -60,7 +60,7 @@ def platform(
 
 PROGRAMS = ["server", "agent", "etcd", "registry"]
 # The log center's programs carry no rollout: test_logs_no_loss.py kills them mid-stream.
-SUPERVISED = [*PROGRAMS, "nats", "indexer", "archiver"]
+SUPERVISED = [*PROGRAMS, "nats", "indexer", "archiver", "drainer"]
 
 
 @pytest.mark.parametrize("program", PROGRAMS)

@@ -1,8 +1,8 @@
-"""The log center's consumers on this host: `dockyard indexer` and `dockyard archiver`, which
+"""The log center's consumers on this host: `dockyard indexer`, `archiver` and `drainer`, which
 `dockyard up` runs as programs of this host's supervisor (after nats-server and the server,
 before the agent), `down` stops and `status` asks.
 
-Neither has a port to ask: each writes <state>/run/NAME.ready with its PID once it reached the
+None has a port to ask: each writes <state>/run/NAME.ready with its PID once it reached the
 stream, and `up` waits for that file to name the live program.
 """
 
@@ -17,7 +17,7 @@ from dockyard.cli.supervision import supervise
 from dockyard.cli.supervisor import Program
 from dockyard.settings import Settings
 
-CONSUMERS = ("indexer", "archiver")
+CONSUMERS = ("indexer", "archiver", "drainer")
 CONSUMER_START_S = 30.0
 CONSUMER_STOP_S = 70.0
 """The archiver writes what it holds before it exits: up to a few objects."""
@@ -50,7 +50,7 @@ def consumer_ready(settings: Settings, name: str) -> bool:
 
 
 def ensure_consumers(settings: Settings, *, env: dict[str, str], base: dict[str, str]) -> list[str]:
-    """Make sure the indexer and the archiver run; one line per consumer."""
+    """Make sure the indexer, the archiver and the drainer run; one line per consumer."""
     lines = []
     for name in CONSUMERS:
         process = consumer_process(settings, name)

@@ -31,7 +31,17 @@ START_S = 10
 START_RETRIES = 5
 SUPERVISED_BY = "DOCKYARD_SUPERVISED_BY"
 """Put in every program's environment, naming the supervisor that started it."""
-START_ORDER = ("dockerd", "registry", "etcd", "nats", "server", "indexer", "archiver", "agent")
+START_ORDER = (
+    "dockerd",
+    "registry",
+    "etcd",
+    "nats",
+    "server",
+    "indexer",
+    "archiver",
+    "drainer",
+    "agent",
+)
 """The order `up` starts programs in (each once the one before answers); `down` stops them in
 the reverse order."""
 RUNNING, STARTING, BACKOFF, FATAL = "RUNNING", "STARTING", "BACKOFF", "FATAL"

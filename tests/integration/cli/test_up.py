@@ -100,8 +100,8 @@ def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli)
     assert code == 0
     parts = {p["part"]: p for p in json.loads(out)["parts"]}
     assert sorted(parts) == [
-        "agent", "archiver", "builder", "controllers", "database", "docker engine", "etcd",
-        "indexer", "leader", "nats", "registry", "server", "state disk", "supervisor",
+        "agent", "archiver", "builder", "controllers", "database", "docker engine", "drainer",
+        "etcd", "indexer", "leader", "nats", "registry", "server", "state disk", "supervisor",
     ]  # fmt: skip
     assert all(p["healthy"] for p in parts.values())
     assert parts["leader"]["detail"].startswith("this server")

@@ -1,8 +1,9 @@
-"""`indexer` and `archiver`: the log center's two durable consumers of the log stream, each a
-process of its own that `dockyard up` starts and supervises.
+"""`indexer`, `archiver` and `drainer`: the log center's durable consumers of the log stream,
+each a process of its own that `dockyard up` starts and supervises.
 
 The indexer makes every line searchable within about a second (logs/indexer.py); the archiver
-files compressed NDJSON per instance and hour at DOCKYARD_LOG_ARCHIVE_URL (logs/archiver.py).
+files compressed NDJSON per instance and hour at DOCKYARD_LOG_ARCHIVE_URL (logs/archiver.py);
+the drainer sends each team's lines on to its drains (logs/drainer.py).
 Either may be killed at any moment: what it had not committed is delivered to it again, and
 what it already holds is not added twice.
 """
@@ -25,8 +26,10 @@ from dockyard.cli.logcenter import ready_file
 from dockyard.settings import Settings
 
 if TYPE_CHECKING:  # imported when run: only these commands need the log center's stack
+    from dockyard.domain.drain import Drain, DrainState
     from dockyard.logs.indexer import Indexer
     from dockyard.logs.jetstream import JetStreamLogStream
+    from dockyard.store.db import Database
 
 REPORT_EVERY_S = 60.0
 """How often each consumer logs what it has done (one INFO line)."""
@@ -42,6 +45,12 @@ def indexer(ctx: typer.Context) -> None:
 def archiver(ctx: typer.Context) -> None:
     """Archive every log line from the stream, in the foreground (`dockyard up` starts it)."""
     _run(ctx, "archiver", _archiver_parts)
+
+
+def drainer(ctx: typer.Context) -> None:
+    """Send every team's log lines on to its drains, in the foreground (`dockyard up` starts
+    it)."""
+    _run(ctx, "drainer", _drainer_parts)
 
 
 Parts = dict[str, Coroutine[Any, Any, None]]
@@ -186,6 +195,66 @@ def _archiver_parts(settings: Settings) -> Parts:
     return {"archiver": archiving(), "report": report()}
 
 
+def _drainer_parts(settings: Settings) -> Parts:
+    from dockyard.logs.drain import DrainSettings
+    from dockyard.logs.drainer import Drainer
+    from dockyard.store.db import Database
+
+    # A drain holds what it fetched until its destination takes it (retrying up to 30 s apart):
+    # its consumer may wait long and holds no more than one fetch.
+    drain = DrainSettings()
+    stream = _stream(settings, ack_wait_s=120.0, max_ack_pending=drain.max_batches)
+    db = Database.open(settings.database.url, upgrade=False)  # the server migrates it
+    worker = Drainer(stream, load=_drain_loader(db), save=_drain_saver(db))
+
+    async def draining() -> None:
+        try:
+            await worker.run()
+        finally:
+            await stream.close()
+            db.close()
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(REPORT_EVERY_S)
+            for w in worker.workers.values():
+                c = w.counters
+                log.info(
+                    "drain team=%s name=%s delivered=%d lost=%d failures=%d last_error=%s",
+                    w.drain.spec.team, w.drain.spec.name, c.delivered, c.lost, c.failures,
+                    c.last_error,
+                )  # fmt: skip
+
+    return {"drainer": draining(), "report": report()}
+
+
+def _drain_loader(db: Database) -> Callable[[], Coroutine[Any, Any, list[Drain]]]:
+    from dockyard.store.drains import all_drains
+
+    def load() -> list[Drain]:
+        with db.session() as session:
+            return all_drains(session)
+
+    async def loading() -> list[Drain]:
+        return await asyncio.to_thread(load)
+
+    return loading
+
+
+def _drain_saver(db: Database) -> Callable[[int, DrainState], Coroutine[Any, Any, None]]:
+    from dockyard.store.drains import write_state
+
+    def save(drain_id: int, state: DrainState) -> None:
+        with db.session() as session:
+            write_state(session, drain_id, state)
+
+    async def saving(drain_id: int, state: DrainState) -> None:
+        await asyncio.to_thread(save, drain_id, state)
+
+    return saving
+
+
 def register(app: typer.Typer) -> None:
     app.command()(indexer)
     app.command()(archiver)
+    app.command()(drainer)
