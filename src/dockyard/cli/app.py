@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from dockyard.cli.commands import (
     account,
+    drains,
     host,
     logcenter,
     logs,
@@ -83,6 +84,7 @@ services.register(app)
 releases.register(app)
 observe.register(app)
 logs.register(app)
+drains.register(app)
 segment_commands.register(app)
 environment_commands.register(app)
 agent_command.register(app)
