@@ -31,9 +31,11 @@ from docker.errors import NotFound as EngineNotFound
 from requests.exceptions import RequestException
 
 from dockyard.agent.limits import LimitsSource
+from dockyard.agent.log_sweep import LogLeftovers
 from dockyard.agent.logfiles import found_files, rule_of, split_under
 from dockyard.domain.errors import DockyardError, Invalid, Unavailable
 from dockyard.domain.instance import (
+    LABEL_INSTANCE,
     Owner,
     Platform,
     owner_from_labels,
@@ -154,6 +156,7 @@ class ConsoleLogs:
         host: str = "",
         files_dir: Path | None = None,
         default_rate: Rate = UNLIMITED,
+        sweep_grace_s: float = 3600.0,
         interval_s: float = 30.0,
         report_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
@@ -164,7 +167,8 @@ class ConsoleLogs:
         counters are logged every `report_s`. Declared log files are read only from
         directories under `files_dir` (where the runtime makes them), whatever a container's
         labels say; None (tests) trusts the labels. `default_rate` is the flood budget of a
-        service that declares none (logs/throttle.py)."""
+        service that declares none (logs/throttle.py). The leftovers of an instance whose
+        container is gone go `sweep_grace_s` after (agent/log_sweep.py)."""
         self._engine = engine
         self.shipper = shipper
         self._platform_source = platform
@@ -173,6 +177,7 @@ class ConsoleLogs:
         self._host = host
         self._files_dir = files_dir
         self._default_rate = default_rate
+        self._leftovers = LogLeftovers(shipper, files_dir, grace_s=sweep_grace_s)
         self._interval_s = interval_s
         self._monotonic = monotonic
         self._known: dict[str, Sources] = {}  # container id -> what is shipped of it
@@ -238,6 +243,7 @@ class ConsoleLogs:
             present = {f.source.key for followed, _ in found.values() for f in followed}
             await asyncio.to_thread(self._sweep, present)
             self._swept = True
+        await asyncio.to_thread(self._sweep_leftovers)
 
     def _follow(self, container_id: str, followed: list[Followed], *, live: bool) -> None:
         """Every source of one container, followed together (in one step of the loop, so a
@@ -263,6 +269,13 @@ class ConsoleLogs:
             parts = key.split("/", 4)
             if len(parts) == 5 and parts[4] and key not in present:
                 self.shipper.gone_unread(key, parts[3])
+
+    def _sweep_leftovers(self) -> None:
+        """Leftovers of instances with no container on the engine (of any owner) go after the
+        grace (agent/log_sweep.py)."""
+        listed = self._engine.containers(all=True, filters={"label": LABEL_INSTANCE})
+        here = {(entry.get("Labels") or {}).get(LABEL_INSTANCE, "") for entry in listed}
+        self._leftovers.pass_(here, now=self._monotonic())
 
     # ---- engine calls (in threads) ----
 

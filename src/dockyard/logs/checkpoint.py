@@ -81,6 +81,13 @@ class CheckpointStore:
     def shipped(self, instance: str) -> bool:
         return (self._shipped / quote(instance, safe="")).is_file()
 
+    def marked(self) -> list[str]:
+        """The instances with a shipped mark."""
+        if not self._shipped.is_dir():
+            return []
+        names = (p.name for p in self._shipped.iterdir() if not p.name.startswith(".tmp-"))
+        return sorted(unquote(name) for name in names)
+
     def _path(self, key: str) -> Path:
         return self._dir / (quote(key, safe="") + ".json")
 

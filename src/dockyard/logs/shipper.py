@@ -157,6 +157,14 @@ class Shipper:
         """Keys of every source with a checkpoint on disk."""
         return self._checkpoints.keys()
 
+    def marked(self) -> list[str]:
+        """Instances marked shipped on disk."""
+        return self._checkpoints.marked()
+
+    def unmark(self, instance: str) -> None:
+        """Drop `instance`'s shipped mark (its container is long gone: agent/log_sweep.py)."""
+        self._checkpoints.unmark_shipped(instance)
+
     def following(self) -> list[str]:
         """Keys of the sources followed now."""
         return [k for k, s in self._states.items() if s.task is not None and not s.task.done()]

@@ -120,6 +120,7 @@ async def _ship_logs(settings: Settings, *, server_url: str, token: str | None) 
         host=settings.ipam.host,
         files_dir=logs.files_dir,  # declared log files are read only from under it
         default_rate=Rate(logs.rate_default),
+        sweep_grace_s=logs.sweep_grace_s,
     )
     try:
         await part.run()
