@@ -412,13 +412,18 @@ class Archive:
 
     # -- retention -------------------------------------------------------------------------
 
-    def expire(self, *, before: datetime) -> list[str]:
-        """Delete every hour partition that ended at or before `before` (whole days at once
-        where the day is over); returns the partitions removed, relative to the root."""
+    def expire(self, *, before: datetime | Callable[[str], datetime]) -> list[str]:
+        """Delete every hour partition that ended at or before `before`, or `before(env)`
+        for the hours of environment `env` (each environment keeps its own number of days);
+        whole days at once where the day is over. Returns the partitions removed, relative to
+        the root. Works the same on a local path and an object store (a prefix's objects)."""
+        cutoff = before if callable(before) else (lambda _env: before)
         removed: list[str] = []
         with _translated(self.url, "deleting expired hours"):
             for base in self._service_dirs():
-                removed += self._expire_service(base, before)
+                env = _value(base.rsplit("/", 1)[-1], "env", str)
+                if env is not None:
+                    removed += self._expire_service(base, cutoff(env))
         return removed
 
     def _service_dirs(self) -> Iterator[str]:

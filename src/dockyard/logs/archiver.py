@@ -27,19 +27,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import logging
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from dockyard.domain.errors import DockyardError, Invalid, Unavailable
 from dockyard.logs.archive import HOUR, Archive, HourFile, channel_token, encode_record, hour_of
 from dockyard.logs.record import Batch, Line, Source
+from dockyard.logs.retention import Days, archive_before
 from dockyard.logs.stats import Tally
 from dockyard.logs.stream import Delivery, LogStream
 
@@ -226,8 +228,11 @@ class Archiver:
 
     `clock` gives wall-clock seconds (hours and flush intervals are measured with it);
     `spool_dir` holds buffers spilled from memory (default: the system's temporary directory);
-    with `keep_days` (settings.logs.archive_days), hours older than that are deleted every
-    `limits.expire_every_s`. Not for concurrent use: one task drives it (run, or step/flush).
+    with `keep_days` (settings.logs.archive_retention: days per environment, or one number
+    for all), hours older than their environment's days are deleted at the first step and
+    every `limits.expire_every_s`, between writes (an object store's deletes take a while,
+    and buffers wait meanwhile, never the stream: what is fetched stays unacknowledged).
+    Not for concurrent use: one task drives it (run, or step/flush).
     """
 
     def __init__(
@@ -239,7 +244,7 @@ class Archiver:
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
         spool_dir: Path | None = None,
-        keep_days: int | None = None,
+        keep_days: int | Days | None = None,
     ) -> None:
         self._stream = stream
         self._archive = archive
@@ -247,7 +252,7 @@ class Archiver:
         self.limits = limits or Limits()
         self._clock = clock
         self._spool_dir = spool_dir
-        self._keep_days = keep_days
+        self._keep = Days(keep_days) if isinstance(keep_days, int) else keep_days
         self._expire_at = 0.0
         self._sources: dict[_Key, _SourceState] = {}
         self._held = 0
@@ -473,17 +478,20 @@ class Archiver:
     async def expire_due(self) -> None:
         """Delete the hours past the retention, if one is set and it is time to look."""
         now = self._clock()
-        if self._keep_days is None or now < self._expire_at:
+        if self._keep is None or now < self._expire_at:
             return
         self._expire_at = now + self.limits.expire_every_s
-        before = datetime.fromtimestamp(now, UTC) - timedelta(days=self._keep_days)
+        before = functools.partial(archive_before, now, self._keep)
         try:
             removed = await asyncio.to_thread(self._archive.expire, before=before)
         except Unavailable as exc:
-            log.warning("log archive retention failed, next in an hour: %s", exc.message)
+            log.warning(
+                "log archive retention failed, next in %g s: %s",
+                self.limits.expire_every_s, exc.message,
+            )  # fmt: skip
             return
         for partition in removed:
-            log.info("archive partition expired: %s", partition)
+            log.info("log archive partition expired partition=%s", partition)
 
     def _forget_idle(self) -> None:
         horizon = self._clock() - self.limits.idle_s

@@ -19,6 +19,7 @@ from dockyard.logs.archive import Archive, HourFile, encode_record
 from dockyard.logs.archiver import Archiver, Limits
 from dockyard.logs.memory_stream import MemoryLogStream
 from dockyard.logs.record import Batch, Line, Source
+from dockyard.settings import Settings
 from tests.support.s3 import RunningS3
 
 pytestmark = pytest.mark.timeout(120)
@@ -122,3 +123,43 @@ def test_expire_removes_old_hours_from_s3(s3_server: RunningS3, tmp_path: Path) 
     removed = archive.expire(before=T0 - timedelta(hours=24))
     assert removed == ["team=shop/service=cart/env=online/date=2026-12-04"]
     assert [k.split("/")[4] for k in s3_server.objects(bucket)] == ["date=2026-12-06"]
+
+
+async def test_the_archiver_expires_each_environment_on_s3_with_settings_options(
+    s3_server: RunningS3, tmp_path: Path
+) -> None:
+    """The archive opened with the storage options settings make of DOCKYARD_LOG_ARCHIVE_S3_*,
+    and the archiver's retention per environment: test's old hours go, online's stay."""
+    bucket = f"logs-{secrets.token_hex(4)}"
+    s3_server.create_bucket(bucket)
+    logs = Settings.from_env(
+        {
+            "HOME": str(tmp_path),
+            "DOCKYARD_LOG_ARCHIVE_URL": f"s3://{bucket}/logs",
+            "DOCKYARD_LOG_ARCHIVE_S3_ENDPOINT": s3_server.endpoint,
+            "DOCKYARD_LOG_ARCHIVE_S3_KEY": s3_server.access_key,
+            "DOCKYARD_LOG_ARCHIVE_S3_SECRET": s3_server.secret_key,
+            "DOCKYARD_LOG_ARCHIVE_S3_REGION": "us-east-1",
+            "DOCKYARD_LOG_ARCHIVE_DAYS": "30,test=1",
+        },
+        uid=0,
+    ).logs
+    archive = Archive(
+        logs.archive_url, storage_options=logs.archive_storage_options, spool_dir=tmp_path
+    )
+    stream = MemoryLogStream()
+    old = -3 * 24 * 3600 * 1_000_000_000
+    test = Source("shop", "cart", Environment.TEST, "t1", "console", "host-1")
+    for src in (test, batch("a1", 1, 1).source):
+        await stream.publish(Batch(src, (Line(1, T0_NS + old, "stdout", "three days old"),)))
+        await stream.publish(Batch(src, (Line(2, T0_NS, "stdout", "today"),)))
+    clock = [T0.timestamp() + 60]
+    worker = Archiver(stream, archive, clock=lambda: clock[0], keep_days=logs.archive_retention)
+    await worker.step(timeout_s=0.1)  # writes the old hours (over), then applies retention
+    await worker.flush()
+    dates = sorted(k.split("/")[3:5] for k in s3_server.objects(bucket))
+    assert dates == [
+        ["env=online", "date=2026-12-03"],
+        ["env=online", "date=2026-12-06"],
+        ["env=test", "date=2026-12-06"],
+    ]

@@ -27,6 +27,7 @@ from dockyard.logs.archive import (
     rfc3339,
 )
 from dockyard.logs.record import Line, Source
+from dockyard.logs.retention import Days, archive_before
 
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 T0_NS = int(T0.timestamp()) * 1_000_000_000
@@ -236,6 +237,29 @@ def test_expire_deletes_only_hours_that_ended_before_the_cutoff(tmp_path: Path) 
         "team=shop/service=cart/env=test/date=2026-12-06/hour=08",
     ]
     assert archive.hours("shop", "cart", "test") == [T0 - timedelta(hours=1), T0]
+
+
+def test_expire_keeps_each_environment_its_own_days(tmp_path: Path) -> None:
+    archive = Archive(str(tmp_path))
+    online = Source("shop", "cart", Environment.ONLINE, "o1", "console", "host-1")
+    day = 24 * 3600 * 1_000_000_000
+    for days_ago in (10, 3, 0):
+        put(
+            archive,
+            source(),
+            numbered(10 - days_ago, 10 - days_ago, start_ns=T0_NS - days_ago * day),
+        )
+        put(
+            archive, online, numbered(10 - days_ago, 10 - days_ago, start_ns=T0_NS - days_ago * day)
+        )
+    keep = Days(2, {"online": 30})
+    removed = archive.expire(before=lambda env: archive_before(T0.timestamp(), keep, env))
+    assert sorted(removed) == [
+        "team=shop/service=cart/env=test/date=2026-11-26",
+        "team=shop/service=cart/env=test/date=2026-12-03",
+    ]
+    assert len(archive.hours("shop", "cart", "online")) == 3
+    assert archive.hours("shop", "cart", "test") == [T0]
 
 
 def test_a_store_with_rename_but_no_local_path_writes_by_temporary_and_rename() -> None:

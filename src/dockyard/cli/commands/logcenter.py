@@ -15,7 +15,8 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,10 @@ from dockyard.settings import Settings
 
 if TYPE_CHECKING:  # imported when run: only these commands need the log center's stack
     from dockyard.domain.drain import Drain, DrainState
+    from dockyard.logs.index_retention import OnDrop
     from dockyard.logs.indexer import Indexer
     from dockyard.logs.jetstream import JetStreamLogStream
+    from dockyard.logs.retention import Notice
     from dockyard.store.db import Database
 
 REPORT_EVERY_S = 60.0
@@ -111,21 +114,24 @@ def _stream(settings: Settings, **consumer: Any) -> JetStreamLogStream:
 
 def _indexer_parts(settings: Settings) -> Parts:
     from dockyard.logs.index import open_engine
+    from dockyard.logs.index.partitions import Partitioned
+    from dockyard.logs.index_retention import IndexRetention, Rules
     from dockyard.logs.indexer import Indexer
 
     index = open_engine(settings.logs.index_engine, settings.logs.index_dir)
     worker = Indexer(_stream(settings), index)
-
-    async def retention() -> None:
-        while True:  # at start, then hourly: whole day partitions past the retention go
-            dropped = await worker.retention(keep_days=settings.logs.index_days)
-            if dropped:
-                log.info(
-                    "index partitions past %d days dropped: %s",
-                    settings.logs.index_days,
-                    ", ".join(dropped),
-                )
-            await asyncio.sleep(3600)
+    assert isinstance(index, Partitioned)  # both engines are
+    logs = settings.logs
+    retention = IndexRetention(
+        index,
+        Rules(logs.index_retention, logs.index_caps, logs.retention_every_s),
+        on_drop=_team_events(settings),
+    )
+    log.info(
+        "log index retention days=%s host_cap=%s team_cap=%s every_s=%g",
+        logs.index_retention.describe(), logs.index_caps.host, logs.index_caps.team,
+        logs.retention_every_s,
+    )  # fmt: skip
 
     async def report() -> None:
         while True:
@@ -137,7 +143,33 @@ def _indexer_parts(settings: Settings) -> Parts:
                 c.lag_s(time.time_ns()),
             )  # fmt: skip
 
-    return {"indexer": _closing(worker.run(), worker), "retention": retention(), "report": report()}
+    return {
+        "indexer": _closing(worker.run(), worker),
+        "retention": retention.run(),
+        "report": report(),
+    }
+
+
+def _team_events(settings: Settings) -> OnDrop:
+    """Records what retention tells the teams as events on their services (the team sees
+    them with its service's events; an admin sees every team's). The database is opened at
+    the first drop, so an indexer runs, and indexes, while the database is away."""
+    from dockyard.store.db import Database
+    from dockyard.store.events import record_for_team
+
+    opened: list[Database] = []
+
+    def record(notices: Sequence[Notice], at_ns: int) -> None:
+        if not opened:
+            opened.append(Database.open(settings.database.url, upgrade=False))
+        at = datetime.fromtimestamp(at_ns / 1e9, UTC)
+        with opened[0].session() as session:
+            for n in notices:
+                record_for_team(
+                    session, team=n.team, env=n.env, kind=n.kind, message=n.message, at=at
+                )
+
+    return record
 
 
 async def _closing(work: Coroutine[Any, Any, None], worker: Indexer) -> None:
@@ -154,7 +186,7 @@ def _archiver_parts(settings: Settings) -> Parts:
 
     # The archiver holds batches unacknowledged until their object is written (up to a flush
     # interval, 60 s, past an hour's end): its consumer must wait longer and allow more.
-    limits = Limits()
+    limits = Limits(expire_every_s=settings.logs.retention_every_s)
     stream = _stream(
         settings,
         ack_wait_s=2 * limits.flush_interval_s,
@@ -164,10 +196,14 @@ def _archiver_parts(settings: Settings) -> Parts:
     spool.mkdir(parents=True, exist_ok=True)
     worker = Archiver(
         stream,
-        Archive(settings.logs.archive_url, spool_dir=spool),
+        Archive(
+            settings.logs.archive_url,
+            storage_options=settings.logs.archive_storage_options,
+            spool_dir=spool,
+        ),
         limits=limits,
         spool_dir=spool,
-        keep_days=settings.logs.archive_days,
+        keep_days=settings.logs.archive_retention,
     )
 
     async def archiving() -> None:
