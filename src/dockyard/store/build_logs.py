@@ -89,3 +89,17 @@ def log_text(session: Session, build_id: int, *, after: int, limit: int = MAX_RE
     text = "".join(piece for _, piece in pieces)
     skip = max(0, after - pieces[0][0])
     return text[skip : skip + limit]
+
+
+def build_ids(session: Session, *, team: str, service: str, number: int) -> list[int]:
+    """The ids of build `number` of every service named `service` in `team` (a service deleted
+    and made again under its name numbers its builds from 1 again), oldest first."""
+    return list(
+        session.scalars(
+            select(BuildRow.id)
+            .join(ServiceRow, ServiceRow.id == BuildRow.service_id)
+            .join(TeamRow, TeamRow.id == ServiceRow.team_id)
+            .where(TeamRow.name == team, ServiceRow.name == service, BuildRow.number == number)
+            .order_by(BuildRow.id)
+        )
+    )

@@ -19,14 +19,15 @@ from dockyard.api.auth import Who
 from dockyard.api.bounds import LINE, MAX_INTEGER, SHORT_MAX, ServicePath, TeamPath
 from dockyard.api.deps import ApiDeps, Deps
 from dockyard.api.schemas import ErrorBody, LogContext, LogLinePublic, LogPage
-from dockyard.domain.environment import Environment
-from dockyard.domain.errors import Malformed, Unavailable
+from dockyard.domain.errors import Invalid, Malformed, NotFound, Unavailable
 from dockyard.domain.principal import Principal
+from dockyard.logs.build_lines import build_instance
 from dockyard.logs.center import LogCenter
 from dockyard.logs.index.base import MAX_CONTEXT, MAX_LIMIT, Filters, Hit, Order
 from dockyard.logs.live import server_sent
 from dockyard.logs.query import LEVELS, MAX_QUERY_CHARS, normal_level, parse
-from dockyard.logs.record import CONSOLE
+from dockyard.logs.record import BUILD_ENV, CONSOLE, LogEnv
+from dockyard.store import build_logs
 
 router = APIRouter(
     tags=["logs"],
@@ -40,7 +41,17 @@ router = APIRouter(
 
 BASE = "/teams/{team}/services/{svc}/logs"
 
-EnvQuery = Annotated[Environment, Query(description="The environment.")]
+EnvQuery = Annotated[
+    LogEnv, Query(description="The environment, or `build` for the service's build logs.")
+]
+BuildQuery = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=MAX_INTEGER,
+        description="With env=build: only the log of the service's build of this number.",
+    ),
+]
 TextQuery = Annotated[
     str,
     Query(
@@ -86,7 +97,7 @@ def _filters(
     *,
     team: str,
     svc: str,
-    env: Environment,
+    env: LogEnv,
     instance: list[str] | None,
     stream: str | None,
     level: str | None,
@@ -108,13 +119,43 @@ def _filters(
     return Filters(
         team=team,
         service=svc,
-        env=env.value,
+        env=str(env),
         instances=tuple(dict.fromkeys(instance or ())),
         streams=(stream,) if stream else (),
         levels=levels,
         since_ns=since_ns,
         until_ns=until_ns,
     )
+
+
+async def _with_build(
+    deps: ApiDeps,
+    who: Principal,
+    *,
+    team: str,
+    svc: str,
+    env: LogEnv,
+    build: int | None,
+    instance: list[str] | None,
+) -> list[str] | None:
+    """The instances to search: `instance`, or with `build` that build's (a build's log is
+    its own instance in the `build` environment). NotFound if the service never had it."""
+    if build is None:
+        return instance
+    if env != BUILD_ENV:
+        raise Invalid(f"build={build} names a build log: ask with env=build", field="build")
+    if instance:
+        raise Invalid("give build or instance, not both: a build is an instance", field="build")
+    who.require_team(team)
+    ids = await asyncio.to_thread(_build_ids, deps, team, svc, build)
+    if not ids:
+        raise NotFound(f"build {build} of {svc!r} not found; `dockyard builds {svc}` lists them")
+    return [build_instance(build, build_id) for build_id in ids]
+
+
+def _build_ids(deps: ApiDeps, team: str, svc: str, number: int) -> list[int]:
+    with deps.db.session() as session:
+        return build_logs.build_ids(session, team=team, service=svc, number=number)
 
 
 def _ns(text: str | None, field: str) -> int | None:
@@ -142,6 +183,7 @@ async def search_logs(
     env: EnvQuery,
     q: TextQuery = "",
     instance: InstancesQuery = None,
+    build: BuildQuery = None,
     stream: StreamQuery = None,
     level: LevelQuery = None,
     since: SinceQuery = None,
@@ -153,6 +195,9 @@ async def search_logs(
     """Matching lines of every instance of the service, merged in time order, newest first by
     default. `next` continues after the page's last line. Lines are searchable about a second
     after they are written, and stay so after their instance is gone."""
+    instance = await _with_build(
+        deps, who, team=team, svc=svc, env=env, build=build, instance=instance
+    )
     filters = _filters(
         who, team=team, svc=svc, env=env, instance=instance, stream=stream, level=level,
         since=since, until=until,
@@ -179,7 +224,7 @@ async def log_context(
     """Line `seq` of one instance's console (or declared file) with `n` lines before and after."""
     who.require_team(team)
     hits = await _center(deps).context(instance=instance, channel=channel, seq=seq, n=n)
-    own = [hit for hit in hits if (hit.team, hit.service, hit.env) == (team, svc, env.value)]
+    own = [hit for hit in hits if (hit.team, hit.service, hit.env) == (team, svc, str(env))]
     return LogContext(at=seq, items=[LogLinePublic.of(hit) for hit in own])
 
 
@@ -197,6 +242,7 @@ async def follow_logs(
     env: EnvQuery,
     q: TextQuery = "",
     instance: InstancesQuery = None,
+    build: BuildQuery = None,
     stream: StreamQuery = None,
     level: LevelQuery = None,
     tail: Annotated[int, Query(ge=0, le=MAX_LIMIT, description="Last lines to start with.")] = 100,
@@ -206,6 +252,9 @@ async def follow_logs(
     stopped ones leave. `event: dropped` ({count, reason}) stands for lines a slow client
     missed; `event: error` ({message, retry}) ends the stream. A comment every 15 s keeps it
     alive."""
+    instance = await _with_build(
+        deps, who, team=team, svc=svc, env=env, build=build, instance=instance
+    )
     filters = _filters(
         who, team=team, svc=svc, env=env, instance=instance, stream=stream, level=level,
         since=None, until=None,
@@ -247,6 +296,7 @@ async def download_logs(
     until: UntilQuery = None,
     q: TextQuery = "",
     instance: InstancesQuery = None,
+    build: BuildQuery = None,
     stream: StreamQuery = None,
     level: LevelQuery = None,
     format: Literal["ndjson", "text"] = "ndjson",
@@ -254,13 +304,16 @@ async def download_logs(
     """Every matching line of [since, until), oldest first, as NDJSON (one record a line) or
     plain text (`TIME INSTANCE STREAM TEXT`): from the archive for days the index no longer
     holds, then from the index."""
+    instance = await _with_build(
+        deps, who, team=team, svc=svc, env=env, build=build, instance=instance
+    )
     filters = _filters(
         who, team=team, svc=svc, env=env, instance=instance, stream=stream, level=level,
         since=since, until=until,
     )  # fmt: skip
     chunks = _center(deps).download(filters, q, fmt=format)
     first = await asyncio.to_thread(next, chunks, b"")  # a bad query is a 400, not a cut body
-    name = f"{team}-{svc}-{env.value}.{'ndjson' if format == 'ndjson' else 'log'}"
+    name = f"{team}-{svc}-{env}.{'ndjson' if format == 'ndjson' else 'log'}"
     return StreamingResponse(
         _body(first, chunks),
         media_type="application/x-ndjson" if format == "ndjson" else "text/plain; charset=utf-8",
