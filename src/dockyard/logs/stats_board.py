@@ -35,6 +35,9 @@ BUCKET = "dockyard_log_stats"
 REPORT_EVERY_S = 5.0
 """How often each process reports: the portal's figures are at most this old."""
 CONNECT_TIMEOUT_S = 2
+READ_TIMEOUT_S = 5.0
+MAX_ENTRIES = 10_000
+"""Reports read for one service at most: far more than its hosts times three roles."""
 NATS_ERRORS = (nats.errors.Error, OSError, TimeoutError)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -105,18 +108,23 @@ class JetStreamStatsBoard:
 
     async def reports(self, team: str, service: str, env: str) -> list[Report]:
         kv = await self._bucket()
+        out = []
         try:
-            keys = await kv.keys(filters=[service_prefix(team, service, env) + ".>"])
-        except nats.js.errors.NoKeysError:
-            return []
+            # A watch of the service's keys hands over each one's latest value, then None: one
+            # round trip, and a subject filter nats-server 2.9 understands (keys() filters need
+            # 2.10).
+            watcher = await kv.watch(service_prefix(team, service, env) + ".>", ignore_deletes=True)
+            try:
+                for _ in range(MAX_ENTRIES):
+                    entry = await watcher.updates(timeout=READ_TIMEOUT_S)  # type: ignore[no-untyped-call]
+                    if entry is None:
+                        break
+                    with contextlib.suppress(Invalid):
+                        out.append(Report.decode(entry.value or b""))
+            finally:
+                await watcher.stop()  # type: ignore[no-untyped-call]
         except NATS_ERRORS as exc:
             raise self._unavailable(exc) from exc
-        out = []
-        for key in keys:
-            with contextlib.suppress(nats.js.errors.KeyNotFoundError, Invalid):
-                entry = await self._get(kv, key)
-                if entry is not None:
-                    out.append(Report.decode(entry))
         return out
 
     async def close(self) -> None:
@@ -124,14 +132,6 @@ class JetStreamStatsBoard:
         if client is not None:
             with contextlib.suppress(*NATS_ERRORS):
                 await client.close()
-
-    async def _get(self, kv: KeyValue, key: str) -> bytes | None:
-        try:
-            return (await kv.get(key)).value
-        except nats.js.errors.KeyNotFoundError:  # expired or deleted since it was listed
-            return None
-        except NATS_ERRORS as exc:
-            raise self._unavailable(exc) from exc
 
     async def _bucket(self) -> KeyValue:
         if self._kv is not None and self._client is not None and self._client.is_connected:

@@ -7,12 +7,16 @@ import logging
 import threading
 from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dockyard.cli.context import session
 from dockyard.settings import Settings, read_credentials
+
+if TYPE_CHECKING:  # imported when run: only the agent needs its stack
+    from dockyard.logs.shipper import Shipper
+    from dockyard.logs.stats import Report
 
 
 def agent(
@@ -122,13 +126,30 @@ async def _ship_logs(settings: Settings, *, server_url: str, token: str | None) 
         default_rate=Rate(logs.rate_default),
         sweep_grace_s=logs.sweep_grace_s,
     )
+    stats = asyncio.create_task(_log_stats(settings, shipper))
     try:
         await part.run()
     finally:
+        stats.cancel()
+        await asyncio.gather(stats, return_exceptions=True)
         engine.close()
         if platform is not None:
             platform.close()
         await stream.close()
+
+
+async def _log_stats(settings: Settings, shipper: Shipper) -> None:
+    """The shipper's counters per instance, every few seconds to the log stats board (for the
+    server) and as metrics on DOCKYARD_AGENT_METRICS_ADDR."""
+    from dockyard.logs.stats import agent_report
+    from dockyard.metrics.log_reporting import report_log_stats
+
+    def make(now_ns: int) -> Report:
+        return agent_report(shipper.counters, host=settings.ipam.host, now_ns=now_ns)
+
+    await report_log_stats(
+        make, addr=settings.metrics.agent_addr, nats_urls=settings.logs.nats_urls
+    )
 
 
 async def _run(settings: Settings, *, once: bool) -> None:

@@ -117,6 +117,7 @@ def _indexer_parts(settings: Settings) -> Parts:
     from dockyard.logs.index.partitions import Partitioned
     from dockyard.logs.index_retention import IndexRetention, Rules
     from dockyard.logs.indexer import Indexer
+    from dockyard.metrics.log_reporting import consumer_stats
 
     index = open_engine(settings.logs.index_engine, settings.logs.index_dir)
     worker = Indexer(_stream(settings), index)
@@ -147,6 +148,13 @@ def _indexer_parts(settings: Settings) -> Parts:
         "indexer": _closing(worker.run(), worker),
         "retention": retention.run(),
         "report": report(),
+        "stats": consumer_stats(
+            "indexer",
+            lambda: worker.counters.sources,
+            host=settings.ipam.host,
+            addr=settings.metrics.indexer_addr,
+            nats_urls=settings.logs.nats_urls,
+        ),
     }
 
 
@@ -183,6 +191,7 @@ async def _closing(work: Coroutine[Any, Any, None], worker: Indexer) -> None:
 def _archiver_parts(settings: Settings) -> Parts:
     from dockyard.logs.archive import Archive
     from dockyard.logs.archiver import Archiver, Limits
+    from dockyard.metrics.log_reporting import consumer_stats
 
     # The archiver holds batches unacknowledged until their object is written (up to a flush
     # interval, 60 s, past an hour's end): its consumer must wait longer and allow more.
@@ -228,7 +237,17 @@ def _archiver_parts(settings: Settings) -> Parts:
                 worker.lines_archived, worker.objects_written, worker.lines_repeated, worker.held,
             )  # fmt: skip
 
-    return {"archiver": archiving(), "report": report()}
+    return {
+        "archiver": archiving(),
+        "report": report(),
+        "stats": consumer_stats(
+            "archiver",
+            lambda: worker.sources,
+            host=settings.ipam.host,
+            addr=settings.metrics.archiver_addr,
+            nats_urls=settings.logs.nats_urls,
+        ),
+    }
 
 
 def _drainer_parts(settings: Settings) -> Parts:
