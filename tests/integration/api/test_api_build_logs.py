@@ -9,8 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner, Result
 
 from dockyard.api import ApiDeps, build_api
+from dockyard.cli import app
+from dockyard.cli.context import CliEnv
 from dockyard.domain.environment import Environment
 from dockyard.domain.principal import Principal
 from dockyard.domain.source import GitSource
@@ -147,3 +150,51 @@ def test_another_team_cannot_read_a_teams_build_logs(
         assert answer.status_code == 404, answer.text
         assert "==>" not in answer.text
     assert len(texts(logged.get(LOGS, params={"env": "build"}, headers=admin))) == 6
+
+
+def cli(client: TestClient, headers: dict[str, str], tmp_path: Path, *args: str) -> Result:
+    env = CliEnv(
+        environ={
+            "HOME": str(tmp_path / "home"),
+            "DOCKYARD_STATE_DIR": str(tmp_path / "state"),
+            "DOCKYARD_URL": "http://testserver",
+            "DOCKYARD_TOKEN": headers["Authorization"].removeprefix("Bearer "),
+        },
+        transport=client._transport,
+        uid=1000,
+    )
+    return CliRunner().invoke(app, list(args), obj=env)
+
+
+def test_the_cli_shows_one_builds_log_or_every_builds(
+    logged: TestClient, alpha: dict[str, str], tmp_path: Path
+) -> None:
+    one = cli(logged, alpha, tmp_path, "logs", "web", "--build", "1", "--oldest")
+    assert one.exit_code == 0, one.stderr
+    assert "==> build 1" in one.stdout and "==> pushed 1" in one.stdout
+    assert "build 2" not in one.stdout
+    every = cli(logged, alpha, tmp_path, "logs", "web", "-e", "build", "-q", "pushed")
+    assert every.exit_code == 0, every.stderr
+    assert "==> pushed 1" in every.stdout and "==> pushed 2" in every.stdout
+    around = cli(
+        logged, alpha, tmp_path, "logs", "web", "-e", "build", "--context", "1",
+        "--at", f"{build_instance(2, 2)}:2",
+    )  # fmt: skip
+    assert around.exit_code == 0, around.stderr
+    assert "==> build 2" in around.stdout and "==> pushed 2" in around.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--build", "1", "-e", "test"), "leave --env out"),
+        ((), "give the environment"),
+        (("-e", "prod"), "unknown environment 'prod'"),
+    ],
+)
+def test_the_cli_says_how_to_name_the_logs(
+    logged: TestClient, alpha: dict[str, str], tmp_path: Path, args: tuple[str, ...], words: str
+) -> None:
+    result = cli(logged, alpha, tmp_path, "logs", "web", *args)
+    assert result.exit_code == 2
+    assert words in " ".join(result.stderr.split())

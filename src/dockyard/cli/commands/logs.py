@@ -21,10 +21,23 @@ from dockyard.cli.commands.services import service_path
 from dockyard.cli.context import Session, session
 from dockyard.cli.errors import CliError
 from dockyard.cli.moment import parse_moment
-from dockyard.cli.options import Env, Output, Team
+from dockyard.cli.options import Output, Team
 from dockyard.cli.output import OutputFormat, console, print_json, say
+from dockyard.domain.errors import Invalid
+from dockyard.logs.build_lines import BUILD_CHANNEL
+from dockyard.logs.record import BUILD_ENV, parse_env
 
 Service = Annotated[str, typer.Argument(metavar="SVC", help="The service.")]
+LogEnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env", "-e", help="The environment: test, sandbox, online, stable, or build (build logs)."
+    ),
+]
+BuildOption = Annotated[
+    int | None,
+    typer.Option("--build", "-b", min=1, help="One build's log, by its number (env build)."),
+]
 # Colours that read on dark and light terminals; an instance keeps its colour across runs.
 PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta")
 
@@ -33,7 +46,8 @@ def logs(
     ctx: typer.Context,
     *,
     service: Service,
-    env: Env,
+    env: LogEnvOption = None,
+    build: BuildOption = None,
     query: Annotated[
         str | None,
         typer.Option(
@@ -80,11 +94,13 @@ def logs(
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Search the service's logs in ENV (newest last), follow them (-f), show the context of
-    one line (--context N --at INSTANCE:SEQ), or download a time range (--download FILE)."""
+    one line (--context N --at INSTANCE:SEQ), or download a time range (--download FILE).
+    `-e build` searches the service's build logs, `--build N` one build's."""
     current = session(ctx)
     now = datetime.now(UTC)
     params: dict[str, Any] = {
-        "env": env.value,
+        "env": _log_env(env, build),
+        "build": build,
         "q": query,
         "instance": instance or None,
         "stream": stream,
@@ -105,6 +121,25 @@ def logs(
             base, params={**params, "order": order, "limit": limit, "cursor": cursor}
         )
         _print_page(page, newest_first=not oldest, output=output, service=service)
+
+
+def _log_env(env: str | None, build: int | None) -> str:
+    """The environment to search: `env`, or `build` when a build is named."""
+    if build is not None and env not in (None, BUILD_ENV):
+        raise typer.BadParameter(
+            f"--build {build} is a build's log, not {env}'s: leave --env out", param_hint="--env"
+        )
+    if build is not None:
+        return BUILD_ENV
+    if env is None:
+        raise typer.BadParameter(
+            "give the environment: --env test, sandbox, online, stable or build",
+            param_hint="--env",
+        )
+    try:
+        return str(parse_env(env))
+    except Invalid as exc:
+        raise typer.BadParameter(exc.message, param_hint="--env") from None
 
 
 def _moment(text: str | None, now: datetime, option: str) -> str | None:
@@ -190,6 +225,7 @@ def _context(
         base + "/context",
         params={
             "env": params["env"],
+            "channel": BUILD_CHANNEL if params["env"] == BUILD_ENV else None,
             "instance": name,
             "seq": int(seq),
             "n": context,
