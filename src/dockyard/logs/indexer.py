@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from dockyard.domain.errors import Invalid, Unavailable
 from dockyard.logs.admission import Waiting, admit
-from dockyard.logs.index import partitions
 from dockyard.logs.index.base import Added, LevelPatterns, LogIndex
 from dockyard.logs.record import Batch
 from dockyard.logs.stats import Tally, fresh_lines
@@ -148,14 +147,6 @@ class Indexer:
         self._pending_lines, self._oldest_pending = 0, None
         for delivery in pending:
             await delivery.ack()
-
-    async def retention(self, *, keep_days: int, now_ns: int | None = None) -> tuple[str, ...]:
-        """Drop the day partitions older than `keep_days` days (today counts as one)."""
-        first = partitions.oldest_kept(now_ns or time.time_ns(), keep_days)
-        dropped = await asyncio.to_thread(self.index.drop_before, first)
-        if dropped:
-            log.info("log index retention dropped days=%s", ",".join(dropped))
-        return dropped
 
     async def _decoded(self, delivery: Delivery) -> Batch | None:
         try:

@@ -14,7 +14,6 @@ import pytest
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid
 from dockyard.logs.index import Filters, LogIndex, open_engine
-from dockyard.logs.index.partitions import NS_PER_DAY
 from dockyard.logs.indexer import CONSUMER, Indexer, IndexerSettings
 from dockyard.logs.memory_stream import MemoryDelivery, MemoryLogStream
 from dockyard.logs.query import parse
@@ -241,18 +240,6 @@ async def test_a_stream_outage_is_retried_not_fatal(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-
-async def test_retention_drops_days_older_than_kept(
-    stream: MemoryLogStream, index: LogIndex
-) -> None:
-    for day in range(4):
-        index.add([batch(day * 10 + 1, 1, t=T0 + day * NS_PER_DAY)])
-    index.commit()
-    indexer = Indexer(as_stream(stream), index)
-    dropped = await indexer.retention(keep_days=2, now_ns=T0 + 3 * NS_PER_DAY)
-    assert len(dropped) == 2
-    assert count(index) == 2
 
 
 def as_stream(stream: object) -> LogStream:

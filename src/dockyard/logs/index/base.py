@@ -7,8 +7,10 @@ Contract, which every engine passes in tests/conformance/test_log_index.py:
   same commit as the lines, one table per day partition.
 - Nothing added is visible to searches, here or in another process, before `commit`; after it
   returns, every added line is, and survives a crash (kill -9) of the writing process.
-- Lines live in one partition per UTC day of their time; `drop_before` and `cap` remove whole
-  partitions, oldest first, and never the newest one (collection never stops).
+- Lines live in one partition per UTC day of their time, environment and team
+  (logs/index/partitions.py says why); `drop_before`, `cap` and `drop` remove whole
+  partitions, never one holding staged lines; the first two go oldest first and never touch
+  the newest day (collection never stops). logs/retention.py decides what `drop` removes.
 - Hits come in order of (time, instance, channel, seq), newest or oldest first; a page's
   `next_cursor` continues exactly after its last hit (no line twice, none skipped), even while
   lines are being added. A cursor is opaque; a malformed one raises Invalid.
@@ -28,6 +30,7 @@ from typing import Protocol
 from dockyard.domain.errors import Invalid, Malformed
 from dockyard.logs.query import Query
 from dockyard.logs.record import Batch
+from dockyard.logs.retention import Part
 
 MAX_LIMIT = 1000
 """Most hits one page may hold."""
@@ -134,14 +137,23 @@ class LogIndex(Protocol):
         it, in seq order; () if the index does not hold that line."""
 
     def days(self) -> tuple[str, ...]:
-        """The day partitions held (YYYY-MM-DD, UTC), oldest first."""
+        """The days (YYYY-MM-DD, UTC) some partition holds, oldest first."""
+
+    def partitions(self) -> tuple[Part, ...]:
+        """Every partition held (name, day, environment, team), oldest first, with its bytes
+        on disk."""
+
+    def drop(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Remove the partitions `names` whole, except any holding staged lines (so a drop may
+        run beside the writer); return the names removed."""
 
     def drop_before(self, day: str) -> tuple[str, ...]:
-        """Remove whole partitions older than `day`, never the newest; return those removed."""
+        """Remove the partitions of days older than `day`, never those of the newest day;
+        return the names removed."""
 
     def cap(self, max_bytes: int) -> tuple[str, ...]:
         """Remove the oldest partitions until the index takes at most `max_bytes` on disk
-        (keeping the newest partition whatever its size); return those removed."""
+        (keeping the newest day's whatever their size); return the names removed."""
 
     def size_bytes(self) -> int:
         """Bytes the index takes on disk."""

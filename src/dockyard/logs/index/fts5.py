@@ -242,8 +242,8 @@ class Fts5Index:
 
     def drop(self, names: Sequence[str]) -> tuple[str, ...]:
         with self._lock:
-            staged = {n for n, db in self._writers.items() if db.in_transaction}
-            return self._drop([n for n in self._held() if n in set(names) - staged])
+            wanted = set(names)
+            return self._drop([n for n in self._held() if n in wanted])
 
     def drop_before(self, day: str) -> tuple[str, ...]:
         with self._lock:
@@ -257,7 +257,11 @@ class Fts5Index:
     def size_bytes(self) -> int:
         return sum(partitions.bytes_of(self.root, d) for d in partitions.on_disk(self.root))
 
-    def _drop(self, days: Sequence[str]) -> tuple[str, ...]:
+    def _drop(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Remove the partitions `names` but those holding staged lines (a writer inside a
+        transaction): those lines are about to be committed and acknowledged."""
+        staged = {n for n, db in self._writers.items() if db.in_transaction}
+        days = [n for n in names if n not in staged]
         for day in days:
             for pool in (self._writers, self._readers):
                 db = pool.pop(day, None)

@@ -198,7 +198,7 @@ class TantivyIndex:
 
     def drop(self, names: Sequence[str]) -> tuple[str, ...]:
         with self._lock:
-            wanted = set(names) - set(self._staged_days)
+            wanted = set(names)
             return self._drop([n for n in self._held() if n in wanted])
 
     def _ready(self) -> tuple[str, ...]:
@@ -219,7 +219,10 @@ class TantivyIndex:
     def size_bytes(self) -> int:
         return sum(partitions.bytes_of(self.root, d) for d in partitions.on_disk(self.root))
 
-    def _drop(self, days: Sequence[str]) -> tuple[str, ...]:
+    def _drop(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Remove the partitions `names` but those holding staged lines (they are about to be
+        committed and acknowledged)."""
+        days = [n for n in names if n not in self._staged_days]
         for day in days:
             self._forget(day)
             partitions.remove(self.root, day)
