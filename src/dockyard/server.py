@@ -40,6 +40,7 @@ from dockyard.logs.checkpoint import CheckpointStore
 from dockyard.logs.index import open_engine
 from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.logs.record import BUILD_ENV
+from dockyard.logs.stats_board import JetStreamStatsBoard
 from dockyard.network.etcd import Etcd
 from dockyard.network.ipam.client import Ipam
 from dockyard.network.ipam.publish import publish_segments
@@ -181,6 +182,7 @@ def _log_center(settings: Settings) -> LogCenter:
         stream=JetStreamLogStream(logs.nats_urls, max_bytes=logs.stream_max_bytes),
         archive=Archive(logs.archive_url),
         index_days=logs.index_days,
+        stats=JetStreamStatsBoard(logs.nats_urls),  # reached on the first figures asked
     )
 
 

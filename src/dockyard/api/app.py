@@ -25,6 +25,7 @@ from dockyard.api.routes import (
     health,
     images,
     ipam,
+    log_stats,
     logs,
     promotions,
     segments,
@@ -64,6 +65,7 @@ def build_api(deps: ApiDeps) -> FastAPI:
         segments, ipam, git_remote, env_defaults, logs, drains,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(log_stats.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     _document_links(app)
     return app
 

@@ -23,6 +23,8 @@ from dockyard.logs.index.partitions import day_start_ns
 from dockyard.logs.level import level_of
 from dockyard.logs.query import Query, parse, tokens
 from dockyard.logs.record import SUBJECT_ROOT, Batch
+from dockyard.logs.stats import ServiceStats, merge
+from dockyard.logs.stats_board import StatsBoard
 from dockyard.logs.stream import LogStream
 
 FOLLOW_CATCH_UP_S = 10.0
@@ -107,18 +109,33 @@ class LogCenter:
         archive: Archive | None,
         index_days: int,
         clock: Callable[[], float] = time.time,
+        stats: StatsBoard | None = None,
     ) -> None:
+        """`stats` is where the log center's processes report their counters (None: the
+        figures are unavailable)."""
         self.index = index
         self.stream = stream
         self.archive = archive
         self.index_days = index_days
         self._clock = clock
+        self.stats = stats
 
     async def close(self) -> None:
         """Release the index's files and the stream's connection."""
         await asyncio.to_thread(self.index.close)
         if self.stream is not None:
             await self.stream.close()
+        if self.stats is not None:
+            await self.stats.close()
+
+    async def service_stats(self, team: str, service: str, env: str) -> ServiceStats:
+        """The service's counters from every log center process that reported in the last
+        minutes (logs/stats.py); Unavailable without a stats board or when it does not answer."""
+        if self.stats is None:
+            raise Unavailable("the log center's figures are not configured on this server")
+        reports = await self.stats.reports(team, service, env)
+        now_ns = int(self._clock() * 1e9)
+        return merge(reports, team=team, service=service, env=env, now_ns=now_ns)
 
     async def search(
         self, filters: Filters, text: str, *, cursor: str | None, order: Order, limit: int
