@@ -10,9 +10,11 @@ from dockyard.logs.index.partitions import (
     NS_PER_DAY,
     day_of,
     day_start_ns,
+    days_held,
     expired,
     oldest_kept,
     over_cap,
+    part_of,
     visit,
 )
 
@@ -98,3 +100,16 @@ def test_retention_keeps_today_and_the_days_before() -> None:
     assert oldest_kept(now, 1) == "2026-12-03"
     assert oldest_kept(now, 2) == "2026-12-02"
     assert oldest_kept(now + NS_PER_DAY, 2) == "2026-12-03"
+
+
+def test_days_held_are_those_of_the_team_and_environment() -> None:
+    parts = [
+        part_of("2026-12-01.online.shop", 1),
+        part_of("2026-12-03.test.shop", 1),
+        part_of("2026-12-02.test.bank", 1),
+        part_of("2026-12-04.test.shop", 1),
+    ]
+    assert days_held(parts, team="shop", env="test") == ("2026-12-03", "2026-12-04")
+    assert days_held(parts, team="shop", env=None)[0] == "2026-12-01"
+    assert days_held(parts, team=None, env="test")[0] == "2026-12-02"
+    assert days_held([*parts, part_of("2026-11-30")], team="shop", env="test")[0] == "2026-11-30"

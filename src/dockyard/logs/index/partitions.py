@@ -71,6 +71,15 @@ def days_of(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted({part_of(n).day for n in names}))
 
 
+def days_held(parts: Sequence[Part], *, team: str | None, env: str | None) -> tuple[str, ...]:
+    """The days `parts` hold lines of `team` in `env` (None: any), oldest first. A download
+    reaches into the archive before the first of them: each environment keeps its own number
+    of days and a team over its cap loses days early, so the index's oldest day overall says
+    nothing of theirs."""
+    scope = Filters(team=team, env=env)
+    return days_of(visit([p.name for p in parts], scope, None, Order.OLDEST))
+
+
 def visit(names: Sequence[str], filters: Filters, after: Key | None, order: Order) -> list[str]:
     """The partitions that may hold hits for `filters` past `after`, in the order to read:
     those of the filters' environment and team (day-only ones always), in the time range."""
