@@ -11,6 +11,7 @@ from dockyard.cli.commands import (
     account,
     drains,
     host,
+    log_retention,
     logcenter,
     logs,
     observe,
@@ -89,6 +90,7 @@ segment_commands.register(app)
 environment_commands.register(app)
 agent_command.register(app)
 logcenter.register(app)
+log_retention.register(app)
 ipam_commands.register(app)
 build_commands.register(app)
 image_commands.register(app)

@@ -11,10 +11,16 @@ seam's contract), so collection goes on meanwhile and nothing about to be acknow
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from dockyard.domain.errors import DockyardError
 from dockyard.logs.index.partitions import Partitioned
@@ -67,9 +73,13 @@ class IndexRetention:
         rules: Rules,
         *,
         on_drop: OnDrop | None = None,
+        report: Path | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
+        """`report`: a JSON file rewritten after every run that removed something (what
+        `dockyard log-retention` shows as the last drop; see `read_report`)."""
         self.index = index
+        self._report = report
         self.rules = rules
         self._on_drop = on_drop
         self._clock = clock
@@ -106,6 +116,8 @@ class IndexRetention:
                 "reason=%s", p.name, p.day, p.env or "-", p.team or "-", p.bytes, drop.reason,
             )  # fmt: skip
         await self._tell(run)
+        if self._report is not None:
+            await asyncio.to_thread(_write_report, self._report, run)
         return run.drops
 
     def _apply(self, now_ns: int) -> Run:
@@ -122,3 +134,36 @@ class IndexRetention:
             await asyncio.to_thread(self._on_drop, told, run.at_ns)
         except DockyardError as exc:
             log.warning("log index drops not recorded as events: %s", exc.message)
+
+
+def _write_report(path: Path, run: Run) -> None:
+    """The run's drops as JSON, replaced whole (a reader never sees half a file); a failure
+    is logged: the report is a courtesy, retention itself is done."""
+    data = {
+        "at": _iso(run.at_ns),
+        "drops": [
+            {"partition": d.part.name, "day": d.part.day, "env": d.part.env,
+             "team": d.part.team, "bytes": d.part.bytes, "reason": str(d.reason)}
+            for d in run.drops
+        ],
+    }  # fmt: skip
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(data, indent=1))
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("log index retention report not written to %s: %s", path, exc)
+
+
+def read_report(path: Path) -> dict[str, Any] | None:
+    """The last drop as `_write_report` wrote it; None if there is none (or it is unreadable)."""
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads(path.read_text())
+        if isinstance(data, dict):
+            return data
+    return None
+
+
+def _iso(time_ns: int) -> str:
+    return datetime.fromtimestamp(time_ns / 1e9, UTC).isoformat(timespec="seconds")

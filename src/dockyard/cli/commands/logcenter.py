@@ -113,20 +113,20 @@ def _stream(settings: Settings, **consumer: Any) -> JetStreamLogStream:
 
 
 def _indexer_parts(settings: Settings) -> Parts:
+    from dockyard.cli.commands.log_retention import report_file
     from dockyard.logs.index import open_engine
-    from dockyard.logs.index.partitions import Partitioned
     from dockyard.logs.index_retention import IndexRetention, Rules
     from dockyard.logs.indexer import Indexer
     from dockyard.metrics.log_reporting import consumer_stats
 
     index = open_engine(settings.logs.index_engine, settings.logs.index_dir)
     worker = Indexer(_stream(settings), index)
-    assert isinstance(index, Partitioned)  # both engines are
     logs = settings.logs
     retention = IndexRetention(
         index,
         Rules(logs.index_retention, logs.index_caps, logs.retention_every_s),
         on_drop=_team_events(settings),
+        report=report_file(settings),
     )
     log.info(
         "log index retention days=%s host_cap=%s team_cap=%s every_s=%g",
