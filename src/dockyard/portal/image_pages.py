@@ -20,6 +20,8 @@ from dockyard.domain.environment import Environment
 from dockyard.domain.errors import DockyardError
 from dockyard.domain.status import EnvKey
 from dockyard.images import promotion
+from dockyard.logs.build_lines import build_instance
+from dockyard.logs.record import BUILD_ENV
 from dockyard.portal.auth import Viewer, base_path, check_csrf, portal_deps
 from dockyard.portal.errors import Notice, done, notice_for
 from dockyard.portal.pages import ViewerDep
@@ -113,9 +115,12 @@ def build_page(
             session, viewer.principal, team=team, service=service, number=number
         )
         page = builds.read_log(session, viewer.principal, team=team, service=service, number=number)
+    # The same lines in the log center (searchable, kept with the service's other logs).
+    instance = build_instance(number, page.build_id)
+    center_url = f"{_service_url(request, team, service)}/logs?env={BUILD_ENV}&instance={instance}"
     return render(
         request, "build.html", viewer=viewer, team=team, service=service, build=build, page=page,
-        poll_seconds=LOG_POLL_S,
+        poll_seconds=LOG_POLL_S, log_center_url=center_url,
     )  # fmt: skip
 
 

@@ -18,12 +18,13 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from dockyard.domain.environment import ALL_ENVIRONMENTS, Environment
+from dockyard.domain.environment import ALL_ENVIRONMENTS
 from dockyard.domain.errors import DockyardError, Unavailable
 from dockyard.logs.center import Dropped, LogCenter
 from dockyard.logs.index.base import MAX_LIMIT, Filters, Hit, Order
 from dockyard.logs.live import event, server_sent
 from dockyard.logs.query import LEVELS
+from dockyard.logs.record import BUILD_ENV, LogEnv, parse_env
 from dockyard.portal.auth import Viewer, base_path, portal_deps
 from dockyard.portal.errors import notice_for
 from dockyard.portal.log_view import (
@@ -43,6 +44,8 @@ KEEP_ALIVE_S = 15.0
 """The live view sends a comment this often, so proxies and the browser know it is alive."""
 FormText = Annotated[str, Query(max_length=1024)]
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+LOG_ENVS: tuple[LogEnv, ...] = (*ALL_ENVIRONMENTS, BUILD_ENV)
+"""The environments the page offers: the four, and the service's build logs."""
 
 
 def _service_url(request: Request, team: str, service: str) -> str:
@@ -58,12 +61,12 @@ def _center(request: Request) -> LogCenter:
 
 async def _visible(
     request: Request, viewer: Viewer, team: str, service: str, env: str | None
-) -> tuple[Environment, tuple[str, ...]]:
+) -> tuple[LogEnv, tuple[str, ...]]:
     """The environment shown and its instances; NotFound (a 404 page) for a service the
     viewer may not see, Invalid for an unknown environment."""
     return await asyncio.to_thread(
         visible_instances, portal_deps(request).db, viewer.principal,
-        team=team, service=service, env=Environment.parse(env) if env else None,
+        team=team, service=service, env=parse_env(env) if env else None,
     )  # fmt: skip
 
 
@@ -100,7 +103,7 @@ async def logs_page(
     except DockyardError as exc:
         notice = notice_for(exc)
     return render(
-        request, "logs.html", viewer=viewer, page=page, notice=notice, envs=ALL_ENVIRONMENTS,
+        request, "logs.html", viewer=viewer, page=page, notice=notice, envs=LOG_ENVS,
         tail=LIVE_TAIL, levels=LEVELS, status_code=notice.status_code if notice else 200,
     )  # fmt: skip
 
@@ -121,7 +124,7 @@ async def follow_logs(
     ({message, retry}) as the last event when the log center cannot follow (retry false: the
     query itself is wrong)."""
     selected, _ = await _visible(request, viewer, team, service, env)
-    filters = Filters(team=team, service=service, env=selected.value)
+    filters = Filters(team=team, service=service, env=str(selected))
     events = live_events(
         portal_deps(request).logs, filters, q, tail=tail,
         service_url=_service_url(request, team, service),
@@ -179,7 +182,7 @@ async def download_logs(
     first = await asyncio.to_thread(
         next, chunks, b""
     )  # a bad query is an error page, not a cut file
-    name = f"{team}-{service}-{selected.value}.{'ndjson' if format == 'ndjson' else 'log'}"
+    name = f"{team}-{service}-{selected}.{'ndjson' if format == 'ndjson' else 'log'}"
     return StreamingResponse(
         _body(first, chunks),
         media_type="application/x-ndjson" if format == "ndjson" else "text/plain; charset=utf-8",

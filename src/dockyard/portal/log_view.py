@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid, Malformed
 from dockyard.domain.principal import Principal
 from dockyard.logs.archive import rfc3339
+from dockyard.logs.build_lines import build_number
 from dockyard.logs.cut import MARKER
 from dockyard.logs.index.base import Filters, Hit
 from dockyard.logs.query import LEVELS, normal_level
+from dockyard.logs.record import BUILD_ENV, LogEnv
 from dockyard.portal.service_page import default_environment
 from dockyard.store import environments as store_envs
 from dockyard.store.db import Database
@@ -84,7 +85,7 @@ class LogForm:
             if len(getattr(self, item.name)) > MAX_FIELD_CHARS:
                 raise Invalid(f"{item.name} is too long: keep it under {MAX_FIELD_CHARS}")
 
-    def filters(self, *, team: str, service: str, env: Environment) -> Filters:
+    def filters(self, *, team: str, service: str, env: LogEnv) -> Filters:
         """The index filters for this form; Malformed naming the first field that is wrong."""
         levels: tuple[str, ...] = ()
         if self.level:
@@ -96,15 +97,15 @@ class LogForm:
         if since_ns is not None and until_ns is not None and until_ns <= since_ns:
             raise Malformed("until must be later than since", field="until")
         return Filters(
-            team=team, service=service, env=env.value,
+            team=team, service=service, env=str(env),
             instances=(self.instance.strip(),) if self.instance.strip() else (),
             streams=(self.stream.strip(),) if self.stream.strip() else (),
             levels=levels, since_ns=since_ns, until_ns=until_ns,
         )  # fmt: skip
 
-    def query_string(self, env: Environment, **extra: str) -> str:
+    def query_string(self, env: LogEnv, **extra: str) -> str:
         """The URL query of this form in `env` (empty fields left out), plus `extra`."""
-        pairs = {"env": env.value, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        pairs = {"env": str(env), **{f.name: getattr(self, f.name) for f in fields(self)}}
         return urlencode({k: v for k, v in {**pairs, **extra}.items() if v})
 
     def live(self) -> LogForm:
@@ -127,7 +128,7 @@ class ShownLine:
     level: str
     text: str
     cut: int
-    href: str  # the instance's row on the service page
+    href: str  # the instance's row on the service page, or a build line's build page
 
     @property
     def stderr(self) -> bool:
@@ -139,14 +140,21 @@ class ShownLine:
 
 
 def shown(hit: Hit, *, service_url: str) -> ShownLine:
-    """`hit` as shown, its instance linked to its row on the service page (`service_url`)."""
+    """`hit` as shown, its instance linked to its row on the service page (`service_url`), a
+    build's line to that build's page."""
     text, cut = split_cut(hit.text)
+    number = build_number(hit.instance) if hit.env == BUILD_ENV else None
+    href = (
+        f"{service_url}/builds/{number}"
+        if number is not None
+        else f"{service_url}?env={hit.env}#instance-{hit.instance}"
+    )
     full = rfc3339(hit.time_ns)
     return ShownLine(
         time=f"{full[5:10]} {full[11:23]}", stamp=full,
         instance=hit.instance, colour=colour_of(hit.instance), channel=hit.channel,
         seq=hit.seq, stream=hit.stream, level=hit.level, text=text, cut=cut,
-        href=f"{service_url}?env={hit.env}#instance-{hit.instance}",
+        href=href,
     )  # fmt: skip
 
 
@@ -156,7 +164,7 @@ class LogPage:
 
     team: str
     service: str
-    env: Environment
+    env: LogEnv
     form: LogForm
     instances: tuple[str, ...]  # the environment's current instances, offered in the form
     lines: tuple[ShownLine, ...] = ()
@@ -169,12 +177,15 @@ class LogPage:
 
 
 def visible_instances(
-    db: Database, who: Principal, *, team: str, service: str, env: Environment | None
-) -> tuple[Environment, tuple[str, ...]]:
-    """The environment to show (`env`, else the service page's default) and its instances;
-    NotFound if the service does not exist or `who` may not see it."""
+    db: Database, who: Principal, *, team: str, service: str, env: LogEnv | None
+) -> tuple[LogEnv, tuple[str, ...]]:
+    """The environment to show (`env`, else the service page's default) and its instances
+    (none offered for build logs); NotFound if the service does not exist or `who` may not
+    see it."""
     with db.session() as session:
         envs = store_envs.environments(session, who, team=team, service=service)
+    if env == BUILD_ENV:
+        return BUILD_ENV, ()
     selected = env or default_environment(envs)
     view = next(view for view in envs if view.env == selected)
     return selected, tuple(inst.id for inst in view.instances)
