@@ -16,9 +16,11 @@ from dockyard.domain.source import GitSource
 from dockyard.logs.build_lines import build_instance
 from dockyard.logs.build_shipper import BuildLogShipper
 from dockyard.logs.checkpoint import CheckpointStore
+from dockyard.logs.cut import marker
 from dockyard.logs.memory_stream import MemoryLogStream
 from dockyard.logs.record import Batch
 from dockyard.store import builds, images
+from dockyard.store.build_logs import MAX_READ
 from dockyard.store.db import Database
 from tests.support.image_center import ADMIN, seed
 
@@ -193,3 +195,14 @@ async def test_the_running_shipper_waits_out_an_outage(db: Database, tmp_path: P
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_line_longer_than_one_read_goes_in_cut_pieces(db: Database, tmp_path: Path) -> None:
+    stream = MemoryLogStream()
+    build = Build(db)
+    build.write("x" * (MAX_READ + 10) + "\nend\n")
+    assert await shipper(db, stream, tmp_path).ship_once() == 3
+    first, rest, end = texts(stream, build.instance)
+    assert first == (1, "x" * 1024 + marker(MAX_READ - 1024))
+    assert rest == (2, "x" * 10)
+    assert end == (3, "end")
