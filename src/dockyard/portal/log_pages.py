@@ -10,7 +10,7 @@ script (static/logs.js) tries again with backoff.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from dataclasses import replace
 from typing import Annotated, Literal, Protocol
 
@@ -27,6 +27,7 @@ from dockyard.logs.query import LEVELS
 from dockyard.logs.record import BUILD_ENV, LogEnv, parse_env
 from dockyard.portal.auth import Viewer, base_path, portal_deps
 from dockyard.portal.errors import notice_for
+from dockyard.portal.log_origins import origins_of, with_origin
 from dockyard.portal.log_view import (
     LIVE_TAIL,
     PAGE_LINES,
@@ -37,6 +38,7 @@ from dockyard.portal.log_view import (
 )
 from dockyard.portal.pages import ViewerDep
 from dockyard.portal.rendering import render
+from dockyard.store.origins import Origin
 
 router = APIRouter()
 LOGS = "/teams/{team}/services/{service}/logs"
@@ -99,6 +101,9 @@ async def logs_page(
         )
         url = _service_url(request, team, service)
         lines = tuple(shown(hit, service_url=url) for hit in found.hits)
+        named = {line.instance for line in lines}
+        known = await origins_of(request, viewer, team=team, service=service, instances=named)
+        lines = tuple(with_origin(line, known) for line in lines)
         page = replace(page, lines=lines, next_cursor=found.next_cursor)
     except DockyardError as exc:
         notice = notice_for(exc)
@@ -123,11 +128,13 @@ async def follow_logs(
     data a shown line), `dropped` ({count, reason}) for lines a slow view missed, and `error`
     ({message, retry}) as the last event when the log center cannot follow (retry false: the
     query itself is wrong)."""
-    selected, _ = await _visible(request, viewer, team, service, env)
+    selected, instances = await _visible(request, viewer, team, service, env)
     filters = Filters(team=team, service=service, env=str(selected))
+    # The origins of the instances running now; one that starts during the tail shows none.
+    known = await origins_of(request, viewer, team=team, service=service, instances=instances)
     events = live_events(
         portal_deps(request).logs, filters, q, tail=tail,
-        service_url=_service_url(request, team, service),
+        service_url=_service_url(request, team, service), origins=known,
     )  # fmt: skip
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
@@ -140,10 +147,17 @@ class Follows(Protocol):
 
 
 async def live_events(
-    center: Follows | None, filters: Filters, text: str, *, tail: int, service_url: str
+    center: Follows | None,
+    filters: Filters,
+    text: str,
+    *,
+    tail: int,
+    service_url: str,
+    origins: Mapping[str, Origin] | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The live view's event stream (logs/live.py), ending with an `error` event whatever
-    stops it."""
+    stops it; lines of `origins`' instances carry their origin."""
+    known = origins or {}
     if center is None:
         yield b": open\n\n"
         yield event("error", {"message": "the log center is not configured", "retry": True})
@@ -151,7 +165,7 @@ async def live_events(
     follower = center.follow(filters, text, tail=tail)
     async for chunk in server_sent(
         follower,
-        lambda hit: shown(hit, service_url=service_url).as_event(),
+        lambda hit: with_origin(shown(hit, service_url=service_url), known).as_event(),
         keep_alive_s=KEEP_ALIVE_S,
     ):
         yield chunk

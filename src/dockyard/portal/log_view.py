@@ -129,6 +129,10 @@ class ShownLine:
     text: str
     cut: int
     href: str  # the instance's row on the service page, or a build line's build page
+    origin: str = ""
+    """The instance's revision, image digest and commit (log_origins.py); empty if unknown."""
+    image: str = ""
+    """The image reference the instance's revision runs (the origin's tooltip)."""
 
     @property
     def stderr(self) -> bool:

@@ -4,18 +4,24 @@ with losses and lag; a team sees only its own; without a board the answer says s
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from dockyard.api import ApiDeps, build_api
+from dockyard.cli import app as app_cli
+from dockyard.cli.context import CliEnv
 from dockyard.logs.center import LogCenter
 from dockyard.logs.index import open_engine
 from dockyard.logs.memory_stream import MemoryLogStream
 from dockyard.logs.stats import AGENT, ARCHIVER, INDEXER, Loss, Report, Row
 from dockyard.logs.stats_board import MemoryStatsBoard
+from dockyard.settings import ClientCredentials, write_credentials
+from tests.support.serving import serve
 
 from .api_support import API, TestClient, make_team
 
@@ -104,3 +110,33 @@ def test_without_a_stats_board_the_figures_are_unavailable(
         answer = client.get(STATS, params=WEB, headers=alpha)
     index.close()
     assert answer.status_code == 503 and "not configured" in answer.json()["message"]
+
+
+def test_the_cli_shows_the_figures_and_each_loss(
+    deps: ApiDeps, tmp_path: Path, board: MemoryStatsBoard, alpha: dict[str, str]
+) -> None:
+    index = open_engine("fts5", tmp_path / "index")
+    center = LogCenter(index, stream=None, archive=None, index_days=7, stats=board)
+    app = build_api(ApiDeps(db=deps.db, clock=deps.clock, notify=deps.notify, logs=center))
+    creds = tmp_path / "credentials.json"
+    with serve(app) as url:
+        token = alpha["Authorization"].removeprefix("Bearer ")
+        write_credentials(creds, ClientCredentials(url, token))
+        environ = {
+            "HOME": str(tmp_path / "home"),
+            "DOCKYARD_STATE_DIR": str(tmp_path / "state"),
+            "DOCKYARD_CREDENTIALS_FILE": str(creds),
+            "DOCKYARD_CONFIG": str(tmp_path / "home" / "config.json"),
+        }
+        env = CliEnv(environ=environ, uid=1000)
+        shown = CliRunner().invoke(app_cli, ["logs", "web", "-e", "test", "--stats"], obj=env)
+        as_json = CliRunner().invoke(
+            app_cli, ["logs", "web", "-e", "test", "--stats", "-o", "json"], obj=env
+        )
+    index.close()
+    assert shown.exit_code == 0, shown.output
+    table = [line.split() for line in shown.stdout.splitlines()]
+    assert ["web-2", "50", "48", "2", "48", "0", "1"] in table
+    assert ["total", "170", "168", "2", "168", "100", "1"] in table
+    assert "web-2: web-2's json-file rotated away unread, 4096 bytes" in shown.stdout
+    assert json.loads(as_json.stdout)["total"]["archived"] == 100

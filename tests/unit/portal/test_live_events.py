@@ -72,7 +72,7 @@ def test_lines_and_drops_become_events_and_an_error_ends_the_stream(
             "time": "12-06 10:00:00.000", "stamp": "2025-12-06T10:00:00.000000000Z",
             "instance": "7f3a9c01d2", "colour": 3, "channel": "console", "seq": 3,
             "stream": "stderr", "level": "error", "text": "a\nb <b>", "cut": 0,
-            "href": "/ui/s?env=test#instance-7f3a9c01d2",
+            "href": "/ui/s?env=test#instance-7f3a9c01d2", "origin": "", "image": "",
         }),
         ("dropped", {"count": 7, "reason": "a client slower than the log"}),
         ("error", {"message": end.message, "retry": retry}),

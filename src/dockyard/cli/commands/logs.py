@@ -17,6 +17,7 @@ import typer
 from rich.progress import DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.text import Text
 
+from dockyard.cli.commands.log_stats import show_log_stats
 from dockyard.cli.commands.services import service_path
 from dockyard.cli.context import Session, session
 from dockyard.cli.errors import CliError
@@ -90,11 +91,18 @@ def logs(
     fmt: Annotated[
         str, typer.Option("--format", help="Download as ndjson (default) or text.")
     ] = "ndjson",
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats", help="The service's log figures: read, sent, indexed, archived, lag, losses."
+        ),
+    ] = False,
     team: Team = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Search the service's logs in ENV (newest last), follow them (-f), show the context of
-    one line (--context N --at INSTANCE:SEQ), or download a time range (--download FILE).
+    one line (--context N --at INSTANCE:SEQ), or download a time range (--download FILE);
+    --stats shows how many lines were read, sent, indexed and archived, and any lost.
     `-e build` searches the service's build logs, `--build N` one build's."""
     current = session(ctx)
     now = datetime.now(UTC)
@@ -109,7 +117,9 @@ def logs(
         "until": _moment(until, now, "--until"),
     }
     base = service_path(current, team, service, "logs")
-    if context is not None or at is not None:
+    if stats:
+        show_log_stats(current, team=team, service=service, env=params["env"], output=output)
+    elif context is not None or at is not None:
         _context(current, base, params, context=context or 20, at=at, output=output)
     elif download is not None:
         _download(current, base, params, into=download, fmt=fmt)

@@ -67,11 +67,17 @@
     time.title = line.stamp;
     var instance = element("a", "inst inst-c" + Number(line.colour), line.instance);
     instance.href = line.href;
+    // The instance's revision, image digest and commit (log_origins.py), when known.
+    var origin = element(line.origin ? "a" : "span", "origin", String(line.origin || ""));
+    if (line.origin) {
+      origin.href = line.href;
+      origin.title = String(line.image || "");
+    }
     var text = element("span", "text", line.text);
     if (line.cut) {
       text.append(element("span", "cut-mark", "… cut " + line.cut + " bytes"));
     }
-    row.append(time, instance, element("span", "stream", line.stream),
+    row.append(time, instance, origin, element("span", "stream", line.stream),
       element("span", "level", line.level), text);
     return row;
   }
