@@ -18,12 +18,13 @@ from urllib.parse import urlencode
 from dockyard.domain.errors import Invalid, Malformed
 from dockyard.domain.principal import Principal
 from dockyard.logs.archive import rfc3339
-from dockyard.logs.build_lines import build_number
+from dockyard.logs.build_lines import build_instance, build_number
 from dockyard.logs.cut import MARKER
 from dockyard.logs.index.base import Filters, Hit
 from dockyard.logs.query import LEVELS, normal_level
 from dockyard.logs.record import BUILD_ENV, LogEnv
 from dockyard.portal.service_page import default_environment
+from dockyard.store import build_logs
 from dockyard.store import environments as store_envs
 from dockyard.store.db import Database
 
@@ -184,12 +185,13 @@ def visible_instances(
     db: Database, who: Principal, *, team: str, service: str, env: LogEnv | None
 ) -> tuple[LogEnv, tuple[str, ...]]:
     """The environment to show (`env`, else the service page's default) and its instances
-    (none offered for build logs); NotFound if the service does not exist or `who` may not
-    see it."""
+    (for build logs, the latest builds'); NotFound if the service does not exist or `who` may
+    not see it."""
     with db.session() as session:
         envs = store_envs.environments(session, who, team=team, service=service)
-    if env == BUILD_ENV:
-        return BUILD_ENV, ()
+        if env == BUILD_ENV:
+            latest = build_logs.latest_builds(session, team=team, service=service)
+            return BUILD_ENV, tuple(build_instance(number, id_) for number, id_ in latest)
     selected = env or default_environment(envs)
     view = next(view for view in envs if view.env == selected)
     return selected, tuple(inst.id for inst in view.instances)

@@ -103,3 +103,21 @@ def build_ids(session: Session, *, team: str, service: str, number: int) -> list
             .order_by(BuildRow.id)
         )
     )
+
+
+def latest_builds(
+    session: Session, *, team: str, service: str, limit: int = 20
+) -> list[tuple[int, int]]:
+    """(number, id) of the latest `limit` builds of the service `service` of `team`, newest
+    first."""
+    return [
+        (number, build_id)
+        for number, build_id in session.execute(
+            select(BuildRow.number, BuildRow.id)
+            .join(ServiceRow, ServiceRow.id == BuildRow.service_id)
+            .join(TeamRow, TeamRow.id == ServiceRow.team_id)
+            .where(TeamRow.name == team, ServiceRow.name == service)
+            .order_by(BuildRow.id.desc())
+            .limit(limit)
+        ).all()
+    ]

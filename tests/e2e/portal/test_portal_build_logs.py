@@ -73,6 +73,7 @@ def test_the_logs_page_shows_build_lines_linked_to_their_build(
     ]
     assert "Step 1/1 : FROM scratch" in answer.text
     assert 'href="/ui/teams/payments/services/api/builds/1"' in answer.text
+    assert f'<option value="{instance}">' in answer.text  # offered in the instance field
     assert "secret build line" not in answer.text
 
 
