@@ -17,7 +17,7 @@ import pytest
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid
 from dockyard.logs.index import ENGINES, Filters, LogIndex, Order, open_engine
-from dockyard.logs.index.partitions import NS_PER_DAY, Partitioned, days_of
+from dockyard.logs.index.partitions import NS_PER_DAY, days_of
 from dockyard.logs.query import parse
 from dockyard.logs.record import Batch, Line, Source
 from dockyard.logs.retention import Caps, Days, Reason, decide
@@ -377,61 +377,65 @@ def _spread(index: LogIndex, days: int) -> None:
     index.commit()
 
 
-def _parts(index: LogIndex) -> Partitioned:
-    assert isinstance(index, Partitioned)
-    return index
-
-
-def test_partitions_are_one_per_day_environment_and_team(index: LogIndex) -> None:
+def test_partitions_are_one_per_day_and_environment_shared_by_teams(index: LogIndex) -> None:
     _spread(index, 2)
-    parts = _parts(index).partitions()
-    assert [(p.env, p.team) for p in parts] == [
-        ("online", "shop"), ("test", "bank"), ("test", "shop"),
+    parts = index.partitions()
+    assert [(p.env, sorted(p.teams)) for p in parts] == [
+        ("online", ["shop"]), ("test", ["bank", "shop"]),
     ] * 2  # fmt: skip
-    assert all(p.bytes > 0 for p in parts)
-    assert [p.day for p in parts] == sorted(p.day for p in parts)
+    assert all(0 < sum(p.teams.values()) <= p.bytes for p in parts)
+    test = parts[1]
+    assert test.teams["bank"] == pytest.approx(test.teams["shop"], rel=0.01)  # 40 lines each
     assert len(index.days()) == 2
 
 
 def test_an_environments_retention_drops_only_its_partitions(index: LogIndex) -> None:
     _spread(index, 3)
     now = T0 + 2 * NS_PER_DAY
-    drops = decide(_parts(index).partitions(), now_ns=now, days=Days(3, {"online": 1}), caps=Caps())
+    drops = decide(index.partitions(), now_ns=now, days=Days(3, {"online": 1}), caps=Caps())
     assert {(d.part.env, d.reason) for d in drops} == {("online", Reason.EXPIRED)}
-    dropped = _parts(index).drop([d.part.name for d in drops])
+    dropped = index.drop([d.part.name for d in drops])
     assert len(dropped) == 2
     assert texts(index, Filters(env="online"), order=Order.OLDEST)[0] == "db d2 x0"
     assert len(texts(index, Filters(env="test"))) == 3 * 2 * 40
     assert index.held(DB1.key) == 240  # the newest day's lines still count as held
 
 
-def test_a_team_over_its_cap_loses_its_oldest_partitions_and_others_keep_theirs(
+def test_a_team_over_its_cap_loses_its_oldest_lines_and_others_keep_theirs(
     index: LogIndex,
 ) -> None:
     _spread(index, 3)
-    index.close()  # settle files (a WAL checkpoint) before measuring
-    parts = _parts(index).partitions()
-    shop = sum(p.bytes for p in parts if p.team == "shop")
+    parts = index.partitions()
+    shop = sum(p.teams["shop"] for p in parts)
     caps = Caps(teams={"shop": shop - 1})
     drops = decide(parts, now_ns=T0 + 2 * NS_PER_DAY, days=Days(30), caps=caps)
-    assert drops and {(d.part.team, d.reason) for d in drops} == {("shop", Reason.TEAM_CAP)}
-    assert [(d.part.day, d.part.env) for d in drops] == [(index.days()[0], "online")]
-    _parts(index).drop([d.part.name for d in drops])
-    assert len(texts(index, Filters(team="bank"))) == 3 * 40
+    assert [(d.part.day, d.part.env, d.team, d.reason) for d in drops] == [
+        (index.days()[0], "online", "shop", Reason.TEAM_CAP)
+    ]
+    assert index.drop_team(drops[0].part.name, "shop")
     assert len(texts(index, Filters(team="shop"))) == 5 * 40
-    index.close()
-    assert sum(p.bytes for p in _parts(index).partitions() if p.team == "shop") < shop
+    first_test = next(p.name for p in parts if p.env == "test")
+    assert index.drop_team(first_test, "shop")
+    assert len(texts(index, Filters(team="shop"))) == 4 * 40
+    assert len(texts(index, Filters(team="bank"))) == 3 * 40  # the same partitions, kept
+    assert len(texts(index, q="d0")) == 40 and texts(index, q="d0")[0].startswith("bank")
+    after = {p.name: p for p in index.partitions()}
+    assert "shop" not in after[first_test].teams and after[first_test].teams["bank"] > 0
+    assert sum(p.teams.get("shop", 0) for p in after.values()) < shop
+    index.add([batch(WEB1, 1, ["web d0 x0 again"])])  # delivered again: still held
     index.add([batch(WEB1, 301, ["after the drop"], t=T0 + 2 * NS_PER_DAY + SEC)])
     index.commit()
+    assert texts(index, q="again") == []
     assert texts(index, q="after") == ["after the drop"]
 
 
 def test_a_drop_keeps_a_partition_holding_staged_lines(index: LogIndex) -> None:
     _spread(index, 2)
     index.add([batch(BANK, 500, ["late line of day 0"], t=T0 + SEC)])  # staged, not committed
-    first_day = [p.name for p in _parts(index).partitions() if p.day == index.days()[0]]
-    dropped = _parts(index).drop(first_day)
-    assert sorted(dropped) == [n for n in first_day if ".bank" not in n]
+    first_day = [p.name for p in index.partitions() if p.day == index.days()[0]]
+    assert not index.drop_team(first_day[1], "shop")  # the test partition takes bank's line
+    dropped = index.drop(first_day)
+    assert dropped == (first_day[0],)
     index.commit()
     assert texts(index, q="late") == ["late line of day 0"]
     assert index.held(BANK.key) == 500

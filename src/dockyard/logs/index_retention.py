@@ -50,17 +50,9 @@ class Run:
 
     @property
     def bytes_after(self) -> int:
-        gone = {d.part.name for d in self.drops}
+        """Bytes on disk after the run (a team's removed lines free theirs only later)."""
+        gone = {d.part.name for d in self.drops if not d.team}
         return sum(p.bytes for p in self.parts if p.name not in gone)
-
-    def team_bytes(self) -> dict[str, int]:
-        """Bytes each team holds after the run ("" for partitions of no team)."""
-        gone = {d.part.name for d in self.drops}
-        out: dict[str, int] = {}
-        for p in self.parts:
-            if p.name not in gone:
-                out[p.team] = out.get(p.team, 0) + p.bytes
-        return out
 
 
 class IndexRetention:
@@ -85,8 +77,8 @@ class IndexRetention:
         self._clock = clock
         self.last: Run | None = None
         self.last_drop: Run | None = None
-        self.partitions_dropped = 0
-        self.bytes_dropped = 0
+        self.drops = 0
+        """Drops done since start: whole partitions, and teams' lines in one."""
 
     async def run(self) -> None:
         """Enforce now, then every `rules.every_s`, until cancelled. Never raises for a
@@ -107,13 +99,12 @@ class IndexRetention:
         if not run.drops:
             return ()
         self.last_drop = run
-        self.partitions_dropped += len(run.drops)
-        self.bytes_dropped += sum(d.part.bytes for d in run.drops)
+        self.drops += len(run.drops)
         for drop in run.drops:
             p = drop.part
             log.info(
-                "log index partition dropped partition=%s day=%s env=%s team=%s bytes=%d "
-                "reason=%s", p.name, p.day, p.env or "-", p.team or "-", p.bytes, drop.reason,
+                "log index dropped partition=%s day=%s env=%s team=%s bytes=%d reason=%s",
+                p.name, p.day, p.env or "-", drop.team or "-", drop.bytes, drop.reason,
             )  # fmt: skip
         await self._tell(run)
         if self._report is not None:
@@ -123,8 +114,14 @@ class IndexRetention:
     def _apply(self, now_ns: int) -> Run:
         parts = self.index.partitions()
         drops = decide(parts, now_ns=now_ns, days=self.rules.days, caps=self.rules.caps)
-        done = set(self.index.drop([d.part.name for d in drops]))
-        return Run(now_ns, parts, tuple(d for d in drops if d.part.name in done))
+        whole = set(self.index.drop([d.part.name for d in drops if not d.team]))
+        done = [
+            d
+            for d in drops
+            if (d.part.name in whole and not d.team)
+            or (d.team and d.part.name not in whole and self.index.drop_team(d.part.name, d.team))
+        ]
+        return Run(now_ns, parts, tuple(done))
 
     async def _tell(self, run: Run) -> None:
         if self._on_drop is None:
@@ -143,7 +140,7 @@ def _write_report(path: Path, run: Run) -> None:
         "at": _iso(run.at_ns),
         "drops": [
             {"partition": d.part.name, "day": d.part.day, "env": d.part.env,
-             "team": d.part.team, "bytes": d.part.bytes, "reason": str(d.reason)}
+             "team": d.team, "bytes": d.bytes, "reason": str(d.reason)}
             for d in run.drops
         ],
     }  # fmt: skip

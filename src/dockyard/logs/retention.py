@@ -64,20 +64,28 @@ class Reason(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Part:
-    """One partition as retention sees it: its name, UTC day, environment, team and size.
-    `env` and `team` are "" for a partition that is not one environment's or team's."""
+    """One partition as retention sees it: its name, UTC day, environment ("" for one of
+    every environment), bytes on disk, and the bytes of it each team's lines take (an
+    estimate: the partition's bytes shared by the teams' numbers of lines)."""
 
     name: str
     day: str
     env: str
-    team: str
     bytes: int
+    teams: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Drop:
+    """Remove partition `part` whole, or (`team` set) that team's lines in it."""
+
     part: Part
     reason: Reason
+    team: str = ""
+
+    @property
+    def bytes(self) -> int:
+        return self.part.teams.get(self.team, 0) if self.team else self.part.bytes
 
 
 def oldest_kept(now_ns: int, keep_days: int) -> str:
@@ -87,44 +95,44 @@ def oldest_kept(now_ns: int, keep_days: int) -> str:
 
 
 def decide(parts: Sequence[Part], *, now_ns: int, days: Days, caps: Caps) -> tuple[Drop, ...]:
-    """The partitions to remove, in the order to remove them, and why.
+    """What to remove, in the order to remove it, and why.
 
     First every partition older than its environment's retention; then, per team over its
-    cap, that team's oldest; then, while the host is over its cap, the oldest of all (ties
-    by name). Partitions of the newest day held are never removed: they take the lines being
-    written now, so collection never stops, even when a cap cannot be met without them.
+    cap, that team's lines in its oldest partitions; then, while the host is over its cap,
+    the oldest partitions of all (ties by name). A team's removed lines free their bytes on
+    disk only when their partition goes (see logs/index/partitions.py), so the host cap
+    counts partitions' bytes on disk and a team cap the team's share of what is held.
+    Partitions of the newest day held are never touched: they take the lines being written
+    now, so collection never stops, even when a cap cannot be met without them.
     """
     newest = max((p.day for p in parts), default="")
-    kept = [p for p in parts if p.day != newest]
-    drops = [Drop(p, Reason.EXPIRED) for p in kept if p.day < oldest_kept(now_ns, days.of(p.env))]
+    old = [p for p in parts if p.day != newest]
+    drops = [Drop(p, Reason.EXPIRED) for p in old if p.day < oldest_kept(now_ns, days.of(p.env))]
     gone = {d.part.name for d in drops}
-    for team in sorted({p.team for p in parts if p.team}):
+    for team in sorted({team for p in parts for team in p.teams}):
         cap = caps.of(team)
         if cap is None:
             continue
-        held = [p for p in parts if p.team == team and p.name not in gone]
-        drops += _over([p for p in held if p.day != newest], _total(held) - cap, Reason.TEAM_CAP)
-        gone |= {d.part.name for d in drops}
+        held = [p for p in parts if p.name not in gone and p.teams.get(team)]
+        excess = sum(p.teams[team] for p in held) - cap
+        for part in sorted((p for p in held if p.day != newest), key=_age):
+            if excess <= 0:
+                break
+            drops.append(Drop(part, Reason.TEAM_CAP, team))
+            excess -= part.teams[team]
     if caps.host is not None:
         held = [p for p in parts if p.name not in gone]
-        drops += _over([p for p in held if p.day != newest], _total(held) - caps.host,
-                       Reason.HOST_CAP)  # fmt: skip
+        excess = sum(p.bytes for p in held) - caps.host
+        for part in sorted((p for p in held if p.day != newest), key=_age):
+            if excess <= 0:
+                break
+            drops.append(Drop(part, Reason.HOST_CAP))
+            excess -= part.bytes
     return tuple(drops)
 
 
-def _over(candidates: Sequence[Part], excess: int, reason: Reason) -> list[Drop]:
-    """The oldest of `candidates` whose bytes cover `excess`."""
-    out: list[Drop] = []
-    for part in sorted(candidates, key=lambda p: (p.day, p.name)):
-        if excess <= 0:
-            break
-        out.append(Drop(part, reason))
-        excess -= part.bytes
-    return out
-
-
-def _total(parts: Sequence[Part]) -> int:
-    return sum(p.bytes for p in parts)
+def _age(part: Part) -> tuple[str, str]:
+    return (part.day, part.name)
 
 
 @dataclass(frozen=True)
@@ -139,13 +147,16 @@ class Notice:
 
 
 def notices(drops: Sequence[Drop], *, days: Days, caps: Caps) -> list[Notice]:
-    """One notice per (team, environment, reason) among `drops`; partitions of no team (an
-    index made before teams had their own) tell no one: the indexer's log says it."""
+    """One notice per (team, environment, reason) among `drops`: a whole partition's drop
+    tells every team that had lines in it, a team's drop that team. A partition of every
+    environment (an index made before environments had their own) tells no one: the
+    indexer's log says it."""
     grouped: dict[tuple[str, str, Reason], list[str]] = {}
     for drop in drops:
-        if drop.part.team:
-            key = (drop.part.team, drop.part.env, drop.reason)
-            grouped.setdefault(key, []).append(drop.part.day)
+        for team in [drop.team] if drop.team else sorted(drop.part.teams):
+            if drop.part.env:
+                key = (team, drop.part.env, drop.reason)
+                grouped.setdefault(key, []).append(drop.part.day)
     return [
         Notice(
             team,

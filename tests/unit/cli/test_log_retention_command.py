@@ -62,7 +62,7 @@ async def test_rules_sizes_and_the_last_drop(tmp_path: Path) -> None:
     assert teams["shop"]["cap_bytes"] == 1 << 20 and teams["bank"]["cap_bytes"] is None
     assert data["host"]["index_bytes"] == sum(t["index_bytes"] for t in data["teams"]) > 0
     assert data["host"]["days_held"] == 1
-    assert sorted(d["team"] for d in data["last_drop"]["drops"]) == ["bank", "shop"]
+    assert sorted(d["env"] for d in data["last_drop"]["drops"]) == ["online", "test"]
     assert {d["reason"] for d in data["last_drop"]["drops"]} == {"expired"}
 
     table = invoke(environ)

@@ -104,12 +104,23 @@ def test_retention_keeps_today_and_the_days_before() -> None:
 
 def test_days_held_are_those_of_the_team_and_environment() -> None:
     parts = [
-        part_of("2026-12-01.online.shop", 1),
-        part_of("2026-12-03.test.shop", 1),
-        part_of("2026-12-02.test.bank", 1),
-        part_of("2026-12-04.test.shop", 1),
+        part_of("2026-12-01_online", 10, {"shop": 1}),
+        part_of("2026-12-02_test", 10, {"bank": 1}),
+        part_of("2026-12-03_test", 10, {"shop": 1, "bank": 3}),
+        part_of("2026-12-04_test", 10, {"shop": 1}),
     ]
     assert days_held(parts, team="shop", env="test") == ("2026-12-03", "2026-12-04")
     assert days_held(parts, team="shop", env=None)[0] == "2026-12-01"
     assert days_held(parts, team=None, env="test")[0] == "2026-12-02"
-    assert days_held([*parts, part_of("2026-11-30")], team="shop", env="test")[0] == "2026-11-30"
+    legacy = part_of("2026-11-30", 5, {"shop": 1})
+    assert days_held([*parts, legacy], team="shop", env="test")[0] == "2026-11-30"
+
+
+def test_a_partition_is_shared_among_teams_by_their_lines() -> None:
+    part = part_of("2026-12-03_test", 1000, {"shop": 3, "bank": 1, "gone": 0})
+    assert (part.day, part.env, dict(part.teams)) == (
+        "2026-12-03",
+        "test",
+        {"shop": 750, "bank": 250},
+    )
+    assert part_of("2026-12-03").env == ""  # a day-only partition

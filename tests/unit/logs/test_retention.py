@@ -24,13 +24,16 @@ NOW = int(datetime(2026, 12, 10, 12, tzinfo=UTC).timestamp()) * 1_000_000_000
 G = 1 << 30
 
 
-def part(day: int, env: str = "test", team: str = "shop", size: int = 1) -> Part:
-    name = f"2026-12-{day:02d}.{env}.{team}"
-    return Part(name, f"2026-12-{day:02d}", env, team, size)
+def part(day: int, env: str = "test", size: int = 10, **teams: int) -> Part:
+    """Partition of 2026-12-DAY in `env`; teams' shares given, else all of it shop's."""
+    return Part(
+        f"2026-12-{day:02d}_{env}", f"2026-12-{day:02d}", env, size, teams or {"shop": size}
+    )
 
 
-def dropped(parts: list[Part], days: Days, caps: Caps) -> list[tuple[str, str]]:
-    return [(d.part.name, d.reason.value) for d in decide(parts, now_ns=NOW, days=days, caps=caps)]
+def dropped(parts: list[Part], days: Days, caps: Caps) -> list[tuple[str, str, str]]:
+    drops = decide(parts, now_ns=NOW, days=days, caps=caps)
+    return [(d.part.name, d.team, d.reason.value) for d in drops]
 
 
 @pytest.mark.parametrize(
@@ -39,61 +42,72 @@ def dropped(parts: list[Part], days: Days, caps: Caps) -> list[tuple[str, str]]:
         # nothing held, nothing to do
         ([], Days(7), Caps(host=0), []),
         # 3 days kept: the 10th (today), 9th and 8th stay
-        (
-            [part(7), part(8), part(10)],
-            Days(3),
-            Caps(),
-            [("2026-12-07.test.shop", "expired")],
-        ),
+        ([part(7), part(8), part(10)], Days(3), Caps(), [("2026-12-07_test", "", "expired")]),
         # per environment: online keeps 30 days, test 1
         (
-            [part(1, "online"), part(1, "test"), part(9, "test"), part(10, "test")],
+            [part(1, "online"), part(1), part(9), part(10)],
             Days(1, {"online": 30}),
             Caps(),
-            [("2026-12-01.test.shop", "expired"), ("2026-12-09.test.shop", "expired")],
+            [("2026-12-01_test", "", "expired"), ("2026-12-09_test", "", "expired")],
         ),
-        # the newest day held is never dropped, however old (an indexer back after a month)
-        ([part(1), part(2)], Days(1), Caps(), [("2026-12-01.test.shop", "expired")]),
-        # a team over its cap loses its oldest partitions; other teams keep theirs
+        # the newest day held is never touched, however old (an indexer back after a month)
+        ([part(1), part(2)], Days(1), Caps(), [("2026-12-01_test", "", "expired")]),
+        # a team over its cap loses its lines in its oldest partitions; others keep theirs
         (
-            [part(8, size=5), part(8, team="bank", size=50), part(9, size=5), part(10, size=5)],
+            [part(8, size=55, shop=5, bank=50), part(9, shop=5), part(10, shop=5)],
             Days(30),
             Caps(teams={"shop": 10}),
-            [("2026-12-08.test.shop", "team_cap")],
+            [("2026-12-08_test", "shop", "team_cap")],
         ),
         # the default team cap applies to every team without an override
         (
-            [part(8, team="bank", size=7), part(10, team="bank", size=7), part(8, size=7)],
+            [part(8, size=14, bank=7, shop=7), part(10, bank=7)],
             Days(30),
             Caps(team=10, teams={"shop": 100}),
-            [("2026-12-08.test.bank", "team_cap")],
+            [("2026-12-08_test", "bank", "team_cap")],
         ),
         # a team cap never takes the newest day, even if still over
         ([part(10, size=50)], Days(30), Caps(team=1), []),
-        # host cap: oldest of all teams first, until under
+        # a team's oldest partition first, in whichever environment
         (
-            [part(8, team="bank", size=4), part(8, size=4), part(9, size=4), part(10, size=4)],
+            [part(9, "online", shop=4), part(8, "test", shop=4), part(10, shop=4)],
+            Days(30),
+            Caps(team=9),
+            [("2026-12-08_test", "shop", "team_cap")],
+        ),
+        # host cap: oldest partitions of all, whole, until under
+        (
+            [part(8, "online", 4), part(8, size=4), part(9, size=4), part(10, size=4)],
             Days(30),
             Caps(host=9),
-            [("2026-12-08.test.bank", "host_cap"), ("2026-12-08.test.shop", "host_cap")],
+            [("2026-12-08_online", "", "host_cap"), ("2026-12-08_test", "", "host_cap")],
         ),
-        # what expiry and team caps removed already counts toward the host cap
+        # what expiry removed already counts toward the host cap
         (
-            [part(1, size=100), part(8, team="bank", size=4), part(10, size=4)],
+            [part(1, size=100), part(8, size=4), part(10, size=4)],
             Days(7),
             Caps(host=8),
-            [("2026-12-01.test.shop", "expired")],
+            [("2026-12-01_test", "", "expired")],
+        ),
+        # a team's removed lines still take their bytes on disk: the host cap counts them
+        (
+            [part(8, size=10, shop=8, bank=2), part(10, size=4)],
+            Days(30),
+            Caps(host=10, team=5),
+            [("2026-12-08_test", "shop", "team_cap"), ("2026-12-08_test", "", "host_cap")],
         ),
         # day-only partitions (an index made before) follow the default rule and the host cap
         (
-            [Part("2026-12-01", "2026-12-01", "", "", 9), part(10)],
+            [Part("2026-12-01", "2026-12-01", "", 9, {"shop": 9}), part(10)],
             Days(30, {"online": 60}),
-            Caps(host=5, team=1),
-            [("2026-12-01", "host_cap")],
+            Caps(host=15),
+            [("2026-12-01", "", "host_cap")],
         ),
     ],
 )
-def test_decide(parts: list[Part], days: Days, caps: Caps, expected: list[tuple[str, str]]) -> None:
+def test_decide(
+    parts: list[Part], days: Days, caps: Caps, expected: list[tuple[str, str, str]]
+) -> None:
     assert dropped(parts, days, caps) == expected
 
 

@@ -26,7 +26,8 @@ def report_file(settings: Settings) -> Path:
 
 
 def log_retention(ctx: typer.Context, *, output: Output = OutputFormat.TABLE) -> None:
-    """Show the log retention rules, the index's size per team and in all, and the last drop."""
+    """Show the log retention rules, the index's size per team and in all, and the last drop.
+    A team's size is its share of the partitions its lines are in (by number of lines)."""
     show(retention_view(session(ctx).settings), output, _render)
 
 
@@ -43,7 +44,8 @@ def retention_view(settings: Settings) -> dict[str, Any]:
         index.close()
     teams: dict[str, int] = {}
     for part in parts:
-        teams[part.team or "-"] = teams.get(part.team or "-", 0) + part.bytes
+        for team, share in part.teams.items():
+            teams[team] = teams.get(team, 0) + share
     envs = [*(e.value for e in Environment), BUILD_ENV]
     return {
         "environments": [
@@ -55,7 +57,7 @@ def retention_view(settings: Settings) -> dict[str, Any]:
             {"team": team, "index_bytes": size, "cap_bytes": logs.index_caps.of(team)}
             for team, size in sorted(teams.items())
         ],
-        "host": {"index_bytes": sum(teams.values()), "cap_bytes": logs.index_caps.host,
+        "host": {"index_bytes": sum(p.bytes for p in parts), "cap_bytes": logs.index_caps.host,
                  "days_held": len({p.day for p in parts}), "archive_url": logs.archive_url},
         "every_s": logs.retention_every_s,
         "last_drop": read_report(report_file(settings)),

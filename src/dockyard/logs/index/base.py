@@ -7,10 +7,11 @@ Contract, which every engine passes in tests/conformance/test_log_index.py:
   same commit as the lines, one table per day partition.
 - Nothing added is visible to searches, here or in another process, before `commit`; after it
   returns, every added line is, and survives a crash (kill -9) of the writing process.
-- Lines live in one partition per UTC day of their time, environment and team
+- Lines live in one partition per UTC day of their time and environment
   (logs/index/partitions.py says why); `drop_before`, `cap` and `drop` remove whole
-  partitions, never one holding staged lines; the first two go oldest first and never touch
-  the newest day (collection never stops). logs/retention.py decides what `drop` removes.
+  partitions and `drop_team` one team's lines in one, never in a partition holding staged
+  lines; the first two go oldest first and never touch the newest day (collection never
+  stops). logs/retention.py decides what `drop` and `drop_team` remove.
 - Hits come in order of (time, instance, channel, seq), newest or oldest first; a page's
   `next_cursor` continues exactly after its last hit (no line twice, none skipped), even while
   lines are being added. A cursor is opaque; a malformed one raises Invalid.
@@ -140,8 +141,14 @@ class LogIndex(Protocol):
         """The days (YYYY-MM-DD, UTC) some partition holds, oldest first."""
 
     def partitions(self) -> tuple[Part, ...]:
-        """Every partition held (name, day, environment, team), oldest first, with its bytes
-        on disk."""
+        """Every partition held (name, day, environment), oldest first, with its bytes on
+        disk and each team's share of them."""
+
+    def drop_team(self, name: str, team: str) -> bool:
+        """Remove the lines of `team` from partition `name`: no search finds them once it
+        returns, and a redelivered batch does not add them again; their bytes are freed when
+        the partition goes. False, doing nothing, if the partition is not held or holds
+        staged lines."""
 
     def drop(self, names: Sequence[str]) -> tuple[str, ...]:
         """Remove the partitions `names` whole, except any holding staged lines (so a drop may

@@ -56,6 +56,8 @@ class Fts5Index:
         self._source_ids: dict[str, dict[str, int]] = {}
         self._next_id: dict[str, int] = {}
         self._marks = Marks(self._read_marks)
+        self._team_lines: dict[str, dict[str, int]] = {}
+        """Lines per team of each partition, counted when retention asks, until it changes."""
 
     # -- writing -------------------------------------------------------------------------
 
@@ -95,6 +97,7 @@ class Fts5Index:
     def _insert(
         self, day: str, source: Source, lines: Iterable[Line], pattern: re.Pattern[str] | None
     ) -> None:
+        self._team_lines.pop(day, None)
         db = self._writer(day)
         if not db.in_transaction:
             db.execute("BEGIN")
@@ -237,8 +240,33 @@ class Fts5Index:
     def partitions(self) -> tuple[Part, ...]:
         with self._lock:
             return tuple(
-                partitions.part_of(n, partitions.bytes_of(self.root, n)) for n in self._held()
+                partitions.part_of(n, partitions.bytes_of(self.root, n), self._lines_of(n))
+                for n in self._held()
             )
+
+    def _lines_of(self, name: str) -> dict[str, int]:
+        counted = self._team_lines.get(name)
+        if counted is None:
+            rows = self._reader(name).execute(_TEAM_LINES)
+            counted = self._team_lines[name] = dict(_while_made(name, rows.fetchall, []))
+        return counted
+
+    def drop_team(self, name: str, team: str) -> bool:
+        with self._lock:
+            db = self._writers.get(name)
+            if name not in self._held() or (db is not None and db.in_transaction):
+                return False
+            db = self._writer(name)
+            db.execute("BEGIN")
+            try:
+                _guard(lambda: db.execute(_FORGET_TEXT, (team,)))
+                _guard(lambda: db.execute(_FORGET_LINES, (team,)))
+                _guard(functools.partial(db.execute, "COMMIT"))
+            except BaseException:
+                db.rollback()
+                raise
+            self._team_lines.pop(name, None)
+            return True
 
     def drop(self, names: Sequence[str]) -> tuple[str, ...]:
         with self._lock:
@@ -268,6 +296,7 @@ class Fts5Index:
                 if db is not None:
                     db.close()
             self._source_ids.pop(day, None)
+            self._team_lines.pop(day, None)
             partitions.remove(self.root, day)
         if days:
             self._marks.reread()  # from the partitions that remain
@@ -282,6 +311,17 @@ class Fts5Index:
             self._marks.reset()
 
 
+_TEAM_LINES = "SELECT s.team, count(*) FROM line l JOIN source s ON l.source = s.id GROUP BY s.team"
+# A contentless FTS5 table forgets a row when told its exact values (SQLite before 3.43 has no
+# other way): they are rebuilt as `_tags` made them. The source rows and marks stay, so lines
+# the stream delivers again are still known as held.
+_FORGET_TEXT = (
+    "INSERT INTO line_fts(line_fts, rowid, text, tags) SELECT 'delete', l.id, l.text, "
+    "'all q' || l.source || ' o' || lower(hex(l.stream)) || ' l' || "
+    "(CASE WHEN l.level = '' THEN 'none' ELSE l.level END) "
+    "FROM line l WHERE l.source IN (SELECT id FROM source WHERE team = ?)"
+)
+_FORGET_LINES = "DELETE FROM line WHERE source IN (SELECT id FROM source WHERE team = ?)"
 _CONTEXT = (
     "SELECT s.team, s.service, s.env, s.instance, s.channel, l.stream, l.seq, l.time_ns, "
     "l.level, l.text FROM source s CROSS JOIN line l ON l.source = s.id "
@@ -293,7 +333,7 @@ def _by_partition(source: Source, lines: Sequence[Line]) -> dict[str, list[Line]
     out: dict[str, list[Line]] = {}
     env = str(source.env)
     for line in lines:
-        out.setdefault(partitions.name_of(line.time_ns, env, source.team), []).append(line)
+        out.setdefault(partitions.name_of(line.time_ns, env), []).append(line)
     return out
 
 

@@ -1,22 +1,22 @@
 """Partitions, shared by every engine: naming, which ones a search visits and in what order,
 which ones retention and the size caps remove, and their files on disk.
 
-A partition holds the lines of one UTC day, one environment and one team, and is named
-`YYYY-MM-DD.ENV.TEAM` (`2026-12-06.online.shop`); an engine keeps each one under the index
-directory as entries named for it (`2026-12-06.online.shop.db`, `...db-wal`, or a directory
-`2026-12-06.online.shop/`). A partition of an index made before environments and teams had
-their own is named by its day alone, and is treated as every environment's and team's.
+A partition holds the lines of one UTC day and one environment, and is named `YYYY-MM-DD_ENV`
+(`2026-12-06_online`); an engine keeps each one under the index directory as entries named
+for it (`2026-12-06_online.db`, `...db-wal`, or a directory `2026-12-06_online/`). A
+partition of an index made before environments had their own is named by its day alone, and
+is treated as every environment's.
 
-Why day x environment x team, and not one partition per day with deletes inside it: each
-environment keeps its lines for its own number of days, and each team is held to its own
-size cap, so what retention removes is always one environment's or one team's lines. As whole
-partitions those go by deleting files: the bytes are free at once and a team's share of the
-index is the size of its files. A delete by term inside a shared partition frees nothing until
-the engine rewrites the partition (a tantivy merge, a SQLite VACUUM: the whole day read and
-written again), and a team's share could only be estimated. Searches gain too: a team's or
-an environment's search opens only its own partitions. The cost is more, smaller partitions
-(days x environments x teams that logged that day), which the admin's search across every
-team visits one by one.
+Why day x environment: each environment keeps its lines for its own number of days, so what
+expiry removes is always whole partitions: files deleted, bytes free at once, no rewrite. The
+host cap removes whole partitions too. A team's cap cannot: partitions per team as well were
+tried and measured (20 teams: tantivy's writers took 650 MB and each commit round 4x as long
+as one partition for all, since every partition written has a writer and a commit of its
+own; a platform has hundreds of teams). So a team over its cap loses its lines in its
+oldest partitions by a delete inside them (`drop_team`): they stop matching at once and stop
+counting toward the team's share, while their bytes on disk are freed when the partition
+itself goes (expiry or the host cap). A team's share of a partition is estimated from its
+number of lines. Searches gain too: an environment's search opens only its partitions.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import functools
 import itertools
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -34,7 +34,7 @@ from dockyard.logs.index.base import Filters, Hit, Key, Order, Page, encode_curs
 from dockyard.logs.retention import Part
 
 NS_PER_DAY = 86_400 * 1_000_000_000
-_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.([a-z]+)\.([a-z0-9-]+))?(?=$|\.)")
+_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:_([a-z]+))?(?=$|\.)")
 
 Fetch = Callable[[str, Key | None, int], list[Hit]]
 """(partition, after key, n) -> up to n hits of that partition, in order, after the key."""
@@ -53,17 +53,20 @@ def day_start_ns(day: str) -> int:
     return (dt.date.fromisoformat(day) - dt.date(1970, 1, 1)).days * NS_PER_DAY
 
 
-def name_of(time_ns: int, env: str, team: str) -> str:
-    """The partition that takes a line of `team` in `env` written at `time_ns`."""
-    return f"{day_of(time_ns)}.{env}.{team}"
+def name_of(time_ns: int, env: str) -> str:
+    """The partition that takes a line of `env` written at `time_ns`."""
+    return f"{day_of(time_ns)}_{env}"
 
 
-def part_of(name: str, size: int = 0) -> Part:
-    """The partition `name` as retention sees it (env and team "" for a day-only name)."""
+def part_of(name: str, size: int = 0, lines: Mapping[str, int] | None = None) -> Part:
+    """The partition `name` as retention sees it (env "" for a day-only name), `size` bytes
+    shared among teams by their numbers of `lines` held."""
     match = _NAME.match(name)
     if match is None:
         raise ValueError(f"{name!r} is not a partition name")
-    return Part(name, match[1], match[2] or "", match[3] or "", size)
+    total = sum((lines or {}).values())
+    teams = {t: size * n // total for t, n in (lines or {}).items() if n} if total else {}
+    return Part(name, match[1], match[2] or "", size, teams)
 
 
 def days_of(names: Sequence[str]) -> tuple[str, ...]:
@@ -76,13 +79,13 @@ def days_held(parts: Sequence[Part], *, team: str | None, env: str | None) -> tu
     reaches into the archive before the first of them: each environment keeps its own number
     of days and a team over its cap loses days early, so the index's oldest day overall says
     nothing of theirs."""
-    scope = Filters(team=team, env=env)
-    return days_of(visit([p.name for p in parts], scope, None, Order.OLDEST))
+    names = [p.name for p in parts if team is None or team in p.teams]
+    return days_of(visit(names, Filters(env=env), None, Order.OLDEST))
 
 
 def visit(names: Sequence[str], filters: Filters, after: Key | None, order: Order) -> list[str]:
     """The partitions that may hold hits for `filters` past `after`, in the order to read:
-    those of the filters' environment and team (day-only ones always), in the time range."""
+    those of the filters' environment (day-only ones always), in the time range."""
     low = filters.since_ns
     high = filters.until_ns
     if after is not None:
@@ -98,7 +101,6 @@ def visit(names: Sequence[str], filters: Filters, after: Key | None, order: Orde
             (low is None or start + NS_PER_DAY > low)
             and (high is None or start < high)
             and (not filters.env or part.env in ("", filters.env))
-            and (not filters.team or part.team in ("", filters.team))
         ):
             chosen.append(name)
     return chosen[::-1] if order is Order.NEWEST else chosen
@@ -155,7 +157,8 @@ def on_disk(root: Path) -> tuple[str, ...]:
 
 
 def _entries(root: Path, name: str) -> list[Path]:
-    """The files and directories of partition `name` (exactly: `shop` is not `shop-eu`)."""
+    """The files and directories of partition `name` (exactly: a day-only name's entries are
+    not those of its day's environments)."""
     if not root.is_dir():
         return []
     return [p for p in root.iterdir() if (m := _NAME.match(p.name)) and m.group(0) == name]
@@ -184,6 +187,11 @@ class Partitioned(Protocol):
 
     def partitions(self) -> tuple[Part, ...]:
         """Every partition held, oldest first, with its bytes on disk."""
+
+    def drop_team(self, name: str, team: str) -> bool:
+        """Remove the lines of `team` from partition `name` (they match no search after it
+        returns; their bytes are freed when the partition goes); False, doing nothing, if the
+        partition is not held or holds staged lines."""
 
     def drop(self, names: Sequence[str]) -> tuple[str, ...]:
         """Remove the partitions `names` whole; return those removed. A partition holding

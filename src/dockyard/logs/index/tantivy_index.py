@@ -35,11 +35,12 @@ from dockyard.logs.index.base import (
 from dockyard.logs.index.marks import Marks
 from dockyard.logs.index.tantivy_query import SCHEMA, Where
 from dockyard.logs.level import level_of
-from dockyard.logs.query import Query
+from dockyard.logs.query import Query, parse
 from dockyard.logs.record import Batch, Line, Source
 from dockyard.logs.retention import Part
 
 WRITER_HEAP = 128_000_000
+EVERYTHING = parse("")
 TIES = 100_000
 """Most lines of one nanosecond read to order ties exactly (far beyond any real burst)."""
 
@@ -67,9 +68,9 @@ class TantivyIndex:
                 if not fresh:
                     continue
                 pattern = (patterns or {}).get((batch.source.team, batch.source.service))
-                env, team = str(batch.source.env), batch.source.team
+                env = str(batch.source.env)
                 for line in fresh:
-                    day = partitions.name_of(line.time_ns, env, team)
+                    day = partitions.name_of(line.time_ns, env)
                     self._writer(day).add_document(_document(batch.source, line, pattern))
                     self._staged_days.setdefault(day, {})[batch.source.key] = line.seq
                 self._marks.stage(batch.source.key, fresh[-1].seq)
@@ -193,8 +194,31 @@ class TantivyIndex:
     def partitions(self) -> tuple[Part, ...]:
         with self._lock:
             return tuple(
-                partitions.part_of(n, partitions.bytes_of(self.root, n)) for n in self._held()
+                partitions.part_of(n, partitions.bytes_of(self.root, n), self._lines_of(n))
+                for n in self._held()
             )
+
+    def _lines_of(self, name: str) -> dict[str, int]:
+        """Lines per team of partition `name` (its teams read from its marks' source keys)."""
+        searcher = self._searcher(name)
+        found = searcher.search(Where.marks(), TIES, count=False).hits
+        teams = {str(searcher.doc(a).get_first("mark")).split("/", 1)[0] for _, a in found}
+        counts = {t: _count(searcher, Where(Filters(team=t), EVERYTHING).lines()) for t in teams}
+        return {team: n for team, n in counts.items() if n}
+
+    def drop_team(self, name: str, team: str) -> bool:
+        with self._lock:
+            if name not in self._held() or name in self._staged_days:
+                return False
+            writer = self._writer(name)
+            try:
+                writer.delete_documents_by_term("team", team)  # lines only: marks have no team
+                writer.commit()
+            except ValueError as exc:
+                raise Unavailable(f"the log index refused a delete in {name}: {exc}") from exc
+            finally:
+                self._writers.pop(name).wait_merging_threads()  # idle: free its heap
+            return True
 
     def drop(self, names: Sequence[str]) -> tuple[str, ...]:
         with self._lock:
