@@ -12,7 +12,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.domain.errors import DockyardError
-from dockyard.portal import actions, image_pages, log_pages, login, pages, segments_page
+from dockyard.portal import (
+    actions,
+    image_pages,
+    log_pages,
+    log_stats_panel,
+    login,
+    pages,
+    segments_page,
+)
 from dockyard.portal.assets import STATIC_DIR, serve_vendor
 from dockyard.portal.auth import LoginRequired, base_path
 from dockyard.portal.deps import PortalDeps
@@ -81,6 +89,7 @@ def build_portal(deps: PortalDeps) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (login, pages, actions, segments_page, image_pages, log_pages):
         app.include_router(module.router)
+    app.include_router(log_stats_panel.router)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(DockyardError, dockyard_error)
     return app
