@@ -79,9 +79,10 @@ class Fts5Index:
 
     def commit(self) -> None:
         with self._lock:
-            for db in self._writers.values():
+            for name, db in self._writers.items():
                 if db.in_transaction:
                     _guard(functools.partial(db.execute, "COMMIT"))
+                    self._team_lines.pop(name, None)  # counted before this commit, maybe
             self._marks.committed()
 
     def rollback(self) -> None:
@@ -97,7 +98,6 @@ class Fts5Index:
     def _insert(
         self, day: str, source: Source, lines: Iterable[Line], pattern: re.Pattern[str] | None
     ) -> None:
-        self._team_lines.pop(day, None)
         db = self._writer(day)
         if not db.in_transaction:
             db.execute("BEGIN")

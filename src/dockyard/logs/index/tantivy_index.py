@@ -56,6 +56,8 @@ class TantivyIndex:
         self._writers: dict[str, tantivy.IndexWriter] = {}
         self._marks = Marks(self._read_marks)
         self._staged_days: dict[str, dict[str, int]] = {}
+        self._team_lines: dict[str, dict[str, int]] = {}
+        """Lines per team of each partition, counted when retention asks, until it changes."""
 
     # -- writing -------------------------------------------------------------------------
 
@@ -81,6 +83,7 @@ class TantivyIndex:
     def commit(self) -> None:
         with self._lock:
             for day, marks in self._staged_days.items():
+                self._team_lines.pop(day, None)  # counted before this commit, maybe
                 writer = self._writer(day)
                 for key, seq in marks.items():
                     writer.delete_documents_by_term("mark", key)
@@ -200,6 +203,12 @@ class TantivyIndex:
 
     def _lines_of(self, name: str) -> dict[str, int]:
         """Lines per team of partition `name` (its teams read from its marks' source keys)."""
+        counted = self._team_lines.get(name)
+        if counted is None:
+            counted = self._team_lines[name] = self._count_lines(name)
+        return counted
+
+    def _count_lines(self, name: str) -> dict[str, int]:
         searcher = self._searcher(name)
         found = searcher.search(Where.marks(), TIES, count=False).hits
         teams = {str(searcher.doc(a).get_first("mark")).split("/", 1)[0] for _, a in found}
@@ -218,6 +227,7 @@ class TantivyIndex:
                 raise Unavailable(f"the log index refused a delete in {name}: {exc}") from exc
             finally:
                 self._writers.pop(name).wait_merging_threads()  # idle: free its heap
+                self._team_lines.pop(name, None)
             return True
 
     def drop(self, names: Sequence[str]) -> tuple[str, ...]:
@@ -260,6 +270,7 @@ class TantivyIndex:
             writer.rollback()
         self._indexes.pop(day, None)
         self._staged_days.pop(day, None)
+        self._team_lines.pop(day, None)
 
     def close(self) -> None:
         with self._lock:
