@@ -57,6 +57,7 @@ from dockyard.domain.spec import (
 )
 from dockyard.logs.archive import rfc3339
 from dockyard.logs.index.base import Hit
+from dockyard.store.origins import Origin
 from dockyard.store.views import (
     EnvironmentView,
     EventView,
@@ -554,9 +555,31 @@ class LogLinePublic(_Out):
         )
 
 
+class LogOriginPublic(_Out):
+    """Where an instance's lines came from: its revision, that revision's image, the commit."""
+
+    env: str
+    revision: int = Field(description="The revision the instance runs.")
+    image: str = Field(description="The image reference that revision runs.")
+    digest: str | None
+    commit: str | None = Field(description="The commit the image was built from, if known.")
+
+    @classmethod
+    def of(cls, origin: Origin) -> LogOriginPublic:
+        return cls(
+            env=origin.env, revision=origin.revision, image=origin.image, digest=origin.digest,
+            commit=origin.commit,
+        )  # fmt: skip
+
+
 class LogPage(_Out):
     items: list[LogLinePublic]
     next: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+    instances: dict[str, LogOriginPublic] = Field(
+        default_factory=dict,
+        description="The origin of each instance of the page's lines, by instance id (those "
+        "whose instance is still known: a removed instance's lines have none).",
+    )
 
 
 class LogContext(_Out):

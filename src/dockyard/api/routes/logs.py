@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from dockyard.api.auth import Who
 from dockyard.api.bounds import LINE, MAX_INTEGER, SHORT_MAX, ServicePath, TeamPath
 from dockyard.api.deps import ApiDeps, Deps
-from dockyard.api.schemas import ErrorBody, LogContext, LogLinePublic, LogPage
+from dockyard.api.schemas import ErrorBody, LogContext, LogLinePublic, LogOriginPublic, LogPage
 from dockyard.domain.errors import Invalid, Malformed, NotFound, Unavailable
 from dockyard.domain.principal import Principal
 from dockyard.logs.build_lines import build_instance
@@ -28,6 +28,7 @@ from dockyard.logs.live import server_sent
 from dockyard.logs.query import LEVELS, MAX_QUERY_CHARS, normal_level, parse
 from dockyard.logs.record import BUILD_ENV, CONSOLE, LogEnv
 from dockyard.store import build_logs
+from dockyard.store.origins import Origin, origins
 
 router = APIRouter(
     tags=["logs"],
@@ -203,7 +204,20 @@ async def search_logs(
         since=since, until=until,
     )  # fmt: skip
     page = await _center(deps).search(filters, q, cursor=cursor, order=order, limit=limit)
-    return LogPage(items=[LogLinePublic.of(hit) for hit in page.hits], next=page.next_cursor)
+    named = {hit.instance for hit in page.hits}
+    known = await asyncio.to_thread(_origins, deps, who, team=team, svc=svc, instances=named)
+    return LogPage(
+        items=[LogLinePublic.of(hit) for hit in page.hits],
+        next=page.next_cursor,
+        instances={name: LogOriginPublic.of(origin) for name, origin in known.items()},
+    )
+
+
+def _origins(
+    deps: ApiDeps, who: Principal, *, team: str, svc: str, instances: set[str]
+) -> dict[str, Origin]:
+    with deps.db.session() as session:
+        return origins(session, who, team=team, service=svc, instances=instances)
 
 
 @router.get(BASE + "/context")
