@@ -286,6 +286,10 @@ class LogSettings:
     retention_every_s: float = 600.0
     """How often the indexer and the archiver apply retention (and once at start)
     (DOCKYARD_LOG_RETENTION_EVERY_S)."""
+    archive_cap_bytes: int | None = None
+    """Bytes the archive may take (DOCKYARD_LOG_ARCHIVE_CAP_BYTES, e.g. `2T`): past it the
+    archiver deletes the oldest days of any service, never today's. Meant for an archive on
+    a local path; an object store is usually bounded by its own lifecycle rules. Unset: none."""
     archive_s3: ArchiveS3 = field(default_factory=ArchiveS3)
     """How the archiver reaches an s3:// archive (DOCKYARD_LOG_ARCHIVE_S3_*); unset parts
     fall back to the host's AWS settings."""
@@ -705,6 +709,7 @@ def _log_settings(env: _Reader, environ: Mapping[str, str], state_dir: Path) -> 
         index_caps=_log_caps(env),
         retention_every_s=env.get("DOCKYARD_LOG_RETENTION_EVERY_S", _seconds(1, 86400), 600.0),
         archive_s3=_archive_s3(env),
+        archive_cap_bytes=env.get("DOCKYARD_LOG_ARCHIVE_CAP_BYTES", parse_size, None),
     )
 
 

@@ -44,6 +44,7 @@ from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-
 
 from dockyard.domain.errors import DiskFull, DockyardError, Unavailable
 from dockyard.logs.record import CONSOLE, Line, Source, parse_env
+from dockyard.logs.retention import Part
 
 SUFFIX = ".ndjson.zst"
 TEMP_PREFIX = ".tmp-"
@@ -425,6 +426,27 @@ class Archive:
                 if env is not None:
                     removed += self._expire_service(base, cutoff(env))
         return removed
+
+    def day_parts(self) -> list[Part]:
+        """Every day partition (`team=T/service=S/env=E/date=D`, relative to the root) with
+        its bytes, all of them the team's: what the size cap chooses from."""
+        parts: list[Part] = []
+        with _translated(self.url, "measuring"):
+            for base in self._service_dirs():
+                team = base.split("/", 1)[0].partition("=")[2]
+                env = _value(base.rsplit("/", 1)[-1], "env", str) or ""
+                for day_name in self._names(base):
+                    day = _value(day_name, "date", date.fromisoformat)
+                    if day is not None:
+                        size = int(self._fs.du(self._full(f"{base}/{day_name}"), total=True))
+                        name = f"{base}/{day_name}"
+                        parts.append(Part(name, day.isoformat(), env, size, {team: size}))
+        return parts
+
+    def remove(self, relative: str) -> None:
+        """Delete a partition (a directory or prefix relative to the root) and all under it."""
+        with _translated(self.url, f"deleting {relative}"):
+            self._fs.rm(self._full(relative), recursive=True)
 
     def _service_dirs(self) -> Iterator[str]:
         for team in self._names(""):

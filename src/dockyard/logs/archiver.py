@@ -41,7 +41,7 @@ from typing import IO
 from dockyard.domain.errors import DockyardError, Invalid, Unavailable
 from dockyard.logs.archive import HOUR, Archive, HourFile, channel_token, encode_record, hour_of
 from dockyard.logs.record import Batch, Line, Source
-from dockyard.logs.retention import Days, archive_before
+from dockyard.logs.retention import Caps, Days, archive_before, decide
 from dockyard.logs.stats import Tally
 from dockyard.logs.stream import Delivery, LogStream
 
@@ -56,6 +56,8 @@ def _key(team: str, service: str, env: str, instance: str, channel: str) -> _Key
 
 
 CONSUMER = "archiver"
+_FOREVER = Days(100_000)
+"""Days no partition reaches: the cap alone decides (expiry by days is done before it)."""
 
 
 @dataclass(frozen=True)
@@ -230,8 +232,10 @@ class Archiver:
     `spool_dir` holds buffers spilled from memory (default: the system's temporary directory);
     with `keep_days` (settings.logs.archive_retention: days per environment, or one number
     for all), hours older than their environment's days are deleted at the first step and
-    every `limits.expire_every_s`, between writes (an object store's deletes take a while,
-    and buffers wait meanwhile, never the stream: what is fetched stays unacknowledged).
+    every `limits.expire_every_s`, and then, with `cap_bytes`, the oldest days (of any
+    service, never today's) until the archive takes at most that many bytes; between writes
+    (an object store's deletes take a while, and buffers wait meanwhile, never the stream:
+    what is fetched stays unacknowledged).
     Not for concurrent use: one task drives it (run, or step/flush).
     """
 
@@ -245,6 +249,7 @@ class Archiver:
         clock: Callable[[], float] = time.time,
         spool_dir: Path | None = None,
         keep_days: int | Days | None = None,
+        cap_bytes: int | None = None,
     ) -> None:
         self._stream = stream
         self._archive = archive
@@ -253,6 +258,7 @@ class Archiver:
         self._clock = clock
         self._spool_dir = spool_dir
         self._keep = Days(keep_days) if isinstance(keep_days, int) else keep_days
+        self._cap = cap_bytes
         self._expire_at = 0.0
         self._sources: dict[_Key, _SourceState] = {}
         self._held = 0
@@ -478,20 +484,33 @@ class Archiver:
     async def expire_due(self) -> None:
         """Delete the hours past the retention, if one is set and it is time to look."""
         now = self._clock()
-        if self._keep is None or now < self._expire_at:
+        if (self._keep is None and self._cap is None) or now < self._expire_at:
             return
         self._expire_at = now + self.limits.expire_every_s
-        before = functools.partial(archive_before, now, self._keep)
         try:
-            removed = await asyncio.to_thread(self._archive.expire, before=before)
+            removed = await asyncio.to_thread(self._retention, now)
         except Unavailable as exc:
             log.warning(
                 "log archive retention failed, next in %g s: %s",
                 self.limits.expire_every_s, exc.message,
             )  # fmt: skip
             return
-        for partition in removed:
-            log.info("log archive partition expired partition=%s", partition)
+        for partition, reason in removed:
+            log.info("log archive partition dropped partition=%s reason=%s", partition, reason)
+
+    def _retention(self, now: float) -> list[tuple[str, str]]:
+        """Expire by days, then hold the cap; the partitions removed and why."""
+        removed: list[tuple[str, str]] = []
+        if self._keep is not None:
+            before = functools.partial(archive_before, now, self._keep)
+            removed += [(p, "expired") for p in self._archive.expire(before=before)]
+        if self._cap is not None:
+            parts = self._archive.day_parts()
+            caps = Caps(host=self._cap)
+            for drop in decide(parts, now_ns=int(now * 1e9), days=_FOREVER, caps=caps):
+                self._archive.remove(drop.part.name)
+                removed.append((drop.part.name, str(drop.reason)))
+        return removed
 
     def _forget_idle(self) -> None:
         horizon = self._clock() - self.limits.idle_s

@@ -369,6 +369,30 @@ async def test_hours_past_the_retention_are_deleted_every_hour(
     assert objects(archive) == ["06 10 b2 1-10"]
 
 
+async def test_past_its_cap_the_archive_loses_its_oldest_days_never_today(
+    stream: MemoryLogStream, archive: Archive, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="dockyard.logs")
+    day = 24 * HOUR_NS
+    for days_ago in (3, 2, 0):
+        await stream.publish(batch(10 - days_ago, 10 - days_ago, start_ns=T0_NS - days_ago * day))
+    clock = Clock(now=T0_S + 60)
+    writer = Archiver(stream, archive, clock=clock)
+    await writer.step(timeout_s=0.01)
+    await writer.flush()
+    assert objects(archive) == ["03 10 a1 7-7", "04 10 a1 8-8", "06 10 a1 10-10"]
+    sizes = sorted(p.bytes for p in archive.day_parts())
+    capped = Archiver(stream, archive, clock=clock, cap_bytes=sum(sizes) - 1)
+    await capped.step(timeout_s=0.01)
+    assert objects(archive) == ["04 10 a1 8-8", "06 10 a1 10-10"]
+    assert (
+        "partition=team=shop/service=cart/env=test/date=2026-12-03 reason=host_cap" in caplog.text
+    )
+    tiny = Archiver(stream, archive, clock=clock, cap_bytes=1)
+    await tiny.step(timeout_s=0.01)
+    assert objects(archive) == ["06 10 a1 10-10"]  # today's stays, over the cap or not
+
+
 class CountingArchive(Archive):
     """Counts the listings the archiver makes."""
 

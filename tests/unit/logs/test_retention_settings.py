@@ -34,6 +34,8 @@ def test_days_per_environment_keep_a_bare_number_as_the_default() -> None:
 def test_caps_for_the_host_and_per_team() -> None:
     logs = _logs(DOCKYARD_LOG_INDEX_CAP_BYTES="200G", DOCKYARD_LOG_TEAM_CAP_BYTES="20G,shop=50G")
     assert logs.index_caps == Caps(host=200 * G, team=20 * G, teams={"shop": 50 * G})
+    assert logs.archive_cap_bytes is None
+    assert _logs(DOCKYARD_LOG_ARCHIVE_CAP_BYTES="2T").archive_cap_bytes == 2 << 40
     assert logs.index_caps.of("bank") == 20 * G and logs.index_caps.of("shop") == 50 * G
 
 

@@ -213,6 +213,7 @@ def _archiver_parts(settings: Settings) -> Parts:
         limits=limits,
         spool_dir=spool,
         keep_days=settings.logs.archive_retention,
+        cap_bytes=settings.logs.archive_cap_bytes,
     )
 
     async def archiving() -> None:
