@@ -58,7 +58,8 @@ def retention_view(settings: Settings) -> dict[str, Any]:
             for team, size in sorted(teams.items())
         ],
         "host": {"index_bytes": sum(p.bytes for p in parts), "cap_bytes": logs.index_caps.host,
-                 "days_held": len({p.day for p in parts}), "archive_url": logs.archive_url},
+                 "days_held": len({p.day for p in parts}), "archive_url": logs.archive_url,
+                 "archive_cap_bytes": logs.archive_cap_bytes},
         "every_s": logs.retention_every_s,
         "last_drop": read_report(report_file(settings)),
     }  # fmt: skip
@@ -94,6 +95,7 @@ def _render(data: dict[str, Any]) -> None:
             ("host cap", _size(host["cap_bytes"])),
             ("days held", host["days_held"]),
             ("archive", host["archive_url"]),
+            ("archive cap", _size(host["archive_cap_bytes"])),
             ("applied every", f"{data['every_s']:g} s"),
             ("last drop", when(last["at"]) if last else "-"),
         ]
