@@ -147,9 +147,13 @@ async def _log_stats(settings: Settings, shipper: Shipper) -> None:
     def make(now_ns: int) -> Report:
         return agent_report(shipper.counters, host=settings.ipam.host, now_ns=now_ns)
 
-    await report_log_stats(
-        make, addr=settings.metrics.agent_addr, nats_urls=settings.logs.nats_urls
-    )
+    try:
+        await report_log_stats(
+            make, addr=settings.metrics.agent_addr, nats_urls=settings.logs.nats_urls
+        )
+    except Exception:  # it runs beside the shipper, whose end alone ends the part: say why
+        logging.getLogger("dockyard.agent").exception("log stats and metrics stopped")
+        raise
 
 
 async def _run(settings: Settings, *, once: bool) -> None:
