@@ -247,8 +247,11 @@ class Fts5Index:
     def _lines_of(self, name: str) -> dict[str, int]:
         counted = self._team_lines.get(name)
         if counted is None:
-            rows = self._reader(name).execute(_TEAM_LINES)
-            counted = self._team_lines[name] = dict(_while_made(name, rows.fetchall, []))
+
+            def count() -> dict[str, int]:
+                return dict(self._reader(name).execute(_TEAM_LINES).fetchall())
+
+            counted = self._team_lines[name] = _while_made(name, count, {})
         return counted
 
     def drop_team(self, name: str, team: str) -> bool:
