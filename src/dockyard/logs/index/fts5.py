@@ -239,20 +239,20 @@ class Fts5Index:
 
     def partitions(self) -> tuple[Part, ...]:
         with self._lock:
-            return tuple(
-                partitions.part_of(n, partitions.bytes_of(self.root, n), self._lines_of(n))
-                for n in self._held()
-            )
+            held, known = self._held(), dict(self._team_lines)
+        parts, fresh = partitions.measure(self.root, held, known=known, count=self._count_teams)
+        with self._lock:
+            self._team_lines.update(fresh)
+        return parts
 
-    def _lines_of(self, name: str) -> dict[str, int]:
-        counted = self._team_lines.get(name)
-        if counted is None:
-
-            def count() -> dict[str, int]:
-                return dict(self._reader(name).execute(_TEAM_LINES).fetchall())
-
-            counted = self._team_lines[name] = _while_made(name, count, {})
-        return counted
+    def _count_teams(self, name: str) -> dict[str, int]:
+        """Lines per team of partition `name`, through a connection of its own."""
+        db = _connect(self.root / f"{name}{SUFFIX}")
+        try:
+            db.execute("PRAGMA query_only = ON")
+            return _while_made(name, lambda: dict(db.execute(_TEAM_LINES).fetchall()), {})
+        finally:
+            db.close()
 
     def drop_team(self, name: str, team: str) -> bool:
         with self._lock:

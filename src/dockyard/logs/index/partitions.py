@@ -180,6 +180,29 @@ def remove(root: Path, name: str) -> None:
             entry.unlink(missing_ok=True)
 
 
+Count = Callable[[str], dict[str, int]]
+"""Partition name -> lines per team in it (read through handles of the caller's own)."""
+
+
+def measure(
+    root: Path, names: Sequence[str], *, known: Mapping[str, dict[str, int]], count: Count
+) -> tuple[tuple[Part, ...], dict[str, dict[str, int]]]:
+    """The partitions `names` with their bytes and lines per team (from `known`, else
+    `count`ed), and the new counts worth keeping: those of days before the newest, which
+    change only by a drop or a late line (whose commit forgets them). Called without the
+    engine's lock, so the writer goes on while a first look counts every partition."""
+    newest = max((part_of(n).day for n in names), default="")
+    parts, fresh = [], {}
+    for name in names:
+        lines = known.get(name)
+        if lines is None:
+            lines = count(name)
+            if part_of(name).day != newest:
+                fresh[name] = lines
+        parts.append(part_of(name, bytes_of(root, name), lines))
+    return tuple(parts), fresh
+
+
 @runtime_checkable
 class Partitioned(Protocol):
     """What retention needs of an index (both engines have it): its partitions with their

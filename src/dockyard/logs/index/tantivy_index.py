@@ -196,20 +196,19 @@ class TantivyIndex:
 
     def partitions(self) -> tuple[Part, ...]:
         with self._lock:
-            return tuple(
-                partitions.part_of(n, partitions.bytes_of(self.root, n), self._lines_of(n))
-                for n in self._held()
-            )
+            held, known = self._held(), dict(self._team_lines)
+        parts, fresh = partitions.measure(self.root, held, known=known, count=self._count_teams)
+        with self._lock:
+            self._team_lines.update(fresh)
+        return parts
 
-    def _lines_of(self, name: str) -> dict[str, int]:
-        """Lines per team of partition `name` (its teams read from its marks' source keys)."""
-        counted = self._team_lines.get(name)
-        if counted is None:
-            counted = self._team_lines[name] = self._count_lines(name)
-        return counted
-
-    def _count_lines(self, name: str) -> dict[str, int]:
-        searcher = self._searcher(name)
+    def _count_teams(self, name: str) -> dict[str, int]:
+        """Lines per team of partition `name` (its teams read from its marks' source keys),
+        through an index handle of its own."""
+        try:
+            searcher = tantivy.Index(SCHEMA, path=str(self.root / name), reuse=True).searcher()
+        except ValueError as exc:
+            raise Unavailable(f"the log index partition {name} cannot be read: {exc}") from exc
         found = searcher.search(Where.marks(), TIES, count=False).hits
         teams = {str(searcher.doc(a).get_first("mark")).split("/", 1)[0] for _, a in found}
         counts = {t: _count(searcher, Where(Filters(team=t), EVERYTHING).lines()) for t in teams}
