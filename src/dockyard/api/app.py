@@ -18,6 +18,7 @@ from dockyard.api.routes import (
     bandwidth,
     builds,
     drains,
+    endpoints,
     env_defaults,
     environments,
     git_http,
@@ -62,7 +63,7 @@ def build_api(deps: ApiDeps) -> FastAPI:
     app.include_router(git_http.router)
     for module in (
         tokens, teams, services, environments, builds, images, promotions, bandwidth,
-        segments, ipam, git_remote, env_defaults, logs, drains,
+        segments, ipam, git_remote, env_defaults, logs, drains, endpoints,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     app.include_router(log_stats.router, prefix=PREFIX, responses=ERROR_RESPONSES)

@@ -208,6 +208,15 @@ class LogRateFields(_Body):
     )
 
 
+PublishField = Annotated[
+    Literal["private", "all"] | Annotated[list[Name], Field(min_length=1, max_length=100)],
+    Field(
+        description="Which other teams see the service's endpoints: 'private' (its own team "
+        "only), 'all', or a list of team names.",
+    ),
+]
+
+
 class ServiceFields(_Body):
     """Every field of a service's template; only `image` is required."""
 
@@ -229,6 +238,7 @@ class ServiceFields(_Body):
     bandwidth: BandwidthFields = Field(default_factory=BandwidthFields)
     log_paths: LogPaths = Field(default_factory=list)
     log_multiline: LogMultilineFields | None = None
+    publish: PublishField = "private"
     log_rate: LogRateFields | None = None
 
     @classmethod
@@ -274,6 +284,7 @@ class ServiceUpdate(_Body):
     bandwidth: BandwidthFields | None = None
     log_paths: LogPaths | None = None
     log_multiline: LogMultilineFields | None = None
+    publish: PublishField | None = None
     log_rate: LogRateFields | None = None
 
     @field_validator("*", mode="before")

@@ -21,6 +21,7 @@ from dockyard.domain.errors import Invalid
 from dockyard.domain.image import parse_image
 from dockyard.domain.logfiles import LogMultiline, check_log_paths
 from dockyard.domain.lograte import LogRate, log_rate_of
+from dockyard.domain.publish import PRIVATE, Publish, parse_publish, publish_json
 
 MIN_MEMORY_MB = 16
 MAX_MEMORY_MB = 256 * 1024
@@ -216,6 +217,8 @@ class ServiceSpec:
     log_rate: LogRate | None = None
     """The flood budget of the service's logs on each host (domain/lograte.py); None: the
     platform's default."""
+    publish: Publish = PRIVATE
+    """Which other teams see the service's endpoints (domain/publish.py)."""
 
     def __post_init__(self) -> None:
         parse_image(self.image)
@@ -280,6 +283,7 @@ class ServiceSpec:
         data["env"] = dict(self.env)
         data["resources_own"] = list(self.resources_own)
         data["log_paths"] = list(self.log_paths)
+        data["publish"] = publish_json(self.publish)
         return data
 
     @classmethod
@@ -321,6 +325,8 @@ class ServiceSpec:
                 log_multiline=_multiline(data.get("log_multiline")),
                 # Absent in specs stored before flood budgets existed: the platform's default.
                 log_rate=log_rate_of(data.get("log_rate")),
+                # Absent in specs stored before endpoints existed: private.
+                publish=parse_publish(data.get("publish")),
             )
         except (KeyError, TypeError) as exc:
             raise Invalid(f"malformed service spec: {exc}", field="spec") from exc
@@ -334,8 +340,9 @@ class ServiceSpec:
         # every instance for a change that needs no restart. (Leaving both out also keeps the
         # hashes of revisions stored before these fields existed.) `resources_own` says where
         # the limits came from, not what they are: the values themselves are in `resources`.
-        # The drain period says how an instance is retired, not what it runs.
-        unhashed = ("strategy", "bandwidth", "resources_own", "drain_s")
+        # The drain period says how an instance is retired, not what it runs; `publish` who
+        # may find it.
+        unhashed = ("strategy", "bandwidth", "resources_own", "drain_s", "publish")
         template = {k: v for k, v in self.to_json().items() if k not in unhashed}
         # Declared log files change the mounts and labels (the flood budget a label too), so
         # they are hashed, but only when set: the hashes of templates stored before they

@@ -36,6 +36,7 @@ FULL_SPEC = {
     "bandwidth": {"egress_mbit": 100, "ingress_mbit": 200},
     "log_paths": ["/app/logs/*.log"],
     "log_multiline": {"start": "^\\d{4}-", "max_bytes": 65536, "max_wait_s": 1.0},
+    "publish": ["beta", "gamma"],
 }
 
 

@@ -1,0 +1,95 @@
+"""What discovery reads: a service's publish setting, the ready instances of many keys in one
+query, and the ports of the revisions they run.
+
+Only rows the controller marked `ready` are read: the others are never endpoints, and a
+watch's poll over many keys must stay one small indexed query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from dockyard.domain.environment import Environment
+from dockyard.domain.publish import Publish, parse_publish
+from dockyard.domain.spec import Port
+from dockyard.domain.status import EnvKey, Health, InstanceRecord
+from dockyard.store.db import Reader
+from dockyard.store.models import InstanceRow, ReleaseRow, ServiceRow, TeamRow
+
+
+@dataclass(frozen=True)
+class Published:
+    service_id: int
+    team: str
+    service: str
+    publish: Publish
+
+
+def published(reader: Reader, *, team: str, service: str) -> Published | None:
+    """The live (not deleted) service `team/service` with its publish setting, or None."""
+    row = reader.execute(
+        select(ServiceRow.id, ServiceRow.spec)
+        .join(TeamRow, ServiceRow.team_id == TeamRow.id)
+        .where(TeamRow.name == team, ServiceRow.name == service, ServiceRow.deleted_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    return Published(row.id, team, service, parse_publish(row.spec.get("publish")))
+
+
+_READY = select(
+    InstanceRow.service_id,
+    InstanceRow.env,
+    InstanceRow.id,
+    InstanceRow.revision,
+    InstanceRow.state,
+    InstanceRow.ip,
+    InstanceRow.ready_at,
+    InstanceRow.drain_until,
+).where(InstanceRow.health == Health.READY.value)
+
+
+def ready_records(reader: Reader, keys: Collection[EnvKey]) -> dict[EnvKey, list[InstanceRecord]]:
+    """The READY instance records of every key in `keys` (each key present, maybe empty), in
+    one query. Records carry only what discovery needs (no template, runtime id or logs)."""
+    found: dict[EnvKey, list[InstanceRecord]] = {key: [] for key in keys}
+    if not keys:
+        return found
+    service_ids = sorted({key.service_id for key in keys})
+    for row in reader.execute(_READY.where(InstanceRow.service_id.in_(service_ids))):
+        key = EnvKey(row.service_id, Environment(row.env))
+        if key in found:
+            found[key].append(
+                InstanceRecord(
+                    id=row.id,
+                    revision=row.revision,
+                    template_hash="",
+                    runtime_id="",
+                    state=row.state,
+                    health=Health.READY,
+                    ip=row.ip,
+                    ready_at=row.ready_at,
+                    drain_until=row.drain_until,
+                )
+            )
+    return found
+
+
+def revision_ports(
+    reader: Reader, key: EnvKey, revisions: Collection[int]
+) -> dict[int, tuple[Port, ...]]:
+    """The ports of each of `revisions` of `key` (releases are immutable, so callers may keep
+    the answer)."""
+    if not revisions:
+        return {}
+    rows = reader.execute(
+        select(ReleaseRow.number, ReleaseRow.spec).where(
+            ReleaseRow.service_id == key.service_id,
+            ReleaseRow.env == key.env.value,
+            ReleaseRow.number.in_(sorted(revisions)),
+        )
+    )
+    return {row.number: tuple(Port(**p) for p in row.spec.get("ports") or ()) for row in rows}
