@@ -75,9 +75,6 @@ class DrainPublic(BaseModel):
     @classmethod
     def of(cls, drain: Drain, *, now: datetime) -> DrainPublic:
         spec, state = drain.spec, drain.state
-        lag = None
-        if state.oldest_undelivered is not None:
-            lag = max(0.0, (now - state.oldest_undelivered).total_seconds())
         return cls(
             team=spec.team,
             name=spec.name,
@@ -95,7 +92,7 @@ class DrainPublic(BaseModel):
                 lost=state.lost,
                 pending=state.pending,
                 oldest_undelivered=state.oldest_undelivered,
-                lag_s=lag,
+                lag_s=state.lag_s(now),
                 last_success_at=state.last_success_at,
                 last_error=state.last_error,
                 last_error_at=state.last_error_at,

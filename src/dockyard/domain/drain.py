@@ -158,6 +158,12 @@ class DrainState:
     last_error_at: datetime | None = None
     updated_at: datetime | None = None
 
+    def lag_s(self, now: datetime) -> float | None:
+        """Seconds the oldest line waiting for the destination has waited; None if none."""
+        if self.oldest_undelivered is None:
+            return None
+        return max(0.0, (now - self.oldest_undelivered).total_seconds())
+
 
 @dataclass(frozen=True)
 class Drain:
