@@ -22,6 +22,7 @@ from dockyard.cli.commands import (
 )
 from dockyard.cli.commands import agent as agent_command
 from dockyard.cli.commands import builds as build_commands
+from dockyard.cli.commands import endpoints as endpoint_commands
 from dockyard.cli.commands import environments as environment_commands
 from dockyard.cli.commands import images as image_commands
 from dockyard.cli.commands import ipam as ipam_commands
@@ -85,6 +86,7 @@ services.register(app)
 releases.register(app)
 observe.register(app)
 logs.register(app)
+endpoint_commands.register(app)
 drains.register(app)
 segment_commands.register(app)
 environment_commands.register(app)

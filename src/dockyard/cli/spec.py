@@ -11,6 +11,9 @@ from typing import Any
 
 import typer
 
+from dockyard.domain.errors import Invalid
+from dockyard.domain.publish import parse_publish, publish_json
+
 
 @dataclass(frozen=True)
 class SpecOptions:
@@ -47,6 +50,8 @@ class SpecOptions:
     log_burst: int | None = None
     no_log_rate: bool = False
     """Back to the platform's default budget."""
+    publish: str | None = None
+    """Who else sees the endpoints: private, all, or team names separated by commas."""
 
     def __post_init__(self) -> None:
         """Refuse contradictory options (a usage error) before anything is sent."""
@@ -130,7 +135,16 @@ def spec_patch(options: SpecOptions, current: dict[str, Any]) -> dict[str, Any]:
     rate = _log_rate(options, current.get("log_rate"))
     if rate is not _UNCHANGED:
         patch["log_rate"] = rate
+    if options.publish is not None:
+        patch["publish"] = _publish(options.publish)
     return patch
+
+
+def _publish(given: str) -> str | list[str]:
+    try:
+        return publish_json(parse_publish(given))
+    except Invalid as exc:
+        raise typer.BadParameter(f"--publish: {exc.message}") from None
 
 
 _UNCHANGED: Any = object()

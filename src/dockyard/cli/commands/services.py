@@ -163,6 +163,14 @@ LogBurst = Annotated[
         "--log-burst", min=0, help="Lines at once above --log-rate (0: five seconds' worth)."
     ),
 ]
+Publish = Annotated[
+    str | None,
+    typer.Option(
+        "--publish",
+        help="Which other teams see the service's endpoints: private (the default), all, or "
+        "team names separated by commas.",
+    ),
+]
 
 
 @service_app.command("create")
@@ -190,6 +198,7 @@ def create_service(
     log_multiline: LogMultilineStart = None,
     log_rate: LogRate = None,
     log_burst: LogBurst = None,
+    publish: Publish = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Create a service template; `dockyard deploy` then runs it in an environment."""
@@ -213,6 +222,7 @@ def create_service(
         log_multiline=log_multiline,
         log_rate=log_rate,
         log_burst=log_burst,
+        publish=publish,
     )
     current = session(ctx)
     path = api_path("teams", current.team(team), "services")
@@ -257,6 +267,7 @@ def update_service(
     ] = False,
     log_rate: LogRate = None,
     log_burst: LogBurst = None,
+    publish: Publish = None,
     no_log_rate: Annotated[
         bool, typer.Option("--no-log-rate", help="Back to the platform's default log budget.")
     ] = False,
@@ -287,6 +298,7 @@ def update_service(
         no_log_multiline=no_log_multiline,
         log_rate=log_rate,
         log_burst=log_burst,
+        publish=publish,
         no_log_rate=no_log_rate,
     )
     current = session(ctx)
