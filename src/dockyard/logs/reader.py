@@ -15,11 +15,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dockyard.domain.errors import Invalid
 from dockyard.logs.checkpoint import Checkpoint
 from dockyard.logs.framing import RawLine, Record, Splitter, plain_record
-from dockyard.logs.jsonfile import RAW_LIMIT, Joiner, entry_of
+from dockyard.logs.jsonfile import RAW_LIMIT, Entry, Joiner, Seconds, entry_of, parse_lines
 from dockyard.logs.multiline import Multiline, MultilineRule
 from dockyard.logs.record import Line
 from dockyard.logs.rotation import Lost
@@ -83,6 +84,8 @@ class Reader:
         limit = RAW_LIMIT if fmt is Format.JSON_FILE else max_line_bytes
         self._splitter = Splitter(limit)
         self._joiner = Joiner(max_line_bytes)
+        self._small = max_line_bytes // 4  # characters that fit the limit whatever their size
+        self._seconds = Seconds()
         self._multiline = Multiline(multiline) if multiline else None
         self._seq = at.seq if at else 0  # the last line made
         self._returned = self._seq  # the last line returned
@@ -108,16 +111,8 @@ class Reader:
                 self._switch(chunk.inode, out)  # another file, or the same one cut and rewound
             self._next = chunk.start + len(chunk.data)
             out.bytes_read += len(chunk.data)
-            raws = self._splitter.feed(chunk.data, chunk.start)
-            if self._fmt is Format.JSON_FILE:
-                records, malformed = self._joiner.feed(
-                    raws, inode=chunk.inode, now_ns=self._now_ns()
-                )
-                out.malformed += malformed
-                self._join(records, out)
-            else:
-                for raw in raws:
-                    self._take(raw, chunk.inode, out)
+            if not self._bulk(chunk.data, chunk.start, chunk.inode, out):
+                self._lines(chunk.data, chunk.start, chunk.inode, out)
             if self._monotonic() >= deadline:
                 break
         if self._multiline is not None:
@@ -136,6 +131,74 @@ class Reader:
 
     def close(self) -> None:
         self._tail.close()
+
+    def _lines(self, data: bytes, start: int, inode: int, out: Read) -> None:
+        """The lines `data` completes, one by one."""
+        raws = self._splitter.feed(data, start)
+        if self._fmt is Format.JSON_FILE:
+            records, malformed = self._joiner.feed(raws, inode=inode, now_ns=self._now_ns())
+            out.malformed += malformed
+            self._join(records, out)
+        else:
+            for raw in raws:
+                self._take(raw, inode, out)
+
+    def _bulk(self, data: bytes, start: int, inode: int, out: Read) -> bool:
+        """Docker's common case in one step: json-file lines without a multi-line rule; False
+        (nothing taken) for the others. A line held from the chunk before is ended first, one
+        by one; the whole lines after it are decoded together (jsonfile.parse_lines) and made
+        Lines straight away, the same as `_lines` makes them, unless one is too long to be
+        Docker's or no JSON (then they are taken one by one)."""
+        if self._fmt is not Format.JSON_FILE or self._multiline is not None:
+            return False
+        if self._splitter.holding:
+            first = data.find(b"\n")
+            if first < 0:
+                return False
+            self._lines(data[: first + 1], start, inode, out)
+            data, start = data[first + 1 :], start + first + 1
+        pieces = data.split(b"\n")
+        rest = pieces.pop()  # after the last newline: held until its own
+        fits = pieces and max(map(len, pieces)) <= RAW_LIMIT
+        values = parse_lines(pieces) if fits else None
+        if values is None:
+            self._lines(data, start, inode, out)
+            return True
+        self._entries(values, pieces, start, inode, out)
+        self._splitter.feed(rest, start + len(data) - len(rest))
+        return True
+
+    def _entries(
+        self, values: list[Any], pieces: list[bytes], start: int, inode: int, out: Read
+    ) -> None:
+        """Lines of the decoded entries `values` of the raw lines `pieces` (from offset `start`):
+        a whole short line at once, other entries through the joiner, as Joiner.feed does."""
+        joiner, seconds, ready, small = self._joiner, self._seconds, self._ready, self._small
+        now_ns, seq, end = self._now_ns(), self._seq, start
+        second, second_ns = "", 0  # the last UTC second read here, and its nanoseconds
+        for value, piece in zip(values, pieces, strict=True):
+            end += len(piece) + 1
+            log = value.get("log") if type(value) is dict else None
+            if type(log) is not str:
+                out.malformed += 1
+                continue
+            stream = value.get("stream")
+            stream = stream if type(stream) is str else "stdout"
+            when = value.get("time")
+            if (type(when) is str and when[:19] == second and len(when) == 30
+                    and when[19] == "." and when[29] == "Z" and when[20:29].isdigit()):  # fmt: skip
+                time_ns = second_ns + int(when[20:29])  # the common case: no call
+            else:
+                time_ns = seconds.time_ns(when, value, now_ns)
+                second, second_ns = seconds.last
+            if not joiner.holding and len(log) <= small and log.endswith("\n"):
+                seq += 1
+                ready.append((Line(seq, time_ns, stream, log[:-1], 0), inode, end))
+                continue
+            self._seq = seq
+            self._emit(joiner.add(Entry(log, stream, time_ns), inode=inode, end=end))
+            seq = self._seq
+        self._seq = seq
 
     def _switch(self, inode: int, out: Read) -> None:
         """A new file, or the file truncated: a plain line left unfinished ends there (its

@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid
 
@@ -115,14 +117,20 @@ class Batch:
             "src": [s.team, s.service, str(s.env), s.instance, s.channel, s.host],
             "lines": [[ln.seq, ln.time_ns, ln.stream, ln.text, ln.cut] for ln in self.lines],
         }
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        # The same bytes as json.dumps(ensure_ascii=False, separators=(",", ":")), several times
+        # faster (the agent's hot path); what orjson refuses (a lone surrogate, which sources
+        # never make) goes the standard library's way, with its outcome.
+        try:
+            return orjson.dumps(body)
+        except TypeError:
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> Batch:
         """The batch in `data`; Invalid if it is not one (a consumer terminates such messages
         rather than retrying them for ever)."""
         try:
-            body = json.loads(data)
+            body = orjson.loads(data)
             if body.get("v") != FORMAT:
                 raise Invalid(f"log batch format {body.get('v')!r} is not {FORMAT}")
             team, service, env, instance, channel, host = body["src"]
