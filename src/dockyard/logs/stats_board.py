@@ -36,6 +36,7 @@ REPORT_EVERY_S = 5.0
 """How often each process reports: the portal's figures are at most this old."""
 CONNECT_TIMEOUT_S = 2
 READ_TIMEOUT_S = 5.0
+RETRY_S = 5.0
 MAX_ENTRIES = 10_000
 """Reports read for one service at most: far more than its hosts times three roles."""
 NATS_ERRORS = (nats.errors.Error, OSError, TimeoutError)
@@ -93,10 +94,15 @@ class MemoryStatsBoard:
 class JetStreamStatsBoard:
     """The board as a JetStream key-value bucket at `urls` (made on first use)."""
 
-    def __init__(self, urls: Sequence[str]) -> None:
+    def __init__(
+        self, urls: Sequence[str], *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.urls = tuple(urls)
         self._client: Client | None = None
         self._kv: KeyValue | None = None
+        self._connecting = asyncio.Lock()
+        self._monotonic = monotonic
+        self._down: tuple[float, Unavailable] | None = None
 
     async def put(self, report: Report) -> None:
         kv = await self._bucket()
@@ -134,13 +140,29 @@ class JetStreamStatsBoard:
                 await client.close()
 
     async def _bucket(self) -> KeyValue:
-        if self._kv is not None and self._client is not None and self._client.is_connected:
-            return self._kv
+        """The bucket, connecting first if needed. After a failed connection the same
+        Unavailable is raised again for RETRY_S without trying: an API answer never waits on a
+        connection that just failed."""
+        async with self._connecting:
+            if self._kv is not None and self._client is not None and self._client.is_connected:
+                return self._kv
+            if self._down is not None and self._monotonic() < self._down[0]:
+                raise self._down[1]
+            try:
+                return await self._connect()
+            except Unavailable as exc:
+                self._down = (self._monotonic() + RETRY_S, exc)
+                raise
+
+    async def _connect(self) -> KeyValue:
         await self.close()
         try:
+            # One attempt per server, and no reconnecting inside nats-py: a lost connection is
+            # made again on the next call.
             self._client = await nats.connect(
                 servers=list(self.urls), connect_timeout=CONNECT_TIMEOUT_S,
-                max_reconnect_attempts=1, name="dockyard-log-stats",
+                max_reconnect_attempts=1, reconnect_time_wait=0.1, allow_reconnect=False,
+                name="dockyard-log-stats", error_cb=_quiet,
             )  # fmt: skip
             js = self._client.jetstream()
             config = KeyValueConfig(
@@ -150,6 +172,7 @@ class JetStreamStatsBoard:
         except NATS_ERRORS as exc:
             await self.close()
             raise self._unavailable(exc) from exc
+        self._down = None
         return self._kv
 
     def _unavailable(self, exc: BaseException) -> Unavailable:
@@ -203,3 +226,7 @@ class Reporter:
         if self._failing:
             log.info("log stats published again")
         self._failing = False
+
+
+async def _quiet(exc: Exception) -> None:
+    log.debug("log stats board client error=%r", exc)  # the verbs say it, as Unavailable

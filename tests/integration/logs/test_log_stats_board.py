@@ -4,6 +4,7 @@ process that reported it, nobody else's."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -59,12 +60,30 @@ async def test_each_process_s_latest_report_of_a_service_comes_back(board: Stats
     assert await board.reports(team + "x", "web", "test") == []
 
 
-async def test_a_board_without_its_server_is_unavailable() -> None:
+async def test_a_board_without_its_server_is_unavailable_and_says_so_at_once_again() -> None:
     board = JetStreamStatsBoard([f"nats://127.0.0.1:{free_port()}"])
     try:
         with pytest.raises(Unavailable, match="nats-server"):
             await board.put(Report(AGENT, "h1", S, (row("t", "web", "w1", read=1),)))
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="nats-server"):
+            await board.reports("t", "web", "test")
+        assert time.monotonic() - started < 0.1  # no new attempt for a few seconds
+    finally:
+        await board.close()
+
+
+async def test_a_board_reconnects_once_its_server_is_back(own_nats: NatsServer) -> None:
+    clock = [0.0]
+    board = JetStreamStatsBoard([own_nats.url], monotonic=lambda: clock[0])
+    try:
+        await board.put(Report(AGENT, "h1", S, (row("t", "web", "w1", read=1),)))
+        own_nats.stop()
         with pytest.raises(Unavailable):
             await board.reports("t", "web", "test")
+        own_nats.start()
+        clock[0] += 60  # past the wait after a failed connection
+        await board.put(Report(AGENT, "h1", 2 * S, (row("t", "web", "w1", read=2),)))
+        assert [r.rows[0].read for r in await board.reports("t", "web", "test")] == [2]
     finally:
         await board.close()
