@@ -1,0 +1,198 @@
+"""Endpoint propagation: a controller's write of an instance's status -> the watch event.
+
+A server process that is not the leader serves the watch (as with several servers, one elected
+to run the controllers): a child process runs the API app over a SQLite database, and this
+process plays the leader's controller, writing each pass as `store.status.write_pass` does, in
+its own process. One client watches `GET /api/v1/endpoints/T/S?env=test&watch=1`. Each change
+adds or removes a ready instance; its latency is from the write's commit to the event holding
+the new set. Changes are spaced by a random 20-70 ms so they fall anywhere in the poll interval.
+
+Baseline, same run: the bare database round trip the watch cannot beat, a write_pass commit
+and a read of the ready set in this process, and the poll query alone.
+
+Target (issue 14): p95 <= 200 ms from write to watch event (the issue's aim: 100 ms).
+
+Run: .venv/bin/python -m benchmarks.discovery [--changes 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from benchmarks.harness import median, percentile
+from dockyard.domain.environment import Environment
+from dockyard.domain.principal import Principal
+from dockyard.domain.spec import Port, ServiceSpec
+from dockyard.domain.status import EnvKey, EnvPhase, EnvStatus, Health, InstanceRecord
+from dockyard.store import releases, services, teams, tokens
+from dockyard.store.db import Database
+from dockyard.store.endpoints import ready_records
+from dockyard.store.releases import Change
+from dockyard.store.status import write_pass
+from tests.support.etcd import free_port
+
+TEAM, SERVICE = "bench", "web"
+TARGET_P95_MS = 200.0
+ADMIN = Principal(token_id="bench", name="bench", team=None)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+SERVE = """
+import sys, uvicorn
+from datetime import UTC, datetime
+from dockyard.api import ApiDeps, build_api
+from dockyard.store.db import Database
+deps = ApiDeps(db=Database.open(sys.argv[1], upgrade=False), clock=lambda: datetime.now(UTC),
+               notify=lambda key: None)
+uvicorn.run(build_api(deps), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def seed(db: Database) -> tuple[EnvKey, str]:
+    """Team, token, service deployed to test (one revision); the key and the token."""
+    spec = ServiceSpec(image=f"{TEAM}/{SERVICE}:1", ports=(Port(8080),))
+    with db.session() as session:
+        teams.create_team(session, ADMIN, name=TEAM, description="", now=NOW)
+        _, token = tokens.create_token(
+            session, ADMIN, team=TEAM, name="b", expires_at=None, now=NOW
+        )
+        services.create_service(session, ADMIN, team=TEAM, name=SERVICE, spec=spec, now=NOW)
+        releases.deploy(
+            session, Change(who=ADMIN, now=NOW), team=TEAM, service=SERVICE,
+            env=Environment.TEST, replicas=1,
+        )  # fmt: skip
+    return EnvKey(1, Environment.TEST), token
+
+
+def record(n: int) -> InstanceRecord:
+    return InstanceRecord(
+        id=f"i{n:05d}",
+        revision=1,
+        template_hash="h",
+        runtime_id=f"c{n}",
+        state="running",
+        health=Health.READY,
+        ip=f"10.{n // 250}.{n % 250}.2",
+        ready_at=NOW,
+    )
+
+
+def write(db: Database, key: EnvKey, ready: list[InstanceRecord]) -> float:
+    """One controller pass's write; the perf_counter time its commit returned."""
+    status = EnvStatus(EnvPhase.AVAILABLE, "", 1, len(ready), len(ready), len(ready))
+    with db.session() as session:
+        write_pass(session, key, records=ready, status=status, events=[], now=NOW)
+    return time.perf_counter()
+
+
+def watch(
+    url: str, token: str, events: queue.Queue[tuple[float, int]], stop: threading.Event
+) -> None:
+    """Put (arrival time, number of endpoints) for each event until `stop`."""
+    headers = {"Authorization": f"Bearer {token}"}
+    params = {"env": "test", "watch": "1"}
+    path = f"/api/v1/endpoints/{TEAM}/{SERVICE}"
+    with (
+        httpx.Client(base_url=url, headers=headers, timeout=60) as http,
+        http.stream("GET", path, params=params) as answer,
+    ):
+        for line in answer.iter_lines():
+            if line.startswith("data: "):
+                events.put((time.perf_counter(), len(json.loads(line[6:])["endpoints"])))
+            if stop.is_set():
+                return
+
+
+def baseline(db: Database, key: EnvKey, rounds: int) -> tuple[list[float], list[float]]:
+    """Milliseconds of a write_pass commit + a read of the ready set, and of the read alone."""
+    both, reads = [], []
+    for n in range(rounds):
+        began = time.perf_counter()
+        write(db, key, [record(0), record(n % 2 + 1)])
+        middle = time.perf_counter()
+        with db.reading() as reader:
+            ready_records(reader, [key])
+        end = time.perf_counter()
+        both.append((end - began) * 1000)
+        reads.append((end - middle) * 1000)
+    return both, reads
+
+
+def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("the API process did not start")
+
+
+def run(changes: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="dockyard-bench-discovery-") as tmp:
+        url_db = f"sqlite:///{Path(tmp) / 'dockyard.db'}"
+        db = Database.open(url_db)
+        key, token = seed(db)
+        write(db, key, [record(0)])
+        port = free_port()
+        child = subprocess.Popen([sys.executable, "-c", SERVE, url_db, str(port)])
+        url = f"http://127.0.0.1:{port}"
+        events: queue.Queue[tuple[float, int]] = queue.Queue()
+        stop = threading.Event()
+        try:
+            wait_ready(url)
+            reader = threading.Thread(target=watch, args=(url, token, events, stop), daemon=True)
+            reader.start()
+            events.get(timeout=10)  # the current set
+            latencies = []
+            rng = random.Random(14)
+            for n in range(changes):
+                ready = [record(0)] + ([record(n + 1)] if n % 2 == 0 else [])
+                written = write(db, key, ready)
+                arrived, count = events.get(timeout=10)
+                assert count == len(ready), (count, len(ready))
+                latencies.append((arrived - written) * 1000)
+                time.sleep(rng.uniform(0.02, 0.07))
+            stop.set()
+            both, reads = baseline(db, key, changes)
+        finally:
+            child.terminate()
+            child.wait(10)
+            db.close()
+    return {
+        "changes": changes,
+        "watch_p50_ms": median(latencies),
+        "watch_p95_ms": percentile(latencies, 95),
+        "watch_max_ms": max(latencies),
+        "watch_within_100ms_pct": 100 * sum(v <= 100 for v in latencies) / len(latencies),
+        "write_read_p50_ms": median(both),
+        "write_read_p95_ms": percentile(both, 95),
+        "poll_query_p50_ms": median(reads),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=200)
+    figures = run(parser.parse_args().changes)
+    for name, value in figures.items():
+        print(f"{name:>20}  {value:8.2f}" if isinstance(value, float) else f"{name:>20}  {value}")
+    verdict = "met" if figures["watch_p95_ms"] <= TARGET_P95_MS else "MISSED"
+    print(f"target p95 <= {TARGET_P95_MS:.0f} ms: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
