@@ -196,7 +196,7 @@ def agent_report(counters: ShipperCounters, *, host: str, now_ns: int) -> Report
             row,
             read=row.read + c.lines_read,
             sent=row.sent + c.lines_sent,
-            dropped=row.dropped + getattr(c, "dropped_rate", 0),
+            dropped=row.dropped + c.dropped_rate,
             lost=row.lost + c.lost,
             lost_bytes=row.lost_bytes + c.lost_bytes,
             losses=row.losses + losses,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from dockyard.domain.environment import Environment
+from dockyard.domain.errors import Unavailable
 from dockyard.logs.counters import LossEvent, ShipperCounters
 from dockyard.logs.record import Batch, Line, Source
 from dockyard.logs.stats import (
@@ -24,6 +25,7 @@ from dockyard.logs.stats import (
     merge,
     split_key,
 )
+from dockyard.logs.stats_board import MemoryStatsBoard, Reporter
 
 S = 1_000_000_000
 NOW = 1_000 * S
@@ -43,7 +45,7 @@ def batch(instance: str, first: int, last: int, *, t: int = 0) -> Batch:
 def test_the_agent_reports_its_sources_summed_per_instance_with_their_losses() -> None:
     counters = ShipperCounters()
     console = counters.of("alpha/web/test/web-1/console")
-    console.lines_read, console.lines_sent = 10, 8
+    console.lines_read, console.lines_sent, console.dropped_rate = 10, 8, 2
     console.add_loss(LossEvent(5 * S, "web-1.log.1 rotated away", 300))
     declared = counters.of("alpha/web/test/web-1//app/logs/a.log")
     declared.lines_read, declared.lines_sent = 5, 5
@@ -54,6 +56,7 @@ def test_the_agent_reports_its_sources_summed_per_instance_with_their_losses() -
 
     by = {(r.service, r.instance): r for r in report.rows}
     assert by["web", "web-1"].read == 15 and by["web", "web-1"].sent == 13
+    assert by["web", "web-1"].dropped == 2
     assert by["web", "web-1"].lost == 1 and by["web", "web-1"].lost_bytes == 300
     assert by["web", "web-1"].losses == (Loss(5 * S, "web-1.log.1 rotated away", 300),)
     assert by["api", "api-1"].read == 3
@@ -156,3 +159,44 @@ def test_merge_leaves_out_reports_of_processes_gone_quiet() -> None:
 def test_a_report_survives_encoding() -> None:
     report = Report(AGENT, "h1", NOW, (row("web-1", read=3, losses=(Loss(1, "x", None),)),))
     assert Report.decode(report.encode()) == report
+
+
+class Refusing:
+    """A stats board that cannot be reached."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    async def put(self, report: Report) -> None:
+        self.tries += 1
+        raise Unavailable("the log stats board cannot be reached now")
+
+    async def reports(self, team: str, service: str, env: str) -> list[Report]:
+        raise Unavailable("no")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_reporter_keeps_its_latest_report_and_puts_it_on_the_board() -> None:
+    board = MemoryStatsBoard()
+    counters = ShipperCounters()
+    counters.of("alpha/web/test/web-1/console").lines_read = 4
+    reporter = Reporter(lambda now: agent_report(counters, host="h1", now_ns=now), board,
+                        now_ns=lambda: NOW)  # fmt: skip
+    await reporter.once()
+    assert reporter.latest is not None and reporter.latest.rows[0].read == 4
+    assert [r.rows[0].read for r in await board.reports("alpha", "web", "test")] == [4]
+
+
+async def test_a_board_out_of_reach_is_logged_once_and_tried_at_each_report(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    board = Refusing()
+    reporter = Reporter(lambda now: Report(AGENT, "h1", now), board, now_ns=lambda: NOW)
+    for _ in range(3):
+        await reporter.once()
+    assert board.tries == 3 and reporter.latest is not None  # metrics go on meanwhile
+    assert [r.getMessage() for r in caplog.records].count(
+        "log stats not published: the log stats board cannot be reached now"
+    ) == 1
