@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import cast
 
 import docker
 import pytest
+from prometheus_client import generate_latest
 
 from dockyard.agent.logs import ConsoleLogs
 from dockyard.domain.instance import (
@@ -32,7 +34,10 @@ from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.logs.memory_stream import MemoryLogStream
 from dockyard.logs.record import Line
 from dockyard.logs.shipper import Pacing, Shipper
+from dockyard.logs.stats import agent_report
 from dockyard.logs.stream import LogStream
+from dockyard.metrics.exposition import registry_of
+from dockyard.metrics.logcenter import LogCenterCollector
 from tests.support.nats import NatsServer
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
@@ -170,6 +175,7 @@ async def test_rotation_that_outruns_a_stopped_agent_is_counted_as_loss(
     agents: Agents,
 ) -> None:
     stream = MemoryLogStream()
+    began_ns = time.time_ns()
     script = f"{numbered(1, 5, pause_us=0)}; sleep 3; {numbered(6, 1500, pause_us=0)}"
     container_id, instance = start(docker_engine, test_image, docker_team, script)
     first = agents.start(stream)
@@ -190,6 +196,14 @@ async def test_rotation_that_outruns_a_stopped_agent_is_counted_as_loss(
     counters = second.shipper.counters.of(key)
     assert counters.lost >= 1 and counters.lost_bytes > 0
     assert "rotated away unread" in counters.losses[0].what
+    # The same loss as the agent reports it (for the server) and serves it as a metric.
+    report = agent_report(second.shipper.counters, host="h1", now_ns=time.time_ns())
+    row = next(r for r in report.rows if r.instance == instance)
+    assert (row.lost, row.lost_bytes) == (counters.lost, counters.lost_bytes)
+    assert began_ns < row.losses[0].time_ns < time.time_ns()
+    text = generate_latest(registry_of(LogCenterCollector(lambda: report))).decode()
+    labels = f'env="test",instance="{instance}",service="burst",team="{docker_team}"'
+    assert f"dockyard_log_losses_total{{{labels}}} {float(row.lost)}" in text
 
 
 async def test_burst_through_a_nats_server_restart_reaches_jetstream_once(
