@@ -20,7 +20,7 @@ from dockyard.domain.environment import Environment
 from dockyard.domain.principal import Principal
 from dockyard.domain.spec import ServiceSpec
 from dockyard.logs.index import Filters, open_engine
-from dockyard.logs.index.partitions import NS_PER_DAY
+from dockyard.logs.index.partitions import NS_PER_DAY, day_of
 from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.logs.query import parse
 from dockyard.logs.record import Batch, Line, Source
@@ -31,7 +31,7 @@ from dockyard.store.teams import create_team
 from tests.support.child import ChildProcess
 from tests.support.nats import NatsServer
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(400)
 
 STREAM_BYTES = 256 << 20
 ADMIN = Principal(token_id="setup", name="admin", team=None)
@@ -55,10 +55,13 @@ async def publish(url: str, batches: list[Batch]) -> None:
         await stream.close()
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, child: ChildProcess, timeout_s: float = 120.0
+) -> None:
+    """Generous: a loaded test machine starts the indexer slowly; the log says what it did."""
     deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{child.log_tail()}"
         time.sleep(0.1)
 
 
@@ -119,21 +122,23 @@ def test_a_team_over_its_cap_loses_its_oldest_days_is_told_and_collection_goes_o
             with db.session() as session:
                 return list(session.scalars(select(EventRow).order_by(EventRow.id)))
 
-        wait_for(lambda: any(e.kind == "logs_dropped_by_cap" for e in events()), "the event")
-        wait_for(lambda: len(shop_days()) == 1, "shop's old days dropped")
+        wait_for(lambda: any(e.kind == "logs_dropped_by_cap" for e in events()), "event", child)
+        today_only = {day_of(today)}  # not just one day: batches may come in more than one fetch
+        wait_for(lambda: shop_days() == today_only, "shop's old days dropped", child)
         dropped = [e for e in events() if e.kind == "logs_dropped_by_cap"]
         assert {e.env for e in dropped} == {"test"}
         assert "team shop reached its index cap of 1.0 KiB" in dropped[0].message
         assert "log index dropped partition=" in log_file.read_text()
         assert "reason=team_cap" in log_file.read_text()
         count = index.count
-        assert count(Filters(team="bank"), parse("")) == 200  # another team keeps its lines
+        bank = Filters(team="bank")
+        wait_for(lambda: count(bank, parse("")) == 200, "bank's lines", child)  # kept
         assert count(Filters(team="shop"), parse("fresh")) == 200  # today's stay
         assert count(Filters(team="shop"), parse("ancient")) == 0
         assert count(Filters(team="shop"), parse("old")) == 0
 
         asyncio.run(publish(own_nats.url, [lines(WEB, 601, 50, time.time_ns(), "later")]))
-        wait_for(lambda: count(Filters(team="shop"), parse("later")) == 50, "new lines indexed")
+        wait_for(lambda: count(Filters(team="shop"), parse("later")) == 50, "new lines", child)
         assert child.running(), child.log_tail()
     finally:
         index.close()
