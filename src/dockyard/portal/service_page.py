@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockyard.domain.environment import Environment
+from dockyard.discovery.endpoints import EndpointSet
+from dockyard.discovery.reading import endpoint_sets
+from dockyard.domain.environment import ALL_ENVIRONMENTS, Environment
 from dockyard.domain.principal import Principal
 from dockyard.domain.status import EnvPhase
 from dockyard.store import environments as store_envs
 from dockyard.store import releases
 from dockyard.store.db import Database
+from dockyard.store.status import key_for
 from dockyard.store.views import EnvironmentView, EventView, ReleaseView
 
 HISTORY_ROWS = 20
@@ -40,6 +43,7 @@ class ServicePage:
     selected: Environment
     history: tuple[ReleaseView, ...]  # of the selected environment, newest first
     events: tuple[EventView, ...]  # of the selected environment, newest first
+    endpoints: tuple[EndpointSet, ...] = ()  # of every environment, in `envs`' order
 
     @property
     def panel(self) -> EnvironmentView:
@@ -86,6 +90,8 @@ def load_service_page(
         events = store_envs.events(
             session, who, team=team, service=service, env=selected, limit=EVENT_ROWS
         )
+        key = key_for(session, team=team, service=service, env=selected)
+        endpoints = () if key is None else endpoint_sets(session, key.service_id, ALL_ENVIRONMENTS)
     return ServicePage(
         team=team,
         service=service,
@@ -93,4 +99,5 @@ def load_service_page(
         selected=selected,
         history=tuple(history),
         events=tuple(events),
+        endpoints=endpoints,
     )
