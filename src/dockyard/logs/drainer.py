@@ -10,7 +10,6 @@ records each drain's delivery state where the API reads it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -68,8 +67,11 @@ class Drainer:
                     log.warning("drainer cannot read or record drains now: %s", exc.message)
                 await asyncio.sleep(self.settings.reread_s)
         finally:
-            for drain_id in list(self._tasks):
-                await self._stop(drain_id)
+            tasks = list(self._tasks.values())
+            self._tasks.clear()
+            self.workers.clear()
+            # Shielded: a second cancel of the drainer must not leave its workers running.
+            await asyncio.shield(asyncio.gather(*(cancelled(t) for t in tasks)))
 
     async def sync(self) -> None:
         """Start a worker per new drain; stop those of drains gone and delete their consumers."""
@@ -126,10 +128,30 @@ class Drainer:
         """Cancel the worker (which closes its destination); its consumer keeps its place."""
         task = self._tasks.pop(drain_id)
         self.workers.pop(drain_id, None)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancelled(task)
 
 
 def _why(task: asyncio.Task[None]) -> BaseException | None:
     return None if task.cancelled() else task.exception()
+
+
+CANCEL_TRIES = 10
+CANCEL_WAIT_S = 1.0
+
+
+async def cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait until it ended, cancelling again while it runs on: on Python
+    3.11 `asyncio.wait_for` (inside nats-py's calls) loses a cancellation that comes just as
+    what it waits for completes, and one lost cancel must not leave a worker running."""
+    for _ in range(CANCEL_TRIES):
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
+        if done:
+            break
+    else:
+        log.error("a drain worker did not end when cancelled task=%s", task.get_name())
+        return
+    if not task.cancelled() and task.exception() is not None:
+        log.error(
+            "drain worker ended with an error task=%s", task.get_name(), exc_info=task.exception()
+        )
