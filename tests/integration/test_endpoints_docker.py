@@ -53,12 +53,14 @@ class Watch:
 
     def _read(self) -> None:
         params = {"env": "test", "watch": "1"}
-        with self._client.stream("GET", self._url, params=params) as answer:
-            for line in answer.iter_lines():
-                if line.startswith("data: "):
-                    self.events.append((time.time(), json.loads(line[6:])))
-                if self._stop.is_set():
-                    return
+        try:
+            with self._client.stream("GET", self._url, params=params) as answer:
+                for line in answer.iter_lines():
+                    if line.startswith("data: "):
+                        self.events.append((time.time(), json.loads(line[6:])))
+        except httpx.HTTPError:
+            if not self._stop.is_set():  # closed by `close`: the end, not a failure
+                raise
 
     def last(self) -> dict[tuple[str, int], str]:
         return instances(self.events[-1][1]) if self.events else {}
