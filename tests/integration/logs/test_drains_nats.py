@@ -254,3 +254,29 @@ def _failing(state: DrainState | None) -> bool:
 
 def _names(drainer: Drainer) -> set[str]:
     return {w.consumer for w in drainer.workers.values()}
+
+
+async def test_a_syslog_receiver_down_then_up_gets_every_line_after_it_is_back(
+    stream: JetStreamLogStream,
+) -> None:
+    tcp = SyslogReceiver()
+    await tcp.start()
+    book = Book()
+    book.add("alpha", DrainKind.SYSLOG, f"syslog://127.0.0.1:{tcp.port}")
+    try:
+        async with _running(_drainer(stream, book)):
+            last = await _publish(stream, (WEB1,), 1)
+            await _until(lambda: _syslog_seqs(tcp) == _every(("web1",), last), "before")
+            await tcp.stop()  # its connection closes too: the drain sees the end, connects again
+            last = await _publish(stream, (WEB1,), last)
+            await _until(lambda: "cannot be reached" in (_error(book) or ""), "the refusal")
+            await tcp.start()
+            await _until(lambda: _syslog_seqs(tcp) == _every(("web1",), last), "after")
+            await _until(lambda: book.states[1].delivered == 2 * PER_SOURCE, "the state")
+    finally:
+        await stopped(tcp)
+
+
+def _error(book: Book) -> str | None:
+    state = book.states.get(1)
+    return None if state is None else state.last_error
