@@ -119,15 +119,25 @@ class Reader:
             self._emit(self._multiline.due(now=self._monotonic()))
         if tail_end and final:
             self._flush(out)
-        for _ in range(min(len(self._ready), limits.max_lines)):
-            line, inode, end = self._ready.popleft()
-            out.lines.append(line)
-            self._last = (inode, end)
-            self._returned = line.seq
+        self._hand_out(limits.max_lines, out)
         out.at_end = tail_end and not self._ready
         out.lost, self._tail.lost = self._tail.lost, []
         out.resume = self._resume = self._resume_point()
         return out
+
+    def _hand_out(self, most: int, out: Read) -> None:
+        """Up to `most` of the lines made go into `out`, in order (all at once when they fit)."""
+        ready = self._ready
+        if not ready or most < 1:
+            return
+        if len(ready) <= most:
+            taken = list(ready)
+            ready.clear()
+        else:
+            taken = [ready.popleft() for _ in range(most)]
+        out.lines.extend([line for line, _, _ in taken])
+        line, inode, end = taken[-1]
+        self._last, self._returned = (inode, end), line.seq
 
     def close(self) -> None:
         self._tail.close()
