@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +93,7 @@ class Reader:
         self._next = at.offset if at else 0  # where the bytes it holds end
         self._last: tuple[int, int] | None = None  # (inode, end) of the last line returned
         # Lines made but not yet returned: at most one chunk's worth past a read's max_lines.
-        self._ready: deque[tuple[Line, int, int]] = deque()
+        self._ready: list[tuple[Line, int, int]] = []
 
     def read(self, limits: ReadLimits, *, final: bool = False) -> Read:
         """The lines the files hold now, up to `limits`. With `final` (the writer is gone) a last
@@ -126,15 +125,12 @@ class Reader:
         return out
 
     def _hand_out(self, most: int, out: Read) -> None:
-        """Up to `most` of the lines made go into `out`, in order (all at once when they fit)."""
+        """Up to `most` of the lines made go into `out`, in order."""
         ready = self._ready
         if not ready or most < 1:
             return
-        if len(ready) <= most:
-            taken = list(ready)
-            ready.clear()
-        else:
-            taken = [ready.popleft() for _ in range(most)]
+        taken = ready[:most]
+        del ready[:most]  # one move of the rest, at most a chunk's worth
         out.lines.extend([line for line, _, _ in taken])
         line, inode, end = taken[-1]
         self._last, self._returned = (inode, end), line.seq
@@ -186,6 +182,7 @@ class Reader:
         joiner, seconds, ready, small = self._joiner, self._seconds, self._ready, self._small
         now_ns, seq, end = self._now_ns(), self._seq, start
         second, second_ns = "", 0  # the last UTC second read here, and its nanoseconds
+        held = joiner.holding  # changes only in joiner.add
         for value, piece in zip(values, pieces, strict=True):
             end += len(piece) + 1
             log = value.get("log") if type(value) is dict else None
@@ -201,13 +198,13 @@ class Reader:
             else:
                 time_ns = seconds.time_ns(when, value, now_ns)
                 second, second_ns = seconds.last
-            if not joiner.holding and len(log) <= small and log.endswith("\n"):
+            if not held and len(log) <= small and log.endswith("\n"):
                 seq += 1
                 ready.append((Line(seq, time_ns, stream, log[:-1], 0), inode, end))
                 continue
             self._seq = seq
             self._emit(joiner.add(Entry(log, stream, time_ns), inode=inode, end=end))
-            seq = self._seq
+            seq, held = self._seq, joiner.holding
         self._seq = seq
 
     def _switch(self, inode: int, out: Read) -> None:
