@@ -61,6 +61,15 @@ class EndpointWatch:
         self._poller: asyncio.Task[None] | None = None
         self._ports: dict[tuple[EnvKey, int], tuple[Port, ...]] = {}
 
+    @property
+    def watched(self) -> int:
+        """How many keys are watched now (0: the poller is stopped or stopping)."""
+        return len(self._waiters)
+
+    @property
+    def polling(self) -> bool:
+        return self._poller is not None and not self._poller.done()
+
     def read(self, question: Question) -> EndpointSet:
         """The current answer. NotFound if the service does not exist, is deleted, or is not
         published to the caller (the same answer, so existence does not leak)."""

@@ -3,6 +3,7 @@ setting, the stable fallback, 404s that leak nothing, the long poll and the watc
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from dockyard.api import ApiDeps, build_api
+from dockyard.discovery.watch import EndpointWatch, Question
 from dockyard.domain.environment import Environment
 from dockyard.domain.status import EnvPhase, EnvStatus, Health, InstanceRecord
 from dockyard.store.db import Database
@@ -258,3 +260,26 @@ def test_a_watch_from_the_current_version_waits_and_ends_when_the_service_goes(
             events = [line for line in s.iter_lines() if line.startswith(("event:", "data:"))]
     assert events[0] == "event: error"
     assert json.loads(events[1][6:])["retry"] is False
+
+
+@pytest.mark.timeout(30)
+async def test_the_poller_runs_only_while_something_is_watched(
+    client: TestClient, alpha: dict[str, str], deployed: str, db: Database
+) -> None:
+    watch = EndpointWatch(db, interval_s=0.01)
+    changes = watch.follow(Question("alpha", "web", Environment.TEST, fallback=True), since=None)
+    first = await anext(changes)
+    assert [e.instance for e in first.endpoints] == ["t1"]
+    assert (watch.watched, watch.polling) == (2, True)  # test and its fallback, stable
+    write(db, "test")
+    second = await asyncio.wait_for(anext(changes), 5)
+    assert (second.env_used, second.endpoints) == (Environment.TEST, ())
+    write(db, "stable", inst("s1", "10.2.0.2"))
+    third = await asyncio.wait_for(anext(changes), 5)
+    assert (third.env_used, [e.address for e in third.endpoints]) == (
+        Environment.STABLE,
+        ["10.2.0.2"],
+    )
+    await changes.aclose()
+    await asyncio.sleep(0.1)
+    assert (watch.watched, watch.polling) == (0, False)
