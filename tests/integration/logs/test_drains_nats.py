@@ -280,3 +280,29 @@ async def test_a_syslog_receiver_down_then_up_gets_every_line_after_it_is_back(
 def _error(book: Book) -> str | None:
     state = book.states.get(1)
     return None if state is None else state.last_error
+
+
+async def test_lines_the_stream_dropped_before_a_down_drain_read_them_count_as_lost(
+    own_nats: NatsServer,
+) -> None:
+    small = JetStreamLogStream([own_nats.url], max_bytes=48 << 10, max_ack_pending=64)
+    receiver = HttpReceiver()
+    book = Book()
+    book.add("alpha", DrainKind.HTTP, receiver.url)
+    total = 10 * PER_SOURCE
+    try:
+        async with _running(_drainer(small, book)):
+            await _publish(small, (WEB1,), 1)
+            await _until(lambda: _error(book) is not None, "the drain to find it down")
+            for first in range(PER_SOURCE + 1, total + 1, PER_SOURCE):
+                await _publish(small, (WEB1,), first)  # far more than the stream keeps
+            await receiver.start()
+            await _until(lambda: _ndjson_seqs(receiver).get("web1", [0])[-1] == total, "the end")
+            await _until(lambda: book.states[1].pending == 0, "the state")
+            seqs = _ndjson_seqs(receiver)["web1"]
+            assert seqs == sorted(set(seqs))  # in order, none twice
+            state = book.states[1]
+            assert state.lost > 0 and state.delivered + state.lost == total
+    finally:
+        await stopped(receiver)
+        await small.close()
