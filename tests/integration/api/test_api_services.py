@@ -37,6 +37,7 @@ FULL_SPEC = {
     "log_paths": ["/app/logs/*.log"],
     "log_multiline": {"start": "^\\d{4}-", "max_bytes": 65536, "max_wait_s": 1.0},
     "publish": ["beta", "gamma"],
+    "log_rate": {"lines_per_s": 500, "burst": 2000},
 }
 
 
