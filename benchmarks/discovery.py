@@ -141,7 +141,7 @@ def wait_ready(url: str) -> None:
     raise SystemExit("the API process did not start")
 
 
-def run(changes: int) -> dict[str, float]:
+def run(changes: int, watchers: int = 1) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="dockyard-bench-discovery-") as tmp:
         url_db = f"sqlite:///{Path(tmp) / 'dockyard.db'}"
         db = Database.open(url_db)
@@ -154,8 +154,12 @@ def run(changes: int) -> dict[str, float]:
         stop = threading.Event()
         try:
             wait_ready(url)
-            reader = threading.Thread(target=watch, args=(url, token, events, stop), daemon=True)
-            reader.start()
+            # The first watcher is timed; the others only load the server (one read each per
+            # change), as many clients of one popular service would.
+            others: queue.Queue[tuple[float, int]] = queue.Queue()
+            for n in range(watchers):
+                target = events if n == 0 else others
+                threading.Thread(target=watch, args=(url, token, target, stop), daemon=True).start()
             events.get(timeout=10)  # the current set
             latencies = []
             rng = random.Random(14)
@@ -174,6 +178,7 @@ def run(changes: int) -> dict[str, float]:
             db.close()
     return {
         "changes": changes,
+        "watchers": watchers,
         "watch_p50_ms": median(latencies),
         "watch_p95_ms": percentile(latencies, 95),
         "watch_max_ms": max(latencies),
@@ -187,7 +192,9 @@ def run(changes: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=200)
-    figures = run(parser.parse_args().changes)
+    parser.add_argument("--watchers", type=int, default=1, help="SSE clients of the service")
+    args = parser.parse_args()
+    figures = run(args.changes, args.watchers)
     for name, value in figures.items():
         print(f"{name:>20}  {value:8.2f}" if isinstance(value, float) else f"{name:>20}  {value}")
     verdict = "met" if figures["watch_p95_ms"] <= TARGET_P95_MS else "MISSED"

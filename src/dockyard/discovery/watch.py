@@ -4,8 +4,9 @@ Any server process may serve a watch while another (the elected leader) runs the
 so a change is learnt from the database, the one thing they share. One poller per process reads
 the ready instances of every watched key in one query every `interval_s` (25 ms by default: a
 watcher hears of a change within about one interval; the query is ~0.2 ms on SQLite), and
-wakes the watchers of the keys whose fingerprint changed. A watcher then reads its answer again;
-it is woken at most once per change, and never misses one (see `_watching`). Polling, rather
+wakes the watchers of the keys whose fingerprint changed. A watcher then reads its answer again
+(the watchers of one question share that read: 50 watchers of one service cost one read per
+change); it is woken at most once per change, and never misses one (see `_watching`). Polling, rather
 than PostgreSQL's LISTEN/NOTIFY, works the same on SQLite and PostgreSQL and needs no change to
 the controller's writes; its cost is one small query per interval per process while anything is
 watched, and nothing when nothing is.
@@ -53,11 +54,20 @@ class EndpointWatch:
     """Answers and watches endpoint questions. One per process; safe to share between
     requests; its poller runs only while something is watched."""
 
-    def __init__(self, db: Database, *, interval_s: float = POLL_INTERVAL_S) -> None:
+    def __init__(
+        self, db: Database, *, interval_s: float = POLL_INTERVAL_S, recheck_s: float = RECHECK_S
+    ) -> None:
         self._db = db
         self._interval_s = interval_s
+        self._recheck_s = recheck_s
         self._waiters: dict[EnvKey, set[asyncio.Event]] = {}
         self._seen: dict[EnvKey, str] = {}
+        self._generation: dict[EnvKey, int] = {}
+        """Bumped by the poller at each change of a key's ready set."""
+        self._answers: dict[Question, tuple[tuple[int, ...], EndpointSet]] = {}
+        """The last answer read for each watched question, with the generations it was read
+        at: the watchers of one question woken by one change share one read."""
+        self._askers: dict[Question, int] = {}
         self._poller: asyncio.Task[None] | None = None
         self._ports: dict[tuple[EnvKey, int], tuple[Port, ...]] = {}
 
@@ -93,16 +103,43 @@ class EndpointWatch:
         keys = [
             EnvKey(service, env) for env in candidates(question.env, fallback=question.fallback)
         ]
-        last = since
+        self._askers[question] = self._askers.get(question, 0) + 1
+        try:
+            async with contextlib.aclosing(self._changes(question, keys, since=since)) as changes:
+                async for current in changes:
+                    yield current
+        finally:
+            self._askers[question] -= 1
+            if not self._askers[question]:
+                del self._askers[question]
+                self._answers.pop(question, None)
+
+    async def _changes(
+        self, question: Question, keys: list[EnvKey], *, since: str | None
+    ) -> AsyncGenerator[EndpointSet, None]:
+        last, fresh = since, True
         with self._watching(keys) as woken:
             while True:
                 woken.clear()  # before the read: a change after it sets the event again
-                current = self.read(question)
+                current = self._shared_read(question, keys, fresh=fresh)
                 if current.version != last:
                     last = current.version
                     yield current
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), RECHECK_S)
+                try:
+                    await asyncio.wait_for(woken.wait(), self._recheck_s)
+                    fresh = False
+                except TimeoutError:
+                    fresh = True  # unwoken: read anew, to see a deletion or a new setting
+
+    def _shared_read(self, question: Question, keys: list[EnvKey], *, fresh: bool) -> EndpointSet:
+        """`read`, or the answer another watcher of `question` read since the last change."""
+        stamp = tuple(self._generation.get(key, -1) for key in keys)
+        kept = self._answers.get(question)
+        if not fresh and kept is not None and kept[0] == stamp and -1 not in stamp:
+            return kept[1]
+        current = self.read(question)
+        self._answers[question] = (stamp, current)
+        return current
 
     async def wait(self, question: Question, *, since: str | None, timeout_s: float) -> EndpointSet:
         """The answer once its version differs from `since`, or the current one after
@@ -161,6 +198,7 @@ class EndpointWatch:
                 if not waiters:
                     self._waiters.pop(key, None)
                     self._seen.pop(key, None)
+                    self._generation.pop(key, None)
 
     async def _poll(self) -> None:
         """Until nothing is watched: read the watched keys, wake the watchers of changed ones."""
@@ -182,5 +220,6 @@ class EndpointWatch:
             now = fingerprint(records)
             if self._seen.get(key) != now:
                 self._seen[key] = now
+                self._generation[key] = self._generation.get(key, 0) + 1
                 for woken in self._waiters.get(key, ()):
                     woken.set()

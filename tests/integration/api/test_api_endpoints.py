@@ -283,3 +283,31 @@ async def test_the_poller_runs_only_while_something_is_watched(
     await changes.aclose()
     await asyncio.sleep(0.1)
     assert (watch.watched, watch.polling) == (0, False)
+
+
+class CountingWatch(EndpointWatch):
+    reads = 0
+
+    def read(self, question: Question) -> Any:
+        self.reads += 1
+        return super().read(question)
+
+
+@pytest.mark.timeout(30)
+async def test_watchers_of_one_question_share_one_read_per_change(
+    client: TestClient, alpha: dict[str, str], deployed: str, db: Database
+) -> None:
+    watch = CountingWatch(db, interval_s=0.01, recheck_s=60)  # no unwoken reads
+    question = Question("alpha", "web", Environment.TEST, caller="alpha")
+    watchers = [watch.follow(question, since=None) for _ in range(10)]
+    for changes in watchers:
+        await anext(changes)
+    await asyncio.sleep(0.05)  # the poller's first look at the key wakes each once
+    before = watch.reads
+    write(db, "test", inst("t1", "10.1.0.2"), inst("t3", "10.1.0.4"))
+    answers = [await asyncio.wait_for(anext(changes), 5) for changes in watchers]
+    assert {len(found.endpoints) for found in answers} == {2}
+    assert watch.reads - before == 1
+    for changes in watchers:
+        await changes.aclose()
+    assert watch.watched == 0
