@@ -104,7 +104,10 @@ class DrainSpec:
 def _check_url(kind: DrainKind, url: str) -> None:
     if len(url) > URL_MAX or any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
         raise Invalid(f"drain URL must be one line of at most {URL_MAX} characters", field="url")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise Invalid(f"drain URL {url!r} cannot be read: {exc}", field="url") from exc
     schemes = SCHEMES[kind]
     if parts.scheme not in schemes:
         want = " or ".join(f"{s}://" for s in schemes)

@@ -189,6 +189,8 @@ def test_a_drain_takes_the_lines_its_filter_names(
         ({"kind": DrainKind.SYSLOG, "url": "syslog://h"}, "url"),
         ({"kind": DrainKind.SYSLOG, "url": "syslog://h:99999"}, "url"),
         ({"url": "http://h/ x"}, "url"),
+        ({"url": "http://[::1/x"}, "url"),
+        ({"url": "http://h:0x/"}, "url"),
         ({"ca_file": "/ca.pem"}, "ca_file"),
         ({"verify": False}, "ca_file"),
         ({"kind": DrainKind.SYSLOG, "url": "syslog://h:1", "headers": (("a", "b"),)}, "headers"),

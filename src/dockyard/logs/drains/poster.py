@@ -28,7 +28,7 @@ class Poster:
         or refused: the lines stay in the stream and are offered again)."""
         try:
             answer = await self._client.post(self._url, content=body)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise Unavailable(f"drain {self._url} cannot be reached ({exc!r})") from exc
         if not answer.is_success:
             text = answer.text[:SHOWN_BODY].strip()
