@@ -6,10 +6,10 @@ the ready instances of every watched key in one query every `interval_s` (25 ms 
 watcher hears of a change within about one interval; the query is ~0.2 ms on SQLite), and
 wakes the watchers of the keys whose fingerprint changed. A watcher then reads its answer again
 (the watchers of one question share that read: 50 watchers of one service cost one read per
-change); it is woken at most once per change, and never misses one (see `_watching`). Polling, rather
-than PostgreSQL's LISTEN/NOTIFY, works the same on SQLite and PostgreSQL and needs no change to
-the controller's writes; its cost is one small query per interval per process while anything is
-watched, and nothing when nothing is.
+change); it is woken at most once per change, and never misses one (see `_watching`).
+Polling, rather than PostgreSQL's LISTEN/NOTIFY, works the same on SQLite and PostgreSQL and
+needs no change to the controller's writes; its cost is one small query per interval per process
+while anything is watched, and nothing when nothing is.
 """
 
 from __future__ import annotations
