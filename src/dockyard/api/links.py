@@ -52,6 +52,13 @@ PRODUCERS: Final = (
         "post", "/api/v1/teams/{team}/tokens", "201", {"token_id": "/id"}, frozenset({"token_id"})
     ),
     Producer("post", "/api/v1/segments", "201", {"name": "/name"}, frozenset({"name"})),
+    Producer(
+        "post",
+        "/api/v1/teams/{team}/drains",
+        "201",
+        {"team": "/team", "name": "/name"},
+        frozenset({"team", "name"}),
+    ),
     Producer("post", "/api/v1/ipam/fixed", "201", {"address": "/address"}, frozenset({"address"})),
     Producer(
         "post",
