@@ -74,6 +74,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", S + "/logs/context"): Case(HIDDEN, query="env=test&instance=0123456789&seq=1"),
     ("GET", S + "/logs/follow"): Case(HIDDEN, query="env=test"),
     ("GET", S + "/logs/download"): Case(HIDDEN, query="env=test&since=2000-01-01T00:00:00Z"),
+    ("GET", "/api/v1/logs/stats"): Case(HIDDEN, query=f"team={VICTIM}&service={SERVICE}&env=test"),
     # A private service's endpoints (the default) are the owner's only.
     ("GET", "/api/v1/endpoints/{team}/{svc}"): Case(HIDDEN, query="env=test"),
     ("PUT", S + "/source"): Case(HIDDEN, {"repo_url": "https://git.invalid/evil.git"}),

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tests.support.empty_engine import empty_engine
 from tests.support.etcd import EtcdServer
+from tests.support.nats import NatsServer
 from tests.support.server import ServerProcess, free_port
 
 KNOWN_ODDS = 0.8
@@ -173,12 +174,17 @@ def _config(*, known: Known, stateful_examples: int | None, max_steps: int | Non
 
 @contextlib.contextmanager
 def fuzz_target(root: Path) -> Iterator[FuzzTarget]:
-    """A server over `root` (its state, etcd and engine socket all inside) until the block ends."""
+    """A server over `root` (its state, etcd, nats-server and engine socket all inside) until
+    the block ends. The server reads its log figures from nats-server's key-value board, so
+    without one `/logs/stats` could only answer 503."""
     (root / "etcd").mkdir(parents=True, exist_ok=True)
     (root / "state").mkdir(exist_ok=True)
     etcd = EtcdServer(root / "etcd")
     etcd.start()
+    (root / "nats").mkdir(exist_ok=True)
+    nats = NatsServer(root / "nats")
     try:
+        nats.start()
         with empty_engine(root / "engine.sock") as docker_host:
             server = ServerProcess(
                 root / "state",
@@ -189,6 +195,7 @@ def fuzz_target(root: Path) -> Iterator[FuzzTarget]:
                     "DOCKYARD_DOCKER_HOST": docker_host,
                     "DOCKYARD_REGISTRY": f"127.0.0.1:{_closed_port()}",
                     "DOCKYARD_REGISTRY_MANAGED": "false",
+                    "DOCKYARD_NATS_URLS": nats.url,
                 },
             )
             server.start()
@@ -197,6 +204,7 @@ def fuzz_target(root: Path) -> Iterator[FuzzTarget]:
             finally:
                 server.stop()
     finally:
+        nats.remove()
         etcd.stop()
 
 
