@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dockyard.api.bounds import LINE_MAX, Line, Name, Value
+from dockyard.api.bounds import LINE, LINE_MAX, Line, Name, Value
 from dockyard.domain.drain import MAX_HEADERS, Drain, DrainKind, DrainSpec
 from dockyard.domain.environment import Environment
 
@@ -18,7 +18,7 @@ class DrainCreate(BaseModel):
 
     name: Name
     kind: DrainKind = Field(strict=False, description="syslog, http or otlp")
-    url: Annotated[str, Field(min_length=1, max_length=LINE_MAX)] = Field(
+    url: Annotated[str, Field(min_length=1, max_length=LINE_MAX, pattern=LINE)] = Field(
         description="syslog://HOST:PORT, syslog+tls://HOST:PORT, or an http(s):// URL "
         "(otlp: the collector's base URL or its /v1/logs)"
     )

@@ -128,6 +128,10 @@ class Shipper:
             state = self._states[key] = _State(followed, live, throttle=throttle)
             state.task = asyncio.create_task(self._supervise(state), name=f"ship {key}")
             return
+        if live:
+            # In memory too: a source whose loop has not run since its writer started again
+            # must not count as shipped when a sibling source of the instance finishes.
+            state.marked = None
         if (state.live, state.removed) != (live, False):
             state.live, state.removed = live, False
             state.wake.set()
@@ -245,6 +249,10 @@ class Shipper:
                     continue
                 await storing
                 storing = None
+                if state.wake.is_set():
+                    # Told something new while this read was stored (the writer started or
+                    # stopped again): a mark now would rest on a read made before it.
+                    continue
                 if final:
                     if await self._done(state, read.resume):
                         return True
@@ -301,6 +309,9 @@ class Shipper:
                   "time_ns": self._now_ns(), "removed": removed}  # fmt: skip
         if self._all_marked(source.instance):  # one mark for all of the instance's sources
             await asyncio.to_thread(self._checkpoints.mark_shipped, source.instance, detail)
+            if not self._all_marked(source.instance):
+                # Started again while the mark was written (`follow` unmarked it first).
+                await asyncio.to_thread(self._checkpoints.unmark_shipped, source.instance)
         if removed:
             await asyncio.to_thread(self._checkpoints.delete, source.key)
         log.info("logs: shipped to the end %s lines=%d", keys(source), at.seq)

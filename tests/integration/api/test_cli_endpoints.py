@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,8 @@ def test_publish_is_set_by_the_cli_and_bad_values_are_usage_errors(
 def test_watch_prints_each_change_until_the_service_goes(
     deps: ApiDeps, alpha: dict[str, str], web: str, db: Database, tmp_path: Path
 ) -> None:
-    with serve(build_api(deps)) as url, httpx.Client(base_url=url, headers=alpha) as http:
+    api = build_api(deps)
+    with serve(api) as url, httpx.Client(base_url=url, headers=alpha) as http:
         assert http.post(f"{web}/envs/test/deploy", json={"replicas": 1}).status_code == 201
         write(db, "test", inst("t1", "10.1.0.2"))
         env = cli_env(tmp_path, alpha, url)
@@ -97,7 +99,7 @@ def test_watch_prints_each_change_until_the_service_goes(
             )
         )
         watcher.start()
-        threading.Event().wait(0.5)
+        watching(api)
         write(db, "test", inst("t1", "10.1.0.2"), inst("t2", "10.1.0.3"))
         threading.Event().wait(0.5)
         assert http.delete(web).status_code == 202
@@ -108,3 +110,16 @@ def test_watch_prints_each_change_until_the_service_goes(
     assert "10.1.0.2" in first and "10.1.0.3" not in first
     assert "10.1.0.3" in second
     assert done.output.strip().splitlines()[-1].startswith("error: the watch stopped: service")
+
+
+def watching(api: Any, *, timeout_s: float = 10.0) -> None:
+    """Return once the server has a watcher and its first answer has gone (on a loaded machine
+    the CLI may take longer than any fixed pause to start)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        watch = getattr(api.state, "endpoint_watch", None)
+        if watch is not None and watch.watched > 0:
+            time.sleep(0.3)  # the first answer (the current set) is written right after
+            return
+        time.sleep(0.02)
+    raise AssertionError("the CLI's watch never reached the server")

@@ -89,7 +89,7 @@ async def test_scale_to_zero_waits_for_the_declared_file_then_removes_its_direct
         command=("sh", "-c", SCRIPT),
         ports=(Port(8080),),
         health_check=HealthCheck(http_path="/health", interval_s=1, timeout_s=1, retries=2),
-        stop_grace_s=5,
+        stop_grace_s=30,  # on a loaded machine the trap must still finish before a SIGKILL
         drain_s=0,
         log_paths=("/app/logs/*.log",),
     )
@@ -126,6 +126,11 @@ async def test_scale_to_zero_waits_for_the_declared_file_then_removes_its_direct
             )
         await converge(reconciler, db, key, docker_team, "idle")
 
+        with db.session() as s:
+            kinds = [e.kind for e in environments.events(
+                s, ADMIN, team=docker_team, service="web", env=Environment.TEST
+            )]  # fmt: skip
+        assert "removed" in kinds and "logs_incomplete" not in kinds
         lines = [
             ln.text for b in stream.batches if b.source.channel == "/app/logs/app.log"
             for ln in b.lines
@@ -133,11 +138,6 @@ async def test_scale_to_zero_waits_for_the_declared_file_then_removes_its_direct
         assert lines == [f"n={n}" for n in range(1, 301)]
         assert stream.after_removal == 0
         assert not (files_dir / instance).exists()
-        with db.session() as s:
-            kinds = [e.kind for e in environments.events(
-                s, ADMIN, team=docker_team, service="web", env=Environment.TEST
-            )]  # fmt: skip
-        assert "removed" in kinds and "logs_incomplete" not in kinds
     finally:
         agent.cancel()
         await asyncio.gather(agent, return_exceptions=True)
