@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from dockyard.domain.errors import Unavailable
 from dockyard.logs.archive import Archive, rfc3339
 from dockyard.logs.index.base import Filters, Hit, LogIndex, Order, Page
-from dockyard.logs.index.partitions import day_start_ns
+from dockyard.logs.index.partitions import day_start_ns, days_held
 from dockyard.logs.level import level_of
 from dockyard.logs.query import Query, parse, tokens
 from dockyard.logs.record import SUBJECT_ROOT, Batch
@@ -215,7 +215,9 @@ class LogCenter:
         """Every matching line of [since, until) oldest first, as NDJSON or plain text: from
         the archive for the days the index no longer holds, then from the index. Blocking."""
         query = parse(text)
-        held = self.index.days()
+        # Each environment keeps its own days and a team over its cap loses days early: the
+        # archive is read up to this team's and environment's first indexed day.
+        held = days_held(self.index.partitions(), team=filters.team, env=filters.env)
         first_indexed = day_start_ns(held[0]) if held else None
         if self.archive is not None and filters.service and filters.team and filters.env:
             archive_until = first_indexed if first_indexed is not None else filters.until_ns

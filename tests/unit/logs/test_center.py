@@ -225,6 +225,31 @@ def test_a_download_reads_the_archive_for_days_the_index_no_longer_holds(
     ]
 
 
+def test_a_download_reads_the_archive_up_to_its_own_environments_first_indexed_day(
+    index: LogIndex, tmp_path: Path
+) -> None:
+    """online keeps older days than test: the index's oldest day overall (online's) must not
+    hide test's archived days from a download of test."""
+    archive = Archive(str(tmp_path / "archive"))
+    old = T0 - 3 * 86_400 * 10**9
+    batch = lines(WEB1, 1, 3, t=old, text="archived")
+    file = HourFile.of(WEB1, hour=hour_of(old), first_seq=1, last_seq=3)
+    archive.write(file, io.BytesIO(b"".join(encode_record(WEB1, ln) for ln in batch.lines)))
+    online = Source("shop", "web", Environment.ONLINE, "web-9")
+    index.add([lines(online, 1, 2, t=old - 86_400 * 10**9), lines(WEB1, 4, 2)])
+    index.commit()
+    since_ns = old - 10**9
+    filters = Filters(team="shop", service="web", env="test", since_ns=since_ns)
+    text = b"".join(center(index, MemoryLogStream(), archive).download(filters, "", fmt="text"))
+    assert [line.rsplit(" ", 1)[1] for line in text.decode().splitlines()] == [
+        "n1",
+        "n2",
+        "n3",
+        "n4",
+        "n5",
+    ]
+
+
 async def test_a_tail_ends_with_unavailable_when_the_stream_goes_away(index: LogIndex) -> None:
     stream = MemoryLogStream()
     await stream.close()  # down before the tail follows it
