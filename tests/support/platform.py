@@ -46,6 +46,11 @@ class Platform:
             "DOCKYARD_ETCD_ENDPOINTS": f"http://127.0.0.1:{etcd_port}",
             # One loopback URL: `up` runs a nats-server of the platform's own on it.
             "DOCKYARD_NATS_URLS": f"nats://127.0.0.1:{free_port()}",
+            # Ports of their own, so platforms of parallel tests (or one a developer runs) never
+            # share the default metrics ports.
+            "DOCKYARD_AGENT_METRICS_ADDR": f"127.0.0.1:{free_port()}",
+            "DOCKYARD_INDEXER_METRICS_ADDR": f"127.0.0.1:{free_port()}",
+            "DOCKYARD_ARCHIVER_METRICS_ADDR": f"127.0.0.1:{free_port()}",
             "DOCKYARD_ETCD_PREFIX": f"/faults-{self.tag}",
             "DOCKYARD_IPAM_SOCKET": f"/run/docker/plugins/dyf-{self.tag}.sock",
             "DOCKYARD_HOST_NAME": f"faults-{self.tag}",

@@ -67,6 +67,8 @@ def host(
     cli.environ["DOCKYARD_REGISTRY"] = f"127.0.0.1:{free_port()}"
     # `up` runs a real nats-server (the log stream) on a free loopback port, store in state dir.
     cli.environ["DOCKYARD_NATS_URLS"] = f"nats://127.0.0.1:{free_port()}"
+    for part in ("AGENT", "INDEXER", "ARCHIVER"):  # never the default metrics ports
+        cli.environ[f"DOCKYARD_{part}_METRICS_ADDR"] = f"127.0.0.1:{free_port()}"
     yield cli
     cli("down", server_argv=(sys.executable, FAKE_SERVER))  # never leave it running
 
