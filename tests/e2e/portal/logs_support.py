@@ -9,9 +9,11 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI
@@ -25,6 +27,8 @@ from dockyard.logs.record import Batch, Line, Source
 from dockyard.portal import PortalDeps, build_portal
 from tests.e2e.portal.conftest import World
 from tests.support.serving import serve
+
+T = TypeVar("T")
 
 A = Source("payments", "api", Environment.TEST, "7f3a9c01d2")
 B = Source("payments", "api", Environment.TEST, "c95d02e6f1")
@@ -110,3 +114,10 @@ def logged_in(url: str, token: str) -> Iterator[httpx.Client]:
         answer = client.post("/login", data={"token": token, "next": "/ui/"})
         assert answer.status_code == 303, answer.text
         yield client
+
+
+def run_apart(work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(work)` in a thread of its own: once a browser test of this package ran, its
+    sync Playwright (package-scoped) keeps an event loop running in the test's thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result(timeout=PUBLISH_TIMEOUT_S)

@@ -28,6 +28,7 @@ from tests.e2e.portal.logs_support import (
     log_center,
     logged_in,
     portal_with_logs,
+    run_apart,
     seeded_index,
     stream_name,
 )
@@ -98,12 +99,16 @@ class OneLine:
         return lines()
 
 
-async def test_the_live_view_s_lines_carry_the_origin_of_running_instances() -> None:
+def test_the_live_view_s_lines_carry_the_origin_of_running_instances() -> None:
     origin = Origin(A.instance, "test", 4, IMAGE, DIGEST, COMMIT)
     events = live_events(
         OneLine(), Filters(), "", tail=1, service_url="/ui/s", origins={A.instance: origin}
     )
-    chunks = [chunk async for chunk in events]
+
+    async def collect() -> list[bytes]:
+        return [chunk async for chunk in events]
+
+    chunks = run_apart(collect())
     data = next(
         json.loads(line.removeprefix(b"data: "))
         for chunk in chunks

@@ -3,7 +3,6 @@ lines read, sent, indexed, archived and lost with the lag and each loss; another
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -16,7 +15,14 @@ from dockyard.logs.index import LogIndex
 from dockyard.logs.stats import AGENT, INDEXER, Loss, Report, Row
 from dockyard.logs.stats_board import MemoryStatsBoard
 from tests.e2e.portal.conftest import World
-from tests.e2e.portal.logs_support import A, B, logged_in, portal_with_logs, seeded_index
+from tests.e2e.portal.logs_support import (
+    A,
+    B,
+    logged_in,
+    portal_with_logs,
+    run_apart,
+    seeded_index,
+)
 
 LOGS = "/teams/payments/services/api/logs"
 S = 1_000_000_000
@@ -41,7 +47,7 @@ def portal(world: World, index: LogIndex) -> Iterator[str]:
         Report(INDEXER, "h1", now, (Row("payments", "api", "test", A.instance, indexed=150,
                                         newest_ns=now - 2 * S),)),
     ):  # fmt: skip
-        asyncio.run(board.put(report))
+        run_apart(board.put(report))
     center = LogCenter(index, stream=None, archive=None, index_days=7, stats=board)
     with portal_with_logs(world, center) as url:
         yield url
