@@ -25,7 +25,7 @@ from dockyard.domain.environment import Environment
 from dockyard.domain.errors import DockyardError, NotFound
 from dockyard.domain.publish import visible_to
 from dockyard.domain.spec import Port
-from dockyard.domain.status import EnvKey
+from dockyard.domain.status import EnvKey, InstanceRecord
 from dockyard.store.db import Database, Reader
 from dockyard.store.endpoints import Published, published, ready_records, revision_ports
 
@@ -99,7 +99,7 @@ class EndpointWatch:
     ) -> AsyncGenerator[EndpointSet, None]:
         """The current answer if its version is not `since`, then each changed answer, for as
         long as the caller iterates. Raises as `read` does (also when the service goes)."""
-        service = self._checked(question)
+        service = await asyncio.to_thread(self._checked, question)
         keys = [
             EnvKey(service, env) for env in candidates(question.env, fallback=question.fallback)
         ]
@@ -121,7 +121,7 @@ class EndpointWatch:
         with self._watching(keys) as woken:
             while True:
                 woken.clear()  # before the read: a change after it sets the event again
-                current = self._shared_read(question, keys, fresh=fresh)
+                current = await self._shared_read(question, keys, fresh=fresh)
                 if current.version != last:
                     last = current.version
                     yield current
@@ -131,13 +131,16 @@ class EndpointWatch:
                 except TimeoutError:
                     fresh = True  # unwoken: read anew, to see a deletion or a new setting
 
-    def _shared_read(self, question: Question, keys: list[EnvKey], *, fresh: bool) -> EndpointSet:
-        """`read`, or the answer another watcher of `question` read since the last change."""
+    async def _shared_read(
+        self, question: Question, keys: list[EnvKey], *, fresh: bool
+    ) -> EndpointSet:
+        """`read` (in a thread: the database must not hold up the event loop), or the answer
+        another watcher of `question` read since the last change."""
         stamp = tuple(self._generation.get(key, -1) for key in keys)
         kept = self._answers.get(question)
         if not fresh and kept is not None and kept[0] == stamp and -1 not in stamp:
             return kept[1]
-        current = self.read(question)
+        current = await asyncio.to_thread(self.read, question)
         self._answers[question] = (stamp, current)
         return current
 
@@ -149,7 +152,7 @@ class EndpointWatch:
                 async with contextlib.aclosing(self.follow(question, since=since)) as changes:
                     async for changed in changes:
                         return changed
-        return self.read(question)
+        return await asyncio.to_thread(self.read, question)
 
     def _checked(self, question: Question) -> int:
         with self._db.reading() as reader:
@@ -204,19 +207,26 @@ class EndpointWatch:
         """Until nothing is watched: read the watched keys, wake the watchers of changed ones."""
         while self._waiters:
             try:
-                self._poll_once()
+                keys = list(self._waiters)
+                found = await asyncio.to_thread(self._ready, keys)
             except DockyardError as exc:
                 # The watchers' own reads report the outage; the poller keeps trying.
                 log.warning("endpoint poll failed: %s", exc.message)
                 await asyncio.sleep(ERROR_BACKOFF_S)
                 continue
+            self._wake(found)
             await asyncio.sleep(self._interval_s)
 
-    def _poll_once(self) -> None:
-        keys = list(self._waiters)
+    def _ready(self, keys: list[EnvKey]) -> dict[EnvKey, list[InstanceRecord]]:
+        """The watched keys' records (blocking: run in a thread)."""
         with self._db.reading() as reader:
-            found = ready_records(reader, keys)
+            return ready_records(reader, keys)
+
+    def _wake(self, found: dict[EnvKey, list[InstanceRecord]]) -> None:
+        """Wake the watchers of the keys whose ready set changed (in the event loop)."""
         for key, records in found.items():
+            if key not in self._waiters:
+                continue  # its last watcher left while the read ran
             now = fingerprint(records)
             if self._seen.get(key) != now:
                 self._seen[key] = now

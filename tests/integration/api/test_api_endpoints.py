@@ -293,6 +293,20 @@ class CountingWatch(EndpointWatch):
         return super().read(question)
 
 
+async def settled(watch: CountingWatch, *, quiet_s: float = 0.2, most_s: float = 5.0) -> int:
+    """The watch's read count once no read came for `quiet_s` (a loaded machine may take more
+    than any fixed pause for the poller's first look)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + most_s
+    seen = watch.reads
+    while loop.time() < deadline:
+        await asyncio.sleep(quiet_s)
+        if watch.reads == seen:
+            return seen
+        seen = watch.reads
+    raise AssertionError("the watchers kept reading")
+
+
 @pytest.mark.timeout(30)
 async def test_watchers_of_one_question_share_one_read_per_change(
     client: TestClient, alpha: dict[str, str], deployed: str, db: Database
@@ -302,8 +316,7 @@ async def test_watchers_of_one_question_share_one_read_per_change(
     watchers = [watch.follow(question, since=None) for _ in range(10)]
     for changes in watchers:
         await anext(changes)
-    await asyncio.sleep(0.05)  # the poller's first look at the key wakes each once
-    before = watch.reads
+    before = await settled(watch)  # the poller's first look at the key wakes each once
     write(db, "test", inst("t1", "10.1.0.2"), inst("t3", "10.1.0.4"))
     answers = [await asyncio.wait_for(anext(changes), 5) for changes in watchers]
     assert {len(found.endpoints) for found in answers} == {2}

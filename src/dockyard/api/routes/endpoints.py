@@ -8,6 +8,7 @@ are served by any server process: they learn of the controller's writes from the
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -74,7 +75,8 @@ async def get_endpoints(
         raise Malformed("use either watch (events) or wait (long poll), not both", field="wait")
     question = Question(team=team, service=svc, env=env, fallback=fallback, caller=who.team)
     watcher = endpoint_watch(request, deps)
-    current = watcher.read(question)  # a 404 is an answer, not an event later
+    # A 404 is an answer, not an event later; the read runs in a thread, off the event loop.
+    current = await asyncio.to_thread(watcher.read, question)
     if watch:
         return StreamingResponse(
             server_sent(
