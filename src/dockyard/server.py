@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ from dockyard.store.db import Database
 from dockyard.store.platform import this_platform
 
 log = logging.getLogger("dockyard.server")
+AGENT_SILENT_S = 60.0
+"""No beat from the agent's log part for this long: no agent runs on this host."""
 
 
 @dataclass(frozen=True)
@@ -114,14 +117,22 @@ def build_parts(settings: Settings) -> Parts:
     # The agent on this host marks each instance whose console log and declared log files it
     # shipped to the end; the controller waits for that mark before removing a stopped
     # container (one host: the agent's marks are in this host's state directory).
-    shipped = CheckpointStore(settings.logs.checkpoint_dir).shipped
+    checkpoints = CheckpointStore(settings.logs.checkpoint_dir)
+
+    def agent_runs() -> bool:
+        # The agent says so every 5 s; a minute without is not a restart in progress but an
+        # agent that does not run here.
+        age = checkpoints.beat_age(time.time())
+        return age is not None and age < AGENT_SILENT_S
+
     manager = Manager(
         db,
         runtime,
         clock=utcnow,
         settings=settings.controller,
         networks=networks,
-        logs_shipped=shipped,
+        logs_shipped=checkpoints.shipped,
+        agent_runs=agent_runs,
     )
     election = _election(settings) if settings.etcd.elect_leader else None
     nudges = None

@@ -96,6 +96,12 @@ def test_a_team_deploys_scales_and_rolls_back_from_the_cli(
         "1",
         "--memory-mb",
         "64",
+        # The test image's shell does not pass SIGTERM on: each stop would wait the whole
+        # default grace (10 s), three times per rolling update.
+        "--stop-grace",
+        "1",
+        "--drain",
+        "0.5",
     )
     team.run("deploy", "web", "--env", "test", "--replicas", "2")
     instances = team.json("instances", "web", "--env", "test")["items"]

@@ -52,6 +52,8 @@ log = logging.getLogger("dockyard.agent.logs")
 
 EVENTS = ["start", "die", "destroy"]
 EVENTS_RETRY_S = 2.0
+BEAT_S = 5.0
+"""How often the log part says on disk that it runs (CheckpointStore.beat)."""
 # What a pass or an event may fail with (the engine, the disk, an odd inspect answer): logged,
 # and the next pass tries again.
 PASS_ERRORS = (DockerException, RequestException, OSError, DockyardError, KeyError, TypeError)
@@ -205,8 +207,12 @@ class ConsoleLogs:
         shipping = asyncio.create_task(self.shipper.run(), name="logs-shipper")
         watcher.start()
         try:
-            next_pass = next_report = self._monotonic()
+            next_pass = next_report = next_beat = self._monotonic()
             while not shipping.done():
+                if self._monotonic() >= next_beat:
+                    # The controller waits for shipped marks only while this says it runs.
+                    await self._guarded(asyncio.to_thread(self.shipper.beat))
+                    next_beat = self._monotonic() + BEAT_S
                 if self._monotonic() >= next_pass:
                     await self._guarded(self.sync())
                     next_pass = self._monotonic() + self._interval_s

@@ -52,6 +52,10 @@ class SpecOptions:
     """Back to the platform's default budget."""
     publish: str | None = None
     """Who else sees the endpoints: private, all, or team names separated by commas."""
+    drain_s: float | None = None
+    """Seconds a retired instance stays out of service, still running, before it is stopped."""
+    stop_grace_s: float | None = None
+    """Seconds between the stop signal and a kill."""
 
     def __post_init__(self) -> None:
         """Refuse contradictory options (a usage error) before anything is sent."""
@@ -101,9 +105,9 @@ def spec_patch(options: SpecOptions, current: dict[str, Any]) -> dict[str, Any]:
     service's present spec, `{}` on create), so changing the CPU keeps the memory as it was.
     Raises typer.BadParameter if a health option needs a check that neither exists nor is given.
     """
-    patch: dict[str, Any] = {}
-    if options.image is not None:
-        patch["image"] = options.image
+    plain = {"image": options.image, "drain_s": options.drain_s,
+             "stop_grace_s": options.stop_grace_s}  # fmt: skip
+    patch: dict[str, Any] = {key: value for key, value in plain.items() if value is not None}
     if options.ports:
         patch["ports"] = [parse_port(p) for p in options.ports]
     if options.env or options.unset_env:

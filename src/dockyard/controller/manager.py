@@ -12,7 +12,7 @@ import contextlib
 import logging
 
 from dockyard.controller.config import ControllerSettings
-from dockyard.controller.finalizer import LogsFinalizer, LogsShipped
+from dockyard.controller.finalizer import AgentRuns, LogsFinalizer, LogsShipped
 from dockyard.controller.networks import SegmentNetworks
 from dockyard.controller.orphans import OrphanCollector
 from dockyard.controller.queue import WorkQueue
@@ -37,15 +37,19 @@ class Manager:
         settings: ControllerSettings,
         networks: SegmentNetworks | None = None,
         logs_shipped: LogsShipped | None = None,
+        agent_runs: AgentRuns | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._reconciler = Reconciler(
             db, runtime, clock=clock, settings=settings, networks=networks,
-            logs_shipped=logs_shipped,
+            logs_shipped=logs_shipped, agent_runs=agent_runs,
         )  # fmt: skip
         finalizer = LogsFinalizer(
-            logs_shipped, wait_s=settings.logs_shipped_wait_s, poll_s=settings.logs_shipped_poll_s
+            logs_shipped,
+            wait_s=settings.logs_shipped_wait_s,
+            poll_s=settings.logs_shipped_poll_s,
+            agent_runs=agent_runs,
         )
         self._orphans = OrphanCollector(
             db, runtime, clock=clock, grace_s=settings.orphan_grace_s, finalizer=finalizer

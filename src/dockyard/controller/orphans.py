@@ -13,7 +13,7 @@ import asyncio
 import logging
 from datetime import datetime
 
-from dockyard.controller.finalizer import LogsFinalizer
+from dockyard.controller.finalizer import Finalized, LogsFinalizer
 from dockyard.domain.clock import Clock
 from dockyard.domain.instance import Observed, Owner, RunState
 from dockyard.runtimes.base import Runtime
@@ -80,7 +80,7 @@ class OrphanCollector:
     async def _remove(self, orphan: Observed) -> None:
         if orphan.state is RunState.RUNNING:
             await self._runtime.stop(orphan, grace_s=self._stop_grace_s)
-        if not await self._finalizer.wait(orphan.instance_id):
+        if await self._finalizer.wait(orphan.instance_id) is not Finalized.SHIPPED:
             log.warning(
                 "orphan removed before the agent shipped its last log lines "
                 "team=%s service=%s env=%s instance=%s waited_s=%g",

@@ -23,7 +23,7 @@ from dockyard.controller.decide import (
     next_look,
     transition_events,
 )
-from dockyard.controller.finalizer import LogsFinalizer, LogsShipped
+from dockyard.controller.finalizer import AgentRuns, Finalized, LogsFinalizer, LogsShipped
 from dockyard.controller.networks import SegmentNetworks
 from dockyard.controller.segment_choice import SegmentChoice, candidates, order
 from dockyard.controller.status import Outcome, summarize
@@ -86,6 +86,7 @@ class Reconciler:
         settings: ControllerSettings,
         networks: SegmentNetworks | None = None,
         logs_shipped: LogsShipped | None = None,
+        agent_runs: AgentRuns | None = None,
     ) -> None:
         self._db = db
         self._runtime = runtime
@@ -94,6 +95,7 @@ class Reconciler:
             logs_shipped,
             wait_s=settings.logs_shipped_wait_s,
             poll_s=settings.logs_shipped_poll_s,
+            agent_runs=agent_runs,
         )
         self._clock = clock
         self._settings = settings
@@ -336,12 +338,19 @@ class Reconciler:
         work.event("removed", f"instance {iid} (revision {obs.revision}) stopped and removed")
 
     async def _logs_out(self, work: _Pass, iid: str) -> None:
-        if not await self._finalizer.wait(iid):
+        done = await self._finalizer.wait(iid)
+        if done is Finalized.TIMED_OUT:
             work.event(
                 "logs_incomplete",
                 f"instance {iid} removed before the agent shipped its last log lines "
                 f"(waited {self._finalizer.wait_s:g} s): its last lines may be "
                 "missing from the log center; check the agent with `dockyard status`",
+            )
+        elif done is Finalized.NO_AGENT:
+            work.event(
+                "logs_incomplete",
+                f"instance {iid} removed without its last log lines: no log agent runs on this "
+                "host, so nobody could ship them; check the agent with `dockyard status`",
             )
 
     async def _restart(self, work: _Pass, iid: str) -> None:

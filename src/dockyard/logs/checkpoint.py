@@ -46,6 +46,7 @@ class CheckpointStore:
     def __init__(self, directory: Path) -> None:
         self._dir = directory
         self._shipped = directory / "shipped"
+        self._beat = directory / "agent.beat"
 
     def load(self, key: str) -> Checkpoint | None:
         """The checkpoint of source `key`, or None if it has none (or an unreadable one, which a
@@ -87,6 +88,22 @@ class CheckpointStore:
             return []
         names = (p.name for p in self._shipped.iterdir() if not p.name.startswith(".tmp-"))
         return sorted(unquote(name) for name in names)
+
+    def beat(self) -> None:
+        """Say that the agent's log part is running now (the file's time). Unavailable if the
+        disk refuses."""
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            self._beat.touch()
+        except OSError as exc:
+            raise Unavailable(f"cannot write {self._beat}: {exc.strerror or exc}") from exc
+
+    def beat_age(self, now: float) -> float | None:
+        """Seconds since the agent's log part last said it runs (None: never, here)."""
+        try:
+            return now - self._beat.stat().st_mtime
+        except OSError:
+            return None
 
     def _path(self, key: str) -> Path:
         return self._dir / (quote(key, safe="") + ".json")

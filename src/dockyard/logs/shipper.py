@@ -169,6 +169,11 @@ class Shipper:
         """Drop `instance`'s shipped mark (its container is long gone: agent/log_sweep.py)."""
         self._checkpoints.unmark_shipped(instance)
 
+    def beat(self) -> None:
+        """Say on disk that the shipper runs: the controller waits for shipped marks only while
+        an agent does (checkpoint.CheckpointStore.beat)."""
+        self._checkpoints.beat()
+
     def following(self) -> list[str]:
         """Keys of the sources followed now."""
         return [k for k, s in self._states.items() if s.task is not None and not s.task.done()]

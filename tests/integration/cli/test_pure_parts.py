@@ -70,6 +70,8 @@ CURRENT: dict[str, Any] = {
         (SpecOptions(no_log_paths=True), {"log_paths": []}),
         (SpecOptions(log_multiline="^E"), {"log_multiline": {"start": "^E"}}),
         (SpecOptions(no_log_multiline=True), {"log_multiline": None}),
+        (SpecOptions(drain_s=0), {"drain_s": 0}),
+        (SpecOptions(stop_grace_s=30, drain_s=2.5), {"drain_s": 2.5, "stop_grace_s": 30}),
     ],
 )
 def test_spec_patch_touches_only_what_was_given(

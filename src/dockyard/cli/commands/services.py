@@ -172,6 +172,22 @@ Publish = Annotated[
     ),
 ]
 
+Drain = Annotated[
+    float | None,
+    typer.Option(
+        "--drain",
+        min=0,
+        help="Seconds a retired instance stays out of service, still running, before it is "
+        "stopped (default 5; 0 stops it at once).",
+    ),
+]
+StopGrace = Annotated[
+    float | None,
+    typer.Option(
+        "--stop-grace", min=0, help="Seconds between the stop signal and a kill (default 10)."
+    ),
+]
+
 
 @service_app.command("create")
 def create_service(
@@ -199,6 +215,8 @@ def create_service(
     log_rate: LogRate = None,
     log_burst: LogBurst = None,
     publish: Publish = None,
+    drain: Drain = None,
+    stop_grace: StopGrace = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Create a service template; `dockyard deploy` then runs it in an environment."""
@@ -223,6 +241,8 @@ def create_service(
         log_rate=log_rate,
         log_burst=log_burst,
         publish=publish,
+        drain_s=drain,
+        stop_grace_s=stop_grace,
     )
     current = session(ctx)
     path = api_path("teams", current.team(team), "services")
@@ -271,6 +291,8 @@ def update_service(
     no_log_rate: Annotated[
         bool, typer.Option("--no-log-rate", help="Back to the platform's default log budget.")
     ] = False,
+    drain: Drain = None,
+    stop_grace: StopGrace = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Change the template; running environments pick it up at their next deploy."""
@@ -300,6 +322,8 @@ def update_service(
         log_burst=log_burst,
         publish=publish,
         no_log_rate=no_log_rate,
+        drain_s=drain,
+        stop_grace_s=stop_grace,
     )
     current = session(ctx)
     path = service_path(current, team, name)
@@ -388,6 +412,7 @@ def _render_service(service: dict[str, Any]) -> None:
             ("log files", " ".join(spec.get("log_paths") or ()) or "-"),
             ("multi-line", _multiline_text(spec.get("log_multiline"))),
             ("log rate", _log_rate_text(spec.get("log_rate"))),
+            ("drain, stop grace", f"{spec.get('drain_s')} s, {spec.get('stop_grace_s')} s"),
             ("created", when(service.get("created_at"))),
             ("updated", when(service.get("updated_at"))),
             ("deleting", bool(service.get("deleting"))),
