@@ -3,7 +3,9 @@
 sends, the instance receives).
 
 The veth is found once per container start (`veth_of`: the container's eth0 names its peer's
-host ifindex in `iflink`); a container with no such veth is read from /proc/PID/net/dev instead.
+host ifindex in `iflink`, read through sysfs as the container sees it: no netlink, no setns,
+unlike network/veth.py which the bandwidth part uses); a container with no such veth is read
+from /proc/PID/net/dev instead.
 """
 
 from __future__ import annotations
@@ -31,14 +33,23 @@ class Traffic:
 def veth_of(pid: int, *, proc: Path = PROC, sys_net: Path = SYS_NET) -> str | None:
     """The host-side name of the veth whose peer is eth0 of process `pid`'s network namespace;
     None when there is none (no eth0, another kind of link, the process is gone)."""
+    inside = proc / str(pid) / "root/sys/class/net/eth0"
     try:
-        iflink = (proc / str(pid) / "root/sys/class/net/eth0/iflink").read_text().strip()
+        index, peer = (inside / "ifindex").read_text().strip(), (inside / "iflink").read_text()
         for device in sys_net.iterdir():
-            if (device / "ifindex").read_text().strip() == iflink:
+            # Both ends must name each other: an index alone could be another namespace's.
+            if _read(device / "ifindex") == peer.strip() and _read(device / "iflink") == index:
                 return device.name
     except OSError:
         return None
     return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def veth_traffic(veth: str, *, sys_net: Path = SYS_NET) -> Traffic | None:

@@ -24,9 +24,11 @@ def fake_sys(tmp_path: Path) -> tuple[Path, Path]:
     inside = proc / "42/root/sys/class/net/eth0"
     inside.mkdir(parents=True)
     (inside / "iflink").write_text("9491\n")
-    for name, index in (("lo", 1), ("docker0", 3), ("veth36ad72b", 9491)):
+    (inside / "ifindex").write_text("2\n")
+    for name, index, peer in (("lo", 1, 1), ("docker0", 3, 3), ("veth36ad72b", 9491, 2)):
         (sys_net / name / "statistics").mkdir(parents=True)
         (sys_net / name / "ifindex").write_text(f"{index}\n")
+        (sys_net / name / "iflink").write_text(f"{peer}\n")
     stats = {"rx_bytes": 100, "tx_bytes": 2000, "rx_packets": 1, "tx_packets": 20,
              "rx_dropped": 3, "tx_dropped": 4}  # fmt: skip
     for name, value in stats.items():
@@ -46,4 +48,6 @@ def test_veth_found_by_eth0_iflink_and_read_from_the_instance_view(tmp_path: Pat
 def test_no_veth_for_a_gone_process_or_a_gone_link(tmp_path: Path) -> None:
     proc, sys_net = fake_sys(tmp_path)
     assert veth_of(43, proc=proc, sys_net=sys_net) is None
+    (sys_net / "veth36ad72b/iflink").write_text("7\n")  # its peer is another namespace's eth0
+    assert veth_of(42, proc=proc, sys_net=sys_net) is None
     assert veth_traffic("veth0000000", sys_net=sys_net) is None
