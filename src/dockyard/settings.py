@@ -325,6 +325,12 @@ class MetricsSettings:
     """The log indexer's (DOCKYARD_INDEXER_METRICS_ADDR)."""
     archiver_addr: str = "127.0.0.1:9467"
     """The log archiver's (DOCKYARD_ARCHIVER_METRICS_ADDR)."""
+    agent_interval_s: float = 5.0
+    """How often the agent lists this host's containers for their metrics; figures are read at
+    each scrape (DOCKYARD_AGENT_METRICS_INTERVAL_S)."""
+    docker_root: Path = Path("/var/lib/docker")
+    """Docker's data directory, whose disk and inode use the agent reports beside the state
+    directory's (DOCKYARD_DOCKER_ROOT)."""
 
 
 @dataclass(frozen=True)
@@ -746,6 +752,10 @@ def _metrics_settings(env: _Reader) -> MetricsSettings:
         archiver_addr=env.get(
             "DOCKYARD_ARCHIVER_METRICS_ADDR", _listen_addr, default.archiver_addr
         ),
+        agent_interval_s=env.get(
+            "DOCKYARD_AGENT_METRICS_INTERVAL_S", _seconds(0.1, 3600), default.agent_interval_s
+        ),
+        docker_root=env.get("DOCKYARD_DOCKER_ROOT", _path, default.docker_root),
     )
 
 

@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
+from prometheus_client.registry import Collector
+
 from dockyard.logs.stats import Report, Tally, consumer_report
 from dockyard.logs.stats_board import REPORT_EVERY_S, JetStreamStatsBoard, Reporter
 from dockyard.metrics.exposition import registry_of, serve
@@ -20,13 +22,15 @@ async def report_log_stats(
     addr: str,
     nats_urls: Sequence[str],
     every_s: float = REPORT_EVERY_S,
+    collectors: Sequence[Collector] = (),
 ) -> None:
     """Report `make(now_ns)` every `every_s` to the board at `nats_urls` (none: metrics only)
-    and serve the latest report's metrics on `addr` ('' for none), until cancelled. Neither an
-    unreachable board nor a taken port ends it: both are logged and tried again."""
+    and serve the latest report's metrics on `addr` ('' for none), with those of `collectors`
+    (the agent's host and instance figures), until cancelled. Neither an unreachable board nor
+    a taken port ends it: both are logged and tried again."""
     board = JetStreamStatsBoard(nats_urls) if nats_urls else None
     reporter = Reporter(make, board, every_s=every_s)
-    registry = registry_of(LogCenterCollector(lambda: reporter.latest))
+    registry = registry_of(LogCenterCollector(lambda: reporter.latest), *collectors)
     async with asyncio.TaskGroup() as group:
         group.create_task(reporter.run())
         group.create_task(serve(addr, registry))

@@ -15,8 +15,11 @@ from dockyard.cli.context import session
 from dockyard.settings import Settings, read_credentials
 
 if TYPE_CHECKING:  # imported when run: only the agent needs its stack
+    from prometheus_client.registry import Collector
+
     from dockyard.logs.shipper import Shipper
     from dockyard.logs.stats import Report
+    from dockyard.metrics.instances import InstanceCollector
 
 
 def agent(
@@ -90,16 +93,46 @@ async def _run_enforcer(
         stop.set()
 
 
-def _logs(settings: Settings) -> Coroutine[Any, Any, None]:
+def _logs(settings: Settings, collectors: list[Collector]) -> Coroutine[Any, Any, None]:
     """The log shipper as an agent part: this host's containers' console logs to JetStream.
-    With an API token it ships only this platform's containers, else every Dockyard one."""
+    With an API token it ships only this platform's containers, else every Dockyard one.
+    `collectors` are served beside its metrics (the host's and its instances' figures)."""
     creds = read_credentials(settings.paths.credentials_file)
     url = settings.bandwidth.server_url or (creds.url if creds else settings.listen.local_url)
     token = settings.bandwidth.token or (creds.token if creds else None)
-    return _ship_logs(settings, server_url=url, token=token)
+    return _ship_logs(settings, server_url=url, token=token, collectors=collectors)
 
 
-async def _ship_logs(settings: Settings, *, server_url: str, token: str | None) -> None:
+def _metrics(settings: Settings) -> tuple[Coroutine[Any, Any, None], list[Collector]]:
+    """The host's and its instances' collectors, and the agent part that keeps the listing of
+    this host's containers fresh (with an engine client of its own: the listing runs in a
+    worker thread beside the other parts' calls)."""
+    import docker
+
+    from dockyard.agent.metrics import DockerContainers
+    from dockyard.metrics.host import HostCollector
+    from dockyard.metrics.instances import InstanceCollector
+
+    metrics = settings.metrics
+    client = docker.APIClient(base_url=settings.docker.host, version="1.41", timeout=60)
+    instances = InstanceCollector(
+        DockerContainers(client), host=settings.ipam.host, list_every_s=metrics.agent_interval_s
+    )
+    paths = [str(metrics.docker_root), str(settings.paths.state_dir)]
+    hosts = HostCollector(host=settings.ipam.host, paths=paths, instances=instances.running)
+    return _list_containers(instances, client), [instances, hosts]
+
+
+async def _list_containers(instances: InstanceCollector, client: Any) -> None:
+    try:
+        await instances.run()
+    finally:
+        client.close()
+
+
+async def _ship_logs(
+    settings: Settings, *, server_url: str, token: str | None, collectors: list[Collector]
+) -> None:
     """Run the log part until cancelled, then close what it opened."""
     import docker
 
@@ -126,7 +159,7 @@ async def _ship_logs(settings: Settings, *, server_url: str, token: str | None) 
         default_rate=Rate(logs.rate_default),
         sweep_grace_s=logs.sweep_grace_s,
     )
-    stats = asyncio.create_task(_log_stats(settings, shipper))
+    stats = asyncio.create_task(_log_stats(settings, shipper, collectors))
     try:
         await part.run()
     finally:
@@ -138,9 +171,9 @@ async def _ship_logs(settings: Settings, *, server_url: str, token: str | None) 
         await stream.close()
 
 
-async def _log_stats(settings: Settings, shipper: Shipper) -> None:
+async def _log_stats(settings: Settings, shipper: Shipper, collectors: list[Collector]) -> None:
     """The shipper's counters per instance, every few seconds to the log stats board (for the
-    server) and as metrics on DOCKYARD_AGENT_METRICS_ADDR."""
+    server) and as metrics on DOCKYARD_AGENT_METRICS_ADDR, with those of `collectors`."""
     from dockyard.logs.stats import agent_report
     from dockyard.metrics.log_reporting import report_log_stats
 
@@ -149,7 +182,10 @@ async def _log_stats(settings: Settings, shipper: Shipper) -> None:
 
     try:
         await report_log_stats(
-            make, addr=settings.metrics.agent_addr, nats_urls=settings.logs.nats_urls
+            make,
+            addr=settings.metrics.agent_addr,
+            nats_urls=settings.logs.nats_urls,
+            collectors=collectors,
         )
     except Exception:  # it runs beside the shipper, whose end alone ends the part: say why
         logging.getLogger("dockyard.agent").exception("log stats and metrics stopped")
@@ -209,7 +245,9 @@ async def _run(settings: Settings, *, once: bool) -> None:
         shaping = _bandwidth(settings)
         if shaping is not None:
             parts["bandwidth"] = shaping
-        parts["logs"] = _logs(settings)
+        listing, collectors = _metrics(settings)
+        parts["metrics"] = listing
+        parts["logs"] = _logs(settings, collectors)
         await run_parts(parts)
     finally:
         engine.close()
