@@ -5,8 +5,8 @@ configured elsewhere, or as an engine of the platform's own: DOCKYARD_DOCKERD_RO
 registry (cli/registry.py), Debian's etcd (IPAM state, when none answers at the default
 endpoint), Debian's nats-server (the log stream, cli/nats.py), `dockyard server`,
 `dockyard agent`, and Debian's Alertmanager and Prometheus (cli/monitoring.py). Each runs as a
-program of this host's supervisor (cli/supervisor.py), which restarts it whenever it ends, and logs to
-<state>/logs/NAME.log; `down` stops only those programs. A part that already answers and is
+program of this host's supervisor (cli/supervisor.py), which restarts it whenever it ends, and
+logs to <state>/logs/NAME.log; `down` stops only those programs. A part that already answers and is
 not a program of the supervisor (a Docker engine run by the host, an etcd cluster) is used as
 it is.
 """
