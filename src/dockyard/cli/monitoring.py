@@ -29,8 +29,10 @@ from dockyard.metrics.alertmanager_config import alertmanager_config
 from dockyard.metrics.config_file import write_if_changed
 from dockyard.metrics.prometheus_config import (
     DOCKYARD_JOB,
+    JOBS,
     PrometheusLayout,
     Target,
+    duration,
     prometheus_config,
     render,
     scrape_address,
@@ -70,7 +72,9 @@ def prometheus_process(settings: Settings) -> Managed:
     """Prometheus on the host and port of DOCKYARD_PROMETHEUS_URL, its files in the state dir.
 
     The lifecycle API is on so that `up` can reload a changed configuration or rule file; it
-    listens on loopback only (a URL elsewhere is never run here).
+    listens on loopback only (a URL elsewhere is never run here). Firing alerts are sent again
+    at every evaluation, not every minute: one sent before Prometheus has found its
+    Alertmanager (just after a start) is dropped, and would otherwise wait a minute.
     """
     monitoring, layout = settings.monitoring, prometheus_layout(settings)
     return Managed(
@@ -83,6 +87,7 @@ def prometheus_process(settings: Settings) -> Managed:
             f"--web.listen-address={_listen(monitoring.prometheus_url)}",
             f"--web.external-url={monitoring.prometheus_url}",
             "--web.enable-lifecycle",
+            f"--rules.alert.resend-delay={duration(monitoring.scrape_interval_s)}",
         ),
         pid_file=settings.paths.run_dir / "prometheus.pid",
         log_file=settings.paths.logs_dir / "prometheus.log",
@@ -132,7 +137,9 @@ def write_own_targets(settings: Settings) -> bool:
 def write_prometheus_config(settings: Settings) -> bool:
     """prometheus.yml, with the rules and target directories it names; True if it changed."""
     monitoring, layout = settings.monitoring, prometheus_layout(settings)
-    layout.rules_dir.mkdir(parents=True, exist_ok=True)
+    # Prometheus watches these directories, and logs an error for each one that is missing.
+    for directory in (layout.rules_dir, *(layout.targets_dir(job) for job in JOBS)):
+        directory.mkdir(parents=True, exist_ok=True)
     config = prometheus_config(
         layout,
         scrape_interval_s=monitoring.scrape_interval_s,

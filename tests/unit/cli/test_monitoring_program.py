@@ -27,6 +27,7 @@ def test_prometheus_listens_on_its_url_with_its_files_in_the_state_dir() -> None
         "--web.listen-address=127.0.0.1:9090",
         "--web.external-url=http://127.0.0.1:9090",
         "--web.enable-lifecycle",
+        "--rules.alert.resend-delay=10s",
     )
     assert process.log_file == Path("/srv/dy/logs/prometheus.log")
 
