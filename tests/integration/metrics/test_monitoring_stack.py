@@ -5,6 +5,7 @@ from the target file, follows that file as it changes, and sends alerts to the A
 from __future__ import annotations
 
 import dataclasses
+import functools
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -79,7 +80,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
             with process.log_file.open("ab") as log:
                 started.append(subprocess.Popen(process.argv, stdout=log, stderr=log))
         for url in (settings.monitoring.alertmanager_url, settings.monitoring.prometheus_url):
-            _wait(f"{url} ready", lambda url=url: ready_problem(url) is None)
+            _wait(f"{url} ready", functools.partial(_ready, url))
         yield settings, agent
     finally:
         for child in started:
@@ -93,6 +94,10 @@ def stack(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def _ready(url: str) -> bool:
+    return ready_problem(url) is None
 
 
 def _get(url: str, path: str) -> Any:
