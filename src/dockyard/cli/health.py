@@ -22,7 +22,7 @@ from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
 from dockyard.cli.logcenter import CONSUMERS, consumer_process, consumer_ready
 from dockyard.cli.monitoring import parts as monitoring_parts
-from dockyard.cli.monitoring import ready_problem
+from dockyard.cli.monitoring import ready_problem, targets_health
 from dockyard.cli.nats import nats_problem, nats_process
 from dockyard.cli.processes import Managed
 from dockyard.cli.registry import registry_answers, registry_process
@@ -249,4 +249,8 @@ def _monitoring(programs: Programs, part: monitoring.Part) -> Part:
     problem = ready_problem(part.url)
     if problem is not None:
         return Part(part.label, False, f"{problem}{where}")
-    return Part(part.label, alive, f"ready at {part.url}{where}")
+    detail = f"ready at {part.url}"
+    targets = targets_health(part.url) if part.label == "prometheus" else None
+    if targets:  # a target down is the agent's (or indexer's ...) row to report, not this one
+        detail += f", {targets}"
+    return Part(part.label, alive, detail + where)

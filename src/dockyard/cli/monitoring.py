@@ -36,8 +36,8 @@ from dockyard.metrics.prometheus_config import (
     prometheus_config,
     render,
     scrape_address,
-    target_groups,
 )
+from dockyard.metrics.target_file import write_targets
 from dockyard.settings import Settings
 
 PROMETHEUS_CANDIDATES = ("/usr/bin/prometheus",)
@@ -46,7 +46,8 @@ START_S = 60.0  # Prometheus replays its write-ahead log before it is ready
 PROMETHEUS_STOP_S = 30.0  # SIGTERM: it writes its head block out first
 ALERTMANAGER_STOP_S = 15.0
 PROBE_S = 2.0
-OWN_TARGETS = "dockyard.json"
+OWN_TARGETS = "dockyard"
+"""The name of the target file `up` writes for this host's Dockyard processes."""
 
 
 def prometheus_layout(settings: Settings) -> PrometheusLayout:
@@ -130,8 +131,8 @@ def own_targets(settings: Settings) -> list[Target]:
 
 def write_own_targets(settings: Settings) -> bool:
     """The target file of this host's Dockyard processes; True if it changed."""
-    path = prometheus_layout(settings).targets_dir(DOCKYARD_JOB) / OWN_TARGETS
-    return write_if_changed(path, render(target_groups(own_targets(settings))))
+    layout = prometheus_layout(settings)
+    return write_targets(layout, DOCKYARD_JOB, OWN_TARGETS, own_targets(settings))
 
 
 def write_prometheus_config(settings: Settings) -> bool:
@@ -164,6 +165,23 @@ def ready_problem(url: str) -> str | None:
     if answer.status_code != httpx.codes.OK:
         return f"{url} is not ready: {answer.status_code} {answer.text.strip()[:120]}"
     return None
+
+
+def targets_health(url: str) -> str | None:
+    """ "N of M targets up" from the Prometheus at `url` (with the first down one and why),
+    or None if it does not say."""
+    try:
+        with httpx.Client(timeout=PROBE_S) as http:
+            answer = http.get(url.rstrip("/") + "/api/v1/targets", params={"state": "active"})
+        targets = answer.json()["data"]["activeTargets"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    down = [t for t in targets if t.get("health") != "up"]
+    words = f"{len(targets) - len(down)} of {len(targets)} targets up"
+    if down:
+        first = down[0]
+        words += f" ({first.get('scrapeUrl')}: {first.get('lastError') or first.get('health')})"
+    return words
 
 
 def reload(url: str) -> str | None:

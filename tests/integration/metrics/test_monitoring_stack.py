@@ -22,6 +22,7 @@ from dockyard.cli.monitoring import (
     prometheus_process,
     ready_problem,
     reload,
+    targets_health,
     write_alertmanager_config,
     write_own_targets,
     write_prometheus_config,
@@ -120,6 +121,7 @@ def test_prometheus_scrapes_the_agent_from_the_target_file_and_follows_its_chang
         return next((t for t in _targets(settings) if t["health"] == "up"), None)
 
     target = _wait("the agent's target up", agent_up)
+    assert targets_health(settings.monitoring.prometheus_url) == "1 of 1 targets up"
     assert target["scrapeUrl"] == f"http://{agent}/metrics"
     assert (
         target["labels"] | {"component": "agent", "host": "h1", "job": "dockyard"}

@@ -22,6 +22,7 @@ from dockyard.metrics.prometheus_config import (
     scrape_address,
     target_groups,
 )
+from dockyard.metrics.target_file import remove_targets, target_file, write_targets
 
 LAYOUT = PrometheusLayout(Path("/srv/dy/prometheus"))
 
@@ -163,3 +164,15 @@ def test_a_file_is_replaced_whole_and_only_when_its_text_changes(tmp_path: Path)
     assert json.loads(path.read_text()) == [{"targets": ["a:1"]}]
     assert [p.name for p in path.parent.iterdir()] == ["dockyard.json"]
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_each_writer_owns_one_target_file_per_job(tmp_path: Path) -> None:
+    layout = PrometheusLayout(tmp_path)
+    targets = [Target("10.0.0.2:8080", {"team": "t"})]
+    assert write_targets(layout, "instances", "host-a", targets)
+    assert not write_targets(layout, "instances", "host-a", targets)  # same: left alone
+    path = target_file(layout, "instances", "host-a")
+    assert path == tmp_path / "targets" / "instances" / "host-a.json"
+    assert json.loads(path.read_text()) == [{"targets": ["10.0.0.2:8080"], "labels": {"team": "t"}}]
+    assert remove_targets(layout, "instances", "host-a") and not path.exists()
+    assert not remove_targets(layout, "instances", "host-a")
