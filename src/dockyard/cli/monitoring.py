@@ -240,7 +240,10 @@ def ensure(settings: Settings, part: Part, *, env: dict[str, str]) -> str:
         problem = ready_problem(part.url)
         return f"not started here: {problem}" if problem else f"existing one ready at {part.url}"
     if not ours and ready_problem(part.url) is None:
-        return f"ready at {part.url} (not started by dockyard up)"
+        return (
+            f"ready at {part.url} (not started by dockyard up, so not reading Dockyard's "
+            f"configuration: stop it, or point DOCKYARD_{part.label.upper()}_URL elsewhere)"
+        )
     if not os.access(process.argv[0], os.X_OK):
         return f"not started: {process.argv[0]} is missing: `apt-get install {part.package}`"
     changed = part.write_config(settings)
