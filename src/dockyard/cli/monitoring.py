@@ -7,8 +7,10 @@ indexer and the archiver started just before it, and which nothing else waits fo
 writes their configuration (metrics/prometheus_config.py, metrics/alertmanager_config.py)
 under <state>/prometheus and <state>/alertmanager, and the target file of its own processes;
 an `up` that changes a configuration asks the running program to reload it. A URL that is not
-on loopback names an existing server: it is never started here, only asked. Either being
-down or missing is reported, never fatal: nothing else of the platform needs them.
+on loopback names an existing server: it is never started here, only asked. One elsewhere
+that does not answer, or a program not installed, is reported and `up` goes on: nothing else
+of the platform needs them; one that `up` starts and that does not get ready ends `up` with
+its log's tail, as any other part does.
 """
 
 from __future__ import annotations
