@@ -178,6 +178,8 @@ def targets_health(url: str) -> str | None:
         targets = answer.json()["data"]["activeTargets"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return None
+    if not targets:
+        return "no targets found yet"
     down = [t for t in targets if t.get("health") != "up"]
     words = f"{len(targets) - len(down)} of {len(targets)} targets up"
     if down:

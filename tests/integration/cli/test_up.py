@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.cli import nats
-from dockyard.cli.monitoring import ready_problem
+from dockyard.cli.monitoring import ready_problem, targets_health
 from dockyard.cli.nats import nats_answers
 from dockyard.cli.supervisord import Supervisord, SupervisordPaths
 from dockyard.settings import Settings
@@ -187,6 +188,7 @@ def test_up_says_what_to_install_when_nats_server_is_missing(
 
 
 def test_up_runs_prometheus_and_alertmanager_once_and_down_stops_them(host: Cli) -> None:
+    host.environ["DOCKYARD_SCRAPE_INTERVAL_S"] = "1"
     code, out, err = _run(host, "up")
     assert code == 0, err
     settings = Settings.from_env(host.environ)
@@ -207,6 +209,11 @@ def test_up_runs_prometheus_and_alertmanager_once_and_down_stops_them(host: Cli)
     assert [group["labels"]["component"] for group in targets] == ["agent", "indexer", "archiver"]
     supervisor = Supervisord(SupervisordPaths.of(settings))
     pids = {name: _pid(supervisor, name) for name in urls}
+    # Prometheus finds the agent, the indexer and the archiver in the file and scrapes them.
+    deadline = time.monotonic() + 30
+    while targets_health(urls["prometheus"]) != "3 of 3 targets up":
+        assert time.monotonic() < deadline, targets_health(urls["prometheus"])
+        time.sleep(0.2)
 
     code, out, _ = _run(host, "up")  # again: nothing changes
     assert code == 0
