@@ -45,6 +45,8 @@ DEFAULT_PORT = 8420
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_ETCD = "http://127.0.0.1:2379"
 DEFAULT_NATS = "nats://127.0.0.1:4222"
+DEFAULT_PROMETHEUS = "http://127.0.0.1:9090"
+DEFAULT_ALERTMANAGER = "http://127.0.0.1:9093"
 LOG_INDEX_ENGINES = ("fts5", "tantivy")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SUPERVISORS = ("auto", "systemd", "supervisord")
@@ -334,6 +336,38 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """Prometheus and Alertmanager: run by `dockyard up` on loopback (the default), or existing
+    ones elsewhere that Dockyard only points at (cli/monitoring.py). Those run here keep their
+    configuration, rules, targets and data in <state>/prometheus and <state>/alertmanager."""
+
+    prometheus_url: str = DEFAULT_PROMETHEUS
+    """Prometheus's base URL (DOCKYARD_PROMETHEUS_URL). On loopback `up` runs Debian's
+    prometheus there; elsewhere it is an existing server, never started here."""
+    alertmanager_url: str = DEFAULT_ALERTMANAGER
+    """Alertmanager's base URL (DOCKYARD_ALERTMANAGER_URL), run here the same way when on
+    loopback."""
+    retention: str = "15d"
+    """How long Prometheus keeps samples, in its own duration words: 15d, 12h, 2w
+    (DOCKYARD_PROMETHEUS_RETENTION)."""
+    scrape_interval_s: float = 10.0
+    """How often every target is scraped and every rule evaluated (DOCKYARD_SCRAPE_INTERVAL_S)."""
+    remote_write_url: str | None = None
+    """Where Prometheus also sends every sample (DOCKYARD_PROMETHEUS_REMOTE_WRITE_URL), e.g. a
+    central Prometheus, Thanos or Mimir; unset: none."""
+
+    @property
+    def prometheus_managed(self) -> bool:
+        """True if `dockyard up` runs Prometheus here: its URL is on loopback."""
+        return _on_loopback(self.prometheus_url)
+
+    @property
+    def alertmanager_managed(self) -> bool:
+        """True if `dockyard up` runs Alertmanager here: its URL is on loopback."""
+        return _on_loopback(self.alertmanager_url)
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings
     supervisor: SupervisorSettings
@@ -354,6 +388,9 @@ class Settings:
     """One of debug, info, warning, error, critical (DOCKYARD_LOG_LEVEL)."""
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     """Where the agent, the indexer and the archiver serve metrics (DOCKYARD_*_METRICS_ADDR)."""
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    """Prometheus and Alertmanager (DOCKYARD_PROMETHEUS_*, DOCKYARD_ALERTMANAGER_URL,
+    DOCKYARD_SCRAPE_INTERVAL_S)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, uid: int | None = None) -> Settings:
@@ -432,6 +469,7 @@ class Settings:
             logs=_log_settings(env, environ, state_dir),
             log_level=env.get("DOCKYARD_LOG_LEVEL", _log_level, "info"),
             metrics=_metrics_settings(env),
+            monitoring=_monitoring_settings(env),
         )
 
 
@@ -757,6 +795,29 @@ def _metrics_settings(env: _Reader) -> MetricsSettings:
         ),
         docker_root=env.get("DOCKYARD_DOCKER_ROOT", _path, default.docker_root),
     )
+
+
+def _monitoring_settings(env: _Reader) -> MonitoringSettings:
+    return MonitoringSettings(
+        prometheus_url=env.get("DOCKYARD_PROMETHEUS_URL", _http_url, DEFAULT_PROMETHEUS),
+        alertmanager_url=env.get("DOCKYARD_ALERTMANAGER_URL", _http_url, DEFAULT_ALERTMANAGER),
+        retention=env.get("DOCKYARD_PROMETHEUS_RETENTION", _prometheus_duration, "15d"),
+        scrape_interval_s=env.get("DOCKYARD_SCRAPE_INTERVAL_S", _seconds(1, 3600), 10.0),
+        remote_write_url=env.get("DOCKYARD_PROMETHEUS_REMOTE_WRITE_URL", _http_url, None),
+    )
+
+
+def _prometheus_duration(raw: str) -> str:
+    """A number and one of Prometheus's units (ms s m h d w y), e.g. 15d."""
+    number, unit = raw.rstrip("smhdwy"), raw[len(raw.rstrip("smhdwy")) :]
+    if not number.isdigit() or int(number) == 0 or unit not in ("ms", "s", "m", "h", "d", "w", "y"):
+        raise ValueError("use a positive whole number and a unit (ms s m h d w y), e.g. 15d")
+    return raw
+
+
+def _on_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or _is_loopback(host)
 
 
 def _listen_addr(raw: str) -> str:

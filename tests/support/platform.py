@@ -51,6 +51,9 @@ class Platform:
             "DOCKYARD_AGENT_METRICS_ADDR": f"127.0.0.1:{free_port()}",
             "DOCKYARD_INDEXER_METRICS_ADDR": f"127.0.0.1:{free_port()}",
             "DOCKYARD_ARCHIVER_METRICS_ADDR": f"127.0.0.1:{free_port()}",
+            # Loopback URLs: `up` runs a Prometheus and an Alertmanager of the platform's own.
+            "DOCKYARD_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}",
+            "DOCKYARD_ALERTMANAGER_URL": f"http://127.0.0.1:{free_port()}",
             "DOCKYARD_ETCD_PREFIX": f"/faults-{self.tag}",
             "DOCKYARD_IPAM_SOCKET": f"/run/docker/plugins/dyf-{self.tag}.sock",
             "DOCKYARD_HOST_NAME": f"faults-{self.tag}",

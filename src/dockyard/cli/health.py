@@ -5,7 +5,8 @@ Built from four looks: what this host's supervisor says of each program `dockyar
 engine, and the server's own `/healthz` (it answers) and `/healthz/parts` (database, engine,
 controllers and builder as the server sees them: `{"database": "ok" | why not, ...}`, plus
 `leading` and `leader`: whether this server runs the controllers and who does); the registry,
-etcd, the log stream's nats-server and the agent's IPAM driver socket are asked directly, and
+etcd, the log stream's nats-server, the agent's IPAM driver socket, and Prometheus's and
+Alertmanager's /-/ready (here or at their configured URLs) are asked directly, and
 the state directory's disk is measured (nearly full is unhealthy).
 """
 
@@ -16,10 +17,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dockyard.cli import platform
+from dockyard.cli import monitoring, platform
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
 from dockyard.cli.logcenter import CONSUMERS, consumer_process, consumer_ready
+from dockyard.cli.monitoring import parts as monitoring_parts
+from dockyard.cli.monitoring import ready_problem, targets_health
 from dockyard.cli.nats import nats_problem, nats_process
 from dockyard.cli.processes import Managed
 from dockyard.cli.registry import registry_answers, registry_process
@@ -56,6 +59,7 @@ def check_parts(
         _nats(settings, programs),
         *(_consumer(settings, programs, name) for name in CONSUMERS),
         _agent(settings, programs),
+        *(_monitoring(programs, part) for part in monitoring_parts(settings)),
         state_disk(settings.paths.state_dir),
     ]
     return [asdict(row) for row in rows]
@@ -236,3 +240,17 @@ def _agent(settings: Settings, programs: Programs) -> Part:
     if not platform.agent_answers(socket):
         return Part("agent", False, f"its IPAM driver does not answer at {socket}{supervised}")
     return Part("agent", alive, f"IPAM driver at {socket}{supervised}")
+
+
+def _monitoring(programs: Programs, part: monitoring.Part) -> Part:
+    """Prometheus or Alertmanager: ready at its URL, run here or elsewhere."""
+    supervised, alive = programs.describe(part.process)
+    where = supervised if part.managed else " (an existing one, not run here)"
+    problem = ready_problem(part.url)
+    if problem is not None:
+        return Part(part.label, False, f"{problem}{where}")
+    detail = f"ready at {part.url}"
+    targets = targets_health(part.url) if part.label == "prometheus" else None
+    if targets:  # a target down is the agent's (or indexer's ...) row to report, not this one
+        detail += f", {targets}"
+    return Part(part.label, alive, detail + where)

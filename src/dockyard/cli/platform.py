@@ -3,10 +3,10 @@
 The processes `up` may start: Debian's dockerd (only when no engine answers and none is
 configured elsewhere, or as an engine of the platform's own: DOCKYARD_DOCKERD_ROOT), the
 registry (cli/registry.py), Debian's etcd (IPAM state, when none answers at the default
-endpoint), Debian's nats-server (the log stream, cli/nats.py), `dockyard server` and
-`dockyard agent`. Each runs as a program
-of this host's supervisor (cli/supervisor.py), which restarts it whenever it ends, and logs to
-<state>/logs/NAME.log; `down` stops only those programs. A part that already answers and is
+endpoint), Debian's nats-server (the log stream, cli/nats.py), `dockyard server`,
+`dockyard agent`, and Debian's Alertmanager and Prometheus (cli/monitoring.py). Each runs as a
+program of this host's supervisor (cli/supervisor.py), which restarts it whenever it ends, and
+logs to <state>/logs/NAME.log; `down` stops only those programs. A part that already answers and is
 not a program of the supervisor (a Docker engine run by the host, an etcd cluster) is used as
 it is.
 """
@@ -24,6 +24,7 @@ import httpx
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
 from dockyard.cli.logcenter import CONSUMER_STOP_S, CONSUMERS, consumer_process
+from dockyard.cli.monitoring import parts as monitoring_parts
 from dockyard.cli.nats import NATS_STOP_S, nats_process
 from dockyard.cli.processes import Managed, recorded_pid, stop
 from dockyard.cli.registry import REGISTRY_STOP_S, registry_process
@@ -327,6 +328,7 @@ def stop_platform(settings: Settings, *, server_argv: tuple[str, ...]) -> list[s
     supervisor itself; one line per part."""
     supervisor = host_supervisor(settings)
     parts = [
+        *((m.label, m.process, m.stop_s, NOT_OURS) for m in reversed(monitoring_parts(settings))),
         ("server", server_process(settings, server_argv), SERVER_STOP_S, "was not running"),
         ("registry", registry_process(settings), REGISTRY_STOP_S, NOT_OURS),
         ("agent", agent_process(settings), AGENT_STOP_S, "was not running"),

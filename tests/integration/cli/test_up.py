@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.cli import nats
+from dockyard.cli.monitoring import ready_problem, targets_health
 from dockyard.cli.nats import nats_answers
 from dockyard.cli.supervisord import Supervisord, SupervisordPaths
 from dockyard.settings import Settings
@@ -67,6 +69,9 @@ def host(
     cli.environ["DOCKYARD_REGISTRY"] = f"127.0.0.1:{free_port()}"
     # `up` runs a real nats-server (the log stream) on a free loopback port, store in state dir.
     cli.environ["DOCKYARD_NATS_URLS"] = f"nats://127.0.0.1:{free_port()}"
+    # `up` runs real Prometheus and Alertmanager on free loopback ports, files in state dir.
+    for part in ("PROMETHEUS", "ALERTMANAGER"):
+        cli.environ[f"DOCKYARD_{part}_URL"] = f"http://127.0.0.1:{free_port()}"
     for part in ("AGENT", "INDEXER", "ARCHIVER"):  # never the default metrics ports
         cli.environ[f"DOCKYARD_{part}_METRICS_ADDR"] = f"127.0.0.1:{free_port()}"
     yield cli
@@ -102,8 +107,9 @@ def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli)
     assert code == 0
     parts = {p["part"]: p for p in json.loads(out)["parts"]}
     assert sorted(parts) == [
-        "agent", "archiver", "builder", "controllers", "database", "docker engine", "drainer",
-        "etcd", "indexer", "leader", "nats", "registry", "server", "state disk", "supervisor",
+        "agent", "alertmanager", "archiver", "builder", "controllers", "database",
+        "docker engine", "drainer", "etcd", "indexer", "leader", "nats", "prometheus", "registry",
+        "server", "state disk", "supervisor",
     ]  # fmt: skip
     assert all(p["healthy"] for p in parts.values())
     assert parts["leader"]["detail"].startswith("this server")
@@ -179,3 +185,74 @@ def test_up_says_what_to_install_when_nats_server_is_missing(
     code, _, err = _run(host, "up")
     assert code == 1
     assert "apt-get install nats-server" in err and len(err.strip().splitlines()) == 1
+
+
+def test_up_runs_prometheus_and_alertmanager_once_and_down_stops_them(host: Cli) -> None:
+    host.environ["DOCKYARD_SCRAPE_INTERVAL_S"] = "1"
+    code, out, err = _run(host, "up")
+    assert code == 0, err
+    settings = Settings.from_env(host.environ)
+    urls = {
+        "prometheus": host.environ["DOCKYARD_PROMETHEUS_URL"],
+        "alertmanager": host.environ["DOCKYARD_ALERTMANAGER_URL"],
+    }
+    state = settings.paths.state_dir
+    for name, url in urls.items():
+        assert f"{name}: started under the supervisor: pid" in out, out
+        assert f"at {url}, data {state / name}" in out
+        assert ready_problem(url) is None
+    config = json.loads((state / "prometheus" / "prometheus.yml").read_text())
+    assert config["alerting"]["alertmanagers"][0]["static_configs"] == [
+        {"targets": [urls["alertmanager"].removeprefix("http://")]}
+    ]
+    targets = json.loads((state / "prometheus/targets/dockyard/dockyard.json").read_text())
+    assert [group["labels"]["component"] for group in targets] == ["agent", "indexer", "archiver"]
+    supervisor = Supervisord(SupervisordPaths.of(settings))
+    pids = {name: _pid(supervisor, name) for name in urls}
+    # Prometheus finds the agent, the indexer and the archiver in the file and scrapes them.
+    deadline = time.monotonic() + 30
+    while targets_health(urls["prometheus"]) != "3 of 3 targets up":
+        assert time.monotonic() < deadline, targets_health(urls["prometheus"])
+        time.sleep(0.2)
+
+    code, out, _ = _run(host, "up")  # again: nothing changes
+    assert code == 0
+    for name, pid in pids.items():
+        assert f"{name}: already running under the supervisor: pid {pid}" in out, out
+    code, out, _ = _run(host, "status", "-o", "json")
+    rows = {p["part"]: p for p in json.loads(out)["parts"]}
+    for name, pid in pids.items():
+        assert rows[name]["healthy"] and f"pid {pid} (supervised" in rows[name]["detail"]
+
+    code, out, _ = _run(host, "down")
+    for name, pid in pids.items():
+        assert f"{name}: stopped (pid {pid})" in out
+        assert ready_problem(urls[name]) is not None
+
+
+def _pid(supervisor: Supervisord, name: str) -> int:
+    state = supervisor.state(name)
+    assert state is not None and state.alive, state
+    return state.pid
+
+
+def test_up_only_asks_a_prometheus_and_alertmanager_elsewhere(
+    host: Cli, free_port: Callable[[], int]
+) -> None:
+    # 0.0.0.0 is not loopback, so `up` takes it for another host's and never runs anything
+    # there; yet a connection to it stays on this machine (and finds nothing on a free port).
+    elsewhere = {name: f"http://0.0.0.0:{free_port()}" for name in ("prometheus", "alertmanager")}
+    host.environ["DOCKYARD_PROMETHEUS_URL"] = elsewhere["prometheus"]
+    host.environ["DOCKYARD_ALERTMANAGER_URL"] = elsewhere["alertmanager"]
+    code, out, err = _run(host, "up")
+    assert code == 0, err
+    for name, url in elsewhere.items():
+        assert f"{name}: not started here: no answer at {url}" in out, out
+    settings = Settings.from_env(host.environ)
+    supervisor = Supervisord(SupervisordPaths.of(settings))
+    assert supervisor.state("prometheus") is None and supervisor.state("alertmanager") is None
+    code, out, _ = _run(host, "status", "-o", "json")
+    assert code == 1  # they do not answer
+    rows = {p["part"]: p for p in json.loads(out)["parts"]}
+    assert not rows["prometheus"]["healthy"]
+    assert "(an existing one, not run here)" in rows["prometheus"]["detail"]

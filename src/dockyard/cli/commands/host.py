@@ -9,6 +9,7 @@ from dockyard.cli.client import ApiClient
 from dockyard.cli.context import Session, session
 from dockyard.cli.health import check_parts
 from dockyard.cli.logcenter import ensure_consumers
+from dockyard.cli.monitoring import ensure_monitoring
 from dockyard.cli.nats import ensure_nats
 from dockyard.cli.options import Output
 from dockyard.cli.output import Column, OutputFormat, print_table, say, show
@@ -47,6 +48,8 @@ def up(ctx: typer.Context) -> None:
     for line in ensure_consumers(settings, env=env, base=platform.dockyard_environment(env)):
         say(line)
     say(f"agent: {platform.ensure_agent(settings, env=env)}")
+    for line in ensure_monitoring(settings, env=env):
+        say(line)
     say(f"portal: {settings.listen.local_url}/ui/")
     if started.admin_token:
         say(f"admin token (shown once; also stored in {settings.paths.credentials_file}):")

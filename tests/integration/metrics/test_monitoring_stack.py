@@ -1,0 +1,166 @@
+"""Real Prometheus and Alertmanager run from the configuration Dockyard writes, on free
+loopback ports under a temporary state dir: Prometheus scrapes the agent's metrics address
+from the target file, follows that file as it changes, and sends alerts to the Alertmanager."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import start_http_server
+
+from dockyard.cli.monitoring import (
+    alertmanager_process,
+    prometheus_layout,
+    prometheus_process,
+    ready_problem,
+    reload,
+    targets_health,
+    write_alertmanager_config,
+    write_own_targets,
+    write_prometheus_config,
+)
+from dockyard.metrics.config_file import write_if_changed
+from dockyard.metrics.exposition import registry_of
+from dockyard.settings import MetricsSettings, Settings
+from tests.support.nats import free_port
+
+pytestmark = pytest.mark.timeout(120)
+WAIT_S = 30.0
+
+
+def _settings(state: Path, ports: dict[str, int], agent: str) -> Settings:
+    return Settings.from_env(
+        {
+            "HOME": str(state),
+            "DOCKYARD_STATE_DIR": str(state),
+            "DOCKYARD_HOST_NAME": "h1",
+            "DOCKYARD_PROMETHEUS_URL": f"http://127.0.0.1:{ports['prometheus']}",
+            "DOCKYARD_ALERTMANAGER_URL": f"http://127.0.0.1:{ports['alertmanager']}",
+            "DOCKYARD_SCRAPE_INTERVAL_S": "1",
+            "DOCKYARD_AGENT_METRICS_ADDR": agent,
+            "DOCKYARD_INDEXER_METRICS_ADDR": "",
+            "DOCKYARD_ARCHIVER_METRICS_ADDR": "",
+        },
+        uid=0,
+    )
+
+
+def _wait(what: str, found: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not within {WAIT_S:g} s")
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
+    """Both running from Dockyard's files, and the agent's metrics served on a free port;
+    everything stopped (and waited for) afterwards."""
+    agent = f"127.0.0.1:{free_port()}"
+    server, thread = start_http_server(int(agent.split(":")[1]), "127.0.0.1", registry_of())
+    ports = {"prometheus": free_port(), "alertmanager": free_port()}
+    settings = _settings(tmp_path, ports, agent)
+    write_alertmanager_config(settings)
+    write_prometheus_config(settings)
+    write_own_targets(settings)
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for process in (alertmanager_process(settings), prometheus_process(settings)):
+            process.log_file.parent.mkdir(parents=True, exist_ok=True)
+            with process.log_file.open("ab") as log:
+                started.append(subprocess.Popen(process.argv, stdout=log, stderr=log))
+        for url in (settings.monitoring.alertmanager_url, settings.monitoring.prometheus_url):
+            _wait(f"{url} ready", functools.partial(_ready, url))
+        yield settings, agent
+    finally:
+        for child in started:
+            child.terminate()
+        for child in started:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(timeout=10)
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _ready(url: str) -> bool:
+    return ready_problem(url) is None
+
+
+def _get(url: str, path: str) -> Any:
+    answer = httpx.get(url + path, timeout=5.0)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def _targets(settings: Settings) -> list[dict[str, Any]]:
+    body = _get(settings.monitoring.prometheus_url, "/api/v1/targets?state=active")
+    return list(body["data"]["activeTargets"])
+
+
+def test_prometheus_scrapes_the_agent_from_the_target_file_and_follows_its_changes(
+    stack: tuple[Settings, str],
+) -> None:
+    settings, agent = stack
+
+    def agent_up() -> dict[str, Any] | None:
+        return next((t for t in _targets(settings) if t["health"] == "up"), None)
+
+    target = _wait("the agent's target up", agent_up)
+    assert targets_health(settings.monitoring.prometheus_url) == "1 of 1 targets up"
+    assert target["scrapeUrl"] == f"http://{agent}/metrics"
+    assert (
+        target["labels"] | {"component": "agent", "host": "h1", "job": "dockyard"}
+        == (target["labels"])
+    )
+    # The agent serves no metrics any more: its target goes without a reload.
+    none = MetricsSettings(agent_addr="", indexer_addr="", archiver_addr="")
+    assert write_own_targets(dataclasses.replace(settings, metrics=none))
+    _wait("the agent's target gone", lambda: _targets(settings) == [])
+
+
+RULE = """groups:
+  - name: dockyard-test
+    rules:
+      - alert: AlwaysFiring
+        expr: vector(1)
+        labels: {team: shop, service: web, env: test}
+"""
+
+
+def test_a_rule_file_loaded_on_reload_fires_into_the_alertmanager(
+    stack: tuple[Settings, str],
+) -> None:
+    settings, _ = stack
+    prometheus, alertmanager = (
+        settings.monitoring.prometheus_url, settings.monitoring.alertmanager_url
+    )  # fmt: skip
+
+    def alertmanagers() -> list[str]:
+        found = _get(prometheus, "/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+        return [a["url"] for a in found]
+
+    assert _wait("the Alertmanager known", alertmanagers) == [f"{alertmanager}/api/v2/alerts"]
+    write_if_changed(prometheus_layout(settings).rules_dir / "test.yml", RULE)
+    assert reload(prometheus) is None
+
+    def fired() -> list[dict[str, Any]]:
+        alerts = _get(alertmanager, "/api/v2/alerts")
+        return [a for a in alerts if a["labels"].get("alertname") == "AlwaysFiring"]
+
+    alert = _wait("the alert in Alertmanager", fired)[0]
+    assert alert["labels"]["team"] == "shop" and alert["status"]["state"] == "active"
