@@ -58,6 +58,8 @@ async def test_activation_capabilities_and_pool(driver: DockerIpamDriver) -> Non
             "leave --subnet out",
         ),
         ("IpamDriver.Nonsense", {}, "unknown call"),
+        ("IpamDriver.RequestAddress", {"Options": None}, "carries no PoolID"),
+        ("IpamDriver.ReleaseAddress", {"PoolID": "s1"}, "carries no Address"),
     ],
 )
 async def test_refusals_are_answered_as_errors_never_raised(

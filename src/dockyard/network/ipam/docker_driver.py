@@ -113,7 +113,7 @@ class DockerIpamDriver:
         return {}  # a pool is a segment: it outlives every network made on it
 
     async def _request_address(self, body: dict[str, Any]) -> dict[str, Any]:
-        segment, fixed = await self._directory.load(body["PoolID"])
+        segment, fixed = await self._directory.load(_field(body, "PoolID"))
         options = body.get("Options") or {}  # Docker may send "Options": null
         prefix = segment.cidr.prefixlen
         if options.get(REQUEST_TYPE) == GATEWAY_REQUEST:
@@ -137,7 +137,7 @@ class DockerIpamDriver:
         return {"Address": f"{lease.address}/{prefix}", "Data": {}}
 
     async def _release_address(self, body: dict[str, Any]) -> dict[str, Any]:
-        segment, address = body["PoolID"], IPv4Address(body["Address"])
+        segment, address = _field(body, "PoolID"), IPv4Address(_field(body, "Address"))
         lease = await self._book.lease(segment, address)
         if lease is None or lease.holder.host != self._host:
             return {}  # already free, or another host's: not ours to release
@@ -175,3 +175,11 @@ _HANDLERS: dict[str, _Handler] = {
     "IpamDriver.RequestAddress": DockerIpamDriver._request_address,
     "IpamDriver.ReleaseAddress": DockerIpamDriver._release_address,
 }
+
+
+def _field(body: dict[str, Any], name: str) -> str:
+    """A field the call must carry; Invalid (a plain answer, no crash) if it is missing."""
+    value = body.get(name)
+    if not value:
+        raise Invalid(f"the call carries no {name}: it was not made by Docker's IPAM client")
+    return str(value)
