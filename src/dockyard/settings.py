@@ -38,6 +38,7 @@ from dockyard.images.config import (
     swift_auth_version,
 )
 from dockyard.logs.retention import Caps, Days, parse_caps, parse_days, parse_size
+from dockyard.metrics.receivers import SmtpSettings
 
 T = TypeVar("T")
 
@@ -391,6 +392,10 @@ class Settings:
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     """Prometheus and Alertmanager (DOCKYARD_PROMETHEUS_*, DOCKYARD_ALERTMANAGER_URL,
     DOCKYARD_SCRAPE_INTERVAL_S)."""
+    smtp: SmtpSettings | None = None
+    """The SMTP server alarms' e-mail receivers are reached through (DOCKYARD_SMTP_HOST,
+    _PORT, _FROM, _USER, _PASSWORD, _STARTTLS); None (no host set): e-mail receivers fail
+    with that reason."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, uid: int | None = None) -> Settings:
@@ -470,6 +475,7 @@ class Settings:
             log_level=env.get("DOCKYARD_LOG_LEVEL", _log_level, "info"),
             metrics=_metrics_settings(env),
             monitoring=_monitoring_settings(env),
+            smtp=_smtp_settings(env),
         )
 
 
@@ -804,6 +810,21 @@ def _monitoring_settings(env: _Reader) -> MonitoringSettings:
         retention=env.get("DOCKYARD_PROMETHEUS_RETENTION", _prometheus_duration, "15d"),
         scrape_interval_s=env.get("DOCKYARD_SCRAPE_INTERVAL_S", _seconds(1, 3600), 10.0),
         remote_write_url=env.get("DOCKYARD_PROMETHEUS_REMOTE_WRITE_URL", _http_url, None),
+    )
+
+
+def _smtp_settings(env: _Reader) -> SmtpSettings | None:
+    host = env.get("DOCKYARD_SMTP_HOST", _nonempty, None)
+    if host is None:
+        return None
+    default = SmtpSettings(host=host)
+    return SmtpSettings(
+        host=host,
+        port=env.get("DOCKYARD_SMTP_PORT", _int_in(1, 65535), default.port),
+        sender=env.get("DOCKYARD_SMTP_FROM", _nonempty, default.sender),
+        username=env.get("DOCKYARD_SMTP_USER", _nonempty, None),
+        password=env.get("DOCKYARD_SMTP_PASSWORD", _nonempty, None),
+        starttls=env.get("DOCKYARD_SMTP_STARTTLS", _flag, default.starttls),
     )
 
 
