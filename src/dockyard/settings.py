@@ -369,6 +369,19 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class AlarmSettings:
+    """Dockyard's built-in alarms, posted straight to Alertmanager (monitoring.alertmanager_url)
+    from the engine's events (the agent) and from the controllers' status (the leader)."""
+
+    builtin: bool = True
+    """Exited, OOM-killed, crash-looping instances and services with no ready instance, for
+    every service (DOCKYARD_BUILTIN_ALARMS=false turns them off)."""
+    no_ready_grace_s: float = 30.0
+    """How long a service may have no ready instance before ServiceNoReadyInstances fires
+    (DOCKYARD_NO_READY_GRACE_S)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings
     supervisor: SupervisorSettings
@@ -396,6 +409,8 @@ class Settings:
     """The SMTP server alarms' e-mail receivers are reached through (DOCKYARD_SMTP_HOST,
     _PORT, _FROM, _USER, _PASSWORD, _STARTTLS); None (no host set): e-mail receivers fail
     with that reason."""
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    """The built-in alarms (DOCKYARD_BUILTIN_ALARMS, DOCKYARD_NO_READY_GRACE_S)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, uid: int | None = None) -> Settings:
@@ -476,6 +491,10 @@ class Settings:
             metrics=_metrics_settings(env),
             monitoring=_monitoring_settings(env),
             smtp=_smtp_settings(env),
+            alarms=AlarmSettings(
+                builtin=env.get("DOCKYARD_BUILTIN_ALARMS", _flag, True),
+                no_ready_grace_s=env.get("DOCKYARD_NO_READY_GRACE_S", _seconds(0, 3600), 30.0),
+            ),
         )
 
 

@@ -1,0 +1,76 @@
+"""The engine's event JSON as the agent's alarm part reads it: which events are a Dockyard
+instance's, their time, exit code and identity; and the alerts they queue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from dockyard.agent.event_alarms import EventAlarms, container_event
+from dockyard.metrics.alert import Identity
+from dockyard.metrics.alert_outbox import AlertOutbox
+
+LABELS = {
+    "io.dockyard.managed": "true",
+    "io.dockyard.team": "shop",
+    "io.dockyard.service": "cart",
+    "io.dockyard.env": "test",
+    "io.dockyard.instance": "cart-1",
+}
+
+
+def _raw(action: str, **attributes: str) -> dict[str, Any]:
+    return {
+        "status": action,
+        "id": "abc123",
+        "Type": "container",
+        "Action": action,
+        "Actor": {"ID": "abc123", "Attributes": {**LABELS, "name": "x", **attributes}},
+        "time": 1796605200,
+        "timeNano": 1796605200_250000000,
+    }
+
+
+def test_die_event_gives_identity_time_and_exit_code() -> None:
+    event = container_event(_raw("die", exitCode="137"), host="h1")
+    assert event is not None
+    assert event.action == "die"
+    assert event.container == "abc123"
+    assert event.identity == Identity("shop", "cart", "test", "cart-1", "h1")
+    assert event.at == datetime(2026, 12, 7, 1, 0, 0, 250000, tzinfo=UTC)
+    assert event.exit_code == 137
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _raw("start"),
+        _raw("exec_start: sh"),
+        {**_raw("die"), "Actor": {"ID": "abc123", "Attributes": {"name": "not-ours"}}},
+        {**_raw("die"), "Actor": {"ID": "", "Attributes": LABELS}, "id": ""},
+        {**_raw("oom"), "Actor": {"ID": "abc", "Attributes": {**LABELS, "io.dockyard.env": ""}}},
+    ],
+    ids=["start", "exec", "not a dockyard container", "no id", "empty label"],
+)
+def test_other_events_are_ignored(raw: dict[str, Any]) -> None:
+    assert container_event(raw, host="h1") is None
+
+
+def test_oom_and_kill_carry_no_exit_code() -> None:
+    for action in ("oom", "kill"):
+        event = container_event(_raw(action, signal="15"), host="h1")
+        assert event is not None and event.exit_code is None
+
+
+async def test_unasked_death_queues_its_alert_for_alertmanager() -> None:
+    async with httpx.AsyncClient() as client:
+        outbox = AlertOutbox("http://127.0.0.1:1", client=client)
+        part = EventAlarms(engine=None, outbox=outbox, host="h1")
+        assert part.handle(_raw("kill", signal="15")) == []
+        assert part.handle(_raw("die", exitCode="143")) == []
+        (alert,) = part.handle({**_raw("die", exitCode="2"), "timeNano": 1796605300_000000000})
+    assert alert.name == "InstanceExited"
+    assert outbox.pending == 1
