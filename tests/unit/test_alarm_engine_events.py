@@ -3,11 +3,14 @@ instance's, their time, exit code and identity; and the alerts they queue."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from docker.errors import DockerException
 
 from dockyard.agent.event_alarms import EventAlarms, container_event
 from dockyard.metrics.alert import Identity
@@ -74,3 +77,49 @@ async def test_unasked_death_queues_its_alert_for_alertmanager() -> None:
         (alert,) = part.handle({**_raw("die", exitCode="2"), "timeNano": 1796605300_000000000})
     assert alert.name == "InstanceExited"
     assert outbox.pending == 1
+
+
+class FlakyEngine:
+    """An engine whose first event stream breaks after one event; the second replays that
+    event (as `since` does for its second) and adds another. Records each call's arguments."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.closed = False
+
+    def events(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        first = {**_raw("die", exitCode="1"), "id": "c1"}
+        if len(self.calls) == 1:
+            return self._broken(first)
+        second = {**_raw("die", exitCode="2"), "id": "c2", "timeNano": 1796605201_000000000}
+        return iter([first, second])
+
+    @staticmethod
+    def _broken(event: dict[str, Any]) -> Any:
+        yield event
+        raise DockerException("stream reset")
+
+
+async def test_broken_event_stream_is_reopened_from_the_last_event_without_repeats(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = FlakyEngine()
+    async with httpx.AsyncClient() as client:
+        outbox = AlertOutbox("http://127.0.0.1:1", client=client)
+        part = EventAlarms(engine=engine, outbox=outbox, host="h1", retry_s=0.01)
+        stop = threading.Event()
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[Any] = asyncio.Queue()
+        watcher = threading.Thread(target=part._watch, args=(stop, loop, events))
+        watcher.start()
+        try:
+            got = [await asyncio.wait_for(events.get(), 5) for _ in range(2)]
+        finally:
+            stop.set()
+            await asyncio.to_thread(watcher.join, 5)
+    assert [e["id"] for e in got] == ["c1", "c2"]
+    assert engine.calls[0]["since"] is None
+    assert engine.calls[1]["since"] == 1796605200
+    assert engine.calls[1]["filters"]["label"] == ["io.dockyard.managed"]
+    assert "engine events interrupted" in caplog.text and "stream reset" in caplog.text

@@ -77,14 +77,25 @@ class EventAlarms:
     """The part (see the module's docstring). `engine` is a docker.APIClient."""
 
     def __init__(
-        self, engine: Any, outbox: AlertOutbox, *, host: str, alarms: InstanceAlarms | None = None
+        self,
+        engine: Any,
+        outbox: AlertOutbox,
+        *,
+        host: str,
+        alarms: InstanceAlarms | None = None,
+        retry_s: float = RETRY_FIRST_S,
     ) -> None:
+        """`retry_s`: the first pause before opening a broken stream again (then doubled)."""
         self._engine = engine
+        self._retry_s = retry_s
         self._outbox = outbox
         self._host = host
         self.alarms = alarms or InstanceAlarms()
         self._stream: Any = None
         self._seen: deque[tuple[str, str, int]] = deque(maxlen=SEEN_KEPT)
+        self.following = threading.Event()
+        """Set while the engine's event stream is open (the engine sends what happens from
+        then on)."""
 
     async def run(self) -> None:
         """Follow events and post alerts until cancelled."""
@@ -132,7 +143,7 @@ class EventAlarms:
     ) -> None:
         """Feeds container events to the loop; opens the stream again when it breaks."""
         since: int | None = None
-        delay = RETRY_FIRST_S
+        delay = self._retry_s
         while not stop.is_set():
             try:
                 self._stream = self._engine.events(
@@ -140,10 +151,11 @@ class EventAlarms:
                     since=since,
                     filters={"type": "container", "event": ACTIONS, "label": [LABEL_MANAGED]},
                 )
+                self.following.set()
                 for raw in self._stream:
                     if stop.is_set():
                         return
-                    delay = RETRY_FIRST_S
+                    delay = self._retry_s
                     if isinstance(raw.get("time"), int):
                         since = raw["time"]  # a reconnect asks from here on
                     if self._repeat(raw):
@@ -155,6 +167,7 @@ class EventAlarms:
             except RuntimeError:  # the loop closed while the agent stops
                 return
             self._stream = None
+            self.following.clear()
             if not stop.is_set():
                 log.warning("alarms: engine events interrupted, again in %.0f s: %s", delay, reason)
             stop.wait(delay)
