@@ -108,13 +108,19 @@ async def test_broken_event_stream_is_reopened_from_the_last_event_without_repea
     async with httpx.AsyncClient() as client:
         outbox = AlertOutbox("http://127.0.0.1:1", client=client)
         part = EventAlarms(engine=engine, outbox=outbox, host="h1", retry_s=0.01)
+        got: list[dict[str, Any]] = []
+        two = threading.Event()
+
+        def deliver(raw: Any) -> None:
+            got.append(raw)
+            if len(got) == 2:
+                two.set()
+
         stop = threading.Event()
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue[Any] = asyncio.Queue()
-        watcher = threading.Thread(target=part._watch, args=(stop, loop, events))
+        watcher = threading.Thread(target=part._watch, args=(stop, deliver))
         watcher.start()
         try:
-            got = [await asyncio.wait_for(events.get(), 5) for _ in range(2)]
+            assert await asyncio.to_thread(two.wait, 5)
         finally:
             stop.set()
             await asyncio.to_thread(watcher.join, 5)

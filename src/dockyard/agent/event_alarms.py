@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,8 @@ log = logging.getLogger("dockyard.agent.alarms")
 ACTIONS = ["kill", "oom", "die", "destroy"]
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 30.0
+JOIN_S = 3.0
+"""How long a stop waits for the event thread (a daemon: it cannot outlive the process)."""
 SEEN_KEPT = 512
 """Event keys remembered to skip the repeats a reconnect's `since` replays."""
 
@@ -100,20 +102,20 @@ class EventAlarms:
     async def run(self) -> None:
         """Follow events and post alerts until cancelled."""
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
+
+        def deliver(raw: Mapping[str, Any]) -> None:
+            loop.call_soon_threadsafe(self._handle_logged, raw)
+
         stop = threading.Event()
         watcher = threading.Thread(
-            target=self._watch, args=(stop, loop, events), name="alarm-events", daemon=True
+            target=self._watch, args=(stop, deliver), name="alarm-events", daemon=True
         )
         posting = asyncio.create_task(self._outbox.run(), name="alarm-outbox")
         watcher.start()
         try:
-            while not posting.done():
-                try:
-                    raw = await asyncio.wait_for(events.get(), timeout=1.0)
-                except TimeoutError:
-                    continue
-                self.handle(raw)
+            # Events are handled as callbacks on this loop: awaiting only the outbox keeps a
+            # cancellation from being lost to an event arriving at the same moment (as
+            # asyncio.wait_for can lose it on Python 3.11).
             await posting  # raises what ended it
             raise RuntimeError("the alert outbox returned")
         finally:
@@ -121,7 +123,13 @@ class EventAlarms:
             self._close_stream()
             posting.cancel()
             await asyncio.gather(posting, return_exceptions=True)
-            await asyncio.to_thread(watcher.join, RETRY_MAX_S + 1)
+            await asyncio.to_thread(watcher.join, JOIN_S)
+
+    def _handle_logged(self, raw: Mapping[str, Any]) -> None:
+        try:
+            self.handle(raw)
+        except Exception:  # one odd event must not stop the alarms: say which, go on
+            log.exception("alarms: engine event not understood: %r", raw)
 
     def handle(self, raw: Mapping[str, Any]) -> list[Alert]:
         """One engine event: the alerts it raised, already queued for Alertmanager."""
@@ -135,13 +143,8 @@ class EventAlarms:
         self._outbox.put(alerts)
         return alerts
 
-    def _watch(
-        self,
-        stop: threading.Event,
-        loop: asyncio.AbstractEventLoop,
-        events: asyncio.Queue[Mapping[str, Any]],
-    ) -> None:
-        """Feeds container events to the loop; opens the stream again when it breaks."""
+    def _watch(self, stop: threading.Event, deliver: Callable[[Mapping[str, Any]], None]) -> None:
+        """Hands container events to `deliver`; opens the stream again when it breaks."""
         since: int | None = None
         delay = self._retry_s
         while not stop.is_set():
@@ -160,7 +163,7 @@ class EventAlarms:
                         since = raw["time"]  # a reconnect asks from here on
                     if self._repeat(raw):
                         continue
-                    loop.call_soon_threadsafe(events.put_nowait, raw)
+                    deliver(raw)
                 reason = "the engine ended the stream"
             except (DockerException, RequestException, OSError, ValueError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
