@@ -11,6 +11,7 @@ to each of the team's receivers. The waiting is injected (`sleep`, `clock`) so a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import smtplib
 from collections.abc import Awaitable, Callable
@@ -94,14 +95,11 @@ async def deliver(
     receiver's failures: they are in the returned Delivery (and logged)."""
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
-    if receiver.kind is ReceiverKind.EMAIL and smtp is None:
+    send = _sender(receiver, notice, client=client, smtp=smtp)
+    if send is None:
         return Delivery(False, 0, "no SMTP server is configured: set DOCKYARD_SMTP_HOST")
     for attempt in range(1, attempts + 1):
-        if receiver.kind is ReceiverKind.EMAIL:
-            assert smtp is not None
-            outcome = await asyncio.to_thread(_send_mail, smtp, receiver.target, notice)
-        else:
-            outcome = await _post(client, receiver, notice)
+        outcome = await send()
         if outcome.ok:
             return Delivery(True, attempt, None)
         log.warning(
@@ -112,6 +110,17 @@ async def deliver(
             return Delivery(False, attempt, outcome.error)
         await sleep(backoff_s(attempt, retry_after=outcome.retry_after, clock=clock))
     raise AssertionError("unreachable: the loop returns on its last attempt")
+
+
+def _sender(
+    receiver: Receiver, notice: Notice, *, client: httpx.AsyncClient, smtp: SmtpSettings | None
+) -> Callable[[], Awaitable[_Try]] | None:
+    """One attempt's coroutine maker; None for e-mail without an SMTP server."""
+    if receiver.kind is not ReceiverKind.EMAIL:
+        return functools.partial(_post, client, receiver, notice)
+    if smtp is None:
+        return None
+    return functools.partial(asyncio.to_thread, _send_mail, smtp, receiver.target, notice)
 
 
 def backoff_s(attempt: int, *, retry_after: str | None, clock: Clock) -> float:
