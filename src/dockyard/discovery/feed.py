@@ -57,7 +57,7 @@ class Feed:
         self.connected = False
         """True while a stream is open (for health reports)."""
 
-    async def follow(self) -> AsyncIterator[Snapshot]:
+    async def follow(self) -> AsyncGenerator[Snapshot, None]:
         """The first snapshot, then each changed one, forever (until the caller stops)."""
         last: Snapshot | None = None
         delay = self._backoff.first_s
