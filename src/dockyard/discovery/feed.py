@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -40,12 +40,13 @@ class Backoff:
 
 
 class Feed:
-    """The feed of the server at `base_url`, read with `token` (the admin's)."""
+    """The feed of the server at `base_url`, read with `token` (the admin's; a callable is
+    asked again at each connection, so a token stored later is picked up)."""
 
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | Callable[[], str | None],
         *,
         backoff: Backoff = Backoff(),
         transport: httpx.AsyncBaseTransport | None = None,
@@ -83,7 +84,10 @@ class Feed:
 
     async def _stream(self, *, since: str | None) -> AsyncGenerator[Snapshot, None]:
         params = {"watch": "1", **({"since": since} if since else {})}
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "text/event-stream"}
+        token = self._token if isinstance(self._token, str) else self._token()
+        if not token:
+            raise FeedLost("no admin token to read the feed with")
+        headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
         timeout = httpx.Timeout(5.0, read=None)  # the server sends a keep-alive every 15 s
         async with (
             httpx.AsyncClient(
