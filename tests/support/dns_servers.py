@@ -3,9 +3,12 @@ with the configurations Dockyard writes (discovery/dns_config.py), stopped by th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from dockyard.discovery.dns_config import DnsLayout, dnsmasq_config, pdns_config
+from dockyard.discovery.feed import Feed
+from dockyard.discovery.name_server import NameServer
+from dockyard.discovery.names import Zone
 from tests.support.dns_wire import ask
 
 PDNS = shutil.which("pdns_server") or "/usr/sbin/pdns_server"
@@ -102,3 +108,30 @@ def _wait_answering(
             pass
         assert time.monotonic() < deadline, f"no SOA answer from {server}"
         time.sleep(0.05)
+
+
+@contextmanager
+def name_server(feed: Feed, layout: DnsLayout, zone: Zone) -> Iterator[NameServer]:
+    """`dockyard names` (its NameServer) on an event loop of its own, in a thread: the test
+    asks DNS with blocking sockets, and PowerDNS must be answered meanwhile."""
+    loop = asyncio.new_event_loop()
+    names = NameServer(feed, zone=zone, layout=layout)
+    task = loop.create_task(names.run())
+
+    def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not names.serving.is_set():
+        assert thread.is_alive() and time.monotonic() < deadline, "names did not listen"
+        time.sleep(0.01)
+    try:
+        yield names
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        thread.join(10)
+        loop.close()

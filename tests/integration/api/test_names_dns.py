@@ -7,9 +7,7 @@ each the address of an instance of some service environment, as a container's wo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +27,13 @@ from dockyard.domain.status import EnvPhase, EnvStatus, Health, InstanceRecord
 from dockyard.store import services
 from dockyard.store.db import Database
 from dockyard.store.status import key_for, write_pass
-from tests.support.dns_servers import DnsServers, dns_servers, free_port, require_dns_programs
+from tests.support.dns_servers import (
+    DnsServers,
+    dns_servers,
+    free_port,
+    name_server,
+    require_dns_programs,
+)
 from tests.support.dns_wire import NOERROR, NXDOMAIN, Reply, ask, fake_upstream
 from tests.support.serving import serve
 
@@ -80,33 +84,6 @@ class Names:
         return ask(self.dns.resolver, name, qtype, source=source)
 
 
-@contextlib.contextmanager
-def name_server(feed: Feed, layout: DnsLayout) -> Iterator[NameServer]:
-    """`dockyard names` (its NameServer) on an event loop of its own, in a thread: the test
-    asks DNS with blocking sockets, and PowerDNS must be answered meanwhile."""
-    loop = asyncio.new_event_loop()
-    names = NameServer(feed, zone=Zone(ZONE), layout=layout)
-    task = loop.create_task(names.run())
-
-    def run() -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-        loop.run_until_complete(loop.shutdown_asyncgens())
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not names.serving.is_set():
-        assert thread.is_alive() and time.monotonic() < deadline, "names did not listen"
-        time.sleep(0.01)
-    try:
-        yield names
-    finally:
-        loop.call_soon_threadsafe(task.cancel)
-        thread.join(10)
-        loop.close()
-
-
 @pytest.fixture
 def world(client: TestClient, admin: dict[str, str], alpha: dict[str, str], db: Database,
           clock: MovableClock) -> None:  # fmt: skip
@@ -137,7 +114,7 @@ def running(deps: ApiDeps, admin: dict[str, str], world: None, tmp_path: Path) -
         url = server.enter_context(serve(build_api(deps), port=port, graceful_s=0))
         feed = Feed(url, token, backoff=Backoff(first_s=0.05, most_s=0.5))
         names_stack = stack.enter_context(contextlib.ExitStack())
-        names = names_stack.enter_context(name_server(feed, layout))
+        names = names_stack.enter_context(name_server(feed, layout, Zone(ZONE)))
         upstream = stack.enter_context(fake_upstream("127.0.0.1", "192.0.2.1"))
         dns = stack.enter_context(
             dns_servers(layout, zone=ZONE, upstreams=[f"{upstream[0]}#{upstream[1]}"])
@@ -240,7 +217,7 @@ def test_names_keep_answering_while_the_server_is_away_even_after_a_restart(
     # `dockyard names` restarted while the server is still away answers from its stored copy.
     running.names_stack.close()
     token = admin["Authorization"].removeprefix("Bearer ")
-    with name_server(Feed(running.url, token), running.layout) as again:
+    with name_server(Feed(running.url, token), running.layout, Zone(ZONE)) as again:
         assert again.snapshot is not None  # loaded before the socket listened
         wait_for(lambda: running.ask(name).rcode == NOERROR, within_s=5)
         assert addresses(running.ask(name)) == ["10.1.0.2"]
