@@ -60,17 +60,29 @@ class DnsServers:
 
 
 @contextmanager
-def dns_servers(layout: DnsLayout, *, zone: str, upstreams: Sequence[str]) -> Iterator[DnsServers]:
+def dns_servers(
+    layout: DnsLayout,
+    *,
+    zone: str,
+    upstreams: Sequence[str],
+    also_listen: Sequence[str] = (),
+    port: int | None = None,
+) -> Iterator[DnsServers]:
     """pdns_server (remote backend on `layout.backend_socket`) and dnsmasq in front of it,
-    until the block ends; both answer before it begins."""
+    until the block ends; both answer before it begins. dnsmasq listens on 127.0.0.1 and
+    `also_listen`, at `port` (default: a free one)."""
     require_dns_programs()
     pdns = ("127.0.0.1", free_port())
-    resolver = ("127.0.0.1", free_port())
+    resolver = ("127.0.0.1", port or free_port())
     layout.pdns_dir.mkdir(parents=True, exist_ok=True)
     (layout.pdns_dir / "pdns.conf").write_text(pdns_config(layout, address=pdns[0], port=pdns[1]))
     layout.dnsmasq_file.write_text(
         dnsmasq_config(
-            zone=zone, listen=[resolver[0]], port=resolver[1], pdns=pdns, upstreams=upstreams
+            zone=zone,
+            listen=[resolver[0], *also_listen],
+            port=resolver[1],
+            pdns=pdns,
+            upstreams=upstreams,
         )
     )
     started: list[subprocess.Popen[bytes]] = []
