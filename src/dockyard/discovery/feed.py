@@ -74,7 +74,10 @@ class Feed:
                 reason = str(exc) or type(exc).__name__
             finally:
                 self.connected = False
-            log.warning(
+            # The first failure after a connection is a warning; the retries of one outage
+            # are info, or a long outage would fill the log with the same line.
+            log.log(
+                logging.WARNING if delay == self._backoff.first_s else logging.INFO,
                 "endpoint feed lost: %s; serving the last snapshot (version %s); "
                 "reconnecting in %.1f s",
                 reason, last.version if last else "none yet", delay,
