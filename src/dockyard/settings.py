@@ -16,6 +16,7 @@ import functools
 import ipaddress
 import json
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -382,6 +383,38 @@ class AlarmSettings:
 
 
 @dataclass(frozen=True)
+class NamesSettings:
+    """Service names in DNS (discovery/names.py): PowerDNS authoritative for `zone`, answered
+    by `dockyard names`, and dnsmasq in front as the containers' resolver, all three run by
+    `dockyard up` (cli/names.py) with their files in <state>/dns."""
+
+    enabled: bool = True
+    """Run the DNS servers (DOCKYARD_DNS: on/off)."""
+    zone: str = "dockyard.internal"
+    """The zone of service names (DOCKYARD_DNS_ZONE): SERVICE.TEAM.<zone>."""
+    ttl_s: int = 5
+    """TTL of every record and of negative answers, 1-5 s (DOCKYARD_DNS_TTL_S)."""
+    pdns_addr: str = "127.0.0.1:5300"
+    """Where PowerDNS listens, HOST:PORT (DOCKYARD_PDNS_ADDR); only dnsmasq asks it."""
+    listen: tuple[str, ...] = ("127.0.0.1",)
+    """Addresses dnsmasq resolves on besides `resolvers` (DOCKYARD_DNS_LISTEN, comma-separated)."""
+    port: int = 53
+    """dnsmasq's port on every address (DOCKYARD_DNS_PORT)."""
+    resolvers: tuple[str, ...] = ()
+    """The resolver addresses every container gets (DOCKYARD_DNS_RESOLVERS, comma-separated):
+    the Dockyard networks' gateway addresses on this host, where dnsmasq listens too (as soon
+    as the bridge has them). Unset: containers keep Docker's default resolver."""
+    upstreams: tuple[str, ...] = ()
+    """Where names outside the zone are resolved, ADDR or ADDR#PORT (DOCKYARD_DNS_UPSTREAMS);
+    unset: the nameservers of the host's /etc/resolv.conf."""
+
+    @property
+    def pdns(self) -> tuple[str, int]:
+        host, _, port = self.pdns_addr.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings
     supervisor: SupervisorSettings
@@ -411,6 +444,8 @@ class Settings:
     with that reason."""
     alarms: AlarmSettings = field(default_factory=AlarmSettings)
     """The built-in alarms (DOCKYARD_BUILTIN_ALARMS, DOCKYARD_NO_READY_GRACE_S)."""
+    names: NamesSettings = field(default_factory=NamesSettings)
+    """Service names in DNS (DOCKYARD_DNS*, DOCKYARD_PDNS_ADDR)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, uid: int | None = None) -> Settings:
@@ -495,6 +530,7 @@ class Settings:
                 builtin=env.get("DOCKYARD_BUILTIN_ALARMS", _flag, True),
                 no_ready_grace_s=env.get("DOCKYARD_NO_READY_GRACE_S", _seconds(0, 3600), 30.0),
             ),
+            names=_names_settings(env),
         )
 
 
@@ -845,6 +881,52 @@ def _smtp_settings(env: _Reader) -> SmtpSettings | None:
         password=env.get("DOCKYARD_SMTP_PASSWORD", _nonempty, None),
         starttls=env.get("DOCKYARD_SMTP_STARTTLS", _flag, default.starttls),
     )
+
+
+def _names_settings(env: _Reader) -> NamesSettings:
+    default = NamesSettings()
+    return NamesSettings(
+        enabled=env.get("DOCKYARD_DNS", _flag, default.enabled),
+        zone=env.get("DOCKYARD_DNS_ZONE", _zone, default.zone),
+        ttl_s=env.get("DOCKYARD_DNS_TTL_S", _int_in(1, 5), default.ttl_s),
+        pdns_addr=env.get("DOCKYARD_PDNS_ADDR", _host_port, default.pdns_addr),
+        listen=env.get("DOCKYARD_DNS_LISTEN", _addresses, default.listen),
+        port=env.get("DOCKYARD_DNS_PORT", _int_in(1, 65535), default.port),
+        resolvers=env.get("DOCKYARD_DNS_RESOLVERS", _addresses, default.resolvers),
+        upstreams=env.get("DOCKYARD_DNS_UPSTREAMS", _upstreams, default.upstreams),
+    )
+
+
+def _zone(raw: str) -> str:
+    zone = raw.strip().rstrip(".").lower()
+    labels = zone.split(".")
+    if not all(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels):
+        raise ValueError(f"{raw!r} is not a DNS zone name: use labels of a-z, 0-9 and -")
+    return zone
+
+
+def _host_port(raw: str) -> str:
+    address = _listen_addr(raw)
+    if not address or address.endswith(":0"):
+        raise ValueError(f"{raw!r} is not HOST:PORT with a port, e.g. 127.0.0.1:5300")
+    return address
+
+
+def _addresses(raw: str) -> tuple[str, ...]:
+    found = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for address in found:
+        ipaddress.ip_address(address)  # ValueError names it
+    return found
+
+
+def _upstreams(raw: str) -> tuple[str, ...]:
+    found = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for upstream in found:
+        address, _, port = upstream.partition("#")
+        ipaddress.ip_address(address)
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"{upstream!r}: use ADDR or ADDR#PORT")
+    return found
 
 
 def _prometheus_duration(raw: str) -> str:

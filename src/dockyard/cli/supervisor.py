@@ -1,8 +1,9 @@
 """The supervisor of this host's processes: the seam `dockyard up`, `down` and `status` use.
 
 Every long-running process `dockyard up` starts (dockerd when it starts one, the registry, etcd,
-nats-server, the server, the agent, Alertmanager, Prometheus) is a *program* of this host's
-supervisor, which restarts it whenever it ends, however it ends. Two supervisors keep that
+nats-server, the server, the log center's consumers, the DNS names, the agent, Alertmanager,
+Prometheus) is a *program* of this host's supervisor, which restarts it whenever it ends,
+however it ends. Two supervisors keep that
 promise, chosen by DOCKYARD_SUPERVISOR ("auto": systemd where it is the init system, else
 supervisord; cli/supervision.py picks):
 
@@ -40,6 +41,9 @@ START_ORDER = (
     "indexer",
     "archiver",
     "drainer",
+    "names",
+    "pdns",
+    "dnsmasq",
     "agent",
     "alertmanager",
     "prometheus",

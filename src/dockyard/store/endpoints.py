@@ -7,6 +7,7 @@ watch's poll over many keys must stay one small indexed query.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -93,3 +94,62 @@ def revision_ports(
         )
     )
     return {row.number: tuple(Port(**p) for p in row.spec.get("ports") or ()) for row in rows}
+
+
+def live_services(reader: Reader) -> list[Published]:
+    """Every live (not deleted) service with its team and publish setting, by team and name."""
+    rows = reader.execute(
+        select(ServiceRow.id, ServiceRow.name, ServiceRow.spec, TeamRow.name.label("team"))
+        .join(TeamRow, ServiceRow.team_id == TeamRow.id)
+        .where(ServiceRow.deleted_at.is_(None))
+        .order_by(TeamRow.name, ServiceRow.name)
+    )
+    return [
+        Published(row.id, row.team, row.name, parse_publish(row.spec.get("publish")))
+        for row in rows
+    ]
+
+
+_ADDRESSED = select(
+    InstanceRow.service_id,
+    InstanceRow.env,
+    InstanceRow.id,
+    InstanceRow.revision,
+    InstanceRow.state,
+    InstanceRow.health,
+    InstanceRow.ip,
+    InstanceRow.ready_at,
+    InstanceRow.drain_until,
+).where(InstanceRow.ip.is_not(None))
+
+
+def addressed_instances(reader: Reader) -> dict[EnvKey, list[InstanceRecord]]:
+    """Every instance that holds an address, whatever its health, by key (one query): the
+    ready ones are endpoints, and all of them tell a caller's environment by its address."""
+    found: dict[EnvKey, list[InstanceRecord]] = {}
+    for row in reader.execute(_ADDRESSED.order_by(InstanceRow.id)):
+        found.setdefault(EnvKey(row.service_id, Environment(row.env)), []).append(
+            InstanceRecord(
+                id=row.id,
+                revision=row.revision,
+                template_hash="",
+                runtime_id="",
+                state=row.state,
+                health=Health(row.health),
+                ip=row.ip,
+                ready_at=row.ready_at,
+                drain_until=row.drain_until,
+            )
+        )
+    return found
+
+
+def catalog_stamp(reader: Reader) -> str:
+    """Changes whenever what `live_services` or `addressed_instances` would read changes (the
+    service row's version moves with every spec change): a cheap first look for pollers."""
+    services = reader.execute(
+        select(ServiceRow.id, ServiceRow.version, ServiceRow.deleted_at).order_by(ServiceRow.id)
+    )
+    instances = reader.execute(_ADDRESSED.order_by(InstanceRow.id))
+    text = "\n".join([*map(repr, map(tuple, services)), "", *map(repr, map(tuple, instances))])
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -17,11 +17,15 @@ from fastapi.responses import StreamingResponse
 from dockyard.api.auth import Who
 from dockyard.api.bounds import LINE, ServicePath, TeamPath
 from dockyard.api.deps import Deps
-from dockyard.api.endpoint_schemas import EndpointsPublic, endpoints_json
+from dockyard.api.endpoint_schemas import EndpointsPublic, SnapshotPublic, endpoints_json
 from dockyard.discovery.events import server_sent
+from dockyard.discovery.snapshot import snapshot_json
+from dockyard.discovery.snapshot_watch import SnapshotWatch
 from dockyard.discovery.watch import EndpointWatch, Question
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Malformed
+from dockyard.domain.sse import event
+from dockyard.domain.sse import server_sent as framed
 
 router = APIRouter(tags=["endpoints"])
 
@@ -41,6 +45,50 @@ def endpoint_watch(request: Request, deps: Deps) -> EndpointWatch:
         state.endpoint_watch = EndpointWatch(deps.db)
     found: EndpointWatch = state.endpoint_watch
     return found
+
+
+def snapshot_watch(request: Request, deps: Deps) -> SnapshotWatch:
+    """The app's one SnapshotWatch (one poller per process), made on first use."""
+    state = request.app.state
+    if getattr(state, "snapshot_watch", None) is None:
+        state.snapshot_watch = SnapshotWatch(deps.db)
+    found: SnapshotWatch = state.snapshot_watch
+    return found
+
+
+@router.get(
+    "/endpoints",
+    response_model=SnapshotPublic,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def get_all_endpoints(
+    *,
+    request: Request,
+    who: Who,
+    deps: Deps,
+    watch: Annotated[bool, Query(description="Server-sent events, one per change.")] = False,
+    since: SinceQuery = None,
+) -> SnapshotPublic | StreamingResponse:
+    """Every live service environment's ready endpoints (team, service, env, publish, version,
+    endpoints as in the one-service answer) and the address of every instance of each (`callers`:
+    a DNS answer tells the caller's environment by it), with the version of the whole. For the
+    platform's own routing programs: the admin token only. With `watch=1`, server-sent events:
+    `event: snapshot` (data: this answer) per change, first the current one unless `since` is
+    its version."""
+    who.require_admin()
+    watcher = snapshot_watch(request, deps)
+    if not watch:
+        return SnapshotPublic.model_validate(snapshot_json(await asyncio.to_thread(watcher.read)))
+    return StreamingResponse(
+        framed(
+            watcher.follow(since=since),
+            lambda found: event("snapshot", snapshot_json(found)),
+            permanent=(),
+            ended="the feed ended",
+        ),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get(
