@@ -88,6 +88,19 @@ def get_policy(
     return _view(_existing(session, svc, env), team=team, service=service)
 
 
+def policies_of(
+    session: Session, who: Principal, *, team: str, service: str
+) -> list[AutoscalingView]:
+    """The service's policies, by environment (none: an empty list)."""
+    svc = service_row(session, who, team, service)
+    rows = session.scalars(
+        select(AutoscalingRow)
+        .where(AutoscalingRow.service_id == svc.id)
+        .order_by(AutoscalingRow.env)
+    )
+    return [_view(row, team=team, service=service) for row in rows]
+
+
 def put_policy(
     session: Session,
     who: Principal,
