@@ -94,13 +94,7 @@ class AutoscalingPublic(BaseModel):
         policy.pop("tolerance")
         return cls(
             team=view.team, service=view.service, env=view.env, **policy,
-            state=state_of(view), paused=view.paused, status=view.status,
+            state=view.state, paused=view.paused, status=view.status,
             status_at=view.status_at, updated_by=view.updated_by, updated_at=view.updated_at,
             decisions=[DecisionPublic.of(d) for d in decisions],
         )  # fmt: skip
-
-
-def state_of(view: AutoscalingView) -> Literal["active", "paused", "holding"]:
-    if view.paused is not None:
-        return "paused"
-    return "holding" if view.status.startswith("holding") else "active"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,6 +42,17 @@ class AutoscalingView:
     status_at: datetime | None
     updated_by: str
     updated_at: datetime
+
+    @property
+    def state(self) -> Literal["active", "paused", "holding"]:
+        """Paused (by hand or asked), holding (no figures: `status` says why) or active."""
+        if self.paused is not None:
+            return "paused"
+        return "holding" if self.status.startswith("holding") else "active"
+
+    @property
+    def summary(self) -> str:
+        return _summary(self.policy)
 
 
 @dataclass(frozen=True)
