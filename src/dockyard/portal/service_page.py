@@ -13,6 +13,7 @@ from dockyard.discovery.reading import endpoint_sets
 from dockyard.domain.environment import ALL_ENVIRONMENTS, Environment
 from dockyard.domain.principal import Principal
 from dockyard.domain.status import EnvPhase
+from dockyard.portal.sparkline import Sparkline, sparkline
 from dockyard.store import autoscale_decisions, autoscaling, releases
 from dockyard.store import environments as store_envs
 from dockyard.store.autoscale_decisions import DecisionView
@@ -49,6 +50,11 @@ class ServicePage:
     endpoints: tuple[EndpointSet, ...] = ()  # of every environment, in `envs`' order
     autoscaling: AutoscalingView | None = None  # of the selected environment, if it has one
     decisions: tuple[DecisionView, ...] = ()  # the autoscaler's there, newest first
+
+    @property
+    def decision_chart(self) -> Sparkline | None:
+        """The figures the latest decisions used, oldest first, against the target."""
+        return sparkline([d.figure for d in reversed(self.decisions)])
 
     @property
     def panel(self) -> EnvironmentView:

@@ -4,6 +4,7 @@ the autoscaler's decisions with the figure each one used."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -46,7 +47,14 @@ def test_the_service_page_shows_the_policy_state_and_scaling_history(
             session, target, replicas=4, figure=182.4, now=world.clock(),
             reason="autoscaler: cpu 182 % of target over 6 s → 2 → 4",
         )  # fmt: skip
+        assert target.revision is not None
+        later = replace(target, replicas=4, revision=target.revision + 1)
+        autoscale_decisions.apply(
+            session, later, replicas=8, figure=150.0, now=world.clock(),
+            reason="autoscaler: cpu 150 % of target over 6 s → 4 → 8",
+        )  # fmt: skip
     shown = card(client, "test")
+    assert '<polyline points="0.0,3.5 200.0,10.0"' in shown  # 182.4 then 150, top 200 %
     assert "1-8 instances, cpu 70 % of the limit" in shown
     assert "active" in shown
     assert "2 → 4" in shown and 'data-figure="182.4"' in shown and "182 % of target" in shown
