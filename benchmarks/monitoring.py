@@ -7,22 +7,31 @@ Everything runs on this host: N busybox containers with Dockyard's labels on Doc
 bridge, removed at the end.
 
 Run: .venv/bin/python -m benchmarks.monitoring [--containers 20] [--rounds 50]
+
+`--reaction` measures the autoscaler instead: a load step (a CPU burner switched on in the
+instances of a service at 0.2 CPU each) -> the autoscaler's decision -> every new instance
+healthy; beside it, in the same run, the same scale-out by hand (`dockyard scale`, from cold:
+no standby) on a service of its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import resource
 import secrets
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import docker
 from prometheus_client import generate_latest
 
 from benchmarks.harness import median
 from dockyard.agent.metrics import DockerContainers
+from dockyard.domain.autoscaling import Metric, Policy
 from dockyard.domain.instance import (
     LABEL_ENV,
     LABEL_INSTANCE,
@@ -33,7 +42,9 @@ from dockyard.domain.instance import (
 from dockyard.metrics.exposition import registry_of
 from dockyard.metrics.host import HostCollector
 from dockyard.metrics.instances import InstanceCollector
+from tests.support.autoscaling import autoscaling_loop
 from tests.support.engine import ensure_engine
+from tests.support.fixtures import remove_team_containers
 from tests.support.images import ensure_test_image
 
 
@@ -92,13 +103,77 @@ def stats_api_s(client: docker.APIClient, ids: list[str]) -> float:
     return time.perf_counter() - began
 
 
+START, TARGET = 3, 13
+"""The reaction's scale-out: 3 instances at 500 % of target -> 13 (the policy's max)."""
+
+
+async def _autoscaled(client: docker.APIClient, image: str, work: Path) -> tuple[float, float]:
+    """Seconds from the load step to the decision, and to every new instance ready."""
+    team = "bench" + secrets.token_hex(3)
+    try:
+        async with autoscaling_loop(work / "auto", client, team=team, image=image) as loop:
+            loop.deploy(START)
+            await loop.wait_for(lambda: loop.ready(START), "the first instances", timeout_s=120)
+            loop.set_policy(
+                Policy(
+                    min_replicas=START, max_replicas=TARGET, metric=Metric.CPU, target_percent=20.0
+                )
+            )
+            await loop.wait_for(lambda: loop.status().startswith("active"), "first figures")
+            loop.burn(on=True)
+            decided = await loop.wait_for(lambda: loop.replicas() > START, "a decision")
+            ready = await loop.wait_for(
+                lambda: loop.ready(loop.replicas()), "every instance ready", timeout_s=120
+            )
+            current = loop.view().current
+            cause = current.cause if current is not None else "-"
+            print(f"autoscaler: {START} -> {loop.replicas()} ({cause})")
+            return decided, decided + ready
+    finally:
+        remove_team_containers(client, team)
+
+
+async def _by_hand(client: docker.APIClient, image: str, work: Path) -> float:
+    """Seconds from `dockyard scale` (START -> TARGET) to every new instance ready."""
+    team = "bench" + secrets.token_hex(3)
+    try:
+        async with autoscaling_loop(work / "hand", client, team=team, image=image) as loop:
+            loop.deploy(START)
+            await loop.wait_for(lambda: loop.ready(START), "the first instances", timeout_s=120)
+            began = time.monotonic()
+            loop.scale(TARGET)
+            await loop.wait_for(lambda: loop.ready(TARGET), "every instance", timeout_s=120)
+            return time.monotonic() - began
+    finally:
+        remove_team_containers(client, team)
+
+
+def reaction(client: docker.APIClient) -> None:
+    image = ensure_test_image(client)
+    with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as tmp:
+        (Path(tmp) / "auto").mkdir()
+        (Path(tmp) / "hand").mkdir()
+        decided, ready = asyncio.run(_autoscaled(client, image, Path(tmp)))
+        by_hand = asyncio.run(_by_hand(client, image, Path(tmp)))
+    print(f"load step -> autoscaler's decision: {decided:.1f} s")
+    print(f"load step -> every new instance healthy (autoscaler): {ready:.1f} s (target <= 10 s)")
+    print(f"baseline, same run: `dockyard scale` {START} -> {TARGET} by hand, from cold, "
+          f"-> every new instance healthy: {by_hand:.1f} s")  # fmt: skip
+    print(f"autoscaler's own share (decision): {decided:.1f} s; the rest is starting instances")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--containers", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--reaction", action="store_true", help="Measure the autoscaler.")
     args = parser.parse_args()
     ensure_engine()
     client = docker.APIClient(version="1.41", timeout=120)
+    if args.reaction:
+        reaction(client)
+        client.close()
+        return
     with containers(client, args.containers) as ids:
         collector = InstanceCollector(DockerContainers(client), host="bench")
         hosts = HostCollector(host="bench", paths=["/var/lib/docker"], instances=collector.running)

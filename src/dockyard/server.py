@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from dockyard.api.app import build_api
 from dockyard.api.deps import ApiDeps
 from dockyard.api.imaging import ImageCenter, install_image_center
+from dockyard.controller.autoscaler import Autoscaler
 from dockyard.controller.manager import Manager
 from dockyard.controller.networks import DockerSegmentNetworks
 from dockyard.controller.readiness_alarms import ReadinessWatch
@@ -45,6 +46,7 @@ from dockyard.logs.index import open_engine
 from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.logs.record import BUILD_ENV
 from dockyard.logs.stats_board import JetStreamStatsBoard
+from dockyard.metrics.agent_figures import AgentReader
 from dockyard.metrics.alert_outbox import AlertOutbox
 from dockyard.metrics.readiness_alarms import ReadinessAlarms, ReadinessRules
 from dockyard.network.etcd import Etcd
@@ -93,6 +95,10 @@ class Parts:
     build_logs: BuildLogShipper | None = None
     """Puts every build's log on the log stream while this server leads; None: build logs
     stay in the image center only."""
+    autoscaler: Autoscaler | None = None
+    """Scales autoscaled environments from the agent's figures while this server leads;
+    None: no agent metrics address is set (DOCKYARD_AGENT_METRICS_ADDR empty)."""
+    agent_reader: AgentReader | None = None
 
 
 def build_parts(settings: Settings) -> Parts:
@@ -158,6 +164,14 @@ def build_parts(settings: Settings) -> Parts:
     )
     follower = Follower(db, clock=utcnow, notify=notify, interval_s=settings.images.follow_s)
     ipam = Ipam.connect(settings.etcd.endpoints, prefix=settings.etcd.prefix, clock=utcnow)
+    # One host: its agent's figures. Several hosts need one reader per agent (not yet).
+    reader = AgentReader(settings.metrics.agent_addr) if settings.metrics.agent_addr else None
+    autoscaler = None
+    if reader is not None:
+        autoscaler = Autoscaler(
+            db, reader.read, clock=utcnow, interval_s=settings.controller.autoscale_s,
+            notify=notify,
+        )  # fmt: skip
     return Parts(
         db=db,
         runtime=runtime,
@@ -173,6 +187,8 @@ def build_parts(settings: Settings) -> Parts:
         notify=notify,
         logs=_log_center(settings),
         build_logs=_build_log_shipper(settings, db),
+        autoscaler=autoscaler,
+        agent_reader=reader,
     )
 
 
@@ -350,6 +366,8 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
                 await parts.logs.close()
             if parts.build_logs is not None:
                 await parts.build_logs.close()
+            if parts.agent_reader is not None:
+                await parts.agent_reader.close()
             parts.db.close()
 
     return lifespan
@@ -391,7 +409,10 @@ async def _term(parts: Parts, *, previous: asyncio.Task[None] | None) -> None:
     # One server sends build logs (any server's builds: the logs are in the database).
     shipping = [parts.build_logs.run()] if parts.build_logs is not None else []
     alarms = [_readiness_alarms(parts)] if parts.settings.alarms.builtin else []
-    await asyncio.gather(parts.manager.run(), parts.follower.run(), *nudged, *shipping, *alarms)
+    scaling = [parts.autoscaler.run()] if parts.autoscaler is not None else []
+    await asyncio.gather(
+        parts.manager.run(), parts.follower.run(), *nudged, *shipping, *alarms, *scaling
+    )
 
 
 async def _readiness_alarms(parts: Parts) -> None:

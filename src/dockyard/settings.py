@@ -490,6 +490,7 @@ class Settings:
                 progress_deadline_s=env.get(
                     "DOCKYARD_PROGRESS_DEADLINE_S", _seconds(1, 86400), 120.0
                 ),
+                autoscale_s=env.get("DOCKYARD_AUTOSCALE_INTERVAL_S", _seconds(0.2, 600), 2.0),
             ),
             client=ClientSettings(
                 url=env.get("DOCKYARD_URL", _http_url, None),

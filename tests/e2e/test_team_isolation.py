@@ -70,6 +70,14 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", S + "/envs/{env}/revisions/{n}"): Case(HIDDEN),
     ("GET", S + "/envs/{env}/instances"): Case(HIDDEN),
     ("GET", S + "/events"): Case(HIDDEN),
+    ("GET", S + "/autoscaling"): Case(HIDDEN, query="env=test"),
+    ("PUT", S + "/autoscaling"): Case(
+        HIDDEN, {"min": 1, "max": 2, "metric": "cpu", "target_percent": 50}, query="env=test"
+    ),
+    ("DELETE", S + "/autoscaling"): Case(HIDDEN, query="env=test"),
+    ("POST", S + "/autoscaling/pause"): Case(HIDDEN, query="env=test"),
+    ("POST", S + "/autoscaling/resume"): Case(HIDDEN, query="env=test"),
+    ("GET", S + "/autoscaling/envs"): Case(HIDDEN),
     ("GET", S + "/logs"): Case(HIDDEN, query="env=test"),
     ("GET", S + "/logs/context"): Case(HIDDEN, query="env=test&instance=0123456789&seq=1"),
     ("GET", S + "/logs/follow"): Case(HIDDEN, query="env=test"),
@@ -156,7 +164,7 @@ def _ok(answer: httpx.Response) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A server with team `victim` (a token, a service deployed to test, a build, a hosted
-    source, an override, a policy, a fixed address in a segment) and team `bravo`."""
+    source, an override, a policy, autoscaling, a fixed address in a segment) and team `bravo`."""
     root = Path(tmp_path_factory.mktemp("iso", numbered=True))
     with fuzz_target(root) as target, target.server.client() as admin:
         victim = _token(admin, VICTIM)
@@ -171,6 +179,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             _ok(own.post(f"{svc}/builds", json={"ref": "main"}))
             _ok(own.put(f"{svc}/envs/online/overrides", json={"replicas": 2}))
             _ok(own.put(f"{svc}/promotion/policy", json={"soak_s": 60}))
+            scaling = {"min": 1, "max": 4, "metric": "cpu", "target_percent": 70}
+            _ok(own.put(f"{svc}/autoscaling?env=test", json=scaling))
             drain = {"name": SEGMENT, "kind": "http", "url": "http://127.0.0.1:9/"}
             _ok(own.post(f"/api/v1/teams/{VICTIM}/drains", json=drain))
             tokens = _ok(own.get("/api/v1/tokens"))["items"]

@@ -15,6 +15,7 @@ from dockyard.api.links import add_links
 from dockyard.api.rendering import Renderings
 from dockyard.api.routes import (
     ERROR_RESPONSES,
+    autoscaling,
     bandwidth,
     builds,
     drains,
@@ -63,7 +64,7 @@ def build_api(deps: ApiDeps) -> FastAPI:
     app.include_router(git_http.router)
     for module in (
         tokens, teams, services, environments, builds, images, promotions, bandwidth,
-        segments, ipam, git_remote, env_defaults, logs, drains, endpoints,
+        segments, ipam, git_remote, env_defaults, logs, drains, endpoints, autoscaling,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     app.include_router(log_stats.router, prefix=PREFIX, responses=ERROR_RESPONSES)

@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from dockyard.cli.commands import (
     account,
+    autoscale,
     drains,
     host,
     log_retention,
@@ -85,6 +86,7 @@ teams.register(app)
 tokens.register(app)
 services.register(app)
 releases.register(app)
+autoscale.register(app)
 observe.register(app)
 logs.register(app)
 endpoint_commands.register(app)

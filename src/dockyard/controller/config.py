@@ -33,3 +33,5 @@ class ControllerSettings:
     (Docker deletes the log file with the container); past it the container goes anyway and an
     event says its last lines may be missing."""
     logs_shipped_poll_s: float = 0.1
+    autoscale_s: float = 2.0
+    """How often the autoscaler reads the agent's figures and decides (HPA: 15 s)."""

@@ -13,14 +13,18 @@ from dockyard.discovery.reading import endpoint_sets
 from dockyard.domain.environment import ALL_ENVIRONMENTS, Environment
 from dockyard.domain.principal import Principal
 from dockyard.domain.status import EnvPhase
+from dockyard.portal.sparkline import Sparkline, sparkline
+from dockyard.store import autoscale_decisions, autoscaling, releases
 from dockyard.store import environments as store_envs
-from dockyard.store import releases
+from dockyard.store.autoscale_decisions import DecisionView
+from dockyard.store.autoscaling import AutoscalingView
 from dockyard.store.db import Database
 from dockyard.store.status import key_for
 from dockyard.store.views import EnvironmentView, EventView, ReleaseView
 
 HISTORY_ROWS = 20
 EVENT_ROWS = 20
+DECISION_ROWS = 10
 BUSY_PHASES = frozenset({EnvPhase.PROGRESSING.value, EnvPhase.DELETING.value})
 
 # Poll fast only while something is moving: a rollout is a few seconds long and people watch
@@ -44,6 +48,13 @@ class ServicePage:
     history: tuple[ReleaseView, ...]  # of the selected environment, newest first
     events: tuple[EventView, ...]  # of the selected environment, newest first
     endpoints: tuple[EndpointSet, ...] = ()  # of every environment, in `envs`' order
+    autoscaling: AutoscalingView | None = None  # of the selected environment, if it has one
+    decisions: tuple[DecisionView, ...] = ()  # the autoscaler's there, newest first
+
+    @property
+    def decision_chart(self) -> Sparkline | None:
+        """The figures the latest decisions used, oldest first, against the target."""
+        return sparkline([d.figure for d in reversed(self.decisions)])
 
     @property
     def panel(self) -> EnvironmentView:
@@ -92,6 +103,14 @@ def load_service_page(
         )
         key = key_for(session, team=team, service=service, env=selected)
         endpoints = () if key is None else endpoint_sets(session, key.service_id, ALL_ENVIRONMENTS)
+        policy = next(
+            (p for p in autoscaling.policies_of(session, who, team=team, service=service)
+             if p.env == selected),
+            None,
+        )  # fmt: skip
+        decisions = autoscale_decisions.recent(
+            session, who, team=team, service=service, env=selected, limit=DECISION_ROWS
+        )
     return ServicePage(
         team=team,
         service=service,
@@ -100,4 +119,6 @@ def load_service_page(
         history=tuple(history),
         events=tuple(events),
         endpoints=endpoints,
+        autoscaling=policy,
+        decisions=tuple(decisions),
     )

@@ -373,3 +373,47 @@ class DrainRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     state_at: Mapped[datetime | None]
+
+
+# -- autoscaling (issue 13) ---------------------------------------------------------------------
+
+
+class AutoscalingRow(Base):
+    """One environment's autoscaling policy (desired state, written by the API) and what the
+    autoscaler last said of it (`status`, written by the autoscaler only)."""
+
+    __tablename__ = "autoscaling"
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    env: Mapped[str] = mapped_column(String(10), primary_key=True)
+    policy: Mapped[dict[str, Any]]
+    """domain.autoscaling.Policy.to_json()."""
+    paused: Mapped[str | None] = mapped_column(Text)
+    """Why it is paused (by whom, for what); None: it acts."""
+    paused_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(Text, default="")
+    status_at: Mapped[datetime | None]
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime]
+
+
+class AutoscaleDecisionRow(Base):
+    """One scaling decision: the event that tells it, the revision it made, and the very
+    figure it used (so it can be charted beside the utilisation)."""
+
+    __tablename__ = "autoscale_decisions"
+    __table_args__ = (Index("ix_autoscale_decisions_service_env", "service_id", "env", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    env: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime]
+    event_id: Mapped[int | None]
+    revision: Mapped[int]
+    metric: Mapped[str] = mapped_column(String(10))
+    figure: Mapped[float]
+    """Per cent of the target."""
+    target_percent: Mapped[float]
+    from_replicas: Mapped[int]
+    to_replicas: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)

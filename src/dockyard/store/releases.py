@@ -19,6 +19,7 @@ from dockyard.domain.errors import Conflict, Invalid, NotFound
 from dockyard.domain.image import parse_image
 from dockyard.domain.principal import Principal
 from dockyard.domain.spec import ServiceSpec, check_replicas
+from dockyard.store.autoscaling import pause_by_hand
 from dockyard.store.env_defaults import defaults_of
 from dockyard.store.models import EnvironmentRow, ReleaseRow, ServiceRow
 from dockyard.store.services import service_row
@@ -35,6 +36,8 @@ class Change:
     who: Principal
     now: datetime
     expected_revision: int | None = None
+    by_hand: bool = True
+    """False for the autoscaler's own changes; a change of replicas by hand pauses it."""
 
 
 class ReleaseColumns(Protocol):
@@ -187,13 +190,23 @@ def deploy(
         replicas=count,
         cause=cause or f"deploy {spec.image}",
     )
+    if replicas is not None and (current is None or current.replicas != replicas):
+        _hand(session, change, row, what=f"deploy with {replicas} replicas")
     return release_view(row, team=team, service=service)
 
 
 def scale(
-    session: Session, change: Change, *, team: str, service: str, env: Environment, replicas: int
+    session: Session,
+    change: Change,
+    *,
+    team: str,
+    service: str,
+    env: Environment,
+    replicas: int,
+    cause: str | None = None,
 ) -> ReleaseView:
-    """A new revision identical to the current one but for the replica count."""
+    """A new revision identical to the current one but for the replica count. By hand, it
+    pauses the environment's autoscaler (store.autoscaling)."""
     check_replicas(replicas)
     svc = service_row(session, change.who, team, service)
     environment = env_row(session, svc, env)
@@ -207,8 +220,10 @@ def scale(
         env=environment,
         spec=ServiceSpec.from_json(current.spec),
         replicas=replicas,
-        cause=f"scale {current.replicas} -> {replicas}",
+        cause=cause or f"scale {current.replicas} -> {replicas}",
     )
+    # Scaling by hand pins the count, even to the one it has: the autoscaler must not undo it.
+    _hand(session, change, row, what=f"scaled to {replicas}")
     return release_view(row, team=team, service=service)
 
 
@@ -236,6 +251,7 @@ def rollback(
     if target == environment.current_revision:
         raise Invalid(f"revision {target} is already current", field="to")
     old = release_row(session, svc.id, env, target)
+    before = _current(session, svc, environment)
     row = _append(
         session,
         change,
@@ -245,7 +261,17 @@ def rollback(
         replicas=old.replicas,
         cause=f"rollback to {target}",
     )
+    if before is None or old.replicas != before.replicas:
+        _hand(session, change, row, what=f"rollback to {target} ({old.replicas} replicas)")
     return release_view(row, team=team, service=service)
+
+
+def _hand(session: Session, change: Change, row: ReleaseRow, *, what: str) -> None:
+    if change.by_hand:
+        pause_by_hand(
+            session, service_id=row.service_id, env=row.env, actor=change.who.actor, what=what,
+            now=change.now,
+        )  # fmt: skip
 
 
 def history(

@@ -387,6 +387,11 @@ def list_environments(api: FakeApi, who: dict[str, Any], **_: Any) -> tuple[int,
     return 200, {"items": items}
 
 
+def list_autoscaling(api: FakeApi, who: dict[str, Any], *, team: str, svc: str, **_: Any) -> Any:
+    api._service(who, team, svc)
+    return 200, {"items": []}  # the real API's autoscaling is tested against the real app
+
+
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/whoami", whoami),
     ("GET", "/environments", list_environments),
@@ -408,4 +413,5 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", _ENV + "/revisions", revisions),
     ("GET", _ENV + "/instances", instances),
     ("GET", _SVC + "/events", events),
+    ("GET", _SVC + "/autoscaling/envs", list_autoscaling),
 )

@@ -25,6 +25,7 @@ def test_root_defaults() -> None:
     assert settings.controller.resync_s == 10.0
     assert settings.controller.orphan_grace_s == 30.0
     assert settings.controller.progress_deadline_s == 120.0
+    assert settings.controller.autoscale_s == 2.0
     assert settings.client.config_file == Path("/root/.config/dockyard/config.json")
     assert (settings.client.url, settings.client.token, settings.log_level) == (None, None, "info")
     assert settings.listen.public_url is None  # git remotes: the URL each request came to
@@ -82,6 +83,7 @@ def test_values_from_the_environment() -> None:
         ("DOCKYARD_DOCKER_HOST", "/var/run/docker.sock", "use unix:///PATH/docker.sock"),
         ("DOCKYARD_RESYNC_INTERVAL_S", "0", "use a number of seconds from 0.1 to 3600"),
         ("DOCKYARD_PROGRESS_DEADLINE_S", "nan", "use a number of seconds from 1 to 86400"),
+        ("DOCKYARD_AUTOSCALE_INTERVAL_S", "0", "use a number of seconds from 0.2 to 600"),
         ("DOCKYARD_PARALLEL_STARTS", "0", "use a whole number from 1 to 64"),
         ("DOCKYARD_LOG_LEVEL", "loud", "use one of debug, info, warning, error, critical"),
         ("DOCKYARD_URL", "localhost:8420", "use http://HOST:PORT or https://HOST"),

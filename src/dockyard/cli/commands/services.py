@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.client import api_path
+from dockyard.cli.commands.autoscale import policy_line, state_line
 from dockyard.cli.commands.environments import limits_text, template_limits_text
 from dockyard.cli.context import Session, session
 from dockyard.cli.options import Output, Team, parse_pairs
@@ -358,6 +359,24 @@ def show_service(
         return
     _render_service(service)
     _render_limits(service, current.client().get("/environments")["items"])
+    _render_autoscaling(
+        current.client().get(service_path(current, team, name) + "/autoscaling/envs")
+    )
+
+
+def _render_autoscaling(answer: dict[str, Any]) -> None:
+    rows = [
+        {"env": a["env"], "policy": policy_line(a), "state": state_line(a)} for a in answer["items"]
+    ]
+    print_table(
+        rows,
+        (
+            Column("ENV", lambda r: r["env"]),
+            Column("AUTOSCALING", lambda r: r["policy"]),
+            Column("STATE", lambda r: r["state"]),
+        ),
+        empty="no autoscaling",
+    )
 
 
 def _render_limits(service: dict[str, Any], defaults: list[dict[str, Any]]) -> None:
