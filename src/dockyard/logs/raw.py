@@ -56,21 +56,24 @@ class RawLines:
         if values is None:
             values = [_tolerant(piece) for piece in pieces]
         seconds, read_ns, seq = Seconds(), self.read_ns, self.first_seq
+        second, second_ns = "", 0  # the last UTC second read here, and its nanoseconds
         out: list[Line] = []
         for value, piece in zip(values, pieces, strict=True):
             log = value.get("log") if type(value) is dict else None
             if type(log) is not str:
                 out.append(Line(seq, read_ns, "stdout", decode(piece)))
+                seq += 1
+                continue
+            when = value.get("time")
+            if (type(when) is str and when[:19] == second and len(when) == 30
+                    and when[19] == "." and when[29] == "Z" and when[20:29].isdigit()):  # fmt: skip
+                time_ns = second_ns + int(when[20:29])  # the common case: no call
             else:
-                stream = value.get("stream")
-                out.append(
-                    Line(
-                        seq,
-                        seconds.time_ns(value.get("time"), value, read_ns),
-                        stream if type(stream) is str else "stdout",
-                        log[:-1] if log.endswith("\n") else log,
-                    )
-                )
+                time_ns = seconds.time_ns(when, value, read_ns)
+                second, second_ns = seconds.last
+            stream = value.get("stream")
+            stream = stream if type(stream) is str else "stdout"
+            out.append(Line(seq, time_ns, stream, log[:-1] if log[-1:] == "\n" else log))
             seq += 1
         return tuple(out)
 
