@@ -19,8 +19,10 @@ import pytest
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Unavailable
+from dockyard.logs import wire
 from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.logs.memory_stream import MemoryLogStream
+from dockyard.logs.raw import RawBatch, RawLines
 from dockyard.logs.record import Batch, Line, Source
 from dockyard.logs.stream import Delivery, LogStream
 from tests.support.nats import NatsServer, nats_or_skip
@@ -376,3 +378,47 @@ async def _until(check: Callable[[], bool], *, timeout_s: float = 10.0) -> None:
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "not in time"
         await asyncio.sleep(0.02)
+
+
+def raw_batch(source: Source, first: int, texts: list[str]) -> RawBatch:
+    """Docker's json-file lines as the agent sends them (logs/raw.py)."""
+    data = b"".join(
+        b'{"log":"%s\\n","stream":"stderr","time":"2026-12-06T10:00:00.000000042Z"}\n' % t.encode()
+        for t in texts
+    )
+    return RawBatch(source, RawLines(first, len(texts), data, read_ns=7))
+
+
+async def test_raw_batches_arrive_as_their_lines_beside_decoded_ones_under_one_id(
+    backend: Backend,
+) -> None:
+    """An agent of either wire version may send a source's lines (an upgrade restarts one on
+    the other's checkpoint): consumers and tails get lines either way, and the same lines sent
+    both ways are stored once."""
+    stream = backend.stream
+    seen: list[Batch] = []
+    tail = asyncio.create_task(_collect(stream.follow("dockyard.logs.shop.api.>"), seen))
+    try:
+        first = 1
+        while not seen:  # the tail subscribes on its own time
+            await stream.publish(raw_batch(API, first, [f"warm-up {first}"]))
+            first += 1
+            assert first < 200, "the tail never showed a batch"
+            await asyncio.sleep(0.05)
+        sent = raw_batch(WEB, 1, ["one", "two é"])
+        await stream.publish(sent)
+        await stream.publish(wire.decode(sent.encode()))  # the same lines, version 1: a duplicate
+        await stream.publish(batch(WEB, 3))
+        await stream.publish(raw_batch(API, first, ["followed"]))
+        await _until(lambda: seen[-1].first_seq == first)
+    finally:
+        tail.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tail
+    got = [d.batch for d in await fetch_all(stream, "indexer") if d.batch.source == WEB]
+    stamp = 1_796_551_200_000_000_042
+    assert got == [
+        Batch(WEB, (Line(1, stamp, "stderr", "one"), Line(2, stamp, "stderr", "two é"))),
+        batch(WEB, 3),
+    ]
+    assert seen[-1].lines == (Line(first, stamp, "stderr", "followed"),)

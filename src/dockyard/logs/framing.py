@@ -70,6 +70,15 @@ class Splitter:
             self._pending_end = start + len(data)
         return out
 
+    def release(self) -> bytes | None:
+        """The bytes of the unfinished line, no longer held (the caller completes the line
+        itself, or feeds them back); None, and nothing changed, if some were already cut."""
+        if self._pending.cut:
+            return None
+        held = self._pending.kept()
+        self._pending = Bounded(self._limit)
+        return held
+
     def flush(self) -> RawLine | None:
         """The unfinished line as it is (its writer is gone, or moved to a new file), or None."""
         if self._pending.empty:

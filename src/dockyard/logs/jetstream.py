@@ -38,7 +38,9 @@ from nats.js.api import (
 )
 
 from dockyard.domain.errors import Invalid, Unavailable
+from dockyard.logs import wire
 from dockyard.logs.record import SUBJECT_ROOT, Batch
+from dockyard.logs.wire import Message
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,7 @@ class JetStreamLogStream:
         self.disconnects = 0
         """How many times the connection dropped: a live tail ends when it changes."""
 
-    async def publish(self, batch: Batch) -> None:
+    async def publish(self, batch: Message) -> None:
         js = await self._ready()
         try:
             ack = await js.publish(
@@ -211,7 +213,7 @@ class JetStreamLogStream:
                 if msg is None or msg.metadata.sequence.stream < floor:
                     continue
                 try:
-                    yield Batch.decode(msg.data)
+                    yield wire.decode(msg.data)
                 except Invalid:
                     log.warning("undecodable message skipped by a live tail subject=%s", subject)
         finally:
@@ -347,7 +349,7 @@ class JetStreamDelivery:
     @property
     def batch(self) -> Batch:
         if self._batch is None:
-            self._batch = Batch.decode(self._msg.data)
+            self._batch = wire.decode(self._msg.data)
         return self._batch
 
     async def ack(self) -> None:

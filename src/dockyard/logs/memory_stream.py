@@ -12,7 +12,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from dockyard.domain.errors import Unavailable
+from dockyard.logs import wire
+from dockyard.logs.raw import RawBatch
 from dockyard.logs.record import SUBJECT_ROOT, Batch
+from dockyard.logs.wire import Message
 
 
 @dataclass
@@ -50,10 +53,13 @@ class MemoryLogStream:
         self._followers: list[tuple[str, asyncio.Queue[Batch]]] = []
         self._arrived = asyncio.Event()
 
-    async def publish(self, batch: Batch) -> None:
+    async def publish(self, message: Message) -> None:
+        """Stores the lines as a consumer sees them: a raw batch goes through its encoding and
+        back, as it would through JetStream."""
         self._check()
-        if batch.msg_id in self._ids:
+        if message.msg_id in self._ids:
             return
+        batch = wire.decode(message.encode()) if isinstance(message, RawBatch) else message
         self._ids.add(batch.msg_id)
         self.batches.append(batch)
         for pattern, queue in self._followers:

@@ -1,6 +1,8 @@
 """One source's reader: a followed path (logs/tail.py) made into numbered lines.
 
-Bytes become raw lines (logs/framing.py), raw lines records (Docker's json-file entries joined,
+Docker's common case goes the fast way: whole json-file lines are shipped as they are, counted
+but not decoded (logs/raw.py), when the source has no multi-line rule. Otherwise bytes become
+raw lines (logs/framing.py), raw lines records (Docker's json-file entries joined,
 logs/jsonfile.py, or a declared file's plain lines), records are joined by the service's
 multi-line rule (logs/multiline.py), and each line gets the next number of its source. Every read
 also says where a restarted reader would resume so as to make the very same lines under the very
@@ -21,6 +23,7 @@ from dockyard.logs.checkpoint import Checkpoint
 from dockyard.logs.framing import RawLine, Record, Splitter, plain_record
 from dockyard.logs.jsonfile import RAW_LIMIT, Entry, Joiner, Seconds, entry_of, parse_lines
 from dockyard.logs.multiline import Multiline, MultilineRule
+from dockyard.logs.raw import RawLines, docker_lines
 from dockyard.logs.record import Line
 from dockyard.logs.rotation import Lost
 from dockyard.logs.tail import Tail
@@ -43,10 +46,15 @@ class ReadLimits:
     chunk_bytes: int = 256 * 1024
 
 
+DOCKER_PART = 16 * 1024
+"""The most bytes of output Docker puts in one json-file entry: a longer line is split."""
+
+
 @dataclass
 class Read:
-    """What one read made: `lines`; the checkpoint to write once they are stored (`resume`);
-    `at_end`: every byte present was read; `lost` and `malformed` to count."""
+    """What one read made: `lines`, or Docker's whole lines as they are (`raw`; then `lines`
+    is empty); the checkpoint to write once they are stored (`resume`); `at_end`: every byte
+    present was read; `lost` and `malformed` to count."""
 
     lines: list[Line]
     resume: Checkpoint
@@ -54,6 +62,33 @@ class Read:
     lost: list[Lost] = field(default_factory=list)
     malformed: int = 0
     bytes_read: int = 0
+    raw: RawLines | None = None
+
+    @property
+    def count(self) -> int:
+        """Lines made, either way."""
+        return self.raw.count if self.raw is not None else len(self.lines)
+
+
+@dataclass
+class _Gathered:
+    """Whole json-file lines taken as they are during one read: contiguous bytes of one file."""
+
+    parts: list[bytes] = field(default_factory=list)
+    count: int = 0
+    inode: int = 0
+    start: int = 0
+    end: int = 0
+
+    def follows(self, inode: int, start: int) -> bool:
+        return not self.count or (inode, start) == (self.inode, self.end)
+
+    def add(self, whole: bytes, count: int, inode: int, start: int) -> None:
+        if not self.count:
+            self.inode, self.start = inode, start
+        self.parts.append(whole)
+        self.count += count
+        self.end = start + len(whole)
 
 
 class Reader:
@@ -94,6 +129,13 @@ class Reader:
         self._last: tuple[int, int] | None = None  # (inode, end) of the last line returned
         # Lines made but not yet returned: at most one chunk's worth past a read's max_lines.
         self._ready: list[tuple[Line, int, int]] = []
+        # Whole lines go as they are unless a rule joins them; a line as long as one of
+        # Docker's parts may be one, and one over the limit must be cut: those go one by one.
+        self._raw_longest = (
+            min(max_line_bytes, DOCKER_PART) if fmt is Format.JSON_FILE and not multiline else 0
+        )
+        # Bytes read but left for the next read (it had lines enough): (data, start, inode).
+        self._spill: tuple[bytes, int, int] | None = None
 
     def read(self, limits: ReadLimits, *, final: bool = False) -> Read:
         """The lines the files hold now, up to `limits`. With `final` (the writer is gone) a last
@@ -101,28 +143,61 @@ class Reader:
         out = Read([], self._resume, at_end=False)
         deadline = self._monotonic() + limits.max_s
         tail_end = False
-        while len(self._ready) < limits.max_lines and out.bytes_read < limits.max_bytes:
-            chunk = self._tail.read(limits.chunk_bytes)
-            if chunk is None:
+        gathered = _Gathered()
+        # Lines made one by one and left by the last read go out alone, so that the next read
+        # starts with none and may take whole lines again.
+        reading = not (self._ready and self._raw_longest)
+        while (
+            reading
+            and len(self._ready) + gathered.count < limits.max_lines
+            and out.bytes_read < limits.max_bytes
+        ):
+            span = self._next_bytes(limits, out)
+            if span is None:
                 tail_end = True
                 break
-            if chunk.inode != self._inode or chunk.start != self._next:
-                self._switch(chunk.inode, out)  # another file, or the same one cut and rewound
-            self._next = chunk.start + len(chunk.data)
-            out.bytes_read += len(chunk.data)
-            if not self._bulk(chunk.data, chunk.start, chunk.inode, out):
-                self._lines(chunk.data, chunk.start, chunk.inode, out)
+            data, start, inode = span
+            if not self._whole(data, start, inode, gathered, limits.max_lines - gathered.count):
+                if not self._bulk(data, start, inode, out):
+                    self._lines(data, start, inode, out)
+                if gathered.count:
+                    break  # lines made one by one after raw ones wait for the next read
             if self._monotonic() >= deadline:
                 break
         if self._multiline is not None:
             self._emit(self._multiline.due(now=self._monotonic()))
         if tail_end and final:
             self._flush(out)
-        self._hand_out(limits.max_lines, out)
-        out.at_end = tail_end and not self._ready
+        if gathered.count:
+            out.raw = self._raw_lines(gathered)
+        else:
+            self._hand_out(limits.max_lines, out)
+        out.at_end = tail_end and not self._ready and self._spill is None
         out.lost, self._tail.lost = self._tail.lost, []
         out.resume = self._resume = self._resume_point()
         return out
+
+    def _next_bytes(self, limits: ReadLimits, out: Read) -> tuple[bytes, int, int] | None:
+        """(data, file offset, inode) to take next: what the last read left, else the next
+        chunk of the files; None at their end."""
+        if self._spill is not None:
+            span, self._spill = self._spill, None
+            return span
+        chunk = self._tail.read(limits.chunk_bytes)
+        if chunk is None:
+            return None
+        if chunk.inode != self._inode or chunk.start != self._next:
+            self._switch(chunk.inode, out)  # another file, or the same one cut and rewound
+        self._next = chunk.start + len(chunk.data)
+        out.bytes_read += len(chunk.data)
+        return chunk.data, chunk.start, chunk.inode
+
+    def _raw_lines(self, gathered: _Gathered) -> RawLines:
+        """The whole lines gathered: numbered before any line made one by one after them."""
+        first = self._seq - len(self._ready) - gathered.count + 1
+        data = b"".join(gathered.parts)
+        return RawLines(first, gathered.count, data, self._now_ns(), gathered.inode,
+                        gathered.start, gathered.end)  # fmt: skip
 
     def _hand_out(self, most: int, out: Read) -> None:
         """Up to `most` of the lines made go into `out`, in order."""
@@ -137,6 +212,36 @@ class Reader:
 
     def close(self) -> None:
         self._tail.close()
+
+    def _whole(self, data: bytes, start: int, inode: int, gathered: _Gathered, room: int) -> bool:
+        """Take the whole lines of `data` as they are, at most `room` of them (the others are
+        spilled to the next read), and hold the unfinished one; False (nothing taken) unless
+        they all are Docker's whole lines and nothing is held from before."""
+        if not self._raw_longest or self._ready or self._joiner.holding:
+            return False
+        held = self._splitter.release() if self._splitter.holding else b""
+        if held is None:
+            return False
+        if held:  # the end of the line the chunk before began
+            data, start = held + data, start - len(held)
+        cut = data.rfind(b"\n") + 1
+        whole = data[:cut] if cut and gathered.follows(inode, start) else b""
+        count = docker_lines(whole, longest=self._raw_longest) if whole else 0
+        if not count:
+            if held:
+                self._splitter.feed(held, start)
+            return False
+        if count > room:
+            # Only lines end in a newline: the first `room` lines are their lengths plus one.
+            cut = sum(map(len, whole.split(b"\n", room)[:room])) + room
+            whole, count = whole[:cut], room
+            self._spill = (data[cut:], start + cut, inode)
+        else:
+            self._splitter.feed(data[cut:], start + cut)
+        gathered.add(whole, count, inode, start)
+        self._seq += count
+        self._returned, self._last = self._seq, (inode, start + cut)
+        return True
 
     def _lines(self, data: bytes, start: int, inode: int, out: Read) -> None:
         """The lines `data` completes, one by one."""
@@ -254,7 +359,8 @@ class Reader:
 
     def _holding(self) -> bool:
         multiline = self._multiline is not None and self._multiline.holding
-        return bool(self._ready) or self._splitter.holding or self._joiner.holding or multiline
+        held = bool(self._ready) or self._spill is not None or self._splitter.holding
+        return held or self._joiner.holding or multiline
 
     def _resume_point(self) -> Checkpoint:
         """Past everything read if nothing is held back, else past the last line returned."""

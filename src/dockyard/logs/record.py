@@ -131,8 +131,17 @@ class Batch:
         rather than retrying them for ever)."""
         try:
             body = orjson.loads(data)
-            if body.get("v") != FORMAT:
-                raise Invalid(f"log batch format {body.get('v')!r} is not {FORMAT}")
+        except ValueError as exc:
+            raise Invalid(f"not a log batch: {exc}") from exc
+        if type(body) is not dict or body.get("v") != FORMAT:
+            version = body.get("v") if type(body) is dict else None
+            raise Invalid(f"log batch format {version!r} is not {FORMAT}")
+        return cls.of_body(body)
+
+    @classmethod
+    def of_body(cls, body: dict[str, Any]) -> Batch:
+        """The batch in a decoded message of this format; Invalid if it is not one."""
+        try:
             team, service, env, instance, channel, host = body["src"]
             source = Source(team, service, parse_env(env), instance, channel, host)
             lines = tuple(

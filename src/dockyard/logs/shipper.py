@@ -2,6 +2,9 @@
 batches, and checkpointed once the stream stored them; the agent's log part drives it
 (agent/logs.py says which sources exist and when their writers stop or go).
 
+Docker's whole lines travel as they are (logs/raw.py), decoded by the consumers, unless a
+multi-line rule or the flood budget needs them one by one.
+
 No loss, bounded memory: a source holds at most two batches in memory (one being stored, the
 next one read meanwhile). When the stream cannot take a batch (Unavailable), the source stops
 reading and offers the same batch again with backoff: the files are the buffer. A checkpoint
@@ -23,12 +26,15 @@ from pathlib import Path
 from dockyard.domain.errors import Unavailable
 from dockyard.logs.budget import UNLIMITED, Rate
 from dockyard.logs.checkpoint import Checkpoint, CheckpointStore
+from dockyard.logs.checkpointer import Checkpointer
 from dockyard.logs.counters import LossEvent, ShipperCounters, SourceCounters
 from dockyard.logs.multiline import MultilineRule
+from dockyard.logs.raw import RawBatch
 from dockyard.logs.reader import Format, Read, Reader, ReadLimits
 from dockyard.logs.record import Batch, Source
 from dockyard.logs.stream import LogStream
 from dockyard.logs.throttle import Budgets, Throttle, service_of
+from dockyard.logs.wire import Message, line_count
 
 log = logging.getLogger("dockyard.logs.shipper")
 
@@ -225,13 +231,16 @@ class Shipper:
 
         Reading the next batch overlaps storing the last one (publish, then checkpoint): the
         read is what costs, and a batch waiting for the stream's answer need not stop it. A
-        batch is published only after the one before it was stored and checkpointed, so the
-        stream gets each source in order and a checkpoint never runs ahead of the stream."""
+        batch is published only after the one before it was stored, so the stream gets each
+        source in order; its checkpoint is written while the next one is published
+        (logs/checkpointer.py), never ahead of the stream, and is on disk before the source
+        idles, is marked shipped or parks."""
         followed = state.followed
         looks = 0
         key, key_instance = followed.source.key, followed.source.instance
-        saved = [await asyncio.to_thread(self._checkpoints.load, key)]
-        reader = await asyncio.to_thread(self._open, followed, saved[0])
+        saved = await asyncio.to_thread(self._checkpoints.load, key)
+        reader = await asyncio.to_thread(self._open, followed, saved)
+        checkpointer = Checkpointer(self._checkpoints, key, saved)
         throttle = state.throttle or Throttle(self._budgets, service_of(followed.source))
         throttle.reopened()
         storing: asyncio.Task[None] | None = None
@@ -249,11 +258,14 @@ class Shipper:
                 counters.dropped_rate += dropped
                 if storing is not None:
                     await storing
-                storing = asyncio.create_task(self._store(followed.source, read, saved, counters))
+                storing = asyncio.create_task(
+                    self._store(followed.source, read, checkpointer, counters)
+                )
                 if not read.at_end:
                     continue
                 await storing
                 storing = None
+                await checkpointer.settle()  # idle, marked or parked: the place on disk
                 if state.wake.is_set():
                     # Told something new while this read was stored (the writer started or
                     # stopped again): a mark now would rest on a read made before it.
@@ -276,18 +288,19 @@ class Shipper:
             if storing is not None:  # a failed read: the batch in flight finishes or is cut off
                 storing.cancel()
                 await asyncio.gather(storing, return_exceptions=True)
+            await checkpointer.close()
             reader.close()
 
     async def _store(
-        self, source: Source, read: Read, saved: list[Checkpoint | None], counters: SourceCounters
+        self, source: Source, read: Read, checkpointer: Checkpointer, counters: SourceCounters
     ) -> None:
-        """Publish `read`'s lines, then checkpoint where it ended (`saved[0]` is the checkpoint
-        on disk; updated)."""
-        if read.lines:
+        """Publish `read`'s lines, then offer the checkpoint where it ended (written beside
+        the next batch's publishing: logs/checkpointer.py)."""
+        if read.raw is not None:
+            await self._publish(RawBatch(source, read.raw), counters)
+        elif read.lines:
             await self._publish(Batch(source, tuple(read.lines)), counters)
-        if read.resume != saved[0]:
-            await asyncio.to_thread(self._checkpoints.save, source.key, read.resume)
-            saved[0] = read.resume
+        checkpointer.offer(read.resume)
 
     def _open(self, followed: Followed, at: Checkpoint | None) -> Reader:
         return Reader(
@@ -332,7 +345,7 @@ class Shipper:
             if state.followed.source.instance == instance
         )
 
-    async def _publish(self, batch: Batch, counters: SourceCounters) -> None:
+    async def _publish(self, batch: Message, counters: SourceCounters) -> None:
         """Publish until the stream stores the batch: while it is Unavailable, nothing more is
         read for this source, and the wait is counted."""
         delay = self._pacing.retry_min_s
@@ -356,10 +369,10 @@ class Shipper:
                 self.counters.stream_waiting -= 1
         if waiting_since is not None:
             log.info("logs: stream available again %s", keys(batch.source))
-        counters.lines_sent += len(batch.lines)
+        counters.lines_sent += line_count(batch)
 
     def _count(self, source: Source, read: Read, counters: SourceCounters) -> None:
-        counters.lines_read += len(read.lines)
+        counters.lines_read += read.count
         counters.bytes_read += read.bytes_read
         counters.malformed += read.malformed
         for lost in read.lost:

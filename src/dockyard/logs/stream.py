@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from dockyard.logs.record import Batch
+from dockyard.logs.wire import Message
 
 
 class Delivery(Protocol):
@@ -33,8 +34,9 @@ class Delivery(Protocol):
 
 
 class LogStream(Protocol):
-    async def publish(self, batch: Batch) -> None:
-        """Return once the stream has stored `batch` or found it a duplicate of one it stored.
+    async def publish(self, batch: Message) -> None:
+        """Return once the stream has stored `batch` (either wire version: logs/wire.py) or
+        found it a duplicate of one it stored.
 
         Raises Unavailable when the stream cannot take it now (down, slow, full): the caller
         keeps its file position and offers the same lines again later, so nothing is lost.

@@ -1,7 +1,9 @@
 """Where one source's reads meet its service's flood budget (logs/budget.py) on the way from the
 reader to the stream (logs/shipper.py).
 
-Lines over the budget are read and checkpointed but never shipped: a flooder's file must not
+Docker's whole lines read as they are (logs/raw.py) pass as they are while the budget takes them
+all; otherwise they are decoded here and judged one by one. Lines over the budget are read and
+checkpointed but never shipped: a flooder's file must not
 become an unbounded buffer. The lines shipped are numbered again without gaps (consumers wait
 for a gap to fill), and where a run of drops ends, one marker line in the same numbering says how
 many went (`… 1,204 lines dropped by the rate limit …`). The checkpoint carries the shipped
@@ -38,6 +40,11 @@ class Budgets:
         passed, self._buckets[service] = bucket.take(rate, wanted, now)
         return passed
 
+    def fits(self, service: str, rate: Rate, wanted: int, now: float) -> bool:
+        """True if all `wanted` lines of `service`, written by time `now`, would pass."""
+        bucket = self._buckets.get(service) or Bucket.full(rate, now)
+        return rate.unlimited or bucket.refilled(rate, now).tokens >= wanted
+
     def has_room(self, service: str, rate: Rate, now: float) -> bool:
         bucket = self._buckets.get(service)
         return bucket is None or bucket.has_room(rate, now)
@@ -68,6 +75,10 @@ class Throttle:
         dropped."""
         if self.rate.unlimited and not self.pending and not self.shift:
             return read, 0
+        if read.raw is not None:
+            read = self._whole(read)
+            if read.raw is not None:
+                return read, 0
         lines = read.lines
         passed = (
             self.budgets.take(self.service, self.rate, len(lines), lines[-1].time_ns / 1e9)
@@ -86,6 +97,18 @@ class Throttle:
             self.shift -= dropped
         resume = replace(read.resume, seq=read.resume.seq + self.shift)
         return replace(read, lines=out, resume=resume), dropped
+
+    def _whole(self, read: Read) -> Read:
+        """`read` as it is if the budget takes all of its raw lines (and no drops wait for
+        their marker); else with its raw lines decoded, to be judged one by one."""
+        raw = read.raw
+        assert raw is not None
+        if not self.pending and not self.shift:
+            at = raw.last_time_ns() / 1e9
+            if self.budgets.fits(self.service, self.rate, raw.count, at):
+                self.budgets.take(self.service, self.rate, raw.count, at)
+                return read
+        return replace(read, lines=list(raw.lines()), raw=None)
 
     def _renumbered(self, lines: list[Line]) -> list[Line]:
         shift = self.shift

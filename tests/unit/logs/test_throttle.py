@@ -4,8 +4,11 @@ and the checkpoint carries the shipped numbering."""
 
 from __future__ import annotations
 
+import time
+
 from dockyard.logs.budget import Rate
 from dockyard.logs.checkpoint import Checkpoint
+from dockyard.logs.raw import RawLines
 from dockyard.logs.reader import Read
 from dockyard.logs.record import Line
 from dockyard.logs.throttle import Budgets, Throttle
@@ -85,3 +88,36 @@ def test_a_reopened_reader_numbers_from_the_checkpoint() -> None:
     throttle.reopened()  # the reader starts again at seq 2 (shipped numbering)
     again, _ = throttle.apply(read(3, 1, at_s=10.0), now_ns=10 * S)
     assert shipped(again) == [(3, "… 3 lines dropped by the rate limit …"), (4, "n=3")]
+
+
+def raw_read(first: int, count: int, *, at_s: float) -> Read:
+    """`count` of Docker's whole lines read as they are, all written at `at_s`."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(at_s)))
+    when = f"{stamp}.{int(at_s * S) % S:09d}Z"
+    data = b"".join(
+        f'{{"log":"n={first + i}\\n","stream":"stdout","time":"{when}"}}\n'.encode()
+        for i in range(count)
+    )
+    resume = Checkpoint(inode=1, offset=len(data), seq=first + count - 1)
+    return Read([], resume, at_end=True, raw=RawLines(first, count, data, read_ns=0))
+
+
+def test_raw_lines_the_budget_holds_pass_as_they_are_and_draw_from_it() -> None:
+    budgets = Budgets()
+    throttle = Throttle(budgets, "t/s/test", Rate(10, burst=8))
+    given = raw_read(1, 5, at_s=100.0)
+    assert throttle.apply(given, now_ns=0) == (given, 0)
+    assert not budgets.fits("t/s/test", Rate(10, burst=8), 4, 100.0)  # 3 left
+
+
+def test_raw_lines_over_the_budget_are_judged_one_by_one() -> None:
+    throttle = Throttle(Budgets(), "t/s/test", Rate(10, burst=4))
+    out, dropped = throttle.apply(raw_read(1, 6, at_s=100.0), now_ns=0)
+    assert out.raw is None and dropped == 2
+    assert shipped(out) == [(1, "n=1"), (2, "n=2"), (3, "n=3"), (4, "n=4")]
+    assert out.lines[0].time_ns == 100 * S
+    # The next raw read, though the budget holds it, is numbered again after a marker.
+    later, _ = throttle.apply(raw_read(7, 2, at_s=101.0), now_ns=0)
+    assert later.raw is None
+    assert shipped(later) == [(5, "… 2 lines dropped by the rate limit …"), (6, "n=7"), (7, "n=8")]
+    assert later.resume.seq == 7
