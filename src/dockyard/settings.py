@@ -16,6 +16,7 @@ import functools
 import ipaddress
 import json
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -368,6 +369,25 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class BalancerSettings:
+    """This host's load balancer (`dockyard balancer`, HAProxy): where it listens, the domain
+    its host names end in, the TCP ports it hands to non-HTTP services."""
+
+    http_addr: str = "0.0.0.0:8480"
+    """Where HTTP routes are served, HOST:PORT (DOCKYARD_BALANCER_HTTP_ADDR)."""
+    metrics_addr: str = "127.0.0.1:9468"
+    """HAProxy's Prometheus exporter, on loopback (DOCKYARD_BALANCER_METRICS_ADDR)."""
+    domain: str = "dockyard.internal"
+    """Host names are SERVICE.TEAM.ENV.<domain> (DOCKYARD_BALANCER_DOMAIN)."""
+    tcp_ports: range = range(20000, 20500)
+    """Ports handed to TCP routes, one per service environment: FIRST-LAST
+    (DOCKYARD_BALANCER_TCP_PORTS)."""
+    drain_s: float = 30.0
+    """How long a leaving endpoint takes no new requests but finishes its own before it is put
+    in maintenance and its slot may be reused (DOCKYARD_BALANCER_DRAIN_S)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings
     supervisor: SupervisorSettings
@@ -391,6 +411,8 @@ class Settings:
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     """Prometheus and Alertmanager (DOCKYARD_PROMETHEUS_*, DOCKYARD_ALERTMANAGER_URL,
     DOCKYARD_SCRAPE_INTERVAL_S)."""
+    balancer: BalancerSettings = field(default_factory=BalancerSettings)
+    """The load balancer (DOCKYARD_BALANCER_*)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, uid: int | None = None) -> Settings:
@@ -470,6 +492,7 @@ class Settings:
             log_level=env.get("DOCKYARD_LOG_LEVEL", _log_level, "info"),
             metrics=_metrics_settings(env),
             monitoring=_monitoring_settings(env),
+            balancer=_balancer_settings(env),
         )
 
 
@@ -805,6 +828,38 @@ def _monitoring_settings(env: _Reader) -> MonitoringSettings:
         scrape_interval_s=env.get("DOCKYARD_SCRAPE_INTERVAL_S", _seconds(1, 3600), 10.0),
         remote_write_url=env.get("DOCKYARD_PROMETHEUS_REMOTE_WRITE_URL", _http_url, None),
     )
+
+
+def _balancer_settings(env: _Reader) -> BalancerSettings:
+    default = BalancerSettings()
+    return BalancerSettings(
+        http_addr=env.get("DOCKYARD_BALANCER_HTTP_ADDR", _listen_addr, default.http_addr),
+        metrics_addr=env.get("DOCKYARD_BALANCER_METRICS_ADDR", _listen_addr, default.metrics_addr),
+        domain=env.get("DOCKYARD_BALANCER_DOMAIN", _domain, default.domain),
+        tcp_ports=env.get("DOCKYARD_BALANCER_TCP_PORTS", _port_range, default.tcp_ports),
+        drain_s=env.get("DOCKYARD_BALANCER_DRAIN_S", _seconds(0, 3600), default.drain_s),
+    )
+
+
+def _domain(raw: str) -> str:
+    """A DNS domain: dot-separated labels of letters, digits and hyphens."""
+    labels = raw.strip().lower().rstrip(".").split(".")
+    if not all(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels):
+        raise ValueError(f"{raw!r} is not a DNS domain (e.g. dockyard.internal)")
+    return ".".join(labels)
+
+
+def _port_range(raw: str) -> range:
+    """FIRST-LAST, both ports, FIRST <= LAST."""
+    first, sep, last = raw.strip().partition("-")
+    if (
+        not sep
+        or not first.isdigit()
+        or not last.isdigit()
+        or not 1 <= int(first) <= int(last) <= 65535
+    ):
+        raise ValueError(f"{raw!r} is not a port range FIRST-LAST (e.g. 20000-20499)")
+    return range(int(first), int(last) + 1)
 
 
 def _prometheus_duration(raw: str) -> str:
