@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import signal
 from typing import Annotated
 
 import typer
@@ -52,12 +53,31 @@ def balancer(
     )
     log.info("balancer starting: HTTP on %s, feed from %s", settings.balancer.http_addr, url)
     try:
-        asyncio.run(found.run(Feed(url, token).follow()))
+        asyncio.run(_serve(found, Feed(url, token)))
     except BalancerEnded as exc:
         log.error("balancer exiting with status 1: %s", exc)
         raise typer.Exit(1) from exc
-    except KeyboardInterrupt:
-        log.info("balancer exiting: interrupted")
+
+
+async def _serve(found: Balancer, feed: Feed) -> None:
+    """Run until told to stop (SIGTERM, SIGINT): HAProxy is stopped with it either way."""
+    task = asyncio.current_task()
+    assert task is not None
+    stopped: list[str] = []
+
+    def stop(signum: signal.Signals) -> None:
+        stopped.append(signum.name)
+        task.cancel()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        await found.run(feed.follow())
+    except asyncio.CancelledError:
+        if not stopped:
+            raise
+        log.info("balancer exiting: %s", stopped[0])
 
 
 def shape(settings: Settings) -> Shape:
