@@ -33,21 +33,25 @@ def needs_reload(current: Layout, nxt: Layout) -> bool:
     return False
 
 
-def server_commands(old: Backend, new: Backend) -> list[str]:
-    """`set server` commands taking `old`'s slots to `new`'s: an address moves before its
-    slot is made ready, and a slot leaving `ready` is drained before anything else."""
-    commands: list[str] = []
+def server_commands(old: Backend, new: Backend) -> tuple[list[str], list[str]]:
+    """`set server` commands taking `old`'s slots to `new`'s, in two lists: first those that
+    bring servers in (an address moves before its slot is made ready), then those that take
+    servers out (drain, maintenance). Run in that order, a backend whose whole set is replaced
+    at once never has a moment with no server to send a request to."""
+    bring: list[str] = []
+    take: list[str] = []
     for number, (was, now) in enumerate(zip(old.slots, new.slots, strict=False), start=1):
         server = f"{new.name}/s{number}"
+        steps = bring if now.state == "ready" else take
         if was.target != now.target:
             if was.state != "maint":  # never point a slot that takes traffic elsewhere
-                commands.append(f"set server {server} state maint")
-            commands.append(f"set server {server} addr {now.address} port {now.port}")
+                steps.append(f"set server {server} state maint")
+            steps.append(f"set server {server} addr {now.address} port {now.port}")
             if now.state != "maint":
-                commands.append(f"set server {server} state {now.state}")
+                steps.append(f"set server {server} state {now.state}")
         elif was.state != now.state:
-            commands.append(f"set server {server} state {now.state}")
-    return commands
+            steps.append(f"set server {server} state {now.state}")
+    return bring, take
 
 
 def map_commands(current: Layout, nxt: Layout, map_file: str) -> list[str]:
@@ -63,7 +67,10 @@ def plan(current: Layout, nxt: Layout, *, map_file: str) -> Plan:
     """How to take HAProxy from serving `current` to serving `nxt`."""
     if needs_reload(current, nxt):
         return Plan(reload=True)
-    commands = map_commands(current, nxt, map_file)
+    bring: list[str] = []
+    take: list[str] = []
     for name, backend in nxt.backends.items():
-        commands.extend(server_commands(current.backends[name], backend))
-    return Plan(reload=False, commands=tuple(commands))
+        more, fewer = server_commands(current.backends[name], backend)
+        bring += more
+        take += fewer
+    return Plan(reload=False, commands=(*map_commands(current, nxt, map_file), *bring, *take))

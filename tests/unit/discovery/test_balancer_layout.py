@@ -59,9 +59,9 @@ def test_an_endpoint_keeps_its_slot_and_a_leaving_one_drains_then_goes_to_maint(
     second = arrange(first, web("10.0.0.2", "10.0.0.3"), shape=SHAPE, now=1)
     assert states(second) == [("10.0.0.1", "drain"), ("10.0.0.2", "ready"), ("10.0.0.3", "ready")]
     assert plan(first, second, map_file=MAP).commands == (
-        "set server ops.web.test/s1 state drain",
         "set server ops.web.test/s3 addr 10.0.0.3 port 8080",
         "set server ops.web.test/s3 state ready",
+        "set server ops.web.test/s1 state drain",
     )
     still = arrange(second, web("10.0.0.2", "10.0.0.3"), shape=SHAPE, now=10.9)
     assert states(still)[0] == ("10.0.0.1", "drain")
@@ -79,6 +79,21 @@ def test_a_slot_in_maint_is_reused_with_its_address_moved_before_it_is_made_read
     assert plan(drained, moved, map_file=MAP).commands == (
         "set server ops.web.test/s1 addr 10.0.0.9 port 8080",
         "set server ops.web.test/s1 state ready",
+    )
+
+
+def test_a_whole_set_replaced_at_once_is_brought_in_before_the_old_one_is_taken_out() -> None:
+    first = arrange(Layout(), web("10.0.0.1"), shape=SHAPE, now=0)
+    flipped = arrange(first, web("10.0.0.2"), shape=SHAPE, now=1)
+    back = arrange(flipped, web("10.0.0.1"), shape=SHAPE, now=2)
+    assert plan(first, flipped, map_file=MAP).commands == (
+        "set server ops.web.test/s2 addr 10.0.0.2 port 8080",
+        "set server ops.web.test/s2 state ready",
+        "set server ops.web.test/s1 state drain",
+    )
+    assert plan(flipped, back, map_file=MAP).commands == (
+        "set server ops.web.test/s1 state ready",
+        "set server ops.web.test/s2 state drain",
     )
 
 
