@@ -8,7 +8,8 @@ reload or a restart serves exactly what the runtime API had set. A runtime comma
 refuses is not guessed around: the configuration is reloaded instead.
 
 While the server is away the feed yields nothing and HAProxy keeps the last routes (never
-emptied because the control plane is gone). HAProxy ending ends `run` with BalancerEnded.
+emptied because the control plane is gone); a balancer that starts while the server is away
+serves the routes the one before it left. HAProxy ending ends `run` with BalancerEnded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dockyard.discovery.balancer_config import Listeners, render, render_map
 from dockyard.discovery.balancer_layout import Layout, Shape, arrange
 from dockyard.discovery.haproxy import Haproxy, write_atomically
 from dockyard.discovery.snapshot import Snapshot
+from dockyard.domain.errors import RuntimeFailure
 
 log = logging.getLogger("dockyard.balancer")
 TICK_S = 1.0
@@ -54,6 +56,9 @@ class Balancer:
         self._clock = clock
         self._tick_s = tick_s
         self._started = False
+        self._stale = False
+        """HAProxy serves a configuration an earlier balancer left: rewrite it on the next
+        snapshot, even one that changes nothing here."""
         self._latest: Snapshot | None = None
         self._changed = asyncio.Event()
 
@@ -62,6 +67,8 @@ class Balancer:
         stopped when `run` ends, however it ends."""
         follower = asyncio.create_task(self._follow(snapshots))
         try:
+            if not self._started:
+                await self.start()
             while True:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._tick_s):
@@ -87,26 +94,39 @@ class Balancer:
         finally:
             self._changed.set()
 
+    async def start(self) -> None:
+        """Start HAProxy before any snapshot: on the configuration an earlier balancer left,
+        so its routes are served at once even while the server is away; else on none."""
+        kept = self.haproxy.files.config.exists() and self._listeners.map_file.exists()
+        if kept:
+            try:
+                await self.haproxy.check(self.haproxy.files.config)
+            except RuntimeFailure as exc:
+                log.warning("not serving the configuration left behind: %s", exc)
+                kept = False
+        if not kept:
+            self._write(Layout())
+        await self.haproxy.start()
+        self._started, self._stale = True, kept
+
     async def apply(self, snapshot: Snapshot) -> None:
-        """Make HAProxy serve `snapshot` (starting it on the first one)."""
+        """Make HAProxy serve `snapshot` (starting it first if need be)."""
+        if not self._started:
+            await self.start()
         nxt = arrange(self.layout, snapshot, shape=self._shape, now=self._clock())
         for reason in set(nxt.unrouted) - set(self.layout.unrouted):
             log.warning("not routed: %s", reason)
-        if not self._started:
-            self._write(nxt)
-            await self.haproxy.start()
-            self._started = True
-        else:
-            await self._change(nxt)
+        await self._change(nxt)
         self.layout = nxt
         self.applied += 1
 
     async def _change(self, nxt: Layout) -> None:
         steps = plan(self.layout, nxt, map_file=str(self._listeners.map_file))
-        if nxt == self.layout:
+        if nxt == self.layout and not self._stale:
             return
         self._write(nxt)
-        if steps.reload:
+        if steps.reload or self._stale:
+            self._stale = False
             log.info("reloading HAProxy: %d backends", len(nxt.backends))
             await self.haproxy.reload()
             return

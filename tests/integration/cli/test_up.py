@@ -72,8 +72,12 @@ def host(
     # `up` runs real Prometheus and Alertmanager on free loopback ports, files in state dir.
     for part in ("PROMETHEUS", "ALERTMANAGER"):
         cli.environ[f"DOCKYARD_{part}_URL"] = f"http://127.0.0.1:{free_port()}"
-    for part in ("AGENT", "INDEXER", "ARCHIVER"):  # never the default metrics ports
+    for part in ("AGENT", "INDEXER", "ARCHIVER", "BALANCER"):  # never the default metrics ports
         cli.environ[f"DOCKYARD_{part}_METRICS_ADDR"] = f"127.0.0.1:{free_port()}"
+    # `up` runs the balancer (and its HAProxy) with routes on free loopback ports.
+    cli.environ["DOCKYARD_BALANCER_HTTP_ADDR"] = f"127.0.0.1:{free_port()}"
+    tcp = free_port()
+    cli.environ["DOCKYARD_BALANCER_TCP_PORTS"] = f"{tcp}-{tcp}"
     yield cli
     cli("down", server_argv=(sys.executable, FAKE_SERVER))  # never leave it running
 

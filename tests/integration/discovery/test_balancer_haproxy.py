@@ -188,3 +188,21 @@ async def test_request_counts_are_exported_per_backend(
         if found.startswith('haproxy_backend_http_responses_total{proxy="ops.web.test",code="2xx"}')
     )  # fmt: skip
     assert line.endswith(" 3")
+
+
+async def test_a_new_balancer_serves_the_routes_the_last_one_left_before_any_snapshot(
+    balancer: Balancer, backends: Backends, listeners: Listeners, tmp_path: Path
+) -> None:
+    a = await backends.add("a")
+    await balancer.apply(snapshot("1", web=(a,)))
+    await balancer.haproxy.stop()
+    again = Balancer(
+        Haproxy(HaproxyFiles(tmp_path)), shape=Shape(domain="dy.example"), listeners=listeners
+    )
+    try:
+        await again.start()  # the server is away: no snapshot comes
+        assert set(await served(listeners, WEB, 2)) == {"a"}
+        await again.apply(snapshot("2"))  # the first snapshot replaces what was left
+        assert set(await served(listeners, WEB, 1)) == {"503"}
+    finally:
+        await again.haproxy.stop()
