@@ -7,6 +7,7 @@ haproxy installed is reported and `up` goes on: nothing else of the platform nee
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +22,16 @@ from dockyard.settings import Settings
 
 BALANCER_START_S = 30.0
 BALANCER_STOP_S = 15.0
+# Debian installs haproxy in /usr/sbin, which a non-login PATH may lack.
+HAPROXY_CANDIDATES = ("/usr/sbin/haproxy", "/usr/bin/haproxy")
+
+
+def find_haproxy(name: str = "haproxy") -> str | None:
+    """The HAProxy binary: `name` on PATH (or a path), else Debian's; None if neither."""
+    found = shutil.which(name)
+    if found or name != "haproxy":
+        return found
+    return next((p for p in HAPROXY_CANDIDATES if os.access(p, os.X_OK)), None)
 
 
 def balancer_dir(settings: Settings) -> Path:
@@ -51,7 +62,7 @@ def balancer_answers(settings: Settings) -> bool:
 
 def ensure_balancer(settings: Settings, *, env: dict[str, str], base: dict[str, str]) -> str:
     """Make sure this host's balancer runs; one line for `up`."""
-    if shutil.which("haproxy") is None:
+    if find_haproxy() is None:
         return "not started: haproxy is not installed (apt-get install haproxy)"
     process = balancer_process(settings)
     done = supervise(

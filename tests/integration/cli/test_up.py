@@ -111,7 +111,7 @@ def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli)
     assert code == 0
     parts = {p["part"]: p for p in json.loads(out)["parts"]}
     assert sorted(parts) == [
-        "agent", "alertmanager", "archiver", "builder", "controllers", "database",
+        "agent", "alertmanager", "archiver", "balancer", "builder", "controllers", "database",
         "docker engine", "drainer", "etcd", "indexer", "leader", "nats", "prometheus", "registry",
         "server", "state disk", "supervisor",
     ]  # fmt: skip
@@ -213,9 +213,9 @@ def test_up_runs_prometheus_and_alertmanager_once_and_down_stops_them(host: Cli)
     assert [group["labels"]["component"] for group in targets] == ["agent", "indexer", "archiver"]
     supervisor = Supervisord(SupervisordPaths.of(settings))
     pids = {name: _pid(supervisor, name) for name in urls}
-    # Prometheus finds the agent, the indexer and the archiver in the file and scrapes them.
+    # Prometheus finds the agent, the indexer, the archiver and the balancer and scrapes them.
     deadline = time.monotonic() + 30
-    while targets_health(urls["prometheus"]) != "3 of 3 targets up":
+    while targets_health(urls["prometheus"]) != "4 of 4 targets up":
         assert time.monotonic() < deadline, targets_health(urls["prometheus"])
         time.sleep(0.2)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import signal
 from typing import Annotated
 
 import typer
 
-from dockyard.cli.balancer import balancer_dir
+from dockyard.cli.balancer import balancer_dir, find_haproxy
 from dockyard.cli.context import session
 from dockyard.cli.errors import CliError
 from dockyard.discovery.balancer import Balancer, BalancerEnded
@@ -38,7 +37,7 @@ def balancer(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
-    binary = shutil.which(haproxy)
+    binary = find_haproxy(haproxy)
     if binary is None:
         raise CliError(f"{haproxy} is not installed: apt-get install haproxy")
     url, token = current.login()
