@@ -206,3 +206,26 @@ async def test_a_new_balancer_serves_the_routes_the_last_one_left_before_any_sna
         assert set(await served(listeners, WEB, 1)) == {"503"}
     finally:
         await again.haproxy.stop()
+
+
+async def test_a_haproxy_left_by_a_killed_balancer_is_replaced_without_a_gap(
+    balancer: Balancer, backends: Backends, listeners: Listeners, tmp_path: Path
+) -> None:
+    a = await backends.add("a")
+    await balancer.apply(snapshot("1", web=(a,)))
+    left = int((tmp_path / "haproxy.pid").read_text().split()[0])
+    # The balancer is gone (SIGKILL): its HAProxy runs on, still serving.
+    again = Balancer(
+        Haproxy(HaproxyFiles(tmp_path)), shape=Shape(domain="dy.example"), listeners=listeners
+    )
+    try:
+        await again.start()
+        assert set(await served(listeners, WEB, 2)) == {"a"}
+        for _ in range(100):  # the old master soft-stops: it ends once its worker is done
+            if balancer.haproxy.exit_status() is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert balancer.haproxy.exit_status() is not None, f"HAProxy {left} still runs"
+        assert int((tmp_path / "haproxy.pid").read_text().split()[0]) != left
+    finally:
+        await again.haproxy.stop()
