@@ -107,6 +107,8 @@ def build_parts(settings: Settings) -> Parts:
         host=settings.ipam.host,
         # Services' declared log files: the agent on this host reads them from here.
         files_dir=settings.logs.files_dir,
+        # Containers resolve service names through this host's dnsmasq (cli/names.py).
+        dns=settings.names.resolvers if settings.names.enabled else (),
     )
     # Segment networks are made on the runtime's engine, for the agent's IPAM driver there.
     networks = DockerSegmentNetworks(

@@ -378,13 +378,46 @@ class BalancerSettings:
     metrics_addr: str = "127.0.0.1:9468"
     """HAProxy's Prometheus exporter, on loopback (DOCKYARD_BALANCER_METRICS_ADDR)."""
     domain: str = "dockyard.internal"
-    """Host names are SERVICE.TEAM.ENV.<domain> (DOCKYARD_BALANCER_DOMAIN)."""
+    """Host names are SERVICE.TEAM.ENV.<domain> (DOCKYARD_BALANCER_DOMAIN; unset: the zone of
+    the DNS names, DOCKYARD_DNS_ZONE, so a name that resolves is also a route)."""
     tcp_ports: range = range(20000, 20500)
     """Ports handed to TCP routes, one per service environment: FIRST-LAST
     (DOCKYARD_BALANCER_TCP_PORTS)."""
     drain_s: float = 30.0
     """How long a leaving endpoint takes no new requests but finishes its own before it is put
     in maintenance and its slot may be reused (DOCKYARD_BALANCER_DRAIN_S)."""
+
+
+@dataclass(frozen=True)
+class NamesSettings:
+    """Service names in DNS (discovery/names.py): PowerDNS authoritative for `zone`, answered
+    by `dockyard names`, and dnsmasq in front as the containers' resolver, all three run by
+    `dockyard up` (cli/names.py) with their files in <state>/dns."""
+
+    enabled: bool = True
+    """Run the DNS servers (DOCKYARD_DNS: on/off)."""
+    zone: str = "dockyard.internal"
+    """The zone of service names (DOCKYARD_DNS_ZONE): SERVICE.TEAM.<zone>."""
+    ttl_s: int = 5
+    """TTL of every record and of negative answers, 1-5 s (DOCKYARD_DNS_TTL_S)."""
+    pdns_addr: str = "127.0.0.1:5300"
+    """Where PowerDNS listens, HOST:PORT (DOCKYARD_PDNS_ADDR); only dnsmasq asks it."""
+    listen: tuple[str, ...] = ("127.0.0.1",)
+    """Addresses dnsmasq resolves on besides `resolvers` (DOCKYARD_DNS_LISTEN, comma-separated)."""
+    port: int = 53
+    """dnsmasq's port on every address (DOCKYARD_DNS_PORT)."""
+    resolvers: tuple[str, ...] = ()
+    """The resolver addresses every container gets (DOCKYARD_DNS_RESOLVERS, comma-separated):
+    the Dockyard networks' gateway addresses on this host, where dnsmasq listens too (as soon
+    as the bridge has them). Unset: containers keep Docker's default resolver."""
+    upstreams: tuple[str, ...] = ()
+    """Where names outside the zone are resolved, ADDR or ADDR#PORT (DOCKYARD_DNS_UPSTREAMS);
+    unset: the nameservers of the host's /etc/resolv.conf."""
+
+    @property
+    def pdns(self) -> tuple[str, int]:
+        host, _, port = self.pdns_addr.rpartition(":")
+        return host.strip("[]"), int(port)
 
 
 @dataclass(frozen=True)
@@ -413,6 +446,8 @@ class Settings:
     DOCKYARD_SCRAPE_INTERVAL_S)."""
     balancer: BalancerSettings = field(default_factory=BalancerSettings)
     """The load balancer (DOCKYARD_BALANCER_*)."""
+    names: NamesSettings = field(default_factory=NamesSettings)
+    """Service names in DNS (DOCKYARD_DNS*, DOCKYARD_PDNS_ADDR)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, uid: int | None = None) -> Settings:
@@ -493,6 +528,7 @@ class Settings:
             metrics=_metrics_settings(env),
             monitoring=_monitoring_settings(env),
             balancer=_balancer_settings(env),
+            names=_names_settings(env),
         )
 
 
@@ -835,18 +871,12 @@ def _balancer_settings(env: _Reader) -> BalancerSettings:
     return BalancerSettings(
         http_addr=env.get("DOCKYARD_BALANCER_HTTP_ADDR", _listen_addr, default.http_addr),
         metrics_addr=env.get("DOCKYARD_BALANCER_METRICS_ADDR", _listen_addr, default.metrics_addr),
-        domain=env.get("DOCKYARD_BALANCER_DOMAIN", _domain, default.domain),
+        domain=env.get(
+            "DOCKYARD_BALANCER_DOMAIN", _zone, env.get("DOCKYARD_DNS_ZONE", _zone, default.domain)
+        ),
         tcp_ports=env.get("DOCKYARD_BALANCER_TCP_PORTS", _port_range, default.tcp_ports),
         drain_s=env.get("DOCKYARD_BALANCER_DRAIN_S", _seconds(0, 3600), default.drain_s),
     )
-
-
-def _domain(raw: str) -> str:
-    """A DNS domain: dot-separated labels of letters, digits and hyphens."""
-    labels = raw.strip().lower().rstrip(".").split(".")
-    if not all(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels):
-        raise ValueError(f"{raw!r} is not a DNS domain (e.g. dockyard.internal)")
-    return ".".join(labels)
 
 
 def _port_range(raw: str) -> range:
@@ -860,6 +890,52 @@ def _port_range(raw: str) -> range:
     ):
         raise ValueError(f"{raw!r} is not a port range FIRST-LAST (e.g. 20000-20499)")
     return range(int(first), int(last) + 1)
+
+
+def _names_settings(env: _Reader) -> NamesSettings:
+    default = NamesSettings()
+    return NamesSettings(
+        enabled=env.get("DOCKYARD_DNS", _flag, default.enabled),
+        zone=env.get("DOCKYARD_DNS_ZONE", _zone, default.zone),
+        ttl_s=env.get("DOCKYARD_DNS_TTL_S", _int_in(1, 5), default.ttl_s),
+        pdns_addr=env.get("DOCKYARD_PDNS_ADDR", _host_port, default.pdns_addr),
+        listen=env.get("DOCKYARD_DNS_LISTEN", _addresses, default.listen),
+        port=env.get("DOCKYARD_DNS_PORT", _int_in(1, 65535), default.port),
+        resolvers=env.get("DOCKYARD_DNS_RESOLVERS", _addresses, default.resolvers),
+        upstreams=env.get("DOCKYARD_DNS_UPSTREAMS", _upstreams, default.upstreams),
+    )
+
+
+def _zone(raw: str) -> str:
+    zone = raw.strip().rstrip(".").lower()
+    labels = zone.split(".")
+    if not all(re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels):
+        raise ValueError(f"{raw!r} is not a DNS zone name: use labels of a-z, 0-9 and -")
+    return zone
+
+
+def _host_port(raw: str) -> str:
+    address = _listen_addr(raw)
+    if not address or address.endswith(":0"):
+        raise ValueError(f"{raw!r} is not HOST:PORT with a port, e.g. 127.0.0.1:5300")
+    return address
+
+
+def _addresses(raw: str) -> tuple[str, ...]:
+    found = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for address in found:
+        ipaddress.ip_address(address)  # ValueError names it
+    return found
+
+
+def _upstreams(raw: str) -> tuple[str, ...]:
+    found = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for upstream in found:
+        address, _, port = upstream.partition("#")
+        ipaddress.ip_address(address)
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"{upstream!r}: use ADDR or ADDR#PORT")
+    return found
 
 
 def _prometheus_duration(raw: str) -> str:

@@ -57,11 +57,11 @@ class FuzzRun:
         return "\n".join(self.output.splitlines()[-lines:])
 
 
-NOT_FUZZED = r"/logs/follow$|/endpoints/"
+NOT_FUZZED = r"/logs/follow$|/endpoints(/|$)"
 """Paths the fuzzer leaves out: a live tail answers for as long as the client listens, so every
 call would end in the request timeout (tests/integration/api/test_api_logs.py tests it); so does
-an endpoint watch (`watch=1`, a query value the fuzzer cannot be kept from), tested by
-tests/integration/api/test_api_endpoints.py."""
+an endpoint watch or the all-services feed (`watch=1`, a query value the fuzzer cannot be kept
+from), tested by tests/integration/api/test_api_endpoints.py and test_api_feed.py."""
 
 
 @dataclass

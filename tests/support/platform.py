@@ -22,6 +22,7 @@ from typing import Any
 
 from dockyard.cli.supervisord import Supervisord, SupervisordPaths
 from dockyard.settings import Settings
+from tests.support.dns_servers import free_port as free_dns_port
 from tests.support.server import free_port
 
 UP_TIMEOUT_S = 180
@@ -58,6 +59,9 @@ class Platform:
             # Loopback URLs: `up` runs a Prometheus and an Alertmanager of the platform's own.
             "DOCKYARD_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}",
             "DOCKYARD_ALERTMANAGER_URL": f"http://127.0.0.1:{free_port()}",
+            # PowerDNS and dnsmasq on ports free for UDP and TCP, never the host's port 53.
+            "DOCKYARD_PDNS_ADDR": f"127.0.0.1:{free_dns_port()}",
+            "DOCKYARD_DNS_PORT": str(free_dns_port()),
             "DOCKYARD_ETCD_PREFIX": f"/faults-{self.tag}",
             "DOCKYARD_IPAM_SOCKET": f"/run/docker/plugins/dyf-{self.tag}.sock",
             "DOCKYARD_HOST_NAME": f"faults-{self.tag}",

@@ -129,3 +129,13 @@ def test_without_declared_files_nothing_is_mounted_nor_labelled() -> None:
     assert "Mounts" not in kwargs["host_config"]
     assert LABEL_LOG_PATHS not in kwargs["labels"]
     assert LABEL_LOG_MULTILINE not in kwargs["labels"]
+
+
+def test_containers_get_the_resolvers_given_and_the_engines_default_otherwise() -> None:
+    spec = InstanceSpec(
+        team="shop", service="web", env=Environment.TEST, revision=7,
+        instance_id=InstanceId("abcde12345"), spec=ServiceSpec(image="shop/web:1"),
+    )  # fmt: skip
+    given = create_kwargs(spec, network="dy-net", api_version="1.41", dns=("172.30.0.1",))
+    assert given["host_config"]["Dns"] == ["172.30.0.1"]
+    assert "Dns" not in kwargs_for()["host_config"]

@@ -69,3 +69,30 @@ class EndpointsPublic(_Out):
 
 def endpoints_json(found: EndpointSet, *, team: str, service: str) -> dict[str, Any]:
     return EndpointsPublic.of(found, team=team, service=service).model_dump(mode="json")
+
+
+class RoutePublic(_Out):
+    team: str
+    service: str
+    env: Environment
+    publish: str | list[str] = Field(
+        description="'private', 'all' or the teams it is published to."
+    )
+    version: str = Field(description="Changes whenever this route's endpoints change.")
+    endpoints: list[EndpointPublic]
+
+
+class CallerPublic(_Out):
+    address: str = Field(description="An instance's address, ready or not.")
+    team: str
+    service: str
+    env: Environment
+
+
+class SnapshotPublic(_Out):
+    version: str = Field(description="Changes whenever anything below does: pass it as `since`.")
+    routes: list[RoutePublic] = Field(description="Every live service environment, maybe empty.")
+    callers: list[CallerPublic] = Field(
+        description="The service environment of every instance address (DNS tells a caller's "
+        "environment by it)."
+    )

@@ -14,6 +14,7 @@ from dockyard.cli.commands import (
     log_retention,
     logcenter,
     logs,
+    names,
     observe,
     releases,
     services,
@@ -94,6 +95,7 @@ environment_commands.register(app)
 agent_command.register(app)
 balancer_command.register(app)
 logcenter.register(app)
+names.register(app)
 log_retention.register(app)
 ipam_commands.register(app)
 build_commands.register(app)

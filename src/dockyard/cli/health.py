@@ -12,12 +12,13 @@ the state directory's disk is measured (nearly full is unhealthy).
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dockyard.cli import monitoring, platform
+from dockyard.cli import monitoring, names, platform
 from dockyard.cli.balancer import balancer_answers, balancer_process, find_haproxy
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
@@ -59,6 +60,7 @@ def check_parts(
         _etcd(settings, programs),
         _nats(settings, programs),
         *(_consumer(settings, programs, name) for name in CONSUMERS),
+        *_names(settings, programs),
         _agent(settings, programs),
         _balancer(settings, programs),
         *(_monitoring(programs, part) for part in monitoring_parts(settings)),
@@ -268,3 +270,29 @@ def _monitoring(programs: Programs, part: monitoring.Part) -> Part:
     if targets:  # a target down is the agent's (or indexer's ...) row to report, not this one
         detail += f", {targets}"
     return Part(part.label, alive, detail + where)
+
+
+def _names(settings: Settings, programs: Programs) -> list[Part]:
+    """The name server, PowerDNS and dnsmasq: each answering (one row when names are off or
+    their programs are not installed: the rest of the platform does not need them)."""
+    if not settings.names.enabled:
+        return [Part("names", True, "off (DOCKYARD_DNS=off)")]
+    name_server, pdns, dnsmasq = (p for _, p in reversed(names.stop_parts(settings)))
+    if not all(os.access(p.argv[0], os.X_OK) for p in (pdns, dnsmasq)):
+        return [
+            Part("names", True, f"not served: not installed (`apt-get install {names.PACKAGES}`)")
+        ]
+    zone, resolver = settings.names.zone, names.resolver(settings)
+    rows = []
+    for process, problem, where in (
+        (name_server, None if names.names_ready(settings) else "not listening for PowerDNS",
+         str(names.dns_layout(settings).backend_socket)),
+        (pdns, names.dns_problem(settings.names.pdns, zone), settings.names.pdns_addr),
+        (dnsmasq, names.dns_problem(resolver, zone), f"{resolver[0]}#{resolver[1]}"),
+    ):  # fmt: skip
+        supervised, alive = programs.describe(process)
+        if problem is not None:
+            rows.append(Part(process.name, False, f"{problem}{supervised}"))
+        else:
+            rows.append(Part(process.name, alive, f"answering at {where}{supervised}"))
+    return rows

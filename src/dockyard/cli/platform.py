@@ -26,6 +26,8 @@ from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
 from dockyard.cli.logcenter import CONSUMER_STOP_S, CONSUMERS, consumer_process
 from dockyard.cli.monitoring import parts as monitoring_parts
+from dockyard.cli.names import STOP_S as NAMES_STOP_S
+from dockyard.cli.names import stop_parts as names_parts
 from dockyard.cli.nats import NATS_STOP_S, nats_process
 from dockyard.cli.processes import Managed, recorded_pid, stop
 from dockyard.cli.registry import REGISTRY_STOP_S, registry_process
@@ -328,9 +330,11 @@ def stop_platform(settings: Settings, *, server_argv: tuple[str, ...]) -> list[s
     """Stop what `up` started, through the supervisor (server first, dockerd last), then the
     supervisor itself; one line per part."""
     supervisor = host_supervisor(settings)
+    names_stop = names_parts(settings)
     parts = [
         *((m.label, m.process, m.stop_s, NOT_OURS) for m in reversed(monitoring_parts(settings))),
         ("balancer", balancer_process(settings), BALANCER_STOP_S, "was not running"),
+        *((label, process, NAMES_STOP_S, "was not running") for label, process in names_stop),
         ("server", server_process(settings, server_argv), SERVER_STOP_S, "was not running"),
         ("registry", registry_process(settings), REGISTRY_STOP_S, NOT_OURS),
         ("agent", agent_process(settings), AGENT_STOP_S, "was not running"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -40,12 +40,13 @@ class Backoff:
 
 
 class Feed:
-    """The feed of the server at `base_url`, read with `token` (the admin's)."""
+    """The feed of the server at `base_url`, read with `token` (the admin's; a callable is
+    asked again at each connection, so a token stored later is picked up)."""
 
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | Callable[[], str | None],
         *,
         backoff: Backoff = Backoff(),
         transport: httpx.AsyncBaseTransport | None = None,
@@ -57,7 +58,7 @@ class Feed:
         self.connected = False
         """True while a stream is open (for health reports)."""
 
-    async def follow(self) -> AsyncIterator[Snapshot]:
+    async def follow(self) -> AsyncGenerator[Snapshot, None]:
         """The first snapshot, then each changed one, forever (until the caller stops)."""
         last: Snapshot | None = None
         delay = self._backoff.first_s
@@ -73,7 +74,10 @@ class Feed:
                 reason = str(exc) or type(exc).__name__
             finally:
                 self.connected = False
-            log.warning(
+            # The first failure after a connection is a warning; the retries of one outage
+            # are info, or a long outage would fill the log with the same line.
+            log.log(
+                logging.WARNING if delay == self._backoff.first_s else logging.INFO,
                 "endpoint feed lost: %s; serving the last snapshot (version %s); "
                 "reconnecting in %.1f s",
                 reason, last.version if last else "none yet", delay,
@@ -83,7 +87,10 @@ class Feed:
 
     async def _stream(self, *, since: str | None) -> AsyncGenerator[Snapshot, None]:
         params = {"watch": "1", **({"since": since} if since else {})}
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "text/event-stream"}
+        token = self._token if isinstance(self._token, str) else self._token()
+        if not token:
+            raise FeedLost("no admin token to read the feed with")
+        headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
         timeout = httpx.Timeout(5.0, read=None)  # the server sends a keep-alive every 15 s
         async with (
             httpx.AsyncClient(

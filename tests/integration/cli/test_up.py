@@ -17,17 +17,22 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.cli import nats
+from dockyard.cli import names, nats
 from dockyard.cli.monitoring import ready_problem, targets_health
 from dockyard.cli.nats import nats_answers
 from dockyard.cli.supervisord import Supervisord, SupervisordPaths
 from dockyard.settings import Settings
 from tests.integration.cli.conftest import Cli
 from tests.integration.cli.fake_server import FIRST_TOKEN
+from tests.support.dns_servers import free_port as free_udp_port
 from tests.support.etcd import EtcdServer
 from tests.support.nats import NatsServer
 
 FAKE_SERVER = str(Path(__file__).with_name("fake_server.py"))
+DNS_INSTALLED = all(
+    Path(p).exists()
+    for p in (names.PDNS_CANDIDATES[0], names.DNSMASQ_CANDIDATES[0], names.REMOTE_BACKEND)
+)
 
 
 class _Ping(BaseHTTPRequestHandler):
@@ -78,6 +83,9 @@ def host(
     cli.environ["DOCKYARD_BALANCER_HTTP_ADDR"] = f"127.0.0.1:{free_port()}"
     tcp = free_port()
     cli.environ["DOCKYARD_BALANCER_TCP_PORTS"] = f"{tcp}-{tcp}"
+    # `up` runs PowerDNS and dnsmasq (where installed) on free loopback ports, never on 53.
+    cli.environ["DOCKYARD_PDNS_ADDR"] = f"127.0.0.1:{free_udp_port()}"
+    cli.environ["DOCKYARD_DNS_PORT"] = str(free_udp_port())
     yield cli
     cli("down", server_argv=(sys.executable, FAKE_SERVER))  # never leave it running
 
@@ -110,11 +118,11 @@ def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli)
     code, out, _ = _run(host, "status", "-o", "json")
     assert code == 0
     parts = {p["part"]: p for p in json.loads(out)["parts"]}
-    assert sorted(parts) == [
+    assert sorted(parts) == sorted([
         "agent", "alertmanager", "archiver", "balancer", "builder", "controllers", "database",
         "docker engine", "drainer", "etcd", "indexer", "leader", "nats", "prometheus", "registry",
-        "server", "state disk", "supervisor",
-    ]  # fmt: skip
+        "server", "state disk", "supervisor", "names", *(["pdns", "dnsmasq"] * DNS_INSTALLED),
+    ])  # fmt: skip
     assert all(p["healthy"] for p in parts.values())
     assert parts["leader"]["detail"].startswith("this server")
     assert f"pid {pid} (supervised" in parts["server"]["detail"]
@@ -133,6 +141,34 @@ def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli)
     server_row = next(line for line in out.splitlines() if line.strip().startswith("server"))
     assert "cannot reach Dockyard" in server_row
     assert "was not running" in _run(host, "down")[1]
+
+
+@pytest.mark.skipif(not DNS_INSTALLED, reason=f"not installed: apt-get install {names.PACKAGES}")
+def test_up_runs_the_dns_names_once_and_down_stops_them(host: Cli) -> None:
+    code, out, err = _run(host, "up")
+    assert code == 0, err
+    settings = Settings.from_env(host.environ)
+    for program in ("names", "pdns", "dnsmasq"):
+        assert f"{program}: started under the supervisor: pid" in out, out
+    zone = settings.names.zone
+    assert names.dns_problem(names.resolver(settings), zone) is None
+    assert names.dns_problem(settings.names.pdns, zone) is None
+    code, out, _ = _run(host, "up")
+    assert all(f"{p}: already running under the supervisor" in out for p in ("pdns", "dnsmasq"))
+    code, out, _ = _run(host, "status", "-o", "json")
+    rows = {
+        p["part"]: p for p in json.loads(out)["parts"] if p["part"] in ("names", "pdns", "dnsmasq")
+    }
+    assert len(rows) == 3 and all(row["healthy"] for row in rows.values()), rows
+    # Another zone changes dnsmasq's configuration: the supervisor restarts it with it.
+    host.environ["DOCKYARD_DNS_ZONE"] = "corp.example"
+    code, out, _ = _run(host, "up")
+    assert "dnsmasq: restarted by the supervisor with its new settings" in out, out
+    assert names.dns_problem(names.resolver(settings), "corp.example") is None
+    code, out, _ = _run(host, "down")
+    for program in ("names", "pdns", "dnsmasq"):
+        assert f"{program}: stopped (pid" in out
+    assert names.dns_problem(names.resolver(settings), "corp.example") is not None
 
 
 def test_up_names_the_log_when_the_server_cannot_start(host: Cli) -> None:

@@ -9,7 +9,7 @@ are served by any server process: they learn of the controller's writes from the
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from dockyard.api.auth import Who
 from dockyard.api.bounds import LINE, ServicePath, TeamPath
 from dockyard.api.deps import Deps
-from dockyard.api.endpoint_schemas import EndpointsPublic, endpoints_json
+from dockyard.api.endpoint_schemas import EndpointsPublic, SnapshotPublic, endpoints_json
 from dockyard.discovery.events import server_sent
 from dockyard.discovery.snapshot import snapshot_json
 from dockyard.discovery.snapshot_watch import SnapshotWatch
@@ -57,7 +57,9 @@ def snapshot_watch(request: Request, deps: Deps) -> SnapshotWatch:
 
 
 @router.get(
-    "/endpoints", response_model=None, responses={200: {"content": {"text/event-stream": {}}}}
+    "/endpoints",
+    response_model=SnapshotPublic,
+    responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def get_all_endpoints(
     *,
@@ -66,7 +68,7 @@ async def get_all_endpoints(
     deps: Deps,
     watch: Annotated[bool, Query(description="Server-sent events, one per change.")] = False,
     since: SinceQuery = None,
-) -> dict[str, Any] | StreamingResponse:
+) -> SnapshotPublic | StreamingResponse:
     """Every live service environment's ready endpoints (team, service, env, publish, version,
     endpoints as in the one-service answer) and the address of every instance of each (`callers`:
     a DNS answer tells the caller's environment by it), with the version of the whole. For the
@@ -76,7 +78,7 @@ async def get_all_endpoints(
     who.require_admin()
     watcher = snapshot_watch(request, deps)
     if not watch:
-        return snapshot_json(await asyncio.to_thread(watcher.read))
+        return SnapshotPublic.model_validate(snapshot_json(await asyncio.to_thread(watcher.read)))
     return StreamingResponse(
         framed(
             watcher.follow(since=since),

@@ -11,6 +11,7 @@ from dockyard.cli.context import Session, session
 from dockyard.cli.health import check_parts
 from dockyard.cli.logcenter import ensure_consumers
 from dockyard.cli.monitoring import ensure_monitoring
+from dockyard.cli.names import ensure_names
 from dockyard.cli.nats import ensure_nats
 from dockyard.cli.options import Output
 from dockyard.cli.output import Column, OutputFormat, print_table, say, show
@@ -47,6 +48,8 @@ def up(ctx: typer.Context) -> None:
         probe.close()
     say(f"server: {started.message}")
     for line in ensure_consumers(settings, env=env, base=platform.dockyard_environment(env)):
+        say(line)
+    for line in ensure_names(settings, env=env, base=platform.dockyard_environment(env)):
         say(line)
     say(f"agent: {platform.ensure_agent(settings, env=env)}")
     say(f"balancer: {ensure_balancer(settings, env=env, base=platform.dockyard_environment(env))}")

@@ -26,11 +26,17 @@ NANO = 1_000_000_000
 
 
 def host_config(
-    spec: InstanceSpec, *, network: str, api_version: str, log_root: str | None = None
+    spec: InstanceSpec,
+    *,
+    network: str,
+    api_version: str,
+    log_root: str | None = None,
+    dns: tuple[str, ...] = (),
 ) -> HostConfig:
     """Limits, hardening and network of one container (the Engine API's HostConfig), and the
     mounts of its declared log files' directories under `log_root` (the instance's own host
-    directory; see `log_mounts`)."""
+    directory; see `log_mounts`). `dns`: the resolvers it asks (through Docker's embedded
+    resolver, which asks them from the container's own address); none: the engine's default."""
     resources = spec.spec.resources
     mounts = [
         # rprivate: nothing mounted later on either side shows on the other.
@@ -56,6 +62,7 @@ def host_config(
         # stop signal as PID 1 and is only killed after the whole grace period.
         init=True,
         mounts=mounts or None,
+        dns=list(dns) or None,
         log_config=LogConfig(type=LogConfig.types.JSON, config=dict(LOG_OPTIONS)),
         # No restart policy on purpose: the controller restarts, with backoff it can see.
         restart_policy=None,
@@ -63,7 +70,12 @@ def host_config(
 
 
 def create_kwargs(
-    spec: InstanceSpec, *, network: str, api_version: str, log_root: str | None = None
+    spec: InstanceSpec,
+    *,
+    network: str,
+    api_version: str,
+    log_root: str | None = None,
+    dns: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Keyword arguments for `docker.APIClient.create_container` that start `spec`.
 
@@ -88,7 +100,7 @@ def create_kwargs(
         "environment": [f"{key}={value}" for key, value in service.env],
         "stop_timeout": math.ceil(service.stop_grace_s),
         "host_config": host_config(
-            spec, network=network, api_version=api_version, log_root=log_root
+            spec, network=network, api_version=api_version, log_root=log_root, dns=dns
         ),
         # The SDK would otherwise copy proxy settings from the client's config into the
         # container: the environment must be exactly what the spec says.

@@ -68,7 +68,8 @@ class DockerRuntime:
     network) it makes is labelled with its id, and `list` returns only that platform's
     containers (Platform.owns), so other Dockyards on the same engine are never touched. None
     (tests and tools only; the server always gives one) labels nothing and lists every
-    Dockyard container on the engine.
+    Dockyard container on the engine. `dns`: the resolvers every container gets (this host's
+    dnsmasq, for service names); none: the engine's default.
     """
 
     def __init__(
@@ -84,8 +85,10 @@ class DockerRuntime:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         platform: Platform | None = None,
         files_dir: Path | None = None,
+        dns: tuple[str, ...] = (),
     ) -> None:
         self._base_url = base_url
+        self._dns = dns
         self._host = host or socket.gethostname()
         self._files = LogDirs(files_dir) if files_dir is not None else None
         self._capabilities = Capabilities(
@@ -267,8 +270,9 @@ class DockerRuntime:
         network = spec.network or self.network
         log_root = str(self._files.root(spec.instance_id)) if self._files is not None else None
         kwargs = create_kwargs(
-            spec, network=network, api_version=client.api_version, log_root=log_root
-        )
+            spec, network=network, api_version=client.api_version, log_root=log_root,
+            dns=self._dns,
+        )  # fmt: skip
         kwargs["labels"] = {**kwargs["labels"], **self._platform_labels}
         try:
             return str(client.create_container(**kwargs)["Id"])

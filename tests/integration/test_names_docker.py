@@ -1,0 +1,123 @@
+"""A container resolves service names through the chain `dockyard up` builds: Docker's embedded
+resolver, then dnsmasq on the network's gateway (the container's `dns`), then PowerDNS and its
+remote backend. What this adds to the loopback tests: Docker asks from the container's own
+address, so the backend knows the caller's environment (an unknown address gets NXDOMAIN).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import docker
+import pytest
+
+from dockyard.discovery.dns_config import DnsLayout
+from dockyard.discovery.endpoints import Endpoint
+from dockyard.discovery.names import Zone
+from dockyard.discovery.pdns_backend import RemoteBackend, serving_backend
+from dockyard.discovery.snapshot import Route, Snapshot
+from dockyard.domain.environment import Environment
+from dockyard.domain.spec import Port
+from tests.support.dns_servers import dns_servers, require_dns_programs
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
+ZONE = Zone()
+TEST = Environment.TEST
+
+
+@contextlib.contextmanager
+def backend(layout: DnsLayout, snapshot: Snapshot) -> Iterator[None]:
+    """The remote backend answering from `snapshot`, on a loop of its own in a thread."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    listening = threading.Event()
+
+    async def serve() -> None:
+        async with serving_backend(RemoteBackend(ZONE, lambda: snapshot), layout.backend_socket):
+            listening.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert listening.wait(10)
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+
+
+@pytest.fixture
+def network(docker_engine: docker.APIClient) -> Iterator[tuple[str, str]]:
+    """A bridge network of this test's own: (name, /24 prefix such as 10.231.7)."""
+    name = f"dy-names-{secrets.token_hex(4)}"
+    for _ in range(20):
+        prefix = f"10.{secrets.randbelow(40) + 200}.{secrets.randbelow(250)}"
+        pool = docker.types.IPAMPool(subnet=f"{prefix}.0/24", gateway=f"{prefix}.1")
+        try:
+            docker_engine.create_network(
+                name, driver="bridge", ipam=docker.types.IPAMConfig(pool_configs=[pool])
+            )
+            break
+        except docker.errors.APIError:
+            continue  # the range is taken on this host: another one
+    else:
+        pytest.skip("no free 10.x.y.0/24 for a test network")
+    try:
+        yield name, prefix
+    finally:
+        docker_engine.remove_network(name)
+
+
+def lookup(
+    client: docker.APIClient, image: str, network: str, address: str, gateway: str, name: str
+) -> str:
+    """The output of busybox nslookup of `name` in a container at `address`."""
+    container = client.create_container(
+        image, command=["nslookup", name], name=f"dy-names-{secrets.token_hex(4)}",
+        host_config=client.create_host_config(network_mode=network, dns=[gateway]),
+        networking_config=client.create_networking_config(
+            {network: client.create_endpoint_config(ipv4_address=address)}
+        ),
+    )  # fmt: skip
+    try:
+        client.start(container)
+        client.wait(container, timeout=30)
+        output: bytes = client.logs(container)
+        return output.decode(errors="replace")
+    finally:
+        client.remove_container(container, force=True)
+
+
+def test_a_container_resolves_names_of_its_own_environment_by_its_address(
+    docker_engine: docker.APIClient, test_image: str, network: tuple[str, str], tmp_path: Path
+) -> None:
+    require_dns_programs()
+    name, prefix = network
+    caller, stranger, gateway = f"{prefix}.10", f"{prefix}.11", f"{prefix}.1"
+    api = Route(
+        "alpha",
+        "api",
+        TEST,
+        (Endpoint("a1", "10.1.0.2", (Port(8080),), 1, datetime.now(UTC)),),
+        "v1",
+    )
+    snapshot = Snapshot({api.key: api}, {caller: ("alpha", "client", TEST)}, "v")
+    layout = DnsLayout(tmp_path / "dns")
+    with (
+        backend(layout, snapshot),
+        dns_servers(layout, zone=ZONE.name, upstreams=[], also_listen=[gateway], port=53),
+    ):
+        found = lookup(docker_engine, test_image, name, caller, gateway, f"api.alpha.{ZONE.name}")
+        unknown = lookup(
+            docker_engine, test_image, name, stranger, gateway, f"api.alpha.{ZONE.name}"
+        )
+    assert "10.1.0.2" in found, found
+    assert "10.1.0.2" not in unknown and "NXDOMAIN" in unknown, unknown
