@@ -34,6 +34,12 @@ def test_domain_ports_and_drain_from_the_environment() -> None:
     assert (found.drain_s, found.http_addr) == (5.0, "127.0.0.1:80")
 
 
+def test_host_names_end_in_the_dns_zone_unless_the_balancer_has_a_domain_of_its_own() -> None:
+    assert _balancer(DOCKYARD_DNS_ZONE="corp.example").domain == "corp.example"
+    both = _balancer(DOCKYARD_DNS_ZONE="corp.example", DOCKYARD_BALANCER_DOMAIN="lb.example")
+    assert both.domain == "lb.example"
+
+
 @pytest.mark.parametrize(
     ("name", "raw"),
     [
