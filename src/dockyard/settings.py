@@ -383,6 +383,26 @@ class AlarmSettings:
 
 
 @dataclass(frozen=True)
+class BalancerSettings:
+    """This host's load balancer (`dockyard balancer`, HAProxy): where it listens, the domain
+    its host names end in, the TCP ports it hands to non-HTTP services."""
+
+    http_addr: str = "0.0.0.0:8480"
+    """Where HTTP routes are served, HOST:PORT (DOCKYARD_BALANCER_HTTP_ADDR)."""
+    metrics_addr: str = "127.0.0.1:9468"
+    """HAProxy's Prometheus exporter, on loopback (DOCKYARD_BALANCER_METRICS_ADDR)."""
+    domain: str = "dockyard.internal"
+    """Host names are SERVICE.TEAM.ENV.<domain> (DOCKYARD_BALANCER_DOMAIN; unset: the zone of
+    the DNS names, DOCKYARD_DNS_ZONE, so a name that resolves is also a route)."""
+    tcp_ports: range = range(20000, 20500)
+    """Ports handed to TCP routes, one per service environment: FIRST-LAST
+    (DOCKYARD_BALANCER_TCP_PORTS)."""
+    drain_s: float = 30.0
+    """How long a leaving endpoint takes no new requests but finishes its own before it is put
+    in maintenance and its slot may be reused (DOCKYARD_BALANCER_DRAIN_S)."""
+
+
+@dataclass(frozen=True)
 class NamesSettings:
     """Service names in DNS (discovery/names.py): PowerDNS authoritative for `zone`, answered
     by `dockyard names`, and dnsmasq in front as the containers' resolver, all three run by
@@ -444,6 +464,8 @@ class Settings:
     with that reason."""
     alarms: AlarmSettings = field(default_factory=AlarmSettings)
     """The built-in alarms (DOCKYARD_BUILTIN_ALARMS, DOCKYARD_NO_READY_GRACE_S)."""
+    balancer: BalancerSettings = field(default_factory=BalancerSettings)
+    """The load balancer (DOCKYARD_BALANCER_*)."""
     names: NamesSettings = field(default_factory=NamesSettings)
     """Service names in DNS (DOCKYARD_DNS*, DOCKYARD_PDNS_ADDR)."""
 
@@ -531,6 +553,7 @@ class Settings:
                 builtin=env.get("DOCKYARD_BUILTIN_ALARMS", _flag, True),
                 no_ready_grace_s=env.get("DOCKYARD_NO_READY_GRACE_S", _seconds(0, 3600), 30.0),
             ),
+            balancer=_balancer_settings(env),
             names=_names_settings(env),
         )
 
@@ -882,6 +905,32 @@ def _smtp_settings(env: _Reader) -> SmtpSettings | None:
         password=env.get("DOCKYARD_SMTP_PASSWORD", _nonempty, None),
         starttls=env.get("DOCKYARD_SMTP_STARTTLS", _flag, default.starttls),
     )
+
+
+def _balancer_settings(env: _Reader) -> BalancerSettings:
+    default = BalancerSettings()
+    return BalancerSettings(
+        http_addr=env.get("DOCKYARD_BALANCER_HTTP_ADDR", _listen_addr, default.http_addr),
+        metrics_addr=env.get("DOCKYARD_BALANCER_METRICS_ADDR", _listen_addr, default.metrics_addr),
+        domain=env.get(
+            "DOCKYARD_BALANCER_DOMAIN", _zone, env.get("DOCKYARD_DNS_ZONE", _zone, default.domain)
+        ),
+        tcp_ports=env.get("DOCKYARD_BALANCER_TCP_PORTS", _port_range, default.tcp_ports),
+        drain_s=env.get("DOCKYARD_BALANCER_DRAIN_S", _seconds(0, 3600), default.drain_s),
+    )
+
+
+def _port_range(raw: str) -> range:
+    """FIRST-LAST, both ports, FIRST <= LAST."""
+    first, sep, last = raw.strip().partition("-")
+    if (
+        not sep
+        or not first.isdigit()
+        or not last.isdigit()
+        or not 1 <= int(first) <= int(last) <= 65535
+    ):
+        raise ValueError(f"{raw!r} is not a port range FIRST-LAST (e.g. 20000-20499)")
+    return range(int(first), int(last) + 1)
 
 
 def _names_settings(env: _Reader) -> NamesSettings:

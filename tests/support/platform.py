@@ -35,6 +35,7 @@ class Platform:
         self.tag = secrets.token_hex(3)
         home = root / "home"
         etcd_port = free_port()
+        tcp_port = free_port()
         self.env = {
             **os.environ,
             "HOME": str(home),
@@ -52,6 +53,9 @@ class Platform:
             "DOCKYARD_AGENT_METRICS_ADDR": f"127.0.0.1:{free_port()}",
             "DOCKYARD_INDEXER_METRICS_ADDR": f"127.0.0.1:{free_port()}",
             "DOCKYARD_ARCHIVER_METRICS_ADDR": f"127.0.0.1:{free_port()}",
+            "DOCKYARD_BALANCER_METRICS_ADDR": f"127.0.0.1:{free_port()}",
+            "DOCKYARD_BALANCER_HTTP_ADDR": f"127.0.0.1:{free_port()}",
+            "DOCKYARD_BALANCER_TCP_PORTS": f"{tcp_port}-{tcp_port}",
             # Loopback URLs: `up` runs a Prometheus and an Alertmanager of the platform's own.
             "DOCKYARD_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}",
             "DOCKYARD_ALERTMANAGER_URL": f"http://127.0.0.1:{free_port()}",

@@ -23,6 +23,7 @@ from dockyard.cli.commands import (
     tokens,
 )
 from dockyard.cli.commands import agent as agent_command
+from dockyard.cli.commands import balancer as balancer_command
 from dockyard.cli.commands import builds as build_commands
 from dockyard.cli.commands import endpoints as endpoint_commands
 from dockyard.cli.commands import environments as environment_commands
@@ -94,6 +95,7 @@ drains.register(app)
 segment_commands.register(app)
 environment_commands.register(app)
 agent_command.register(app)
+balancer_command.register(app)
 logcenter.register(app)
 names.register(app)
 log_retention.register(app)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.cli import monitoring, names, platform
+from dockyard.cli.balancer import balancer_answers, balancer_process, find_haproxy
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
 from dockyard.cli.logcenter import CONSUMERS, consumer_process, consumer_ready
@@ -61,6 +62,7 @@ def check_parts(
         *(_consumer(settings, programs, name) for name in CONSUMERS),
         *_names(settings, programs),
         _agent(settings, programs),
+        _balancer(settings, programs),
         *(_monitoring(programs, part) for part in monitoring_parts(settings)),
         state_disk(settings.paths.state_dir),
     ]
@@ -242,6 +244,18 @@ def _agent(settings: Settings, programs: Programs) -> Part:
     if not platform.agent_answers(socket):
         return Part("agent", False, f"its IPAM driver does not answer at {socket}{supervised}")
     return Part("agent", alive, f"IPAM driver at {socket}{supervised}")
+
+
+def _balancer(settings: Settings, programs: Programs) -> Part:
+    """The balancer: its HAProxy serving (its exporter answers); a host without haproxy
+    installed runs none, which `up` said, and which is no fault here."""
+    if find_haproxy() is None:
+        return Part("balancer", True, "not run: haproxy is not installed")
+    supervised, alive = programs.describe(balancer_process(settings))
+    routes = settings.balancer.http_addr
+    if not balancer_answers(settings):
+        return Part("balancer", False, f"HAProxy does not serve{supervised or ': not running'}")
+    return Part("balancer", alive, f"HTTP routes on {routes}{supervised}")
 
 
 def _monitoring(programs: Programs, part: monitoring.Part) -> Part:

@@ -31,6 +31,7 @@ from dockyard.metrics.alertmanager_config import alertmanager_config
 from dockyard.metrics.config_file import write_if_changed
 from dockyard.metrics.host_rules import RULES_FILE, host_rules
 from dockyard.metrics.prometheus_config import (
+    BALANCER_JOB,
     DOCKYARD_JOB,
     JOBS,
     PrometheusLayout,
@@ -133,9 +134,12 @@ def own_targets(settings: Settings) -> list[Target]:
 
 
 def write_own_targets(settings: Settings) -> bool:
-    """The target file of this host's Dockyard processes; True if it changed."""
+    """The target files of this host's Dockyard processes and balancer; True if one changed."""
     layout = prometheus_layout(settings)
-    return write_targets(layout, DOCKYARD_JOB, OWN_TARGETS, own_targets(settings))
+    own = write_targets(layout, DOCKYARD_JOB, OWN_TARGETS, own_targets(settings))
+    address = scrape_address(settings.balancer.metrics_addr)
+    balancer = [Target(address, {"host": settings.ipam.host})] if address else []
+    return write_targets(layout, BALANCER_JOB, OWN_TARGETS, balancer) or own
 
 
 def write_prometheus_config(settings: Settings) -> bool:

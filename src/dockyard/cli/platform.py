@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from dockyard.cli.balancer import BALANCER_STOP_S, balancer_process
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
 from dockyard.cli.logcenter import CONSUMER_STOP_S, CONSUMERS, consumer_process
@@ -332,6 +333,7 @@ def stop_platform(settings: Settings, *, server_argv: tuple[str, ...]) -> list[s
     names_stop = names_parts(settings)
     parts = [
         *((m.label, m.process, m.stop_s, NOT_OURS) for m in reversed(monitoring_parts(settings))),
+        ("balancer", balancer_process(settings), BALANCER_STOP_S, "was not running"),
         *((label, process, NAMES_STOP_S, "was not running") for label, process in names_stop),
         ("server", server_process(settings, server_argv), SERVER_STOP_S, "was not running"),
         ("registry", registry_process(settings), REGISTRY_STOP_S, NOT_OURS),

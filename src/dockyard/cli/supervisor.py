@@ -1,11 +1,10 @@
 """The supervisor of this host's processes: the seam `dockyard up`, `down` and `status` use.
 
 Every long-running process `dockyard up` starts (dockerd when it starts one, the registry, etcd,
-nats-server, the server, the log center's consumers, the DNS names, the agent, Alertmanager,
-Prometheus) is a *program* of this host's supervisor, which restarts it whenever it ends,
-however it ends. Two supervisors keep that
-promise, chosen by DOCKYARD_SUPERVISOR ("auto": systemd where it is the init system, else
-supervisord; cli/supervision.py picks):
+nats-server, the server, the log center's consumers, the DNS names, the agent, the balancer,
+Alertmanager, Prometheus) is a *program* of this host's supervisor, which restarts it whenever
+it ends, however it ends. Two supervisors keep that promise, chosen by DOCKYARD_SUPERVISOR
+("auto": systemd where it is the init system, else supervisord; cli/supervision.py picks):
 
 - systemd (cli/systemd.py): a unit per program, `Restart=always`, ordered, with limits, logging
   to the journal;
@@ -45,6 +44,7 @@ START_ORDER = (
     "pdns",
     "dnsmasq",
     "agent",
+    "balancer",
     "alertmanager",
     "prometheus",
 )

@@ -19,7 +19,11 @@ DOCKYARD_JOB = "dockyard"
 """Dockyard's own processes: each host's agent, the indexer, the archiver."""
 INSTANCES_JOB = "instances"
 """Instances that declare a metrics endpoint of their own."""
-JOBS = (DOCKYARD_JOB, INSTANCES_JOB)
+BALANCER_JOB = "balancer"
+"""Each host's HAProxy exporter: per-route requests, status codes and latencies."""
+JOBS = (DOCKYARD_JOB, INSTANCES_JOB, BALANCER_JOB)
+ROUTE_NAME = r"(?:tcp:)?([a-z][a-z0-9-]*)\.([a-z][a-z0-9-]*)\.(test|sandbox|online|stable)"
+"""A balancer backend's (or TCP frontend's) name: TEAM.SERVICE.ENV (discovery/balancer_layout)."""
 LONGEST_SCRAPE_S = 10.0
 """A scrape may take this long, or the interval if that is shorter (Prometheus refuses a
 timeout above the interval)."""
@@ -86,10 +90,27 @@ def prometheus_config(
 
 
 def _job(layout: PrometheusLayout, job: str) -> dict[str, Any]:
-    return {
+    config: dict[str, Any] = {
         "job_name": job,
         "file_sd_configs": [{"files": [str(layout.targets_dir(job) / "*.json")]}],
     }
+    if job == BALANCER_JOB:
+        config["metric_relabel_configs"] = route_labels()
+    return config
+
+
+def route_labels() -> list[dict[str, Any]]:
+    """Give each HAProxy series of a route (its `proxy` label names it) the team, service and
+    env labels every other series of that service carries."""
+    return [
+        {
+            "source_labels": ["proxy"],
+            "regex": ROUTE_NAME,
+            "target_label": label,
+            "replacement": f"${{{number}}}",
+        }
+        for number, label in enumerate(("team", "service", "env"), start=1)
+    ]
 
 
 def alertmanager_target(url: str) -> dict[str, Any]:

@@ -77,8 +77,12 @@ def host(
     # `up` runs real Prometheus and Alertmanager on free loopback ports, files in state dir.
     for part in ("PROMETHEUS", "ALERTMANAGER"):
         cli.environ[f"DOCKYARD_{part}_URL"] = f"http://127.0.0.1:{free_port()}"
-    for part in ("AGENT", "INDEXER", "ARCHIVER"):  # never the default metrics ports
+    for part in ("AGENT", "INDEXER", "ARCHIVER", "BALANCER"):  # never the default metrics ports
         cli.environ[f"DOCKYARD_{part}_METRICS_ADDR"] = f"127.0.0.1:{free_port()}"
+    # `up` runs the balancer (and its HAProxy) with routes on free loopback ports.
+    cli.environ["DOCKYARD_BALANCER_HTTP_ADDR"] = f"127.0.0.1:{free_port()}"
+    tcp = free_port()
+    cli.environ["DOCKYARD_BALANCER_TCP_PORTS"] = f"{tcp}-{tcp}"
     # `up` runs PowerDNS and dnsmasq (where installed) on free loopback ports, never on 53.
     cli.environ["DOCKYARD_PDNS_ADDR"] = f"127.0.0.1:{free_udp_port()}"
     cli.environ["DOCKYARD_DNS_PORT"] = str(free_udp_port())
@@ -115,7 +119,7 @@ def test_status_reports_each_part_and_down_stops_only_what_up_started(host: Cli)
     assert code == 0
     parts = {p["part"]: p for p in json.loads(out)["parts"]}
     assert sorted(parts) == sorted([
-        "agent", "alertmanager", "archiver", "builder", "controllers", "database",
+        "agent", "alertmanager", "archiver", "balancer", "builder", "controllers", "database",
         "docker engine", "drainer", "etcd", "indexer", "leader", "nats", "prometheus", "registry",
         "server", "state disk", "supervisor", "names", *(["pdns", "dnsmasq"] * DNS_INSTALLED),
     ])  # fmt: skip
@@ -245,9 +249,9 @@ def test_up_runs_prometheus_and_alertmanager_once_and_down_stops_them(host: Cli)
     assert [group["labels"]["component"] for group in targets] == ["agent", "indexer", "archiver"]
     supervisor = Supervisord(SupervisordPaths.of(settings))
     pids = {name: _pid(supervisor, name) for name in urls}
-    # Prometheus finds the agent, the indexer and the archiver in the file and scrapes them.
+    # Prometheus finds the agent, the indexer, the archiver and the balancer and scrapes them.
     deadline = time.monotonic() + 30
-    while targets_health(urls["prometheus"]) != "3 of 3 targets up":
+    while targets_health(urls["prometheus"]) != "4 of 4 targets up":
         assert time.monotonic() < deadline, targets_health(urls["prometheus"])
         time.sleep(0.2)
 

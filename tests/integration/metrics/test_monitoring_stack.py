@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -27,9 +28,12 @@ from dockyard.cli.monitoring import (
     write_own_targets,
     write_prometheus_config,
 )
+from dockyard.discovery.balancer_config import Listeners, render, render_map
+from dockyard.discovery.balancer_layout import Backend, Layout, Slot
+from dockyard.domain.environment import Environment
 from dockyard.metrics.config_file import write_if_changed
 from dockyard.metrics.exposition import registry_of
-from dockyard.settings import MetricsSettings, Settings
+from dockyard.settings import BalancerSettings, MetricsSettings, Settings
 from tests.support.nats import free_port
 
 pytestmark = pytest.mark.timeout(120)
@@ -48,6 +52,7 @@ def _settings(state: Path, ports: dict[str, int], agent: str) -> Settings:
             "DOCKYARD_AGENT_METRICS_ADDR": agent,
             "DOCKYARD_INDEXER_METRICS_ADDR": "",
             "DOCKYARD_ARCHIVER_METRICS_ADDR": "",
+            "DOCKYARD_BALANCER_METRICS_ADDR": "",
         },
         uid=0,
     )
@@ -164,3 +169,56 @@ def test_a_rule_file_loaded_on_reload_fires_into_the_alertmanager(
 
     alert = _wait("the alert in Alertmanager", fired)[0]
     assert alert["labels"]["team"] == "shop" and alert["status"]["state"] == "active"
+
+
+@pytest.fixture
+def haproxy(tmp_path: Path) -> Iterator[str]:
+    """HAProxy on the configuration the balancer writes for one route, ops/web/test (no
+    server ready: it answers 503), answered three times; its exporter's address."""
+    if shutil.which("haproxy") is None:
+        pytest.skip("haproxy is not installed")
+    listeners = Listeners(
+        http=f"127.0.0.1:{free_port()}", metrics=f"127.0.0.1:{free_port()}",
+        stats_socket=tmp_path / "haproxy.sock", map_file=tmp_path / "hosts.map",
+    )  # fmt: skip
+    route = Backend("ops", "web", Environment.TEST, "http", (Slot(),))
+    layout = Layout({route.name: route}, {"web.ops.test.dy": route.name})
+    (tmp_path / "haproxy.cfg").write_text(render(layout, listeners))
+    listeners.map_file.write_text(render_map(layout))
+    child = subprocess.Popen(["haproxy", "-W", "-db", "-f", str(tmp_path / "haproxy.cfg")])
+    try:
+        url = f"http://{listeners.http}/"
+        _wait("HAProxy", lambda: _answers(url))
+        for _ in range(3):
+            httpx.get(url, headers={"Host": "web.ops.test.dy"})
+        yield listeners.metrics
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def test_the_balancers_series_carry_the_team_service_and_env_of_their_route(
+    stack: tuple[Settings, str], haproxy: str
+) -> None:
+    settings, _ = stack
+    with_balancer = dataclasses.replace(settings, balancer=BalancerSettings(metrics_addr=haproxy))
+    assert write_own_targets(with_balancer)
+
+    def answered() -> list[dict[str, Any]]:
+        query = 'haproxy_backend_http_responses_total{job="balancer",code="5xx"}'
+        found = _get(settings.monitoring.prometheus_url, f"/api/v1/query?query={query}")
+        return list(found["data"]["result"])
+
+    (series,) = _wait("the balancer's series", answered)
+    labels = series["metric"]
+    assert (labels["team"], labels["service"], labels["env"]) == ("ops", "web", "test")
+    assert labels["proxy"] == "ops.web.test" and labels["host"] == "h1"
+    assert series["value"][1] == "3"

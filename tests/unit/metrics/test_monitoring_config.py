@@ -67,7 +67,7 @@ def test_prometheus_reaches_the_alertmanager_of_its_url(
     assert found["static_configs"] == [{"targets": [target]}]
 
 
-def test_prometheus_config_scrapes_both_jobs_from_target_files_and_loads_the_rules() -> None:
+def test_prometheus_config_scrapes_every_job_from_target_files_and_loads_the_rules() -> None:
     config = prometheus_config(
         LAYOUT, scrape_interval_s=10, alertmanager_url="http://127.0.0.1:9093"
     )
@@ -78,6 +78,7 @@ def test_prometheus_config_scrapes_both_jobs_from_target_files_and_loads_the_rul
     assert [(job["job_name"], job["file_sd_configs"]) for job in config["scrape_configs"]] == [
         ("dockyard", [{"files": ["/srv/dy/prometheus/targets/dockyard/*.json"]}]),
         ("instances", [{"files": ["/srv/dy/prometheus/targets/instances/*.json"]}]),
+        ("balancer", [{"files": ["/srv/dy/prometheus/targets/balancer/*.json"]}]),
     ]
     assert not any(job.get("honor_labels") for job in config["scrape_configs"])
     assert "remote_write" not in config

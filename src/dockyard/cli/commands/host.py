@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from dockyard.cli import platform
+from dockyard.cli.balancer import ensure_balancer
 from dockyard.cli.client import ApiClient
 from dockyard.cli.context import Session, session
 from dockyard.cli.health import check_parts
@@ -51,6 +52,7 @@ def up(ctx: typer.Context) -> None:
     for line in ensure_names(settings, env=env, base=platform.dockyard_environment(env)):
         say(line)
     say(f"agent: {platform.ensure_agent(settings, env=env)}")
+    say(f"balancer: {ensure_balancer(settings, env=env, base=platform.dockyard_environment(env))}")
     for line in ensure_monitoring(settings, env=env):
         say(line)
     say(f"portal: {settings.listen.local_url}/ui/")
