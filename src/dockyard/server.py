@@ -42,6 +42,10 @@ from dockyard.logs.index import open_engine
 from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.logs.record import BUILD_ENV
 from dockyard.logs.stats_board import JetStreamStatsBoard
+from dockyard.metrics.alarm_center import AlarmCenter, receivers_deliver
+from dockyard.metrics.alertmanager_client import AlertmanagerClient
+from dockyard.metrics.prometheus_config import PrometheusLayout
+from dockyard.metrics.rule_publisher import RulePublisher, team_confine
 from dockyard.network.etcd import Etcd
 from dockyard.network.ipam.client import Ipam
 from dockyard.network.ipam.publish import publish_segments
@@ -53,7 +57,7 @@ from dockyard.portal.image_pages import install_builder_wake
 from dockyard.runtimes.base import Runtime
 from dockyard.runtimes.docker.driver import DockerRuntime
 from dockyard.settings import ClientCredentials, Settings, write_credentials
-from dockyard.store import tokens
+from dockyard.store import alarm_rules, tokens
 from dockyard.store.db import Database
 from dockyard.store.platform import this_platform
 
@@ -246,6 +250,7 @@ def build_app(parts: Parts) -> FastAPI:
             instances=functools.partial(parts.runtime.list, Owner()),
             public_url=parts.settings.listen.public_url,
             logs=parts.logs,
+            alarms=alarm_center(parts.settings, parts.clock),
         )
     )
     _install_image_center(app, parts)
@@ -289,6 +294,41 @@ def build_app(parts: Parts) -> FastAPI:
     return app
 
 
+def alarm_center(settings: Settings, clock: Clock) -> AlarmCenter:
+    """Alarms over the configured Prometheus (its rule file in <state>/prometheus/rules) and
+    Alertmanager; the webhook takes the token in the monitoring settings' file."""
+    monitoring = settings.monitoring
+    return AlarmCenter(
+        publisher=RulePublisher(
+            PrometheusLayout(settings.paths.state_dir / "prometheus"),
+            monitoring.prometheus_url,
+            team_confine(),
+        ),
+        alertmanager=AlertmanagerClient(monitoring.alertmanager_url),
+        webhook_token_file=monitoring.webhook_token_file,
+        deliver=receivers_deliver(clock),
+        portal_url=settings.listen.public_url or settings.listen.local_url,
+    )
+
+
+async def _publish_alarm_rules(parts: Parts) -> None:
+    """The rule file from the database at start: a change another server wrote while this
+    one was down, or a file lost, is put right (reported, never fatal)."""
+    center = alarm_center(parts.settings, parts.clock)
+
+    def publish() -> str | None:
+        with parts.db.session() as session:
+            rules = alarm_rules.all_rules(session)
+        return center.publisher.publish(rules)
+
+    try:
+        problem = await asyncio.to_thread(publish)
+    except DockyardError as exc:
+        problem = exc.message
+    if problem is not None:
+        log.warning("alarm rules not loaded by Prometheus at start: %s", problem)
+
+
 def _leadership(parts: Parts) -> dict[str, Any]:
     """`leading`: whether this server runs the controllers; `leader`: who does (None: no one
     known now)."""
@@ -323,6 +363,7 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
         if parts.nudges is not None:
             parts.nudges.attach(asyncio.get_running_loop())
         await _publish_segments(parts)
+        await _publish_alarm_rules(parts)
         tasks = [
             asyncio.create_task(_keep_segments_published(parts), name="segments"),
             asyncio.create_task(_lead(parts), name="leader"),
