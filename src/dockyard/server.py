@@ -16,8 +16,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 
@@ -26,6 +28,7 @@ from dockyard.api.deps import ApiDeps
 from dockyard.api.imaging import ImageCenter, install_image_center
 from dockyard.controller.manager import Manager
 from dockyard.controller.networks import DockerSegmentNetworks
+from dockyard.controller.readiness_alarms import ReadinessWatch
 from dockyard.domain.clock import Clock, utcnow
 from dockyard.domain.errors import DockyardError
 from dockyard.domain.instance import Owner
@@ -43,8 +46,10 @@ from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.logs.record import BUILD_ENV
 from dockyard.logs.stats_board import JetStreamStatsBoard
 from dockyard.metrics.alarm_center import AlarmCenter, receivers_deliver
+from dockyard.metrics.alert_outbox import AlertOutbox
 from dockyard.metrics.alertmanager_client import AlertmanagerClient
 from dockyard.metrics.prometheus_config import PrometheusLayout
+from dockyard.metrics.readiness_alarms import ReadinessAlarms, ReadinessRules
 from dockyard.metrics.rule_publisher import RulePublisher, team_confine
 from dockyard.network.etcd import Etcd
 from dockyard.network.ipam.client import Ipam
@@ -424,7 +429,18 @@ async def _term(parts: Parts, *, previous: asyncio.Task[None] | None) -> None:
     nudged = [parts.nudges.receive(parts.manager.notify)] if parts.nudges is not None else []
     # One server sends build logs (any server's builds: the logs are in the database).
     shipping = [parts.build_logs.run()] if parts.build_logs is not None else []
-    await asyncio.gather(parts.manager.run(), parts.follower.run(), *nudged, *shipping)
+    alarms = [_readiness_alarms(parts)] if parts.settings.alarms.builtin else []
+    await asyncio.gather(parts.manager.run(), parts.follower.run(), *nudged, *shipping, *alarms)
+
+
+async def _readiness_alarms(parts: Parts) -> None:
+    """The built-in ServiceNoReadyInstances alarm, posted to Alertmanager while this leads."""
+    settings = parts.settings
+    rules = ReadinessRules(grace=timedelta(seconds=settings.alarms.no_ready_grace_s))
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        outbox = AlertOutbox(settings.monitoring.alertmanager_url, client=client)
+        watch = ReadinessWatch(parts.db, outbox, clock=parts.clock, alarms=ReadinessAlarms(rules))
+        await watch.run()
 
 
 async def _keep_segments_published(parts: Parts) -> None:

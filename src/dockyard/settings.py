@@ -38,6 +38,7 @@ from dockyard.images.config import (
     swift_auth_version,
 )
 from dockyard.logs.retention import Caps, Days, parse_caps, parse_days, parse_size
+from dockyard.metrics.receivers import SmtpSettings
 
 T = TypeVar("T")
 
@@ -373,6 +374,19 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class AlarmSettings:
+    """Dockyard's built-in alarms, posted straight to Alertmanager (monitoring.alertmanager_url)
+    from the engine's events (the agent) and from the controllers' status (the leader)."""
+
+    builtin: bool = True
+    """Exited, OOM-killed, crash-looping instances and services with no ready instance, for
+    every service (DOCKYARD_BUILTIN_ALARMS=false turns them off)."""
+    no_ready_grace_s: float = 30.0
+    """How long a service may have no ready instance before ServiceNoReadyInstances fires
+    (DOCKYARD_NO_READY_GRACE_S)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings
     supervisor: SupervisorSettings
@@ -396,6 +410,12 @@ class Settings:
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     """Prometheus and Alertmanager (DOCKYARD_PROMETHEUS_*, DOCKYARD_ALERTMANAGER_URL,
     DOCKYARD_SCRAPE_INTERVAL_S)."""
+    smtp: SmtpSettings | None = None
+    """The SMTP server alarms' e-mail receivers are reached through (DOCKYARD_SMTP_HOST,
+    _PORT, _FROM, _USER, _PASSWORD, _STARTTLS); None (no host set): e-mail receivers fail
+    with that reason."""
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+    """The built-in alarms (DOCKYARD_BUILTIN_ALARMS, DOCKYARD_NO_READY_GRACE_S)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, uid: int | None = None) -> Settings:
@@ -475,6 +495,11 @@ class Settings:
             log_level=env.get("DOCKYARD_LOG_LEVEL", _log_level, "info"),
             metrics=_metrics_settings(env),
             monitoring=_monitoring_settings(env, state_dir),
+            smtp=_smtp_settings(env),
+            alarms=AlarmSettings(
+                builtin=env.get("DOCKYARD_BUILTIN_ALARMS", _flag, True),
+                no_ready_grace_s=env.get("DOCKYARD_NO_READY_GRACE_S", _seconds(0, 3600), 30.0),
+            ),
         )
 
 
@@ -811,6 +836,21 @@ def _monitoring_settings(env: _Reader, state_dir: Path) -> MonitoringSettings:
         scrape_interval_s=env.get("DOCKYARD_SCRAPE_INTERVAL_S", _seconds(1, 3600), 10.0),
         remote_write_url=env.get("DOCKYARD_PROMETHEUS_REMOTE_WRITE_URL", _http_url, None),
         webhook_token_file=env.get("DOCKYARD_ALERT_WEBHOOK_TOKEN_FILE", _path, default_token),
+    )
+
+
+def _smtp_settings(env: _Reader) -> SmtpSettings | None:
+    host = env.get("DOCKYARD_SMTP_HOST", _nonempty, None)
+    if host is None:
+        return None
+    default = SmtpSettings(host=host)
+    return SmtpSettings(
+        host=host,
+        port=env.get("DOCKYARD_SMTP_PORT", _int_in(1, 65535), default.port),
+        sender=env.get("DOCKYARD_SMTP_FROM", _nonempty, default.sender),
+        username=env.get("DOCKYARD_SMTP_USER", _nonempty, None),
+        password=env.get("DOCKYARD_SMTP_PASSWORD", _nonempty, None),
+        starttls=env.get("DOCKYARD_SMTP_STARTTLS", _flag, default.starttls),
     )
 
 

@@ -32,6 +32,7 @@ from dockyard.domain.errors import DockyardError
 from dockyard.metrics.alarm_center import ensure_webhook_token
 from dockyard.metrics.alertmanager_config import alertmanager_config
 from dockyard.metrics.config_file import write_if_changed
+from dockyard.metrics.host_rules import RULES_FILE, host_rules
 from dockyard.metrics.prometheus_config import (
     DOCKYARD_JOB,
     JOBS,
@@ -144,7 +145,8 @@ def write_own_targets(settings: Settings) -> bool:
 
 
 def write_prometheus_config(settings: Settings) -> bool:
-    """prometheus.yml, with the rules and target directories it names; True if it changed."""
+    """prometheus.yml, with the rules and target directories it names, and the built-in host
+    alarms' rules file; True if either file changed (a reload is due)."""
     monitoring, layout = settings.monitoring, prometheus_layout(settings)
     # Prometheus watches these directories, and logs an error for each one that is missing.
     for directory in (layout.rules_dir, *(layout.targets_dir(job) for job in JOBS)):
@@ -155,7 +157,9 @@ def write_prometheus_config(settings: Settings) -> bool:
         alertmanager_url=monitoring.alertmanager_url,
         remote_write_url=monitoring.remote_write_url,
     )
-    return write_if_changed(layout.config_file, render(config))
+    # The built-in host alarms, in a rules file of their own beside the teams' rules.
+    rules = write_if_changed(layout.rules_dir / RULES_FILE, render(host_rules()))
+    return write_if_changed(layout.config_file, render(config)) or rules
 
 
 def write_alertmanager_config(settings: Settings) -> bool:

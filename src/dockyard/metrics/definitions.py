@@ -111,6 +111,11 @@ HOST_MEMORY_AVAILABLE = _gauge(
     "Memory the host can give without swapping (MemAvailable).",
     HOST_LABELS,
 )
+HOST_MEMORY_STALLED = Definition(
+    "dockyard_host_memory_pressure_stalled_seconds", "counter",
+    "Time tasks waited for memory (PSI): `some` of them, or `full`: all at once.",
+    ("host", "kind"),
+)  # fmt: skip
 HOST_LOAD = Definition(
     "dockyard_host_load", "gauge", "The host's load average over `minutes`.",
     ("host", "minutes"),
@@ -139,8 +144,8 @@ INSTANCE = (
     NET_RX_DROPS, NET_TX_DROPS, RESTARTS, STARTED, HEALTH_FAILING,
 )  # fmt: skip
 HOST = (
-    HOST_CPU, HOST_MEMORY, HOST_MEMORY_AVAILABLE, HOST_LOAD, HOST_DISK_SIZE, HOST_DISK_FREE,
-    HOST_INODES, HOST_INODES_FREE, HOST_INSTANCES,
+    HOST_CPU, HOST_MEMORY, HOST_MEMORY_AVAILABLE, HOST_MEMORY_STALLED, HOST_LOAD,
+    HOST_DISK_SIZE, HOST_DISK_FREE, HOST_INODES, HOST_INODES_FREE, HOST_INSTANCES,
 )  # fmt: skip
 
 

@@ -1,13 +1,14 @@
 """The host's own figures for the agent's metrics: CPU by mode (/proc/stat), memory
-(/proc/meminfo), load (/proc/loadavg), and disk and inode use of the directories Dockyard and
-Docker fill (statvfs). The parsers are pure; `read_host` is the one place that reads the files.
+(/proc/meminfo), memory pressure (/proc/pressure/memory, where the kernel has PSI), load
+(/proc/loadavg), and disk and inode use of the directories Dockyard and Docker fill (statvfs).
+The parsers are pure; `read_host` is the one place that reads the files.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client.core import Metric
@@ -39,6 +40,9 @@ class HostFigures:
     available_bytes: int
     load: tuple[float, float, float]
     disks: tuple[Disk, ...]
+    memory_stalled_s: dict[str, float] = field(default_factory=dict)
+    """Seconds tasks waited for memory, `some` (at least one) and `full` (all); empty
+    without PSI."""
 
 
 def cpu_seconds(stat: str, *, ticks: int = TICKS) -> dict[str, float]:
@@ -60,6 +64,19 @@ def memory(meminfo: str) -> tuple[int, int]:
         if key in ("MemTotal", "MemAvailable") and parts and parts[0].isdigit():
             found[key] = int(parts[0]) * 1024
     return found.get("MemTotal", 0), found.get("MemAvailable", 0)
+
+
+def memory_stalled(pressure: str) -> dict[str, float]:
+    """Seconds stalled by kind (`some`, `full`) from /proc/pressure/memory, whose `total=` is
+    in microseconds."""
+    found: dict[str, float] = {}
+    for line in pressure.splitlines():
+        kind, *fields = line.split()
+        for one in fields:
+            key, _, value = one.partition("=")
+            if key == "total" and value.isdigit():
+                found[kind] = int(value) / 1e6
+    return found
 
 
 def load(loadavg: str) -> tuple[float, float, float]:
@@ -93,7 +110,15 @@ def read_host(paths: Sequence[str], *, proc: Path = PROC) -> HostFigures:
         available_bytes=available,
         load=load((proc / "loadavg").read_text()),
         disks=disks,
+        memory_stalled_s=_pressure(proc),
     )
+
+
+def _pressure(proc: Path) -> dict[str, float]:
+    try:
+        return memory_stalled((proc / "pressure" / "memory").read_text())
+    except OSError:  # a kernel without PSI (or with it turned off: psi=0)
+        return {}
 
 
 class HostCollector(Collector):
@@ -116,6 +141,8 @@ class HostCollector(Collector):
             families[d.HOST_CPU.name].add_metric([*host, mode], seconds)
         families[d.HOST_MEMORY.name].add_metric(host, figures.memory_bytes)
         families[d.HOST_MEMORY_AVAILABLE.name].add_metric(host, figures.available_bytes)
+        for kind, seconds in figures.memory_stalled_s.items():
+            families[d.HOST_MEMORY_STALLED.name].add_metric([*host, kind], seconds)
         for minutes, value in zip(("1", "5", "15"), figures.load, strict=True):
             families[d.HOST_LOAD.name].add_metric([*host, minutes], value)
         for disk_use in figures.disks:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.metrics.host import cpu_seconds, disk, load, memory
+from dockyard.metrics.host import cpu_seconds, disk, load, memory, memory_stalled, read_host
 
 STAT = (
     "cpu  1799733 8447 404167 3026439 13441 0 25297 91055 0 0\n"
@@ -44,3 +44,29 @@ def test_disk_use_of_a_directory_and_none_for_a_missing_one(tmp_path: Path) -> N
     assert found is not None and found.size_bytes >= found.free_bytes > 0
     assert found.inodes >= found.inodes_free > 0
     assert disk(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("some avg10=0.00 avg60=0.00 avg300=0.00 total=2500000\n"
+         "full avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\n",
+         {"some": 2.5, "full": 1.0}),
+        ("some avg10=0.00 avg60=0.00 avg300=0.00 total=7\n", {"some": 7e-6}),  # kernels < 5.13
+        ("", {}),
+    ],
+)  # fmt: skip
+def test_memory_stall_seconds_from_pressure_stall_information(
+    text: str, expected: dict[str, float]
+) -> None:
+    assert memory_stalled(text) == expected
+
+
+def test_host_without_pressure_stall_information_reports_no_stall(tmp_path: Path) -> None:
+    (tmp_path / "stat").write_text(STAT)
+    (tmp_path / "meminfo").write_text("MemTotal: 10 kB\nMemAvailable: 5 kB\n")
+    (tmp_path / "loadavg").write_text("0.1 0.2 0.3 1/2 3\n")
+    assert read_host([], proc=tmp_path).memory_stalled_s == {}
+    (tmp_path / "pressure").mkdir()
+    (tmp_path / "pressure" / "memory").write_text("full avg10=0 total=3000000\n")
+    assert read_host([], proc=tmp_path).memory_stalled_s == {"full": 3.0}

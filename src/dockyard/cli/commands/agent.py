@@ -192,6 +192,24 @@ async def _log_stats(settings: Settings, shipper: Shipper, collectors: list[Coll
         raise
 
 
+async def _alarms(settings: Settings) -> None:
+    """The built-in alarms from this host's engine events, posted to Alertmanager, until
+    cancelled; then close what it opened."""
+    import docker
+    import httpx
+
+    from dockyard.agent.event_alarms import EventAlarms
+    from dockyard.metrics.alert_outbox import AlertOutbox
+
+    engine = docker.APIClient(base_url=settings.docker.host, version="1.41", timeout=None)
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        outbox = AlertOutbox(settings.monitoring.alertmanager_url, client=client)
+        try:
+            await EventAlarms(engine, outbox, host=settings.ipam.host).run()
+        finally:
+            engine.close()
+
+
 async def _run(settings: Settings, *, once: bool) -> None:
     # Imported here: only this command needs the agent's stack loaded.
     import docker
@@ -248,6 +266,8 @@ async def _run(settings: Settings, *, once: bool) -> None:
         listing, collectors = _metrics(settings)
         parts["metrics"] = listing
         parts["logs"] = _logs(settings, collectors)
+        if settings.alarms.builtin:
+            parts["alarms"] = _alarms(settings)
         await run_parts(parts)
     finally:
         engine.close()
