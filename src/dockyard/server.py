@@ -307,11 +307,11 @@ def alarm_center(settings: Settings, clock: Clock) -> AlarmCenter:
         publisher=RulePublisher(
             PrometheusLayout(settings.paths.state_dir / "prometheus"),
             monitoring.prometheus_url,
-            team_confine(),
+            team_confine,
         ),
         alertmanager=AlertmanagerClient(monitoring.alertmanager_url),
         webhook_token_file=monitoring.webhook_token_file,
-        deliver=receivers_deliver(clock),
+        deliver=receivers_deliver(clock, settings.smtp),
         portal_url=settings.listen.public_url or settings.listen.local_url,
     )
 

@@ -185,7 +185,7 @@ def write_alarm_rules(settings: Settings) -> str:
         return f"alarm rules not written: {exc.message}"
     except SQLAlchemyError as exc:  # e.g. a database not made yet
         return f"alarm rules not written: the database cannot be read ({exc})"
-    publisher = RulePublisher(layout, settings.monitoring.prometheus_url, team_confine())
+    publisher = RulePublisher(layout, settings.monitoring.prometheus_url, team_confine)
     try:
         problem = publisher.publish(rules)
     except DockyardError as exc:

@@ -11,20 +11,25 @@ the API or the database, and the server reads it at each call, so a new one need
 from __future__ import annotations
 
 import hmac
-import importlib
 import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from dockyard.domain.alarm import Alarm, ReceiverSpec
 from dockyard.domain.clock import Clock
 from dockyard.metrics.alertmanager_client import AlertmanagerClient
+from dockyard.metrics.receivers import (
+    Notice,
+    Receiver,
+    ReceiverKind,
+    SmtpSettings,
+)
+from dockyard.metrics.receivers import deliver as deliver_notice
 from dockyard.metrics.rule_publisher import RulePublisher
 
 log = logging.getLogger("dockyard.alarms")
@@ -68,29 +73,24 @@ def webhook_token_accepted(path: Path, presented: str) -> bool | None:
     return hmac.compare_digest(expected.encode(), presented.encode())
 
 
-def receivers_deliver(clock: Clock) -> Deliver | None:
-    """Delivery through `dockyard.metrics.receivers` (None if this build lacks it: alarms
-    are then recorded and shown, and each receiver's state says it was not sent)."""
-    try:
-        module = importlib.import_module("dockyard.metrics.receivers")
-    except ImportError:
-        return None
+def receivers_deliver(clock: Clock, smtp: SmtpSettings | None = None) -> Deliver:
+    """Delivery through metrics/receivers.py (its payloads, retries and back-off), e-mail
+    through `smtp` (None: e-mail receivers fail saying no SMTP server is configured)."""
 
     async def deliver(
         receiver: ReceiverSpec, alarm: Alarm, state: str, link: str | None
     ) -> Outcome:
-        target = module.Receiver(
-            name=receiver.name, kind=str(receiver.kind), target=receiver.target
-        )
-        notice = module.Notice(
+        assert alarm.team is not None  # only a team's alarms have receivers
+        target = Receiver(receiver.name, ReceiverKind(str(receiver.kind)), receiver.target)
+        notice = Notice(
             team=alarm.team, service=alarm.service, env=alarm.env, alarm=alarm.alertname,
-            severity=alarm.severity, state=state, summary=alarm.summary,
-            labels=dict(alarm.labels), starts_at=alarm.starts_at, ends_at=alarm.ends_at,
-            link=link,
+            severity=alarm.severity, state="resolved" if state == "resolved" else "firing",
+            summary=alarm.summary, labels=dict(alarm.labels), starts_at=alarm.starts_at,
+            ends_at=alarm.ends_at, link=link,
         )  # fmt: skip
         async with httpx.AsyncClient() as client:
-            done: Any = await module.deliver(target, notice, client=client, clock=clock)
-        return Outcome(ok=bool(done.ok), attempts=int(done.attempts), error=done.error)
+            done = await deliver_notice(target, notice, client=client, clock=clock, smtp=smtp)
+        return Outcome(ok=done.ok, attempts=done.attempts, error=done.error)
 
     return deliver
 
@@ -101,7 +101,7 @@ class AlarmCenter:
     alertmanager: AlertmanagerClient
     webhook_token_file: Path
     deliver: Deliver | None = None
-    """None: receivers are not sent to (recorded as a failure saying so)."""
+    """None: alarms are recorded and shown, and sent to no receiver."""
     portal_url: str | None = None
     """The portal's base URL for links in notifications; None: no link."""
 

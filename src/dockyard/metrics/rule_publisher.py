@@ -10,7 +10,6 @@ absent at every moment (metrics/config_file.py), so Prometheus never reads half 
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,9 +17,10 @@ from dataclasses import dataclass
 import httpx
 
 from dockyard.domain.alarm import AlarmRuleSpec
-from dockyard.domain.errors import Unavailable
+from dockyard.domain.errors import Invalid, Malformed
 from dockyard.metrics.alarm_rules import RULES_FILE, Confine, render, rule_file
 from dockyard.metrics.config_file import write_if_changed
+from dockyard.metrics.isolation import confine
 from dockyard.metrics.prometheus_config import PrometheusLayout
 from dockyard.metrics.rule_check import check_rules
 
@@ -28,23 +28,13 @@ log = logging.getLogger("dockyard.alarms")
 RELOAD_S = 30.0
 
 
-def team_confine() -> Confine:
-    """`dockyard.metrics.isolation.confine`, the one place a team's PromQL is narrowed to its
-    own series; if this build lacks it, a confine that refuses every team expression (503),
-    so that no unconfined PromQL ever reaches Prometheus."""
+def team_confine(expr: str, team: str) -> str:
+    """`expr` narrowed to `team`'s own series (metrics/isolation.py); an expression the
+    parser cannot read is Malformed (400), as promtool's refusals are."""
     try:
-        module = importlib.import_module("dockyard.metrics.isolation")
-    except ImportError:
-        return _refuse
-    confine: Confine = module.confine
-    return confine
-
-
-def _refuse(expr: str, team: str) -> str:
-    raise Unavailable(
-        "rules with a PromQL expression need metrics isolation, which this server lacks: "
-        "use a built-in threshold"
-    )
+        return confine(expr, team)
+    except Invalid as exc:
+        raise Malformed(exc.message, field="expr") from exc
 
 
 @dataclass(frozen=True)
@@ -57,8 +47,8 @@ class RulePublisher:
     promtool: str | None = None
 
     def check(self, spec: AlarmRuleSpec) -> None:
-        """Return if `spec` is a rule Prometheus accepts; else Malformed with promtool's
-        words (Unavailable if promtool cannot run, or the expression cannot be confined)."""
+        """Return if `spec` is a rule Prometheus accepts; else Malformed with promtool's (or
+        the PromQL parser's) words; Unavailable if promtool cannot run."""
         check_rules(render(rule_file([spec], self.confine)), promtool=self.promtool)
 
     def publish(self, specs: Iterable[AlarmRuleSpec]) -> str | None:

@@ -4,6 +4,7 @@ a team's own expression confined, the labels every alert carries, and promtool's
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,9 @@ from dockyard.domain.alarm import AlarmRuleSpec, Builtin, Comparison, Severity, 
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid, Malformed
 from dockyard.metrics.alarm_rules import alerting_rule, render, rule_expr, rule_file
+from dockyard.metrics.prometheus_config import PrometheusLayout
 from dockyard.metrics.rule_check import check_rules, find_promtool
+from dockyard.metrics.rule_publisher import RulePublisher, team_confine
 
 SEL = '{team="shop",service="cart",env="online"}'
 
@@ -120,3 +123,21 @@ def test_promtool_refuses_bad_promql_with_its_own_words() -> None:
         check_rules(render(rule_file([rule], lambda expr, team: expr)))
     assert "parse error" in refused.value.message
     assert "/tmp" not in refused.value.message
+
+
+def test_a_teams_rule_reads_only_its_own_series_whatever_team_it_names() -> None:
+    rule = _rule(threshold=None, expr='sum(up{team=~"beta|alpha"}) by (team) > 0')
+    promql = rule_expr(rule, team_confine)
+    assert 'team="shop"' in promql
+    assert "beta" not in promql
+
+
+@needs_promtool
+def test_a_confined_rule_passes_promtool_and_unreadable_promql_is_malformed(
+    tmp_path: Path,
+) -> None:
+    publisher = RulePublisher(PrometheusLayout(tmp_path), "http://127.0.0.1:9", team_confine)
+    publisher.check(_rule(threshold=None, expr="rate(http_requests_total[5m]) > 10"))
+    with pytest.raises(Malformed) as refused:
+        publisher.check(_rule(threshold=None, expr="rate(up[5m]) >> 1"))
+    assert refused.value.field == "expr"
