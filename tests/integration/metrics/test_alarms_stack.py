@@ -7,6 +7,7 @@ within seconds."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,7 @@ from dockyard.server import alarm_center
 from dockyard.settings import Settings
 from dockyard.store import services, teams, tokens
 from dockyard.store.db import Database
+from tests.support.alarm_receivers import ScriptedReceiver
 from tests.support.nats import free_port
 from tests.support.serving import serve
 
@@ -188,6 +190,23 @@ def _silence(stack: Stack, silence_id: str) -> dict[str, Any]:
 
 
 def test_a_rule_fires_is_recorded_acknowledged_silenced_and_resolves(stack: Stack) -> None:
+    with ScriptedReceiver() as chat:
+        receiver = {"name": "chat", "kind": "slack", "target": chat.url + "/hook"}
+        receivers = f"{stack.server}{API}/teams/alpha/alarm-receivers"
+        assert httpx.post(receivers, json=receiver, headers=stack.headers).status_code == 201
+        _fire_and_handle(stack)
+
+        def delivered() -> dict[str, Any] | None:
+            (shown,) = httpx.get(receivers, headers=stack.headers).json()["items"]
+            return shown["state"] if shown["state"]["delivered"] == 2 else None
+
+        state = _wait("both notices delivered", delivered)
+        texts = [json.dumps(body) for body in chat.json_bodies()]
+    assert state["failed"] == 0
+    assert len(texts) == 2 and all("busy" in text for text in texts)  # fired, then resolved
+
+
+def _fire_and_handle(stack: Stack) -> None:
     rule = {
         "name": "busy", "env": "test", "severity": "critical", "for_s": 0,
         "threshold": {"metric": "pids", "op": ">", "value": 1},
