@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from dockyard.discovery.endpoints import EndpointSet
 from dockyard.discovery.reading import endpoint_sets
+from dockyard.domain.alarm import Alarm, AlarmState
 from dockyard.domain.environment import ALL_ENVIRONMENTS, Environment
 from dockyard.domain.principal import Principal
 from dockyard.domain.status import EnvPhase
+from dockyard.store import alarms as store_alarms
 from dockyard.store import environments as store_envs
 from dockyard.store import releases
 from dockyard.store.db import Database
@@ -21,6 +23,7 @@ from dockyard.store.views import EnvironmentView, EventView, ReleaseView
 
 HISTORY_ROWS = 20
 EVENT_ROWS = 20
+ALARM_ROWS = 10
 BUSY_PHASES = frozenset({EnvPhase.PROGRESSING.value, EnvPhase.DELETING.value})
 
 # Poll fast only while something is moving: a rollout is a few seconds long and people watch
@@ -44,6 +47,11 @@ class ServicePage:
     history: tuple[ReleaseView, ...]  # of the selected environment, newest first
     events: tuple[EventView, ...]  # of the selected environment, newest first
     endpoints: tuple[EndpointSet, ...] = ()  # of every environment, in `envs`' order
+    alarms: tuple[Alarm, ...] = ()  # of the selected environment: firing first, then newest
+
+    @property
+    def firing(self) -> int:
+        return sum(1 for alarm in self.alarms if alarm.state is AlarmState.FIRING)
 
     @property
     def panel(self) -> EnvironmentView:
@@ -92,6 +100,9 @@ def load_service_page(
         )
         key = key_for(session, team=team, service=service, env=selected)
         endpoints = () if key is None else endpoint_sets(session, key.service_id, ALL_ENVIRONMENTS)
+        alarms = store_alarms.list_alarms(
+            session, who, team, service=service, env=str(selected), limit=ALARM_ROWS
+        )
     return ServicePage(
         team=team,
         service=service,
@@ -100,4 +111,6 @@ def load_service_page(
         history=tuple(history),
         events=tuple(events),
         endpoints=endpoints,
+        # Firing ones first: a resolved flurry must not push a firing alarm off the list.
+        alarms=tuple(sorted(alarms, key=lambda a: a.state is not AlarmState.FIRING)),
     )
