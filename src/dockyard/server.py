@@ -316,22 +316,32 @@ def alarm_center(settings: Settings, clock: Clock) -> AlarmCenter:
     )
 
 
-async def _publish_alarm_rules(parts: Parts) -> None:
-    """The rule file from the database at start: a change another server wrote while this
-    one was down, or a file lost, is put right (reported, never fatal)."""
+async def _keep_alarm_rules_published(parts: Parts) -> None:
+    """Write Prometheus's rule file from the database at start and every resync interval.
+
+    The server that takes a rule change writes the file at once (api/routes/alarm_rules.py);
+    this pass puts right what that cannot: a change made through another server (two writers
+    racing leave the older text last), a file lost, or a reload Prometheus missed while it was
+    down, which is asked for again until it succeeds. Only a changed text is written.
+    """
     center = alarm_center(parts.settings, parts.clock)
+    unloaded = False
 
     def publish() -> str | None:
         with parts.db.session() as session:
             rules = alarm_rules.all_rules(session)
-        return center.publisher.publish(rules)
+        problem = center.publisher.publish(rules)
+        return center.publisher.reload() if problem is None and unloaded else problem
 
-    try:
-        problem = await asyncio.to_thread(publish)
-    except DockyardError as exc:
-        problem = exc.message
-    if problem is not None:
-        log.warning("alarm rules not loaded by Prometheus at start: %s", problem)
+    while True:
+        try:
+            problem = await asyncio.to_thread(publish)
+        except DockyardError as exc:
+            problem = exc.message
+        if problem is not None and not unloaded:
+            log.warning("alarm rules not loaded by Prometheus: %s", problem)
+        unloaded = problem is not None
+        await asyncio.sleep(parts.settings.controller.resync_s)
 
 
 def _leadership(parts: Parts) -> dict[str, Any]:
@@ -368,9 +378,9 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
         if parts.nudges is not None:
             parts.nudges.attach(asyncio.get_running_loop())
         await _publish_segments(parts)
-        await _publish_alarm_rules(parts)
         tasks = [
             asyncio.create_task(_keep_segments_published(parts), name="segments"),
+            asyncio.create_task(_keep_alarm_rules_published(parts), name="alarm-rules"),
             asyncio.create_task(_lead(parts), name="leader"),
             asyncio.create_task(parts.builder.run(), name="builder"),
         ]
