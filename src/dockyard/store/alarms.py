@@ -138,6 +138,18 @@ def list_alarms(
     return [alarm_of(r) for r in session.scalars(query.order_by(AlarmRow.id.desc()).limit(limit))]
 
 
+def platform_alarms(
+    session: Session, who: Principal, *, state: AlarmState | None = None, limit: int = 100
+) -> list[Alarm]:
+    """Every alarm, host alarms (no team) included, newest first: the admin's view."""
+    who.require_admin()
+    query = select(AlarmRow)
+    if state is not None:
+        query = query.where(AlarmRow.state == str(state))
+    limit = max(1, min(limit, MAX_LISTED))
+    return [alarm_of(r) for r in session.scalars(query.order_by(AlarmRow.id.desc()).limit(limit))]
+
+
 def firing_counts(session: Session, team: str | None) -> dict[tuple[str, str], int]:
     """Firing alarms per (service, env) of `team` (None: every team's)."""
     query = select(AlarmRow.team, AlarmRow.service, AlarmRow.env).where(

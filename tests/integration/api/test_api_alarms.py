@@ -257,8 +257,8 @@ def test_receivers_hear_of_each_change_and_failures_are_shown(
     assert states["pager"]["last_error"] == "503 from receiver"
 
 
-def test_a_host_alarm_without_a_team_is_recorded_and_sent_to_nobody(
-    client: TestClient, alpha: dict[str, str], sent: Sent
+def test_a_host_alarm_without_a_team_is_recorded_shown_to_the_admin_and_sent_to_nobody(
+    client: TestClient, alpha: dict[str, str], admin: dict[str, str], sent: Sent
 ) -> None:
     host = _alert(alertname="HostDiskFull", host="h1", dockyard_builtin="true")
     for label in ("team", "service", "env", "dockyard_rule"):
@@ -266,6 +266,13 @@ def test_a_host_alarm_without_a_team_is_recorded_and_sent_to_nobody(
     assert _post(client, host).json() == {"recorded": 1}
     assert sent.calls == []
     assert client.get(ALARMS, headers=alpha).json()["items"] == []
+    (shown,) = client.get(f"{API}/alarms", params={"state": "firing"}, headers=admin).json()[
+        "items"
+    ]
+    assert (shown["alertname"], shown["team"], shown["labels"]["host"]) == (
+        "HostDiskFull", None, "h1",
+    )  # fmt: skip
+    assert client.get(f"{API}/alarms", headers=alpha).status_code == 403
 
 
 def test_acknowledge_records_who_once(

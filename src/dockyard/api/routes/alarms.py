@@ -54,6 +54,21 @@ def list_alarms(
     return Items[AlarmPublic](items=[AlarmPublic.of(a) for a in found])
 
 
+@router.get("/alarms")
+def platform_alarms(
+    *,
+    who: Who,
+    deps: Deps,
+    state: Literal["firing", "resolved", "all"] = "all",
+    limit: Annotated[int, Query(ge=1, le=alarms.MAX_LISTED)] = 100,
+) -> Items[AlarmPublic]:
+    """Every team's alarms and the hosts' own (HostDiskFull ...), newest first: admin only."""
+    wanted = None if state == "all" else AlarmState(state)
+    with deps.db.session() as session:
+        found = alarms.platform_alarms(session, who, state=wanted, limit=limit)
+    return Items[AlarmPublic](items=[AlarmPublic.of(a) for a in found])
+
+
 @router.get(ALARMS + "/{alarm_id}")
 def get_alarm(*, team: TeamPath, alarm_id: NumberPath, who: Who, deps: Deps) -> AlarmPublic:
     with deps.db.session() as session:
