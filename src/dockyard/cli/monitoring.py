@@ -172,8 +172,16 @@ def write_alertmanager_config(settings: Settings) -> bool:
 
 
 def write_alarm_rules(settings: Settings) -> str:
-    """Prometheus's alarm rule file from the database's rules; one line saying how it went."""
+    """Prometheus's alarm rule file from the database's rules; one line saying how it went.
+
+    The server writes the same file when it starts and as rules change; `up` writes it too,
+    after Prometheus runs, so that a file lost meanwhile is back at once. A SQLite database
+    not made yet is left unmade (opening it would create an empty file).
+    """
     layout = prometheus_layout(settings)
+    url = settings.database.url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return "alarm rules not written: no database yet (the server writes them at its start)"
     try:
         db = Database.open(settings.database.url, upgrade=False)
         try:
