@@ -38,7 +38,6 @@ def publish(deps: ApiDeps) -> str | None:
 
 
 def _store(deps: ApiDeps, who: Who, spec: AlarmRuleSpec, *, create: bool) -> AlarmRulePublic:
-    who.require_team(spec.team)  # before promtool: another team's names are not told apart
     center = deps.require_alarms()
     center.publisher.check(spec)
     with deps.db.session() as session:
@@ -70,6 +69,7 @@ def create_rule(
 ) -> AlarmRulePublic:
     """400 with promtool's message for a rule Prometheus would refuse (nothing stored); 409
     if the service has a rule of that name."""
+    who.require_team(team)  # before the rule is judged: another team's names are not told apart
     spec = body.to_spec(team=team, service=service, name=body.name)
     return _store(deps, who, spec, create=True)
 
@@ -90,6 +90,7 @@ def put_rule(
     deps: Deps,
 ) -> AlarmRulePublic:  # fmt: skip
     """Create or replace the rule of that name."""
+    who.require_team(team)
     spec = body.to_spec(team=team, service=service, name=name)
     return _store(deps, who, spec, create=False)
 

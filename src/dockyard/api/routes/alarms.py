@@ -11,6 +11,7 @@ the answer is 503 and nothing is recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -24,7 +25,7 @@ from dockyard.api.bounds import LINE, NameQuery, NumberPath, TeamPath
 from dockyard.api.deps import ApiDeps, Deps
 from dockyard.api.schemas import Items
 from dockyard.domain.alarm import AlarmState, Notice
-from dockyard.domain.errors import Unauthorized, Unavailable
+from dockyard.domain.errors import DockyardError, Unauthorized, Unavailable
 from dockyard.metrics.alarm_center import AlarmCenter, webhook_token_accepted
 from dockyard.store import alarm_receivers, alarm_rules, alarms
 from dockyard.store.alarms import Change
@@ -103,7 +104,9 @@ def silence(
                 session, who, team, alarm_id, silence_id=silence_id, until=until
             )
     except BaseException:
-        center.alertmanager.expire_silence(silence_id)  # not recorded: not left in force
+        # Not recorded, so not left in force; the database's error is the one to report.
+        with contextlib.suppress(DockyardError):
+            center.alertmanager.expire_silence(silence_id)
         raise
     if alarm.silence_id and alarm.silence_id != silence_id:
         center.alertmanager.expire_silence(alarm.silence_id)  # the newer one replaces it
