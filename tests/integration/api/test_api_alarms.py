@@ -219,6 +219,17 @@ def test_the_webhook_takes_the_platform_token_only(
     assert client.get(ALARMS, headers=alpha).json()["items"] == []
 
 
+def test_without_a_webhook_token_file_nothing_is_accepted(
+    client: TestClient, alpha: dict[str, str], web: str, deps: ApiDeps
+) -> None:
+    assert deps.alarms is not None
+    deps.alarms.webhook_token_file.unlink()
+    refused = _post(client, _alert())
+    assert refused.status_code == 401
+    assert "dockyard up" in refused.json()["message"]
+    assert client.get(ALARMS, headers=alpha).json()["items"] == []
+
+
 def test_a_firing_is_recorded_once_however_often_alertmanager_sends_it(
     client: TestClient, alpha: dict[str, str], web: str, db: Database
 ) -> None:

@@ -8,6 +8,8 @@ this server writes the whole rule file and asks Prometheus to reload it, so an a
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from dockyard.api.alarm_schemas import (
@@ -20,7 +22,7 @@ from dockyard.api.alarm_schemas import (
 from dockyard.api.auth import Who
 from dockyard.api.bounds import ServicePath, TeamPath
 from dockyard.api.deps import ApiDeps, Deps
-from dockyard.api.schemas import Items
+from dockyard.api.schemas import ErrorBody, Items
 from dockyard.domain.alarm import AlarmRuleSpec
 from dockyard.domain.errors import Invalid
 from dockyard.store import alarm_receivers, alarm_rules
@@ -63,7 +65,12 @@ def list_rules(
     return Items[AlarmRulePublic](items=[AlarmRulePublic.of(r, confine) for r in found])
 
 
-@router.post(RULES, status_code=201)
+_REFUSED_RULE: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "PromQL or a rule promtool refuses, in its words"}
+}
+
+
+@router.post(RULES, status_code=201, responses=_REFUSED_RULE)
 def create_rule(
     *, team: TeamPath, service: ServicePath, body: AlarmRuleCreate, who: Who, deps: Deps
 ) -> AlarmRulePublic:
@@ -84,7 +91,7 @@ def get_rule(
     return AlarmRulePublic.of(spec, confine)
 
 
-@router.put(RULES + "/{name}")
+@router.put(RULES + "/{name}", responses=_REFUSED_RULE)
 def put_rule(
     *, team: TeamPath, service: ServicePath, name: TeamPath, body: AlarmRuleBody, who: Who,
     deps: Deps,

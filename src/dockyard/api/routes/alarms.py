@@ -25,7 +25,7 @@ from dockyard.api.bounds import LINE, NameQuery, NumberPath, TeamPath
 from dockyard.api.deps import ApiDeps, Deps
 from dockyard.api.schemas import Items
 from dockyard.domain.alarm import AlarmState, Notice
-from dockyard.domain.errors import DockyardError, Unauthorized, Unavailable
+from dockyard.domain.errors import DockyardError, Unauthorized
 from dockyard.metrics.alarm_center import AlarmCenter, webhook_token_accepted
 from dockyard.store import alarm_receivers, alarm_rules, alarms
 from dockyard.store.alarms import Change
@@ -149,8 +149,9 @@ async def webhook(
 def _check_token(center: AlarmCenter, authorization: str | None) -> None:
     scheme, _, presented = (authorization or "").partition(" ")
     accepted = webhook_token_accepted(center.webhook_token_file, presented.strip())
-    if accepted is None:
-        raise Unavailable(
+    if accepted is None:  # no token: nothing can authenticate (not a fault of the server's)
+        log.warning("alert webhook refused: no token at %s", center.webhook_token_file)
+        raise Unauthorized(
             f"no webhook token at {center.webhook_token_file}: `dockyard up` writes it"
         )
     if scheme.lower() != "bearer" or not accepted:
