@@ -47,8 +47,12 @@ from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.logs.record import BUILD_ENV
 from dockyard.logs.stats_board import JetStreamStatsBoard
 from dockyard.metrics.agent_figures import AgentReader
+from dockyard.metrics.alarm_center import AlarmCenter, receivers_deliver
 from dockyard.metrics.alert_outbox import AlertOutbox
+from dockyard.metrics.alertmanager_client import AlertmanagerClient
+from dockyard.metrics.prometheus_config import PrometheusLayout
 from dockyard.metrics.readiness_alarms import ReadinessAlarms, ReadinessRules
+from dockyard.metrics.rule_publisher import RulePublisher, team_confine
 from dockyard.network.etcd import Etcd
 from dockyard.network.ipam.client import Ipam
 from dockyard.network.ipam.publish import publish_segments
@@ -60,7 +64,7 @@ from dockyard.portal.image_pages import install_builder_wake
 from dockyard.runtimes.base import Runtime
 from dockyard.runtimes.docker.driver import DockerRuntime
 from dockyard.settings import ClientCredentials, Settings, write_credentials
-from dockyard.store import tokens
+from dockyard.store import alarm_rules, tokens
 from dockyard.store.db import Database
 from dockyard.store.platform import this_platform
 
@@ -269,6 +273,7 @@ def build_app(parts: Parts) -> FastAPI:
             instances=functools.partial(parts.runtime.list, Owner()),
             public_url=parts.settings.listen.public_url,
             logs=parts.logs,
+            alarms=alarm_center(parts.settings, parts.clock),
         )
     )
     _install_image_center(app, parts)
@@ -312,6 +317,51 @@ def build_app(parts: Parts) -> FastAPI:
     return app
 
 
+def alarm_center(settings: Settings, clock: Clock) -> AlarmCenter:
+    """Alarms over the configured Prometheus (its rule file in <state>/prometheus/rules) and
+    Alertmanager; the webhook takes the token in the monitoring settings' file."""
+    monitoring = settings.monitoring
+    return AlarmCenter(
+        publisher=RulePublisher(
+            PrometheusLayout(settings.paths.state_dir / "prometheus"),
+            monitoring.prometheus_url,
+            team_confine,
+        ),
+        alertmanager=AlertmanagerClient(monitoring.alertmanager_url),
+        webhook_token_file=monitoring.webhook_token_file,
+        deliver=receivers_deliver(clock, settings.smtp),
+        portal_url=settings.listen.public_url or settings.listen.local_url,
+    )
+
+
+async def _keep_alarm_rules_published(parts: Parts) -> None:
+    """Write Prometheus's rule file from the database at start and every resync interval.
+
+    The server that takes a rule change writes the file at once (api/routes/alarm_rules.py);
+    this pass puts right what that cannot: a change made through another server (two writers
+    racing leave the older text last), a file lost, or a reload Prometheus missed while it was
+    down, which is asked for again until it succeeds. Only a changed text is written.
+    """
+    center = alarm_center(parts.settings, parts.clock)
+    unloaded = False
+
+    def publish() -> str | None:
+        with parts.db.session() as session:
+            rules = alarm_rules.all_rules(session)
+        problem = center.publisher.publish(rules)
+        return center.publisher.reload() if problem is None and unloaded else problem
+
+    while True:
+        try:
+            problem = await asyncio.to_thread(publish)
+        except DockyardError as exc:
+            problem = exc.message
+        if problem is not None and not unloaded:
+            log.warning("alarm rules not loaded by Prometheus: %s", problem)
+        unloaded = problem is not None
+        await asyncio.sleep(parts.settings.controller.resync_s)
+
+
 def _leadership(parts: Parts) -> dict[str, Any]:
     """`leading`: whether this server runs the controllers; `leader`: who does (None: no one
     known now)."""
@@ -348,6 +398,7 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
         await _publish_segments(parts)
         tasks = [
             asyncio.create_task(_keep_segments_published(parts), name="segments"),
+            asyncio.create_task(_keep_alarm_rules_published(parts), name="alarm-rules"),
             asyncio.create_task(_lead(parts), name="leader"),
             asyncio.create_task(parts.builder.run(), name="builder"),
         ]

@@ -357,6 +357,11 @@ class MonitoringSettings:
     remote_write_url: str | None = None
     """Where Prometheus also sends every sample (DOCKYARD_PROMETHEUS_REMOTE_WRITE_URL), e.g. a
     central Prometheus, Thanos or Mimir; unset: none."""
+    webhook_token_file: Path = Path("/var/lib/dockyard/alertmanager/webhook.token")
+    """The platform's token Alertmanager sends to the server's alert webhook
+    (DOCKYARD_ALERT_WEBHOOK_TOKEN_FILE; default <state>/alertmanager/webhook.token): `dockyard
+    up` writes it; an Alertmanager elsewhere needs a copy, named in its webhook's
+    credentials_file."""
 
     @property
     def prometheus_managed(self) -> bool:
@@ -547,7 +552,7 @@ class Settings:
             logs=_log_settings(env, environ, state_dir),
             log_level=env.get("DOCKYARD_LOG_LEVEL", _log_level, "info"),
             metrics=_metrics_settings(env),
-            monitoring=_monitoring_settings(env),
+            monitoring=_monitoring_settings(env, state_dir),
             smtp=_smtp_settings(env),
             alarms=AlarmSettings(
                 builtin=env.get("DOCKYARD_BUILTIN_ALARMS", _flag, True),
@@ -882,13 +887,15 @@ def _metrics_settings(env: _Reader) -> MetricsSettings:
     )
 
 
-def _monitoring_settings(env: _Reader) -> MonitoringSettings:
+def _monitoring_settings(env: _Reader, state_dir: Path) -> MonitoringSettings:
+    default_token = state_dir / "alertmanager" / "webhook.token"
     return MonitoringSettings(
         prometheus_url=env.get("DOCKYARD_PROMETHEUS_URL", _http_url, DEFAULT_PROMETHEUS),
         alertmanager_url=env.get("DOCKYARD_ALERTMANAGER_URL", _http_url, DEFAULT_ALERTMANAGER),
         retention=env.get("DOCKYARD_PROMETHEUS_RETENTION", _prometheus_duration, "15d"),
         scrape_interval_s=env.get("DOCKYARD_SCRAPE_INTERVAL_S", _seconds(1, 3600), 10.0),
         remote_write_url=env.get("DOCKYARD_PROMETHEUS_REMOTE_WRITE_URL", _http_url, None),
+        webhook_token_file=env.get("DOCKYARD_ALERT_WEBHOOK_TOKEN_FILE", _path, default_token),
     )
 
 

@@ -15,6 +15,8 @@ from dockyard.api.links import add_links
 from dockyard.api.rendering import Renderings
 from dockyard.api.routes import (
     ERROR_RESPONSES,
+    alarm_rules,
+    alarms,
     autoscaling,
     bandwidth,
     builds,
@@ -65,6 +67,7 @@ def build_api(deps: ApiDeps) -> FastAPI:
     for module in (
         tokens, teams, services, environments, builds, images, promotions, bandwidth,
         segments, ipam, git_remote, env_defaults, logs, drains, endpoints, autoscaling,
+        alarm_rules, alarms,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     app.include_router(log_stats.router, prefix=PREFIX, responses=ERROR_RESPONSES)

@@ -14,6 +14,7 @@ from dockyard.domain.errors import Unavailable
 from dockyard.domain.instance import Observed
 from dockyard.domain.status import EnvKey
 from dockyard.logs.center import LogCenter
+from dockyard.metrics.alarm_center import AlarmCenter
 from dockyard.network.ipam.client import Ipam
 from dockyard.store.db import Database
 
@@ -57,6 +58,15 @@ class ApiDeps:
     logs: LogCenter | None = None
     """The log center's read side (search, live tails, downloads); None: log routes answer
     503."""
+
+    alarms: AlarmCenter | None = None
+    """Alarm rules' publisher, Alertmanager, the webhook's credential and receivers' delivery;
+    None: alarm rules and actions answer 503 (the history stays readable)."""
+
+    def require_alarms(self) -> AlarmCenter:
+        if self.alarms is None:
+            raise Unavailable("alarms unavailable: this server has no Prometheus configured")
+        return self.alarms
 
     def require_ipam(self) -> Ipam:
         if self.ipam is None:

@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from dockyard.cli.commands import (
     account,
+    alarms,
     autoscale,
     drains,
     host,
@@ -92,6 +93,7 @@ observe.register(app)
 logs.register(app)
 endpoint_commands.register(app)
 drains.register(app)
+alarms.register(app)
 segment_commands.register(app)
 environment_commands.register(app)
 agent_command.register(app)

@@ -23,10 +23,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from dockyard.cli.processes import Managed, recorded_pid
 from dockyard.cli.supervision import host_supervisor, supervise
 from dockyard.cli.supervisor import Program
+from dockyard.domain.errors import DockyardError
+from dockyard.metrics.alarm_center import ensure_webhook_token
 from dockyard.metrics.alertmanager_config import alertmanager_config
 from dockyard.metrics.config_file import write_if_changed
 from dockyard.metrics.host_rules import RULES_FILE, host_rules
@@ -41,8 +44,11 @@ from dockyard.metrics.prometheus_config import (
     render,
     scrape_address,
 )
+from dockyard.metrics.rule_publisher import RulePublisher, team_confine
 from dockyard.metrics.target_file import write_targets
 from dockyard.settings import Settings
+from dockyard.store import alarm_rules
+from dockyard.store.db import Database
 
 PROMETHEUS_CANDIDATES = ("/usr/bin/prometheus",)
 ALERTMANAGER_CANDIDATES = ("/usr/bin/prometheus-alertmanager", "/usr/bin/alertmanager")
@@ -161,8 +167,42 @@ def write_prometheus_config(settings: Settings) -> bool:
 
 
 def write_alertmanager_config(settings: Settings) -> bool:
-    config = alertmanager_config(settings.listen.local_url)
-    return write_if_changed(alertmanager_dir(settings) / "alertmanager.yml", render(config))
+    """alertmanager.yml, and the webhook token it sends, made once; True if either changed."""
+    token_file = settings.monitoring.webhook_token_file
+    made = ensure_webhook_token(token_file)
+    config = alertmanager_config(settings.listen.local_url, token_file=token_file)
+    changed = write_if_changed(alertmanager_dir(settings) / "alertmanager.yml", render(config))
+    return made or changed
+
+
+def write_alarm_rules(settings: Settings) -> str:
+    """Prometheus's alarm rule file from the database's rules; one line saying how it went.
+
+    The server writes the same file when it starts and as rules change; `up` writes it too,
+    after Prometheus runs, so that a file lost meanwhile is back at once. A SQLite database
+    not made yet is left unmade (opening it would create an empty file).
+    """
+    layout = prometheus_layout(settings)
+    url = settings.database.url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return "alarm rules not written: no database yet (the server writes them at its start)"
+    try:
+        db = Database.open(settings.database.url, upgrade=False)
+        try:
+            with db.session() as session:
+                rules = alarm_rules.all_rules(session)
+        finally:
+            db.close()
+    except DockyardError as exc:
+        return f"alarm rules not written: {exc.message}"
+    except SQLAlchemyError as exc:  # e.g. a database not made yet
+        return f"alarm rules not written: the database cannot be read ({exc})"
+    publisher = RulePublisher(layout, settings.monitoring.prometheus_url, team_confine)
+    try:
+        problem = publisher.publish(rules)
+    except DockyardError as exc:
+        return f"alarm rules not written: {exc.message}"
+    return f"{len(rules)} alarm rules" + (f" (not loaded: {problem})" if problem else "")
 
 
 def ready_problem(url: str) -> str | None:
@@ -241,7 +281,9 @@ def parts(settings: Settings) -> tuple[Part, Part]:
 def ensure_monitoring(settings: Settings, *, env: dict[str, str]) -> list[str]:
     """Run (or find) Alertmanager and Prometheus and write the target file; one line each."""
     write_own_targets(settings)
-    return [f"{part.label}: {ensure(settings, part, env=env)}" for part in parts(settings)]
+    lines = [f"{part.label}: {ensure(settings, part, env=env)}" for part in parts(settings)]
+    # After Prometheus runs, so that a changed file is reloaded at once.
+    return [*lines, f"prometheus: {write_alarm_rules(settings)}"]
 
 
 def ensure(settings: Settings, part: Part, *, env: dict[str, str]) -> str:

@@ -6,10 +6,10 @@ Each team costs one query (`store.summaries.team_summaries`), however many servi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dockyard.domain.principal import Principal
-from dockyard.store import summaries, teams
+from dockyard.store import alarms, summaries, teams
 from dockyard.store.db import Database
 from dockyard.store.views import ServiceSummaryView
 
@@ -20,6 +20,8 @@ MAX_SERVICES_PER_TEAM = 500
 class TeamGroup:
     team: str
     services: tuple[ServiceSummaryView, ...]  # by name, each with test, sandbox, online, stable
+    firing: dict[str, int] = field(default_factory=dict)
+    """Firing alarms per service name (services without any are absent)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,16 @@ def load_overview(db: Database, who: Principal, *, picked: str | None) -> Overvi
                 services=tuple(
                     summaries.team_summaries(session, who, team=team, limit=MAX_SERVICES_PER_TEAM)
                 ),
+                firing=_firing(alarms.firing_counts(session, team)),
             )
             for team in shown
         ]
     return Overview(teams=tuple(names), picked=picked, groups=tuple(groups))
+
+
+def _firing(counts: dict[tuple[str, str], int]) -> dict[str, int]:
+    """Per service, whatever the environment."""
+    per_service: dict[str, int] = {}
+    for (service, _env), count in counts.items():
+        per_service[service] = per_service.get(service, 0) + count
+    return per_service

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 from dockyard.discovery.endpoints import EndpointSet
 from dockyard.discovery.reading import endpoint_sets
+from dockyard.domain.alarm import Alarm, AlarmState
 from dockyard.domain.environment import ALL_ENVIRONMENTS, Environment
 from dockyard.domain.principal import Principal
 from dockyard.domain.status import EnvPhase
 from dockyard.portal.sparkline import Sparkline, sparkline
+from dockyard.store import alarms as store_alarms
 from dockyard.store import autoscale_decisions, autoscaling, releases
 from dockyard.store import environments as store_envs
 from dockyard.store.autoscale_decisions import DecisionView
@@ -25,6 +27,7 @@ from dockyard.store.views import EnvironmentView, EventView, ReleaseView
 HISTORY_ROWS = 20
 EVENT_ROWS = 20
 DECISION_ROWS = 10
+ALARM_ROWS = 10
 BUSY_PHASES = frozenset({EnvPhase.PROGRESSING.value, EnvPhase.DELETING.value})
 
 # Poll fast only while something is moving: a rollout is a few seconds long and people watch
@@ -55,6 +58,12 @@ class ServicePage:
     def decision_chart(self) -> Sparkline | None:
         """The figures the latest decisions used, oldest first, against the target."""
         return sparkline([d.figure for d in reversed(self.decisions)])
+
+    alarms: tuple[Alarm, ...] = ()  # of the selected environment: firing first, then newest
+
+    @property
+    def firing(self) -> int:
+        return sum(1 for alarm in self.alarms if alarm.state is AlarmState.FIRING)
 
     @property
     def panel(self) -> EnvironmentView:
@@ -111,6 +120,9 @@ def load_service_page(
         decisions = autoscale_decisions.recent(
             session, who, team=team, service=service, env=selected, limit=DECISION_ROWS
         )
+        alarms = store_alarms.list_alarms(
+            session, who, team, service=service, env=str(selected), limit=ALARM_ROWS
+        )
     return ServicePage(
         team=team,
         service=service,
@@ -121,4 +133,6 @@ def load_service_page(
         endpoints=endpoints,
         autoscaling=policy,
         decisions=tuple(decisions),
+        # Firing ones first: a resolved flurry must not push a firing alarm off the list.
+        alarms=tuple(sorted(alarms, key=lambda a: a.state is not AlarmState.FIRING)),
     )

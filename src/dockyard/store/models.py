@@ -417,3 +417,68 @@ class AutoscaleDecisionRow(Base):
     from_replicas: Mapped[int]
     to_replicas: Mapped[int]
     reason: Mapped[str] = mapped_column(Text)
+
+
+# -- alarms: rules, their history, the teams' receivers (issue 13) ------------------------------
+
+
+class AlarmRuleRow(Base):
+    """A team's alarm rule on one service (domain/alarm.py AlarmRuleSpec), named uniquely
+    within the service; `spec` holds the rest of it as JSON."""
+
+    __tablename__ = "alarm_rules"
+    __table_args__ = (UniqueConstraint("service_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    env: Mapped[str] = mapped_column(String(10))
+    spec: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AlarmRow(Base):
+    """One firing of an alert as Alertmanager told the server of it: one row per fingerprint
+    and start, updated as it resolves, is acknowledged or silenced. Team, service and env are
+    names, not keys: host alarms have none, and history outlives a removed service."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (
+        UniqueConstraint("fingerprint", "starts_at"),
+        Index("ix_alarms_team_state", "team", "state", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime]
+    alertname: Mapped[str] = mapped_column(String(200))
+    team: Mapped[str | None] = mapped_column(String(40))
+    service: Mapped[str | None] = mapped_column(String(40))
+    env: Mapped[str | None] = mapped_column(String(10))
+    severity: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(10))
+    summary: Mapped[str] = mapped_column(Text)
+    labels: Mapped[dict[str, Any]]
+    ends_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    acked_by: Mapped[str | None] = mapped_column(String(120))
+    acked_at: Mapped[datetime | None]
+    silence_id: Mapped[str | None] = mapped_column(String(64))
+    silenced_until: Mapped[datetime | None]
+
+
+class AlarmReceiverRow(Base):
+    """Where a team's alarms are sent, and how sending last went (written by the server after
+    each delivery)."""
+
+    __tablename__ = "alarm_receivers"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(12))
+    target: Mapped[str] = mapped_column(String(1024))
+    created_at: Mapped[datetime]
+    delivered: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None]

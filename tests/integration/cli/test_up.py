@@ -247,6 +247,14 @@ def test_up_runs_prometheus_and_alertmanager_once_and_down_stops_them(host: Cli)
     ]
     targets = json.loads((state / "prometheus/targets/dockyard/dockyard.json").read_text())
     assert [group["labels"]["component"] for group in targets] == ["agent", "indexer", "archiver"]
+    # Alertmanager posts to the server's webhook with the token up wrote for it alone.
+    token = settings.monitoring.webhook_token_file
+    assert token.stat().st_mode & 0o777 == 0o600 and token.read_text().strip()
+    alertmanager = json.loads((state / "alertmanager" / "alertmanager.yml").read_text())
+    (webhook,) = alertmanager["receivers"][0]["webhook_configs"]
+    assert webhook["http_config"]["authorization"]["credentials_file"] == str(token)
+    # Then the alarm rule file, from the database (the fake server migrates none: up says so).
+    assert "prometheus: alarm rules not written: the platform database failed" in out, out
     supervisor = Supervisord(SupervisordPaths.of(settings))
     pids = {name: _pid(supervisor, name) for name in urls}
     # Prometheus finds the agent, the indexer, the archiver and the balancer and scrapes them.

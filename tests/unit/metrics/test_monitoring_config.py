@@ -109,16 +109,33 @@ def test_target_groups_carry_the_labels_dockyard_sets() -> None:
 
 
 def test_alertmanager_sends_every_alert_and_its_resolution_to_the_server() -> None:
-    config = alertmanager_config("http://127.0.0.1:8420/")
+    config = alertmanager_config("http://127.0.0.1:8420/", token_file=Path("/s/webhook.token"))
     assert config["route"]["receiver"] == "dockyard"
     assert config["receivers"] == [
         {
             "name": "dockyard",
             "webhook_configs": [
-                {"url": "http://127.0.0.1:8420/api/v1/alerts/webhook", "send_resolved": True}
+                {
+                    "url": "http://127.0.0.1:8420/api/v1/alerts/webhook",
+                    "send_resolved": True,
+                    "http_config": {
+                        "authorization": {
+                            "type": "Bearer",
+                            "credentials_file": "/s/webhook.token",
+                        }
+                    },
+                }
             ],
         }
     ]
+
+
+def test_built_in_alarms_wait_one_second_before_they_are_sent() -> None:
+    config = alertmanager_config("http://127.0.0.1:8420/", group_wait_s=30)
+    (builtin,) = config["route"]["routes"]
+    assert builtin["matchers"] == ['dockyard_builtin="true"']
+    assert builtin["group_wait"] == "1s"
+    assert config["route"]["group_wait"] == "30s"
 
 
 def _tool(name: str) -> str:
@@ -146,7 +163,10 @@ def test_promtool_accepts_the_prometheus_config(tmp_path: Path, remote_write: st
 
 def test_amtool_accepts_the_alertmanager_config(tmp_path: Path) -> None:
     path = tmp_path / "alertmanager.yml"
-    write_if_changed(path, render(alertmanager_config("http://127.0.0.1:8420")))
+    token = tmp_path / "webhook.token"
+    token.write_text("secret\n")
+    config = alertmanager_config("http://127.0.0.1:8420", token_file=token)
+    write_if_changed(path, render(config))
     checked = subprocess.run(
         [_tool("amtool"), "check-config", str(path)],
         capture_output=True, text=True, timeout=30, check=False,
