@@ -42,6 +42,7 @@ from dockyard.logs.index import open_engine
 from dockyard.logs.jetstream import JetStreamLogStream
 from dockyard.logs.record import BUILD_ENV
 from dockyard.logs.stats_board import JetStreamStatsBoard
+from dockyard.metrics.prometheus_api import PrometheusReader
 from dockyard.network.etcd import Etcd
 from dockyard.network.ipam.client import Ipam
 from dockyard.network.ipam.publish import publish_segments
@@ -184,6 +185,11 @@ def _build_log_shipper(settings: Settings, db: Database) -> BuildLogShipper:
     )
 
 
+def _prometheus(settings: Settings) -> PrometheusReader:
+    monitoring = settings.monitoring
+    return PrometheusReader(monitoring.prometheus_url, monitoring.scrape_interval_s)
+
+
 def _log_center(settings: Settings) -> LogCenter:
     """The read side of the log center. Nothing here connects yet: the stream is reached on
     the first live tail, so the server starts whether or not nats-server is up."""
@@ -246,6 +252,7 @@ def build_app(parts: Parts) -> FastAPI:
             instances=functools.partial(parts.runtime.list, Owner()),
             public_url=parts.settings.listen.public_url,
             logs=parts.logs,
+            metrics=_prometheus(parts.settings),
         )
     )
     _install_image_center(app, parts)

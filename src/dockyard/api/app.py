@@ -28,6 +28,7 @@ from dockyard.api.routes import (
     ipam,
     log_stats,
     logs,
+    metrics,
     promotions,
     segments,
     services,
@@ -63,7 +64,7 @@ def build_api(deps: ApiDeps) -> FastAPI:
     app.include_router(git_http.router)
     for module in (
         tokens, teams, services, environments, builds, images, promotions, bandwidth,
-        segments, ipam, git_remote, env_defaults, logs, drains, endpoints,
+        segments, ipam, git_remote, env_defaults, logs, drains, endpoints, metrics,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     app.include_router(log_stats.router, prefix=PREFIX, responses=ERROR_RESPONSES)
