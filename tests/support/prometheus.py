@@ -157,11 +157,11 @@ def instances_exposition(elapsed: float) -> str:
 
 @contextlib.contextmanager
 def instances_prometheus(root: Path) -> Iterator[str]:
-    """A Prometheus holding `instances_exposition`'s series, with two scrapes of each (what a
-    rate needs) by the time its URL is yielded."""
+    """A Prometheus holding `instances_exposition`'s series, with ten scrapes of each by the
+    time its URL is yielded: a rate over a window not yet full of samples reads low."""
     with served(instances_exposition) as target, prometheus(root, target) as url:
         wait_for(
-            "two scrapes",
-            lambda: query(url, "count_over_time(dockyard_host_instances[1m]) >= 2"),
+            "ten scrapes",
+            lambda: query(url, "count_over_time(dockyard_host_instances[1m]) >= 10"),
         )
         yield url
