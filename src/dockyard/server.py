@@ -264,6 +264,7 @@ def build_app(parts: Parts) -> FastAPI:
             ipam=parts.ipam,
             public_url=parts.settings.listen.public_url,
             logs=parts.logs,
+            metrics=_prometheus(parts.settings),
         )
     )
     install_builder_wake(portal, parts.builder.wake)

@@ -4,12 +4,13 @@ serves itself: Prometheus text made by a function of the time, so counters grow 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,8 @@ def query(url: str, expr: str) -> list[dict[str, Any]]:
     return list(body["data"]["result"])
 
 
-INSTANCES = (
+Instance = tuple[str, str, str, str, str, float, int, int]
+INSTANCES: tuple[Instance, ...] = (
     # team, service, env, instance, host, CPU cores used, working set MiB, restarts
     ("alpha", "web", "test", "web-1", "h1", 0.5, 100, 0),
     ("alpha", "web", "test", "web-2", "h1", 0.25, 120, 3),
@@ -126,11 +128,11 @@ MIB = 1024 * 1024
 RX_BYTES_S, TX_BYTES_S = 2000, 500
 
 
-def instances_exposition(elapsed: float) -> str:
+def instances_exposition(elapsed: float, instances: Sequence[Instance] = INSTANCES) -> str:
     """Instance and host series as the agent exports them (metrics/definitions.py names,
-    counters with prometheus-client's _total), growing at the rates of INSTANCES."""
+    counters with prometheus-client's _total), growing at the rates of `instances`."""
     lines, net = [], "dockyard_instance_network"
-    for team, service, env, instance, host, cores, mib, restarts in INSTANCES:
+    for team, service, env, instance, host, cores, mib, restarts in instances:
         labels = (
             f'team="{team}",service="{service}",env="{env}",instance="{instance}",host="{host}"'
         )
@@ -156,10 +158,11 @@ def instances_exposition(elapsed: float) -> str:
 
 
 @contextlib.contextmanager
-def instances_prometheus(root: Path) -> Iterator[str]:
+def instances_prometheus(root: Path, instances: Sequence[Instance] = INSTANCES) -> Iterator[str]:
     """A Prometheus holding `instances_exposition`'s series, with ten scrapes of each by the
     time its URL is yielded: a rate over a window not yet full of samples reads low."""
-    with served(instances_exposition) as target, prometheus(root, target) as url:
+    exposition = functools.partial(instances_exposition, instances=instances)
+    with served(exposition) as target, prometheus(root, target) as url:
         wait_for(
             "ten scrapes",
             lambda: query(url, "count_over_time(dockyard_host_instances[1m]) >= 10"),

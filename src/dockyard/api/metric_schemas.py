@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from dockyard.api.schemas import _Out
-from dockyard.metrics.charts import Drawn, Span
+from dockyard.metrics.charts import Drawn, Span, as_json
 
 
 class MetricsQueryPublic(_Out):
@@ -42,18 +42,4 @@ class ChartsPublic(_Out):
 
     @classmethod
     def of(cls, range_name: str, span: Span, drawn: list[Drawn]) -> ChartsPublic:
-        return cls(
-            range=range_name,
-            step=span.step_s,
-            timestamps=[span.start + i * span.step_s for i in range(span.points)],
-            charts=[
-                ChartPublic(
-                    name=one.chart.name,
-                    title=one.chart.title,
-                    unit=one.chart.unit,
-                    query=one.chart.expr,
-                    series=[SeriesPublic(name=s.name, values=list(s.values)) for s in one.series],
-                )
-                for one in drawn
-            ],
-        )
+        return cls.model_validate(as_json(range_name, span, drawn))

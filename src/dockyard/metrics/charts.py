@@ -156,6 +156,22 @@ def aligned(result: Sequence[dict[str, Any]], *, by: str, span: Span) -> tuple[S
     return tuple(sorted(series, key=lambda s: s.name))
 
 
+def as_json(range_name: str, span: Span, drawn: Sequence[Drawn]) -> dict[str, Any]:
+    """A drawing as the API and the portal send it: one time axis (Unix seconds), and per
+    chart its series' values on it, null where there are none."""
+    return {
+        "range": range_name,
+        "step": span.step_s,
+        "timestamps": [span.start + i * span.step_s for i in range(span.points)],
+        "charts": [
+            {"name": one.chart.name, "title": one.chart.title, "unit": one.chart.unit,
+             "query": one.chart.expr,
+             "series": [{"name": s.name, "values": list(s.values)} for s in one.series]}
+            for one in drawn
+        ],
+    }  # fmt: skip
+
+
 async def draw(reader: PrometheusReader, charts: Sequence[Chart], span: Span) -> list[Drawn]:
     """Every chart over `span`, its queries sent to Prometheus together."""
 

@@ -7,6 +7,8 @@ translated here, once: Prometheus unreachable, timing out or failing → `Metric
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,8 @@ class PrometheusReader:
     scrape_interval_s: float = 10.0
     transport: httpx.AsyncBaseTransport | None = None
     """Tests may pass one; None: plain HTTP."""
+    now: Callable[[], float] = time.time
+    """Prometheus's time (Unix seconds): charts end at it, whatever clock the caller keeps."""
 
     async def instant(self, expr: str, *, at: str | None = None) -> dict[str, Any]:
         """Prometheus's `data` ({resultType, result}) for `expr` at `at` (Unix seconds or

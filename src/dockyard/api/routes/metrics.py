@@ -66,7 +66,7 @@ async def service_charts(
     of the service in `env`, over the last `range`."""
     who.require_team(team)
     reader = deps.require_metrics()
-    span = charts.span(range, end=deps.clock().timestamp())
+    span = charts.span(range, end=reader.now())
     window = charts.rate_window(span.step_s, reader.scrape_interval_s)
     wanted = charts.service_charts(team=team, service=svc, env=env.value, window_s=window)
     return ChartsPublic.of(range, span, await charts.draw(reader, wanted, span))
@@ -77,6 +77,6 @@ async def host_charts(*, who: Who, deps: Deps, range: RangeName = "1h") -> Chart
     """CPU busy, memory used, load and instances of every host (the admin only)."""
     who.require_admin()
     reader = deps.require_metrics()
-    span = charts.span(range, end=deps.clock().timestamp())
+    span = charts.span(range, end=reader.now())
     wanted = charts.host_charts(window_s=charts.rate_window(span.step_s, reader.scrape_interval_s))
     return ChartsPublic.of(range, span, await charts.draw(reader, wanted, span))
