@@ -19,6 +19,7 @@ from dockyard.cli.commands import (
     services,
     teams,
     tokens,
+    top,
 )
 from dockyard.cli.commands import agent as agent_command
 from dockyard.cli.commands import builds as build_commands
@@ -85,6 +86,7 @@ tokens.register(app)
 services.register(app)
 releases.register(app)
 observe.register(app)
+top.register(app)
 logs.register(app)
 endpoint_commands.register(app)
 drains.register(app)

@@ -23,8 +23,6 @@ RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600}
 """The time ranges a chart can show, by the name the picker and the API use."""
 POINTS = 120
 """Points per series: enough for a chart's width, few enough for a quick answer."""
-TOP_WINDOW_S = 60
-"""The rate window of `dockyard top`'s instant figures: four scrapes at the default interval."""
 
 
 @dataclass(frozen=True)
