@@ -15,12 +15,21 @@ from dockyard.api.auth import Who
 from dockyard.api.bounds import ServicePath, TeamPath
 from dockyard.api.deps import Deps
 from dockyard.api.metric_schemas import ChartsPublic, MetricsQueryPublic
+from dockyard.api.schemas import ErrorBody
 from dockyard.domain.environment import Environment
 from dockyard.domain.principal import Principal
 from dockyard.metrics import charts
 from dockyard.metrics.isolation import MAX_QUERY_CHARS, confine
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(
+    tags=["metrics"],
+    responses={
+        400: {
+            "model": ErrorBody,
+            "description": "PromQL the parser or Prometheus refuses, a bad time, step or range",
+        }
+    },
+)
 
 Expr = Annotated[
     str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="A PromQL expression.")
