@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from dockyard.api.auth import Who
-from dockyard.api.bounds import ServicePath, TeamPath
+from dockyard.api.bounds import LINE, TEXT, ServicePath, TeamPath
 from dockyard.api.deps import Deps
 from dockyard.api.metric_schemas import ChartsPublic, MetricsQueryPublic
 from dockyard.api.schemas import ErrorBody
@@ -32,12 +32,17 @@ router = APIRouter(
 )
 
 Expr = Annotated[
-    str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="A PromQL expression.")
-]
+    str,
+    Query(min_length=1, max_length=MAX_QUERY_CHARS, pattern=TEXT,
+          description="A PromQL expression."),
+]  # fmt: skip
 Instant = Annotated[
-    str, Query(min_length=1, max_length=40, description="Unix seconds or RFC 3339.")
+    str,
+    Query(min_length=1, max_length=40, pattern=LINE, description="Unix seconds or RFC 3339."),
 ]
-RangeName = Annotated[str, Query(description="15m, 1h, 6h or 24h.")]
+RangeName = Annotated[
+    str, Query(min_length=1, max_length=8, pattern=LINE, description="15m, 1h, 6h or 24h.")
+]
 
 
 def _as_caller(who: Principal, expr: str) -> str:
@@ -57,7 +62,9 @@ async def metrics_query(
 @router.get("/metrics/query_range")
 async def metrics_query_range(
     *, who: Who, deps: Deps, query: Expr, start: Instant, end: Instant,
-    step: Annotated[str, Query(min_length=1, max_length=20, description="e.g. 30s or 30.")],
+    step: Annotated[
+        str, Query(min_length=1, max_length=20, pattern=LINE, description="e.g. 30s or 30.")
+    ],
 ) -> MetricsQueryPublic:  # fmt: skip
     """`query` from `start` to `end` every `step`, like Prometheus's /api/v1/query_range."""
     expr = _as_caller(who, query)
