@@ -50,6 +50,7 @@ from dockyard.metrics.agent_figures import AgentReader
 from dockyard.metrics.alarm_center import AlarmCenter, receivers_deliver
 from dockyard.metrics.alert_outbox import AlertOutbox
 from dockyard.metrics.alertmanager_client import AlertmanagerClient
+from dockyard.metrics.prometheus_api import PrometheusReader
 from dockyard.metrics.prometheus_config import PrometheusLayout
 from dockyard.metrics.readiness_alarms import ReadinessAlarms, ReadinessRules
 from dockyard.metrics.rule_publisher import RulePublisher, team_confine
@@ -211,6 +212,11 @@ def _build_log_shipper(settings: Settings, db: Database) -> BuildLogShipper:
     )
 
 
+def _prometheus(settings: Settings) -> PrometheusReader:
+    monitoring = settings.monitoring
+    return PrometheusReader(monitoring.prometheus_url, monitoring.scrape_interval_s)
+
+
 def _log_center(settings: Settings) -> LogCenter:
     """The read side of the log center. Nothing here connects yet: the stream is reached on
     the first live tail, so the server starts whether or not nats-server is up."""
@@ -274,6 +280,7 @@ def build_app(parts: Parts) -> FastAPI:
             public_url=parts.settings.listen.public_url,
             logs=parts.logs,
             alarms=alarm_center(parts.settings, parts.clock),
+            metrics=_prometheus(parts.settings),
         )
     )
     _install_image_center(app, parts)
@@ -285,6 +292,7 @@ def build_app(parts: Parts) -> FastAPI:
             ipam=parts.ipam,
             public_url=parts.settings.listen.public_url,
             logs=parts.logs,
+            metrics=_prometheus(parts.settings),
         )
     )
     install_builder_wake(portal, parts.builder.wake)

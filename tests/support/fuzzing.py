@@ -23,6 +23,7 @@ from pathlib import Path
 from tests.support.empty_engine import empty_engine
 from tests.support.etcd import EtcdServer
 from tests.support.nats import NatsServer
+from tests.support.prometheus import instances_prometheus
 from tests.support.server import ServerProcess, free_port
 
 KNOWN_ODDS = 0.8
@@ -176,7 +177,9 @@ def _config(*, known: Known, stateful_examples: int | None, max_steps: int | Non
 def fuzz_target(root: Path) -> Iterator[FuzzTarget]:
     """A server over `root` (its state, etcd, nats-server and engine socket all inside) until
     the block ends. The server reads its log figures from nats-server's key-value board, so
-    without one `/logs/stats` could only answer 503."""
+    without one `/logs/stats` could only answer 503; its metrics from a Prometheus of its own
+    (scraping instance series of the known team), so the metrics routes have data to answer
+    with and never reach the host's."""
     (root / "etcd").mkdir(parents=True, exist_ok=True)
     (root / "state").mkdir(exist_ok=True)
     etcd = EtcdServer(root / "etcd")
@@ -185,7 +188,10 @@ def fuzz_target(root: Path) -> Iterator[FuzzTarget]:
     nats = NatsServer(root / "nats")
     try:
         nats.start()
-        with empty_engine(root / "engine.sock") as docker_host:
+        with (
+            empty_engine(root / "engine.sock") as docker_host,
+            instances_prometheus(root / "prometheus") as prometheus_url,
+        ):
             server = ServerProcess(
                 root / "state",
                 network="dockyard-fuzz",
@@ -196,6 +202,7 @@ def fuzz_target(root: Path) -> Iterator[FuzzTarget]:
                     "DOCKYARD_REGISTRY": f"127.0.0.1:{_closed_port()}",
                     "DOCKYARD_REGISTRY_MANAGED": "false",
                     "DOCKYARD_NATS_URLS": nats.url,
+                    "DOCKYARD_PROMETHEUS_URL": prometheus_url,
                 },
             )
             server.start()

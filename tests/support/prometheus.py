@@ -4,12 +4,13 @@ serves itself: Prometheus text made by a function of the time, so counters grow 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,57 @@ def query(url: str, expr: str) -> list[dict[str, Any]]:
     body = answer.json()
     assert answer.status_code == 200, body.get("error")
     return list(body["data"]["result"])
+
+
+Instance = tuple[str, str, str, str, str, float, int, int]
+INSTANCES: tuple[Instance, ...] = (
+    # team, service, env, instance, host, CPU cores used, working set MiB, restarts
+    ("alpha", "web", "test", "web-1", "h1", 0.5, 100, 0),
+    ("alpha", "web", "test", "web-2", "h1", 0.25, 120, 3),
+    ("beta", "web", "test", "web-1", "h2", 2.0, 900, 7),
+)
+"""What `instances_exposition` serves: two teams, each with a service named web."""
+MIB = 1024 * 1024
+RX_BYTES_S, TX_BYTES_S = 2000, 500
+
+
+def instances_exposition(elapsed: float, instances: Sequence[Instance] = INSTANCES) -> str:
+    """Instance and host series as the agent exports them (metrics/definitions.py names,
+    counters with prometheus-client's _total), growing at the rates of `instances`."""
+    lines, net = [], "dockyard_instance_network"
+    for team, service, env, instance, host, cores, mib, restarts in instances:
+        labels = (
+            f'team="{team}",service="{service}",env="{env}",instance="{instance}",host="{host}"'
+        )
+        lines += [
+            f"dockyard_instance_cpu_seconds_total{{{labels}}} {10 + cores * elapsed:.3f}",
+            f"dockyard_instance_memory_working_set_bytes{{{labels}}} {mib * MIB}",
+            f"dockyard_instance_memory_limit_bytes{{{labels}}} {1024 * MIB}",
+            f"{net}_receive_bytes_total{{{labels}}} {RX_BYTES_S * elapsed:.0f}",
+            f"{net}_transmit_bytes_total{{{labels}}} {TX_BYTES_S * elapsed:.0f}",
+            f"dockyard_instance_restarts_total{{{labels}}} {restarts}",
+        ]
+    for host, busy in (("h1", 0.75), ("h2", 0.25)):
+        cpu = f'dockyard_host_cpu_seconds_total{{host="{host}"'
+        lines += [
+            f'{cpu},mode="idle"}} {(1 - busy) * elapsed:.3f}',
+            f'{cpu},mode="user"}} {busy * elapsed:.3f}',
+            f'dockyard_host_memory_total_bytes{{host="{host}"}} {4096 * MIB}',
+            f'dockyard_host_memory_available_bytes{{host="{host}"}} {1024 * MIB}',
+            f'dockyard_host_load{{host="{host}",minutes="1"}} 1.5',
+            f'dockyard_host_instances{{host="{host}"}} 2',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def instances_prometheus(root: Path, instances: Sequence[Instance] = INSTANCES) -> Iterator[str]:
+    """A Prometheus holding `instances_exposition`'s series, with ten scrapes of each by the
+    time its URL is yielded: a rate over a window not yet full of samples reads low."""
+    exposition = functools.partial(instances_exposition, instances=instances)
+    with served(exposition) as target, prometheus(root, target) as url:
+        wait_for(
+            "ten scrapes",
+            lambda: query(url, "count_over_time(dockyard_host_instances[1m]) >= 10"),
+        )
+        yield url

@@ -31,6 +31,7 @@ from dockyard.api.routes import (
     ipam,
     log_stats,
     logs,
+    metrics,
     promotions,
     segments,
     services,
@@ -67,7 +68,7 @@ def build_api(deps: ApiDeps) -> FastAPI:
     for module in (
         tokens, teams, services, environments, builds, images, promotions, bandwidth,
         segments, ipam, git_remote, env_defaults, logs, drains, endpoints, autoscaling,
-        alarm_rules, alarms,
+        alarm_rules, alarms, metrics,
     ):  # fmt: skip
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     app.include_router(log_stats.router, prefix=PREFIX, responses=ERROR_RESPONSES)

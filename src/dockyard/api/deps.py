@@ -10,11 +10,12 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from dockyard.domain.clock import Clock
-from dockyard.domain.errors import Unavailable
+from dockyard.domain.errors import MetricsUnavailable, Unavailable
 from dockyard.domain.instance import Observed
 from dockyard.domain.status import EnvKey
 from dockyard.logs.center import LogCenter
 from dockyard.metrics.alarm_center import AlarmCenter
+from dockyard.metrics.prometheus_api import PrometheusReader
 from dockyard.network.ipam.client import Ipam
 from dockyard.store.db import Database
 
@@ -67,6 +68,16 @@ class ApiDeps:
         if self.alarms is None:
             raise Unavailable("alarms unavailable: this server has no Prometheus configured")
         return self.alarms
+
+    metrics: PrometheusReader | None = None
+    """Prometheus, for metric queries and charts; None: those answer 503 metrics_unavailable."""
+
+    def require_metrics(self) -> PrometheusReader:
+        if self.metrics is None:
+            raise MetricsUnavailable(
+                "metrics unavailable: this server has no Prometheus configured"
+            )
+        return self.metrics
 
     def require_ipam(self) -> Ipam:
         if self.ipam is None:

@@ -22,6 +22,7 @@ from dockyard.cli.commands import (
     services,
     teams,
     tokens,
+    top,
 )
 from dockyard.cli.commands import agent as agent_command
 from dockyard.cli.commands import balancer as balancer_command
@@ -90,6 +91,7 @@ services.register(app)
 releases.register(app)
 autoscale.register(app)
 observe.register(app)
+top.register(app)
 logs.register(app)
 endpoint_commands.register(app)
 drains.register(app)

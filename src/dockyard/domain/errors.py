@@ -73,6 +73,13 @@ class Unavailable(DockyardError):
     code = "unavailable"
 
 
+class MetricsUnavailable(Unavailable):
+    """Prometheus, where Dockyard reads every metric from, does not answer: charts, `top` and
+    the query API say so; nothing else depends on it."""
+
+    code = "metrics_unavailable"
+
+
 class Exhausted(Unavailable):
     """A shared pool (a network segment's addresses) has nothing left for now: instances wait,
     with this reason in their status, until something is freed; it is not a refusal."""

@@ -19,12 +19,18 @@ from datetime import timedelta
 
 import promql_parser as pp
 
-from dockyard.domain.errors import Invalid
+from dockyard.domain.errors import Malformed
 
 TEAM_LABEL = "team"
 MAX_QUERY_CHARS = 4000
 """Longer expressions are refused before parsing: the parser's recursion overflows the
 native stack (a crash of the whole server) on inputs of some tens of thousands of characters."""
+
+MAX_OPERATORS = 256
+"""More operators and brackets than this are refused before parsing: the parser's time grows
+with the square of the nesting (2 s for 2,000 levels), a cheap way to tie up the server."""
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_OPERATOR = re.compile(r"[-+*/%^(]|\b(?:and|or|unless)\b")
 
 _NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -41,42 +47,44 @@ def confine(expr: str, team: str) -> str:
     """`expr` with every selector restricted to series labelled `team=<team>`.
 
     Any team matcher in `expr` (=, !=, =~, !~) is dropped in favour of the team's own.
-    Raises `Invalid`, carrying the parser's message, if `expr` cannot be parsed or
-    confined; nothing unconfined is ever returned.
+    Raises `Malformed` (an `Invalid`: 400 at the API), carrying the parser's message, if
+    `expr` cannot be parsed or confined; nothing unconfined is ever returned.
     """
     rendered = _render(_parse(expr), team)
     try:
-        _check(_parse(rendered), team)
-    except RecursionError as e:
-        raise Invalid("the PromQL expression is nested too deeply", field="query") from e
+        # No limits on the text rendered: it only adds matchers and brackets to one that kept them.
+        _check(pp.parse(rendered), team)
+    except ValueError as e:
+        raise Malformed(f"could not confine the PromQL expression: {e}", field="query") from e
     return rendered
-
-
-def parse(expr: str) -> pp.Expr:
-    """The syntax tree of `expr`; `Invalid` with the parser's message if it is not PromQL."""
-    return _parse(expr)
 
 
 def _parse(expr: str) -> pp.Expr:
     if not expr.strip():
-        raise Invalid("the PromQL expression is empty: write one, e.g. up", field="query")
+        raise Malformed("the PromQL expression is empty: write one, e.g. up", field="query")
     if len(expr) > MAX_QUERY_CHARS:
-        raise Invalid(
+        raise Malformed(
             f"the PromQL expression is {len(expr)} characters long; at most "
             f"{MAX_QUERY_CHARS} are accepted: use recording rules for long ones",
+            field="query",
+        )
+    if len(_OPERATOR.findall(_STRING.sub('""', expr))) > MAX_OPERATORS:
+        raise Malformed(
+            f"the PromQL expression has more than {MAX_OPERATORS} operators and brackets: "
+            "split it, or use recording rules",
             field="query",
         )
     try:
         return pp.parse(expr)
     except ValueError as e:
-        raise Invalid(f"invalid PromQL: {e}", field="query") from e
+        raise Malformed(f"invalid PromQL: {e}", field="query") from e
 
 
 def _render(node: object, team: str) -> str:
     try:
         return _expr(node, team)
     except RecursionError as e:
-        raise Invalid("the PromQL expression is nested too deeply", field="query") from e
+        raise Malformed("the PromQL expression is nested too deeply", field="query") from e
 
 
 def _expr(node: object, team: str) -> str:
@@ -87,7 +95,7 @@ def _expr(node: object, team: str) -> str:
         return f"{_selector(vs, team)}[{_duration(node.range)}]{_modifiers(vs.offset, vs.at)}"
     if isinstance(node, pp.SubqueryExpr):
         if node.range is None:
-            raise Invalid("a subquery needs a range, e.g. [1h:1m]", field="query")
+            raise Malformed("a subquery needs a range, e.g. [1h:1m]", field="query")
         step = _duration(node.step) if node.step is not None else ""
         inner = f"({_expr(node.expr, team)})[{_duration(node.range)}:{step}]"
         return inner + _modifiers(node.offset, node.at)
@@ -106,7 +114,7 @@ def _expr(node: object, team: str) -> str:
         return _number(node.val)
     if isinstance(node, pp.StringLiteral):
         return _quote(node.val)
-    raise Invalid(f"PromQL construct {type(node).__name__} is not supported", field="query")
+    raise Malformed(f"PromQL construct {type(node).__name__} is not supported", field="query")
 
 
 def _selector(vs: pp.VectorSelector, team: str) -> str:
@@ -120,7 +128,7 @@ def _selector(vs: pp.VectorSelector, team: str) -> str:
     if vs.name is None:
         return body
     if not _METRIC.fullmatch(vs.name):
-        raise Invalid(f"metric name {vs.name!r} must be a classic name", field="query")
+        raise Malformed(f"metric name {vs.name!r} must be a classic name", field="query")
     return vs.name + body
 
 
@@ -130,7 +138,7 @@ def _groups(matchers: pp.Matchers) -> list[list[pp.Matcher]]:
     if not matchers.or_matchers:
         return [matchers.matchers]
     if matchers.matchers:
-        raise Invalid("a selector mixing plain and `or` matchers is not supported", field="query")
+        raise Malformed("a selector mixing plain and `or` matchers is not supported", field="query")
     return matchers.or_matchers
 
 
@@ -154,7 +162,7 @@ def _bin_modifier(mod: pp.BinModifier | None) -> str:
         return ""
     fill = mod.fill_values
     if fill is not None and (fill.lhs is not None or fill.rhs is not None):
-        raise Invalid("fill modifiers on binary operators are not supported", field="query")
+        raise Malformed("fill modifiers on binary operators are not supported", field="query")
     text = " bool" if mod.return_bool else ""
     if mod.matching is not None:
         word = "on" if mod.matching.type == pp.LabelModifierType.Include else "ignoring"
@@ -212,7 +220,7 @@ def _quote(text: str) -> str:
 
 def _name(name: str) -> str:
     if not _NAME.fullmatch(name):
-        raise Invalid(f"label or function name {name!r} must be a classic name", field="query")
+        raise Malformed(f"label or function name {name!r} must be a classic name", field="query")
     return name
 
 
@@ -227,7 +235,7 @@ def _check(node: pp.Expr, team: str) -> None:
         for group in _groups(vs.matchers):
             teams = [(m.op, m.value) for m in group if m.name == TEAM_LABEL]
             if teams != [(pp.MatchOp.Equal, team)]:
-                raise Invalid(f"could not confine the PromQL selector {vs}", field="query")
+                raise Malformed(f"could not confine the PromQL selector {vs}", field="query")
 
 
 def _selectors(node: object) -> Iterator[pp.VectorSelector]:
@@ -248,4 +256,4 @@ def _selectors(node: object) -> Iterator[pp.VectorSelector]:
     elif isinstance(node, pp.SubqueryExpr | pp.ParenExpr | pp.UnaryExpr):
         yield from _selectors(node.expr)
     elif not isinstance(node, pp.NumberLiteral | pp.StringLiteral | None):
-        raise Invalid(f"PromQL construct {type(node).__name__} is not supported", field="query")
+        raise Malformed(f"PromQL construct {type(node).__name__} is not supported", field="query")

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dockyard.domain.errors import DockyardError
 from dockyard.portal import (
     actions,
+    charts_panel,
     drain_panel,
     image_pages,
     log_pages,
@@ -92,6 +93,7 @@ def build_portal(deps: PortalDeps) -> FastAPI:
         app.include_router(module.router)
     app.include_router(log_stats_panel.router)
     app.include_router(drain_panel.router)
+    app.include_router(charts_panel.router)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(DockyardError, dockyard_error)
     return app

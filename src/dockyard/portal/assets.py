@@ -21,6 +21,8 @@ INSTALL_COMMAND = "npm ci --prefix src/dockyard/portal --no-audit --no-fund"
 # URL name under /static/vendor/ -> file inside node_modules.
 VENDOR: dict[str, str] = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "uPlot.iife.min.js": "uplot/dist/uPlot.iife.min.js",
+    "uPlot.min.css": "uplot/dist/uPlot.min.css",
 }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from dockyard.domain.clock import Clock
 from dockyard.domain.status import EnvKey
 from dockyard.logs.center import LogCenter
+from dockyard.metrics.prometheus_api import PrometheusReader
 from dockyard.network.ipam.client import Ipam
 from dockyard.store.db import Database
 
@@ -33,3 +34,5 @@ class PortalDeps:
     None: the URL the page was asked for."""
     logs: LogCenter | None = None
     """The log center's read side, for the Logs page; None: the page says logs are unavailable."""
+    metrics: PrometheusReader | None = None
+    """Prometheus, for the service page's charts; None: the charts say metrics are unavailable."""
