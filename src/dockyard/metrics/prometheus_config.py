@@ -96,7 +96,25 @@ def _job(layout: PrometheusLayout, job: str) -> dict[str, Any]:
     }
     if job == BALANCER_JOB:
         config["metric_relabel_configs"] = route_labels()
+    if job == DOCKYARD_JOB:
+        config["metric_relabel_configs"] = own_instance_label()
     return config
+
+
+def own_instance_label() -> list[dict[str, Any]]:
+    """Give a Dockyard process's series their own `instance` label back (a Dockyard instance
+    id, which the scrape moved to `exported_instance`), so rules, charts and the autoscaler
+    name instances the same way everywhere. Only for this job: Dockyard's own processes are
+    trusted, the services' own endpoints are not."""
+    return [
+        {
+            "source_labels": ["exported_instance"],
+            "regex": "(.+)",
+            "target_label": "instance",
+            "replacement": "${1}",
+        },
+        {"action": "labeldrop", "regex": "exported_instance"},
+    ]
 
 
 def route_labels() -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import start_http_server
+from prometheus_client import Gauge, start_http_server
 
 from dockyard.cli.monitoring import (
     alertmanager_process,
@@ -73,7 +73,12 @@ def stack(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
     """Both running from Dockyard's files, and the agent's metrics served on a free port;
     everything stopped (and waited for) afterwards."""
     agent = f"127.0.0.1:{free_port()}"
-    server, thread = start_http_server(int(agent.split(":")[1]), "127.0.0.1", registry_of())
+    registry = registry_of()
+    running = Gauge(
+        "dockyard_test_running", "An instance's figure.", ["instance"], registry=registry
+    )
+    running.labels(instance="i-web-1").set(1)
+    server, thread = start_http_server(int(agent.split(":")[1]), "127.0.0.1", registry)
     ports = {"prometheus": free_port(), "alertmanager": free_port()}
     settings = _settings(tmp_path, ports, agent)
     write_alertmanager_config(settings)
@@ -136,6 +141,21 @@ def test_prometheus_scrapes_the_agent_from_the_target_file_and_follows_its_chang
     none = MetricsSettings(agent_addr="", indexer_addr="", archiver_addr="")
     assert write_own_targets(dataclasses.replace(settings, metrics=none))
     _wait("the agent's target gone", lambda: _targets(settings) == [])
+
+
+def test_an_agent_series_keeps_its_own_instance_label(stack: tuple[Settings, str]) -> None:
+    settings, agent = stack
+
+    def labels_of(query: str) -> list[dict[str, str]]:
+        body = _get(settings.monitoring.prometheus_url, f"/api/v1/query?query={query}")
+        return [result["metric"] for result in body["data"]["result"]]
+
+    (labels,) = _wait("the instance's series", lambda: labels_of("dockyard_test_running"))
+    assert labels["instance"] == "i-web-1"
+    assert "exported_instance" not in labels
+    # A series without an instance of its own keeps the scrape target's.
+    (process,) = labels_of("process_cpu_seconds_total")
+    assert process["instance"] == agent
 
 
 RULE = """groups:
