@@ -128,12 +128,17 @@ def _check_labels(labels: tuple[tuple[str, str], ...]) -> None:
 
 
 class ReceiverKind(enum.StrEnum):
+    """How a receiver is spoken to: the JSON shape posted to it, or e-mail."""
+
     WEBHOOK = "webhook"
+    """Dockyard's own JSON of the notice (metrics/chat_payload.py notice_json)."""
     SLACK = "slack"
     MATTERMOST = "mattermost"
     DISCORD = "discord"
     WECOM = "wecom"
+    """A WeCom (WeChat Work) group robot's webhook."""
     EMAIL = "email"
+    """`target` is an e-mail address, reached through the configured SMTP server."""
 
 
 @dataclass(frozen=True)

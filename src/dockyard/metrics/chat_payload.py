@@ -13,7 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from dockyard.metrics.notice import Notice, Receiver, ReceiverKind
+from dockyard.domain.alarm import ReceiverKind
+from dockyard.metrics.notice import Notice, Receiver
 
 FIRING_COLOUR = 0xD00000
 RESOLVED_COLOUR = 0x2EB886

@@ -7,24 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
+from dockyard.domain.alarm import ReceiverKind
+
 NoticeState = Literal["firing", "resolved"]
-
-
-class ReceiverKind(StrEnum):
-    """How a receiver is spoken to: the JSON shape posted to it, or e-mail."""
-
-    WEBHOOK = "webhook"
-    """Dockyard's own JSON of the notice (chat_payload.notice_json)."""
-    SLACK = "slack"
-    MATTERMOST = "mattermost"
-    DISCORD = "discord"
-    WECOM = "wecom"
-    """A WeCom (WeChat Work) group robot's webhook."""
-    EMAIL = "email"
-    """`target` is an e-mail address, reached through the configured SMTP server."""
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from dockyard.domain.alarm import ReceiverKind
 from dockyard.domain.clock import Clock
 from dockyard.metrics.chat_payload import email_body, email_subject, payload
-from dockyard.metrics.notice import Notice, NoticeState, Receiver, ReceiverKind
+from dockyard.metrics.notice import Notice, NoticeState, Receiver
 
 __all__ = [
     "Delivery",
