@@ -168,7 +168,13 @@ class EventAlarms:
             except (DockerException, RequestException, OSError, ValueError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             except RuntimeError:  # the loop closed while the agent stops
-                return
+                if stop.is_set():
+                    return
+                log.exception("alarms: engine events failed")
+                reason = "an unexpected error (above)"
+            except Exception:  # never end the thread silently: the part would look alive
+                log.exception("alarms: engine events failed")
+                reason = "an unexpected error (above)"
             self._stream = None
             self.following.clear()
             if not stop.is_set():
