@@ -123,8 +123,10 @@ def build_parts(settings: Settings) -> Parts:
         host=settings.ipam.host,
         # Services' declared log files: the agent on this host reads them from here.
         files_dir=settings.logs.files_dir,
-        # Containers resolve service names through this host's dnsmasq (cli/names.py).
+        # Containers resolve service names through this host's dnsmasq (cli/names.py): at
+        # the resolvers set, or else on their network's gateway, where it answers by default.
         dns=settings.names.resolvers if settings.names.enabled else (),
+        dns_from_gateway=settings.names.enabled,
     )
     # Segment networks are made on the runtime's engine, for the agent's IPAM driver there.
     networks = DockerSegmentNetworks(
