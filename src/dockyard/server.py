@@ -72,6 +72,8 @@ from dockyard.store.platform import this_platform
 log = logging.getLogger("dockyard.server")
 AGENT_SILENT_S = 60.0
 """No beat from the agent's log part for this long: no agent runs on this host."""
+DNS_PORT = 53
+"""The only port a container's resolver can be asked on (Docker takes addresses alone)."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,11 @@ def build_parts(settings: Settings) -> Parts:
         host=settings.ipam.host,
         # Services' declared log files: the agent on this host reads them from here.
         files_dir=settings.logs.files_dir,
-        # Containers resolve service names through this host's dnsmasq (cli/names.py).
+        # Containers resolve service names through this host's dnsmasq (cli/names.py): at
+        # the resolvers set, or else on their network's gateway, where it answers by default.
         dns=settings.names.resolvers if settings.names.enabled else (),
+        # A container's resolver is asked on port 53: dnsmasq elsewhere is for the host alone.
+        dns_from_gateway=settings.names.enabled and settings.names.port == DNS_PORT,
     )
     # Segment networks are made on the runtime's engine, for the agent's IPAM driver there.
     networks = DockerSegmentNetworks(

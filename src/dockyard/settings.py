@@ -427,8 +427,11 @@ class NamesSettings:
     """dnsmasq's port on every address (DOCKYARD_DNS_PORT)."""
     resolvers: tuple[str, ...] = ()
     """The resolver addresses every container gets (DOCKYARD_DNS_RESOLVERS, comma-separated):
-    the Dockyard networks' gateway addresses on this host, where dnsmasq listens too (as soon
-    as the bridge has them). Unset: containers keep Docker's default resolver."""
+    an override of the default, where dnsmasq listens too (as soon as an interface has them).
+    Unset: each container gets its network's gateway (if `port` is 53, the only port a
+    container can ask), and dnsmasq answers on the gateways of the engine's and Dockyard's
+    bridges (discovery/dns_config.py). DOCKYARD_DNS=off: containers keep Docker's default
+    resolver."""
     upstreams: tuple[str, ...] = ()
     """Where names outside the zone are resolved, ADDR or ADDR#PORT (DOCKYARD_DNS_UPSTREAMS);
     unset: the nameservers of the host's /etc/resolv.conf."""

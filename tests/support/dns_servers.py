@@ -66,11 +66,13 @@ def dns_servers(
     zone: str,
     upstreams: Sequence[str],
     also_listen: Sequence[str] = (),
+    interfaces: Sequence[str] = (),
     port: int | None = None,
 ) -> Iterator[DnsServers]:
     """pdns_server (remote backend on `layout.backend_socket`) and dnsmasq in front of it,
-    until the block ends; both answer before it begins. dnsmasq listens on 127.0.0.1 and
-    `also_listen`, at `port` (default: a free one)."""
+    until the block ends; both answer before it begins. dnsmasq listens on 127.0.0.1,
+    `also_listen` and the addresses of `interfaces` (as they come), at `port` (default: a
+    free one)."""
     require_dns_programs()
     pdns = ("127.0.0.1", free_port())
     resolver = ("127.0.0.1", port or free_port())
@@ -83,6 +85,7 @@ def dns_servers(
             port=resolver[1],
             pdns=pdns,
             upstreams=upstreams,
+            interfaces=interfaces,
         )
     )
     started: list[subprocess.Popen[bytes]] = []

@@ -25,7 +25,12 @@ from dockyard.cli.errors import CliError
 from dockyard.cli.processes import Managed, is_alive, read_cmdline
 from dockyard.cli.supervision import supervise
 from dockyard.cli.supervisor import Program
-from dockyard.discovery.dns_config import DnsLayout, dnsmasq_config, pdns_config
+from dockyard.discovery.dns_config import (
+    GATEWAY_INTERFACES,
+    DnsLayout,
+    dnsmasq_config,
+    pdns_config,
+)
 from dockyard.metrics.config_file import write_if_changed
 from dockyard.settings import Settings
 
@@ -117,6 +122,8 @@ def write_configs(settings: Settings) -> tuple[str, str]:
         port=names.port,
         pdns=names.pdns,
         upstreams=upstreams(settings),
+        # Containers' resolver is their gateway unless the operator names resolvers.
+        interfaces=() if names.resolvers else GATEWAY_INTERFACES,
     )
     layout.pdns_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_if_changed(layout.pdns_dir / "pdns.conf", pdns)

@@ -6,6 +6,13 @@ backend's own delay (it answers from memory). dnsmasq is the containers' resolve
 in the zone go to PowerDNS with the caller's address as EDNS client subnet (a /32 or /128:
 PowerDNS must know the instance, not its network), all others to the host's resolvers. It
 caches nothing either: its cache would hold a name past an endpoint change.
+
+Containers ask dnsmasq on their network's gateway. Unless the operator names the addresses,
+dnsmasq answers on every bridge a Dockyard container may join, by interface name, as the
+bridges come and go (bind-dynamic): the engine's default bridge, the Dockyard network's (a
+user-defined bridge, br-<id>) and the segment networks' (dy-<segment>, network/). Names rather
+than addresses, because segment networks are made later, by the agent, with gateways IPAM
+chooses: no one would have to rewrite the file and restart dnsmasq when one appears.
 """
 
 from __future__ import annotations
@@ -13,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+GATEWAY_INTERFACES = ("docker0", "br-*", "dy-*")
+"""The bridges containers' default resolver (their gateway) lives on: see the module's text."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,10 @@ def dnsmasq_config(
     port: int,
     pdns: tuple[str, int],
     upstreams: Sequence[str],
+    interfaces: Sequence[str] = (),
 ) -> str:
-    """dnsmasq.conf: resolving on `listen` (addresses, maybe not up yet) at `port`, the zone
+    """dnsmasq.conf: resolving on `listen` (addresses, maybe not up yet) and on the addresses
+    of `interfaces` (names, maybe ending in "*"; loopback comes with them) at `port`, the zone
     from PowerDNS at `pdns`, everything else from `upstreams` (addresses, "ADDR#PORT")."""
     lines = [
         "keep-in-foreground",
@@ -92,6 +104,7 @@ def dnsmasq_config(
         "bind-dynamic",
         f"port={port}",
         *(f"listen-address={address}" for address in listen),
+        *(f"interface={name}" for name in interfaces),
         f"server=/{zone}/{pdns[0]}#{pdns[1]}",
         "add-subnet=32,128",
         *(f"server={upstream}" for upstream in upstreams),

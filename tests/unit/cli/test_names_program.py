@@ -80,3 +80,19 @@ def test_the_configurations_name_the_zone_the_ports_and_every_listen_address(
     assert f"remote-connection-string=unix:path={tmp_path}/dns/names.sock" in pdns
     assert write_configs(chosen) == first
     assert write_configs(settings(tmp_path))[1] != first[1]
+
+
+@pytest.mark.parametrize(
+    ("more", "interfaces"),
+    [
+        ({}, {"interface=docker0", "interface=br-*", "interface=dy-*"}),
+        ({"DOCKYARD_DNS_RESOLVERS": "172.30.0.1"}, set()),  # the operator's addresses only
+    ],
+)
+def test_dnsmasq_answers_on_the_bridges_gateways_unless_resolvers_are_named(
+    tmp_path: Path, more: dict[str, str], interfaces: set[str]
+) -> None:
+    write_configs(settings(tmp_path, **more))
+    dnsmasq = (tmp_path / "dns" / "dnsmasq.conf").read_text().splitlines()
+    assert {line for line in dnsmasq if line.startswith("interface=")} == interfaces
+    assert {"bind-dynamic", "listen-address=127.0.0.1"} <= set(dnsmasq)

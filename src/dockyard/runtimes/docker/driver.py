@@ -40,6 +40,7 @@ from dockyard.domain.spec import HealthCheck
 from dockyard.runtimes.base import Capabilities, ProbeResult
 from dockyard.runtimes.docker import observe
 from dockyard.runtimes.docker.container import create_kwargs
+from dockyard.runtimes.docker.gateways import Gateways, container_dns
 from dockyard.runtimes.docker.lanes import Lane, Lanes
 from dockyard.runtimes.docker.logdirs import LogDirs
 from dockyard.runtimes.docker.network import BridgeNetwork
@@ -69,7 +70,9 @@ class DockerRuntime:
     containers (Platform.owns), so other Dockyards on the same engine are never touched. None
     (tests and tools only; the server always gives one) labels nothing and lists every
     Dockyard container on the engine. `dns`: the resolvers every container gets (this host's
-    dnsmasq, for service names); none: the engine's default.
+    dnsmasq, for service names). Without them, `dns_from_gateway` gives each container the
+    gateway of the network it joins (where dnsmasq answers by default), learnt from the
+    engine; with neither, containers keep the engine's default.
     """
 
     def __init__(
@@ -86,9 +89,12 @@ class DockerRuntime:
         platform: Platform | None = None,
         files_dir: Path | None = None,
         dns: tuple[str, ...] = (),
+        dns_from_gateway: bool = False,
     ) -> None:
         self._base_url = base_url
         self._dns = dns
+        self._dns_from_gateway = dns_from_gateway
+        self._gateways = Gateways()
         self._host = host or socket.gethostname()
         self._files = LogDirs(files_dir) if files_dir is not None else None
         self._capabilities = Capabilities(
@@ -241,6 +247,7 @@ class DockerRuntime:
             # With the image found, a 404 means our network was removed behind our back:
             # make it again and try once more.
             self._network.forget()
+            self._gateways.forget(self.network)
         try:
             return self._create_and_start(client, spec)
         except DockerNotFound as exc:
@@ -271,7 +278,7 @@ class DockerRuntime:
         log_root = str(self._files.root(spec.instance_id)) if self._files is not None else None
         kwargs = create_kwargs(
             spec, network=network, api_version=client.api_version, log_root=log_root,
-            dns=self._dns,
+            dns=self._resolvers(client, network),
         )  # fmt: skip
         kwargs["labels"] = {**kwargs["labels"], **self._platform_labels}
         try:
@@ -281,6 +288,14 @@ class DockerRuntime:
                 raise _missing_image(spec.spec.image) from exc
         client.pull(spec.spec.image)
         return str(client.create_container(**kwargs)["Id"])
+
+    def _resolvers(self, client: docker.APIClient, network: str) -> tuple[str, ...]:
+        use_gateway = self._dns_from_gateway and not self._dns
+        return container_dns(
+            explicit=self._dns,
+            from_gateway=self._dns_from_gateway,
+            gateway=self._gateways.of(client, network) if use_gateway else None,
+        )
 
     def _inspect(self, client: docker.APIClient, container_id: str) -> Observed:
         found = observe.from_inspect(client.inspect_container(container_id), network=self.network)
