@@ -37,6 +37,7 @@ from dockyard.domain.logfiles import (
     LogMultiline,
 )
 from dockyard.domain.lograte import MAX_LOG_BURST, MAX_LOG_RATE
+from dockyard.domain.readiness import readiness
 from dockyard.domain.spec import (
     MAX_BANDWIDTH_MBIT,
     MAX_CPUS,
@@ -390,10 +391,27 @@ class TokenCreated(TokenPublic):
         return cls(**TokenPublic.of(view).model_dump(), token=secret)
 
 
+class ReadinessPublic(_Out):
+    """The check an instance passes before it gets traffic (domain/readiness.py)."""
+
+    kind: Literal["http", "command", "tcp", "running"] = Field(
+        description="`tcp`: the default when no health check is given and the service has a "
+        "TCP port; `running`: no check at all, ready once running."
+    )
+    port: int | None
+    given: bool = Field(description="False: a default, not a health check the service gave.")
+    text: str
+
+    @classmethod
+    def of(cls, spec: ServiceSpec) -> ReadinessPublic:
+        return cls.model_validate(readiness(spec).to_json())
+
+
 class ServicePublic(_Out):
     team: str
     name: str
     spec: ServiceFields
+    effective_health: ReadinessPublic
     created_at: datetime
     updated_at: datetime
     deleting: bool
@@ -404,6 +422,7 @@ class ServicePublic(_Out):
             team=view.team,
             name=view.name,
             spec=ServiceFields.of(view.spec, template=True),
+            effective_health=ReadinessPublic.of(view.spec),
             created_at=view.created_at,
             updated_at=view.updated_at,
             deleting=view.deleting,
@@ -427,6 +446,7 @@ class ReleasePublic(_Out):
     created_at: datetime
     template_hash: str
     spec: ServiceFields
+    effective_health: ReadinessPublic
     resources_from: ResourceSources = Field(
         description="Where each of `spec.resources` came from: the service's own limit, or "
         "the environment's default when this revision was made."
@@ -446,6 +466,7 @@ class ReleasePublic(_Out):
             created_at=view.created_at,
             template_hash=view.template_hash,
             spec=ServiceFields.of(view.spec),
+            effective_health=ReadinessPublic.of(view.spec),
             resources_from=ResourceSources.of(view.spec),
         )
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from dockyard.controller import health
 from dockyard.controller.config import ControllerSettings
 from dockyard.controller.plan import Member, Wanted, plan
+from dockyard.domain.readiness import readiness
 from dockyard.domain.status import EnvPhase, Health, InstanceRecord
 from dockyard.store.status import Desired, LastStatus
 
@@ -210,7 +211,7 @@ def next_look(situation: Situation, settings: ControllerSettings, *, busy: bool)
     as the pass left them: starting instances soon, a restart when its back-off ends, a
     drained instance when its period ends, ready ones at their health check's interval."""
     release = situation.desired.release
-    check = release.spec.health_check if release else None
+    check = readiness(release.spec).check if release else None
     delays: list[float] = []
     if busy:
         delays.append(settings.starting_probe_s)

@@ -31,6 +31,7 @@ from dockyard.domain.clock import Clock
 from dockyard.domain.errors import Conflict, DockyardError, Exhausted, Unavailable
 from dockyard.domain.ids import new_instance_id
 from dockyard.domain.instance import InstanceSpec, Observed, Owner, RunState
+from dockyard.domain.readiness import readiness
 from dockyard.domain.segment import Segment
 from dockyard.domain.spec import ServiceSpec
 from dockyard.domain.status import EnvKey, EnvPhase, EnvStatus, Health, InstanceRecord
@@ -276,22 +277,23 @@ class Reconciler:
     async def _probe(self, work: _Pass, obs: Observed) -> None:
         record = work.records[obs.instance_id]
         spec = work.spec if record.template_hash == work.template else None
-        if spec is None or spec.health_check is None:
-            # Nothing to probe: the template has no check, or the instance runs an old template
-            # (its check is not at hand) that is kept only until the rollout replaces it.
+        ready = readiness(spec) if spec is not None else None
+        if ready is None or ready.check is None:
+            # Nothing to probe: the template has no check and no TCP port, or the instance runs
+            # an old template (its check is not at hand) kept only until the rollout replaces it.
             # Running counts as ready, so an adopted old instance is not retired as unready.
             if record.health is not Health.READY:
                 work.records[obs.instance_id] = replace(
                     record, state="running", health=Health.READY, ready_at=work.now
                 )
             return
-        check = spec.health_check
+        check = ready.check
         last = self._probed_at.get(obs.instance_id)
         period = health.probe_period(record, check, starting_s=self._settings.starting_probe_s)
         if last is not None and (work.now - last).total_seconds() < period * 0.9:
             return
         self._probed_at[obs.instance_id] = work.now
-        result = await self._runtime.probe(obs, check, port=spec.health_port)
+        result = await self._runtime.probe(obs, check, port=ready.port)
         updated = health.after_probe(record, ok=result.ok, check=check, now=work.now)
         if updated.health is Health.UNHEALTHY and record.health is not Health.UNHEALTHY:
             work.event(
@@ -462,15 +464,15 @@ class Reconciler:
         """Probe a new instance every few tens of ms for a short window, as a person polling it
         would: most services are ready within it, and waiting for the next pass would add a
         pass interval to every start. Bounded, and outside the start bound."""
-        spec = work.spec
-        check = spec.health_check if spec else None
-        if spec is None or check is None:
+        ready = readiness(work.spec) if work.spec else None
+        check = ready.check if ready else None
+        if ready is None or check is None:
             await self._probe(work, obs)
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.first_ready_window_s
         while True:
-            result = await self._runtime.probe(obs, check, port=spec.health_port)
+            result = await self._runtime.probe(obs, check, port=ready.port)
             record = work.records[obs.instance_id]
             if result.ok:
                 work.records[obs.instance_id] = health.after_probe(

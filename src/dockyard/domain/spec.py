@@ -77,7 +77,8 @@ class Port:
 
 @dataclass(frozen=True)
 class HealthCheck:
-    """An HTTP GET on `http_path` at `port`, or a command run inside the container.
+    """An HTTP GET on `http_path` at `port`, a command run inside the container, or (`tcp`) a
+    TCP connect to `port` (only the default check of domain/readiness.py; never stored).
 
     The instance is ready after one success once started; after `retries` consecutive failures
     it is unhealthy. Failures during `start_period_s` do not count.
@@ -90,14 +91,13 @@ class HealthCheck:
     timeout_s: float = 2.0
     retries: int = 3
     start_period_s: float = 0.0
+    tcp: bool = False
 
     def __post_init__(self) -> None:
         f = "health_check"
-        _require(
-            (self.http_path is None) != (not self.command),
-            "health_check needs exactly one of http_path or command",
-            f,
-        )
+        kinds = (self.http_path is not None, bool(self.command), self.tcp)
+        _require(sum(kinds) == 1, "health_check needs exactly one of http_path or command", f)
+        _require(not self.tcp or self.port is not None, "a TCP check needs a port", f)
         if self.http_path is not None:
             _require(
                 self.http_path.startswith("/"), "health_check.http_path must start with '/'", f
@@ -284,6 +284,10 @@ class ServiceSpec:
         data["resources_own"] = list(self.resources_own)
         data["log_paths"] = list(self.log_paths)
         data["publish"] = publish_json(self.publish)
+        if data["health_check"] is not None and not data["health_check"]["tcp"]:
+            # Only the default TCP check sets it, and that one is derived, never stored: leaving
+            # the key out keeps stored specs and their template hashes as they were.
+            del data["health_check"]["tcp"]
         return data
 
     @classmethod

@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from dockyard.domain.readiness import readiness
+from dockyard.domain.spec import ServiceSpec
 from dockyard.images.hosted import remote_url
 from dockyard.portal.assets import INSTALL_COMMAND, PORTAL_DIR, missing_vendor_files
 from dockyard.portal.auth import CSRF_FIELD, CSRF_HEADER, Viewer, base_path, portal_deps
@@ -54,6 +56,11 @@ def image_brief(image: str) -> str:
     return short_image(image).rsplit("/", 1)[-1]
 
 
+def readiness_text(spec: ServiceSpec) -> str:
+    """The check an instance of `spec` passes before it gets traffic, in words."""
+    return readiness(spec).text()
+
+
 def git_remote(request: Request, team: str, service: str) -> str:
     """The service's git remote (push URL): at the server's public URL, else on the server
     this page came from."""
@@ -66,7 +73,12 @@ def _templates() -> Jinja2Templates:
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
     templates.env.filters.update(
-        age=age, ago=ago, stamp=stamp, short_image=short_image, image_brief=image_brief
+        age=age,
+        ago=ago,
+        stamp=stamp,
+        short_image=short_image,
+        image_brief=image_brief,
+        readiness=readiness_text,
     )
     templates.env.globals["git_remote"] = git_remote
     return templates

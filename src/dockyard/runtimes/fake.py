@@ -252,6 +252,8 @@ class FakeRuntime:
             return ProbeResult(ok=False, detail="instance is not running")
         if check.http_path is not None and port is None and check.port is None:
             return ProbeResult(ok=False, detail="HTTP check has no port: set health_check.port")
+        if check.tcp and port is None and check.port is None:
+            return ProbeResult(ok=False, detail="TCP check has no port")
         return instance.probe or ProbeResult(ok=True, detail="fake: healthy")
 
     # -- internals ---------------------------------------------------------------------------

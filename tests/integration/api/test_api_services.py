@@ -50,6 +50,12 @@ def test_created_service_reads_back_with_every_field(client: TestClient, alpha):
         "team": "alpha",
         "name": "api",
         "spec": FULL_SPEC,
+        "effective_health": {
+            "kind": "http",
+            "port": 8080,
+            "given": True,
+            "text": "HTTP GET /healthz on port 8080 (health check given)",
+        },
         "created_at": "2025-03-01T12:00:00Z",
         "updated_at": "2025-03-01T12:00:00Z",
         "deleting": False,
@@ -69,6 +75,23 @@ def test_create_fills_defaults_from_the_domain(client: TestClient, alpha):
     assert created["spec"]["resources"] == {"cpus": None, "memory_mb": None, "pids": None}
     assert created["spec"]["strategy"] == {"max_surge": 1, "max_unavailable": 0}
     assert created["spec"]["health_check"] is None
+
+
+def test_a_service_without_check_is_said_to_be_ready_on_a_tcp_connect(client: TestClient, alpha):
+    body = {"name": "tcp", "image": "alpha/tcp:1", "ports": [{"container_port": 9000}]}
+    created = client.post(f"{API}/teams/alpha/services", json=body, headers=alpha).json()
+    assert created["effective_health"] == {
+        "kind": "tcp",
+        "port": 9000,
+        "given": False,
+        "text": "TCP connect to port 9000 (no health check given)",
+    }
+    base = f"{API}/teams/alpha/services/tcp"
+    release = client.post(f"{base}/envs/test/deploy", json={}, headers=alpha).json()
+    assert release["effective_health"]["kind"] == "tcp"
+    client.patch(base, json={"ports": []}, headers=alpha).raise_for_status()
+    shown = client.get(base, headers=alpha).json()["effective_health"]
+    assert (shown["kind"], shown["port"]) == ("running", None)
 
 
 def test_listing_pages_by_name(client: TestClient, alpha):

@@ -17,6 +17,9 @@ from typing import Any
 
 import httpx
 
+from dockyard.domain.readiness import readiness
+from dockyard.domain.spec import ServiceSpec
+
 ADMIN_TOKEN = "dy_admin_secret"
 WEB_TOKEN = "dy_web_secret"
 NOW = "2025-01-02T03:04:05Z"
@@ -178,6 +181,7 @@ class FakeApi:
             "created_at": NOW,
             "template_hash": "abc123",
             "spec": service["spec"],
+            "effective_health": effective_health(service["spec"]),
         }
         history.insert(0, release)
         self.rollouts[(team, svc, env)] = Rollout(release)
@@ -272,6 +276,11 @@ def list_services(api: FakeApi, who: dict[str, Any], *, team: str, query: Any, *
     return 200, {"items": page, "next": page[-1]["name"] if len(names) > limit else None}
 
 
+def effective_health(spec: dict[str, Any]) -> dict[str, Any]:
+    """What the API derives from the service fields (the domain's own decision)."""
+    return readiness(ServiceSpec.from_json(spec)).to_json()
+
+
 def create_service(api: FakeApi, who: dict[str, Any], *, team: str, body: Any, **_: Any) -> Any:
     api._team(who, team)
     unknown = set(body) - SERVICE_FIELDS - {"name"}
@@ -286,6 +295,7 @@ def create_service(api: FakeApi, who: dict[str, Any], *, team: str, body: Any, *
         "team": team,
         "name": body["name"],
         "spec": spec,
+        "effective_health": effective_health(spec),
         "created_at": NOW,
         "updated_at": NOW,
         "deleting": False,
@@ -305,6 +315,7 @@ def patch_service(
 ) -> Any:
     service = api._service(who, team, svc)
     service["spec"] = {**service["spec"], **body}
+    service["effective_health"] = effective_health(service["spec"])
     return 200, service
 
 

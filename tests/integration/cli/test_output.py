@@ -88,6 +88,24 @@ def test_service_show_lists_each_deployed_environment(cli: Cli) -> None:
     assert test_row.split()[:5] == ["test", "1", "shop:1", "2/2", "available"]
 
 
+def test_create_deploy_and_show_say_a_service_without_check_is_ready_on_tcp_connect(
+    cli: Cli,
+) -> None:
+    tcp = "readiness: TCP connect to port 8080 (no health check given)"
+    created = cli(
+        "service", "create", "shop", "--team", "web", "--image", "shop:1", "--port", "8080"
+    )
+    assert created.exit_code == 0, created.stderr
+    assert tcp in created.stdout
+    deployed = cli("deploy", "shop", "--team", "web", "--env", "test", "--no-wait")
+    assert tcp in deployed.stdout, deployed.stdout
+    shown = cli("service", "show", "shop", "--team", "web").stdout
+    assert "TCP connect to port 8080 (no health check given)" in " ".join(shown.split())
+    cli("service", "update", "shop", "--team", "web", "--health-http", "/ok")
+    shown = cli("service", "show", "shop", "--team", "web").stdout
+    assert "HTTP GET /ok on port 8080 (health check given)" in " ".join(shown.split())
+
+
 def test_history_instances_and_events_tables(cli: Cli) -> None:
     cli("service", "create", "shop", "--team", "web", "--image", "shop:1")
     cli("deploy", "shop", "--team", "web", "--env", "test", "--replicas", "2")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.commands.environments import limits_text
-from dockyard.cli.commands.services import service_path
+from dockyard.cli.commands.services import readiness_line, service_path
 from dockyard.cli.context import session
 from dockyard.cli.options import Env, Output, Team, Timeout, Wait, parse_pairs
 from dockyard.cli.output import Column, OutputFormat, print_table, say, show, when
@@ -57,6 +57,7 @@ def _release(
     resources = (release.get("spec") or {}).get("resources") or {}
     sources = release.get("resources_from") or {}
     say(f"each instance: {limits_text(resources, sources, release['env'])}")
+    say(readiness_line(release))
     if wait:
         wait_for_rollout(
             current.client(),

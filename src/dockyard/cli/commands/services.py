@@ -248,7 +248,11 @@ def create_service(
     current = session(ctx)
     path = api_path("teams", current.team(team), "services")
     created = current.client().post(path, {"name": name, **spec_patch(options, {})})
-    show(created, output, lambda s: say(f"service {s['team']}/{s['name']} created"))
+    show(
+        created,
+        output,
+        lambda s: say(f"service {s['team']}/{s['name']} created\n{readiness_line(s)}"),
+    )
 
 
 @service_app.command("update")
@@ -422,6 +426,7 @@ def _render_service(service: dict[str, Any]) -> None:
             ("env", " ".join(f"{k}={v}" for k, v in (spec.get("env") or {}).items()) or "-"),
             ("resources", template_limits_text(resources)),
             ("health check", _health_text(spec.get("health_check"))),
+            ("readiness", (service.get("effective_health") or {}).get("text", "-")),
             (
                 "strategy",
                 f"max surge {strategy.get('max_surge')}, "
@@ -464,6 +469,13 @@ def _log_rate_text(rate: dict[str, Any] | None) -> str:
         return "the platform's default"
     burst = rate.get("burst") or BURST_S * int(rate.get("lines_per_s") or 0)
     return f"{rate.get('lines_per_s'):,} lines/s per host, bursts of {burst:,}"
+
+
+def readiness_line(answer: dict[str, Any]) -> str:
+    """`readiness: TCP connect to port 8080 (no health check given)`, from a service or a
+    release answer: what an instance passes before it gets traffic."""
+    effective = answer.get("effective_health") or {}
+    return f"readiness: {effective.get('text', 'unknown (server too old to say)')}"
 
 
 def _health_text(check: dict[str, Any] | None) -> str:

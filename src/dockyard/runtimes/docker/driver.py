@@ -44,7 +44,7 @@ from dockyard.runtimes.docker.gateways import Gateways, container_dns
 from dockyard.runtimes.docker.lanes import Lane, Lanes
 from dockyard.runtimes.docker.logdirs import LogDirs
 from dockyard.runtimes.docker.network import BridgeNetwork
-from dockyard.runtimes.docker.probe import command_probe, http_probe
+from dockyard.runtimes.docker.probe import command_probe, http_probe, tcp_probe
 from dockyard.runtimes.docker.translate import engine_errors
 
 T = TypeVar("T")
@@ -202,6 +202,12 @@ class DockerRuntime:
         if check.command:
             return await command_probe(
                 self._call, observed.runtime_id, command=check.command, timeout_s=check.timeout_s
+            )
+        if check.tcp:
+            return await tcp_probe(
+                observed.ip,
+                port=port if port is not None else check.port,
+                timeout_s=check.timeout_s,
             )
         return await http_probe(
             observed.ip,

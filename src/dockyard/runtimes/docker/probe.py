@@ -1,6 +1,7 @@
-"""Health probes against a running container: an HTTP GET on its IP, or a command run inside.
+"""Health probes against a running container: an HTTP GET or a TCP connect on its IP, or a
+command run inside.
 
-Both are bounded by the check's timeout and report failure as a ProbeResult, never by raising:
+All are bounded by the check's timeout and report failure as a ProbeResult, never by raising:
 a probe that cannot reach the instance is an unhealthy instance, not an error of the caller.
 Only an engine that does not answer at all raises (Unavailable), from the exec calls.
 """
@@ -8,6 +9,7 @@ Only an engine that does not answer at all raises (Unavailable), from the exec c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -59,6 +61,26 @@ async def http_probe(
             return ProbeResult(ok=False, detail=f"GET {url} failed: {type(exc).__name__} {exc}")
     ok = 200 <= response.status_code < 400
     return ProbeResult(ok=ok, detail=f"GET {url} -> {response.status_code}")
+
+
+async def tcp_probe(ip: str | None, *, port: int | None, timeout_s: float) -> ProbeResult:
+    """Connect to ip:port; a connection accepted within `timeout_s` is healthy (closed at once)."""
+    if ip is None:
+        return ProbeResult(ok=False, detail="instance has no IP address (is it running?)")
+    if port is None:
+        return ProbeResult(ok=False, detail="TCP check has no port")
+    try:
+        async with asyncio.timeout(timeout_s):
+            _, writer = await asyncio.open_connection(ip, port)
+    except (OSError, TimeoutError) as exc:
+        return ProbeResult(
+            ok=False, detail=f"TCP connect to {ip}:{port} failed: {type(exc).__name__} {exc}"
+        )
+    writer.close()
+    # The peer may reset the connection at once; that does not make the port closed.
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return ProbeResult(ok=True, detail=f"TCP connect to {ip}:{port} accepted")
 
 
 async def command_probe(
