@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dockyard.domain.errors import Invalid
-from dockyard.domain.readiness import readiness
+from dockyard.domain.readiness import DEFAULT_START_S, readiness
 from dockyard.domain.spec import HealthCheck, Port, ServiceSpec
 
 HTTP = HealthCheck(http_path="/health", interval_s=1)
@@ -46,12 +46,14 @@ def test_udp_ports_are_skipped_and_only_udp_means_ready_when_running() -> None:
     assert readiness(ServiceSpec(image="dns:1", ports=(udp,))).kind == "running"
 
 
-def test_the_default_tcp_check_keeps_the_default_timings() -> None:
+def test_the_default_tcp_check_keeps_the_default_timings_with_a_start_period() -> None:
     check = readiness(ServiceSpec(image="web:1", ports=(Port(container_port=80),))).check
     assert check is not None and check.tcp
     default = HealthCheck(http_path="/")
-    timings = ("interval_s", "timeout_s", "retries", "start_period_s")
+    timings = ("interval_s", "timeout_s", "retries")
     assert [getattr(check, t) for t in timings] == [getattr(default, t) for t in timings]
+    # A service slow to listen stays not ready (no traffic) that long before it is restarted.
+    assert check.start_period_s == DEFAULT_START_S
 
 
 def test_a_tcp_check_needs_a_port_and_no_other_kind() -> None:

@@ -13,6 +13,10 @@ from typing import Any, Literal
 from dockyard.domain.spec import HealthCheck, ServiceSpec
 
 Kind = Literal["http", "command", "tcp", "running"]
+DEFAULT_START_S = 60.0
+"""How long the default check's failures do not count: a service that gave no health check never
+said how long it takes to listen, and one that is slow to start must not be restarted for it
+(it is simply not ready, so not routed to, until it listens)."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,12 @@ class Readiness:
 
 def readiness(spec: ServiceSpec) -> Readiness:
     """The readiness check of `spec`'s instances; the default TCP check keeps the default
-    timings of HealthCheck, so it is probed and judged like a given one."""
+    timings of HealthCheck, so it is probed and judged like a given one, but with a start
+    period of DEFAULT_START_S."""
     if spec.health_check is not None:
         return Readiness(check=spec.health_check, port=spec.health_port, given=True)
     port = next((p.container_port for p in spec.ports if p.protocol == "tcp"), None)
     if port is None:
         return Readiness(check=None, port=None, given=False)
-    return Readiness(check=HealthCheck(tcp=True, port=port), port=port, given=False)
+    check = HealthCheck(tcp=True, port=port, start_period_s=DEFAULT_START_S)
+    return Readiness(check=check, port=port, given=False)
