@@ -126,6 +126,10 @@ INSTANCES: tuple[Instance, ...] = (
 """What `instances_exposition` serves: two teams, each with a service named web."""
 MIB = 1024 * 1024
 RX_BYTES_S, TX_BYTES_S = 2000, 500
+CPU_LIMITS = {("alpha", "web-1"): 1.0, ("beta", "web-1"): 4.0}
+"""CPU limits in cores by (team, instance); the instances not named here have none."""
+ROUTES = (("alpha", "web", "test", 12.0, 3.0), ("beta", "web", "test", 100.0, 50.0))
+"""The balancer's HTTP routes: team, service, env, requests/s, 5xx answers/s."""
 
 
 def instances_exposition(elapsed: float, instances: Sequence[Instance] = INSTANCES) -> str:
@@ -144,6 +148,9 @@ def instances_exposition(elapsed: float, instances: Sequence[Instance] = INSTANC
             f"{net}_transmit_bytes_total{{{labels}}} {TX_BYTES_S * elapsed:.0f}",
             f"dockyard_instance_restarts_total{{{labels}}} {restarts}",
         ]
+        if (limit := CPU_LIMITS.get((team, instance))) is not None:
+            lines.append(f"dockyard_instance_cpu_limit_cores{{{labels}}} {limit}")
+    lines += _balancer_lines(elapsed)
     for host, busy in (("h1", 0.75), ("h2", 0.25)):
         cpu = f'dockyard_host_cpu_seconds_total{{host="{host}"'
         lines += [
@@ -155,6 +162,21 @@ def instances_exposition(elapsed: float, instances: Sequence[Instance] = INSTANC
             f'dockyard_host_instances{{host="{host}"}} 2',
         ]
     return "\n".join(lines) + "\n"
+
+
+def _balancer_lines(elapsed: float) -> list[str]:
+    """HAProxy 2.6 exporter series of each route, with the labels the balancer job's scrape
+    adds (prometheus_config.route_labels)."""
+    lines = []
+    for team, service, env, requests, errors in ROUTES:
+        labels = f'proxy="{team}.{service}.{env}",team="{team}",service="{service}",env="{env}"'
+        answers = "haproxy_backend_http_responses_total"
+        lines += [
+            f"haproxy_backend_http_requests_total{{{labels}}} {requests * elapsed:.0f}",
+            f'{answers}{{{labels},code="2xx"}} {(requests - errors) * elapsed:.0f}',
+            f'{answers}{{{labels},code="5xx"}} {errors * elapsed:.0f}',
+        ]
+    return lines
 
 
 @contextlib.contextmanager

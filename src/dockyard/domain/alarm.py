@@ -45,6 +45,9 @@ class Builtin(enum.StrEnum):
     """The agent's per-instance figures a rule may compare with a threshold (the PromQL each
     stands for is in metrics/alarm_rules.py)."""
 
+    CPU = "cpu"
+    """CPU used over the last minute, percent of the CPU limit (instances without a limit
+    never match)."""
     CPU_CORES = "cpu_cores"
     """CPU used, in cores, over the last minute."""
     CPU_THROTTLED = "cpu_throttled"

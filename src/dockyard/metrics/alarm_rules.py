@@ -38,6 +38,8 @@ def _builtin(metric: Builtin, selector: str) -> str:
         return f"{_series(definition)}{selector}"
 
     match metric:
+        case Builtin.CPU:
+            return f"100 * rate({s(d.CPU)}[{RATE}]) / {s(d.CPU_LIMIT)}"
         case Builtin.CPU_CORES:
             return f"rate({s(d.CPU)}[{RATE}])"
         case Builtin.CPU_THROTTLED:

@@ -31,6 +31,8 @@ class Usage:
     memory_bytes: int
     working_set_bytes: int
     limit_bytes: int | None
+    cpu_limit_cores: float | None
+    """The CFS quota over its period; None when the instance has no CPU limit."""
     oom_kills: int
     pids: int
     read_bytes: int
@@ -97,6 +99,7 @@ def usage_v1(read: Read) -> Usage | None:
         memory_bytes=memory,
         working_set_bytes=max(memory - inactive, 0),
         limit_bytes=limit if 0 < limit < UNLIMITED else None,
+        cpu_limit_cores=cores(read("cpu.cfs_quota_us"), read("cpu.cfs_period_us")),
         oom_kills=pairs(read("memory.oom_control")).get("oom_kill", 0),
         pids=_int(read("pids.current")),
         read_bytes=io[0],
@@ -122,11 +125,22 @@ def usage_v2(read: Read) -> Usage | None:
         memory_bytes=memory,
         working_set_bytes=max(memory - inactive, 0),
         limit_bytes=int(limit) if limit.isdigit() else None,
+        cpu_limit_cores=cores(*(read("cpu.max") or "max").split()[:2]),
         oom_kills=pairs(read("memory.events")).get("oom_kill", 0),
         pids=_int(read("pids.current")),
         read_bytes=io[0],
         written_bytes=io[1],
     )
+
+
+def cores(quota: str | None, period: str | None = None) -> float | None:
+    """The CPU limit in cores of a CFS `quota` per `period` (microseconds): v1's two files,
+    or v2's `cpu.max` split in two. None when there is no limit: v1 writes -1, v2 `max`, and
+    a file that is absent or garbled is read as none rather than as a wrong limit."""
+    quota, period = (quota or "").strip(), (period or "").strip()
+    if not (quota.isdigit() and period.isdigit()) or int(period) == 0 or int(quota) == 0:
+        return None
+    return int(quota) / int(period)
 
 
 def pairs(text: str | None) -> dict[str, int]:

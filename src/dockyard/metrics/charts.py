@@ -22,6 +22,10 @@ from dockyard.metrics.prometheus_api import PrometheusReader
 RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600}
 """The time ranges a chart can show, by the name the picker and the API use."""
 POINTS = 120
+REQUESTS = "haproxy_backend_http_requests_total"
+"""HTTP requests a balancer backend (one route: TEAM.SERVICE.ENV) received."""
+RESPONSES = "haproxy_backend_http_responses_total"
+"""A backend's HTTP answers by `code` class: 1xx ... 5xx, other."""
 """Points per series: enough for a chart's width, few enough for a quick answer."""
 
 
@@ -32,7 +36,7 @@ class Chart:
     name: str
     title: str
     unit: str
-    """"%", "bytes", "bytes/s" or "count": how the portal and `top` format values."""
+    """"%", "bytes", "bytes/s", "count" or "count/s": how the portal and `top` format values."""
     expr: str
     by: str
 
@@ -95,25 +99,48 @@ def _own_instance(expr: str) -> str:
 
 
 def service_charts(*, team: str, service: str, env: str, window_s: int) -> tuple[Chart, ...]:
-    """CPU, memory, network and restarts of each instance of a service in one environment,
-    confined to `team`."""
+    """CPU (of one core, and of its limit where it has one), memory, network and restarts of
+    each instance of a service in one environment, and the requests and 5xx answers per second
+    its balancer routes saw (no series when it has none), all confined to `team`."""
     sel = "{" + f"service={json.dumps(service)}, env={json.dumps(env)}" + "}"
 
     def per_instance(inner: str) -> str:
-        return confine(f"sum by (instance) ({_own_instance(inner)})", team)
+        return f"sum by (instance) ({_own_instance(inner)})"
 
     def rate(definition: d.Definition) -> str:
         return per_instance(f"rate({_series(definition)}{sel}[{window_s}s])")
 
+    def of(expr: str) -> str:
+        return confine(expr, team)
+
+    cpu_of_limit = f"100 * {rate(d.CPU)} / {per_instance(d.CPU_LIMIT.name + sel)}"
     return (
-        Chart("cpu", "CPU", "%", f"100 * {rate(d.CPU)}", "instance"),
-        Chart("memory", "Memory (working set)", "bytes", per_instance(f"{d.WORKING_SET.name}{sel}"),
-              "instance"),
-        Chart("network_rx", "Network received", "bytes/s", rate(d.NET_RX), "instance"),
-        Chart("network_tx", "Network sent", "bytes/s", rate(d.NET_TX), "instance"),
-        Chart("restarts", "Restarts", "count", per_instance(f"{_series(d.RESTARTS)}{sel}"),
-              "instance"),
+        Chart("cpu", "CPU (of one core)", "%", of(f"100 * {rate(d.CPU)}"), "instance"),
+        Chart("cpu_of_limit", "CPU (of its limit)", "%", of(cpu_of_limit), "instance"),
+        Chart("memory", "Memory (working set)", "bytes",
+              of(per_instance(f"{d.WORKING_SET.name}{sel}")), "instance"),
+        Chart("network_rx", "Network received", "bytes/s", of(rate(d.NET_RX)), "instance"),
+        Chart("network_tx", "Network sent", "bytes/s", of(rate(d.NET_TX)), "instance"),
+        Chart("restarts", "Restarts", "count",
+              of(per_instance(f"{_series(d.RESTARTS)}{sel}")), "instance"),
+        *balancer_charts(sel, window_s=window_s, team=team),
     )  # fmt: skip
+
+
+def balancer_charts(sel: str, *, window_s: int, team: str) -> tuple[Chart, ...]:
+    """Requests and 5xx answers per second of the service's HTTP route in one environment,
+    summed over every host's HAProxy (series named by HAProxy 2.6's exporter, labelled team,
+    service and env by the scrape: prometheus_config.route_labels); one series, named for
+    the environment."""
+    sel_5xx = sel[:-1] + ', code="5xx"}'
+
+    def per_second(series: str) -> str:
+        return confine(f"sum by (env) (rate({series}[{window_s}s]))", team)
+
+    return (
+        Chart("requests", "Requests", "count/s", per_second(REQUESTS + sel), "env"),
+        Chart("errors", "5xx answers", "count/s", per_second(RESPONSES + sel_5xx), "env"),
+    )
 
 
 def memory_limit(*, team: str, service: str, env: str) -> Chart:

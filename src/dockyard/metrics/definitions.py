@@ -52,6 +52,10 @@ CPU_THROTTLED = _counter(
 CPU_THROTTLED_S = _counter(
     "dockyard_instance_cpu_throttled_seconds", "Time the instance waited at its CPU limit."
 )
+CPU_LIMIT = _gauge(
+    "dockyard_instance_cpu_limit_cores",
+    "The instance's CPU limit in cores: its CFS quota over its period (absent: none).",
+)
 MEMORY = _gauge(
     "dockyard_instance_memory_usage_bytes", "Memory the instance uses, page cache included."
 )
@@ -139,9 +143,9 @@ HOST_INSTANCES = _gauge(
 )
 
 INSTANCE = (
-    CPU, CPU_PERIODS, CPU_THROTTLED, CPU_THROTTLED_S, MEMORY, WORKING_SET, MEMORY_LIMIT,
-    OOM_KILLS, PIDS, BLOCK_READ, BLOCK_WRITTEN, NET_RX, NET_TX, NET_RX_PACKETS, NET_TX_PACKETS,
-    NET_RX_DROPS, NET_TX_DROPS, RESTARTS, STARTED, HEALTH_FAILING,
+    CPU, CPU_PERIODS, CPU_THROTTLED, CPU_THROTTLED_S, CPU_LIMIT, MEMORY, WORKING_SET,
+    MEMORY_LIMIT, OOM_KILLS, PIDS, BLOCK_READ, BLOCK_WRITTEN, NET_RX, NET_TX, NET_RX_PACKETS,
+    NET_TX_PACKETS, NET_RX_DROPS, NET_TX_DROPS, RESTARTS, STARTED, HEALTH_FAILING,
 )  # fmt: skip
 HOST = (
     HOST_CPU, HOST_MEMORY, HOST_MEMORY_AVAILABLE, HOST_MEMORY_STALLED, HOST_LOAD,

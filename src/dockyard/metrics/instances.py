@@ -190,6 +190,8 @@ class InstanceCollector(Collector):
                 put(definition, value)
             if figures.limit_bytes is not None:
                 put(d.MEMORY_LIMIT, figures.limit_bytes)
+            if figures.cpu_limit_cores is not None:
+                put(d.CPU_LIMIT, figures.cpu_limit_cores)
         traffic = self._traffic(seen, start)
         if traffic is not None:
             _add_traffic(put, traffic)

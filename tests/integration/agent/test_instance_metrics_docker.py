@@ -84,6 +84,7 @@ def test_a_busy_instance_is_measured_and_forgotten_once_removed(
     assert 0.4 * elapsed < cpu < 0.5 * elapsed + 0.1, (cpu, elapsed)
     assert then["dockyard_instance_cpu_throttled_periods_total"] > 0
     assert then["dockyard_instance_memory_limit_bytes"] == 64 * MIB
+    assert then["dockyard_instance_cpu_limit_cores"] == 0.5
     assert 0 < then["dockyard_instance_memory_working_set_bytes"] <= then[
         "dockyard_instance_memory_usage_bytes"]  # fmt: skip
     assert then["dockyard_instance_pids"] == 2  # sh (the busy loop) and httpd

@@ -123,7 +123,8 @@ def test_service_charts_give_each_instance_of_the_team_its_series(
     assert answer.status_code == 200, answer.text
     body = answer.json()
     charts = {c["name"]: c for c in body["charts"]}
-    assert list(charts) == ["cpu", "memory", "network_rx", "network_tx", "restarts"]
+    assert list(charts) == ["cpu", "cpu_of_limit", "memory", "network_rx", "network_tx",
+                            "restarts", "requests", "errors"]  # fmt: skip
     assert body["step"] == 7 and len(body["timestamps"]) == 900 // 7 + 1
     assert all(len(s["values"]) == len(body["timestamps"]) for s in charts["cpu"]["series"])
     # beta's web-1 (900 MiB, 7 restarts) is never in alpha's charts.
@@ -133,6 +134,21 @@ def test_service_charts_give_each_instance_of_the_team_its_series(
     assert cpu["web-1"] == pytest.approx(50, rel=0.2)
     assert cpu["web-2"] == pytest.approx(25, rel=0.2)
     assert _last(charts["network_rx"])["web-1"] == pytest.approx(RX_BYTES_S, rel=0.2)
+    # web-1 uses 0.5 of its 1 core; web-2 has no CPU limit, so no share of one.
+    of_limit = _last(charts["cpu_of_limit"])
+    assert set(of_limit) == {"web-1"} and of_limit["web-1"] == pytest.approx(50, rel=0.2)
+    # alpha's route only (beta's answers 100/s), one series named for the environment.
+    assert _last(charts["requests"]) == {"test": pytest.approx(12, rel=0.2)}
+    assert _last(charts["errors"]) == {"test": pytest.approx(3, rel=0.2)}
+
+
+def test_the_balancer_charts_are_empty_for_a_service_without_a_route(
+    metrics_client: TestClient, alpha: dict[str, str]
+) -> None:
+    answer = metrics_client.get(CHARTS, params={"env": "online", "range": "15m"}, headers=alpha)
+    assert answer.status_code == 200, answer.text
+    charts = {c["name"]: c for c in answer.json()["charts"]}
+    assert charts["requests"]["series"] == [] and charts["errors"]["series"] == []
 
 
 def test_charts_of_another_team_or_an_unknown_range_are_refused(

@@ -61,12 +61,15 @@ def test_top_shows_each_instance_of_the_team(
     shown = _top(db, clock, prometheus_url, _token(alpha), tmp_path)
     assert shown.exit_code == 0, shown.output
     table = [line.split() for line in shown.stdout.splitlines() if line.strip()]
-    assert table[0] == ["INSTANCE", "CPU", "MEMORY", "NET", "RX", "NET", "TX", "RESTARTS"]
+    header = ["INSTANCE", "CPU", "CPU/LIMIT", "MEMORY", "NET", "RX", "NET", "TX", "RESTARTS"]
+    assert table[0] == header
     web1 = next(row for row in table if row[0] == "web-1")
     web2 = next(row for row in table if row[0] == "web-2")
-    assert web1[2:6] == ["100.0", "MiB", "/", "1.0"] and web1[-1] == "0"
-    assert web2[2:6] == ["120.0", "MiB", "/", "1.0"] and web2[-1] == "3"
+    assert web1[3:7] == ["100.0", "MiB", "/", "1.0"] and web1[-1] == "0"
+    assert web2[3:7] == ["120.0", "MiB", "/", "1.0"] and web2[-1] == "3"
     assert float(web1[1].rstrip("%")) == pytest.approx(50, rel=0.2)
+    # web-1 uses 0.5 of its 1-core limit; web-2 has no CPU limit.
+    assert float(web1[2].rstrip("%")) == pytest.approx(50, rel=0.2) and web2[2] == "-"
     # beta's web-1 (900 MiB, 7 restarts) is not there.
     assert "900.0" not in shown.stdout and len([r for r in table if r[0] == "web-1"]) == 1
 

@@ -39,6 +39,9 @@ def _rule(**changes: object) -> AlarmRuleSpec:
         (Builtin.MEMORY, Comparison.GT, 85,
          f"(100 * dockyard_instance_memory_working_set_bytes{SEL} / "
          f"dockyard_instance_memory_limit_bytes{SEL}) > 85"),
+        (Builtin.CPU, Comparison.GT, 80,
+         f"(100 * rate(dockyard_instance_cpu_seconds_total{SEL}[1m]) / "
+         f"dockyard_instance_cpu_limit_cores{SEL}) > 80"),
         (Builtin.CPU_CORES, Comparison.GE, 1.5,
          f"(rate(dockyard_instance_cpu_seconds_total{SEL}[1m])) >= 1.5"),
         (Builtin.CPU_THROTTLED, Comparison.GT, 90,

@@ -11,6 +11,7 @@ import pytest
 from dockyard.metrics.cgroup import (
     Layout,
     Usage,
+    cores,
     io_service_bytes,
     io_stat_bytes,
     layout_of,
@@ -41,6 +42,7 @@ def test_v1_files_of_a_real_container_read_as_its_figures() -> None:
         memory_bytes=21983232,
         working_set_bytes=21983232 - 20971520,
         limit_bytes=64 * 1024 * 1024,
+        cpu_limit_cores=0.5,
         oom_kills=0,
         pids=1,
         read_bytes=0,
@@ -57,6 +59,7 @@ def test_v2_files_read_as_their_figures() -> None:
         memory_bytes=31457280,
         working_set_bytes=31457280 - 20971520,
         limit_bytes=64 * 1024 * 1024,
+        cpu_limit_cores=1.5,
         oom_kills=1,
         pids=4,
         read_bytes=1228800 + 4096,
@@ -84,6 +87,34 @@ def test_no_memory_limit_reads_as_none(version: int, text: str, limit: int | Non
     read = usage_v1 if version == 1 else usage_v2
     figures = read(files.get)
     assert figures is not None and figures.limit_bytes == limit
+
+
+@pytest.mark.parametrize(
+    ("version", "files", "limit"),
+    [
+        (1, {"cpu.cfs_quota_us": "-1\n", "cpu.cfs_period_us": "100000\n"}, None),  # v1: none
+        (1, {"cpu.cfs_quota_us": "200000\n", "cpu.cfs_period_us": "100000\n"}, 2.0),
+        (1, {"cpu.cfs_quota_us": "25000\n", "cpu.cfs_period_us": "50000\n"}, 0.5),
+        (1, {}, None),  # no cpu controller files: no limit known
+        (2, {"cpu.max": "max 100000\n"}, None),  # v2: none
+        (2, {"cpu.max": "150000 100000\n"}, 1.5),
+        (2, {}, None),
+    ],
+)
+def test_the_cpu_limit_is_the_cfs_quota_over_its_period(
+    version: int, files: dict[str, str], limit: float | None
+) -> None:
+    files = {"cpuacct.usage": "1\n", "cpu.stat": "usage_usec 1\n", **files}
+    read = usage_v1 if version == 1 else usage_v2
+    figures = read(files.get)
+    assert figures is not None and figures.cpu_limit_cores == limit
+
+
+@pytest.mark.parametrize(
+    ("quota", "period"), [("0", "100000"), ("100000", "0"), ("x", "100000"), (None, None), ("", "")]
+)
+def test_a_garbled_cpu_quota_reads_as_no_limit(quota: str | None, period: str | None) -> None:
+    assert cores(quota, period) is None
 
 
 @pytest.mark.parametrize(

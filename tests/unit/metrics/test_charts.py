@@ -58,14 +58,34 @@ def test_series_are_aligned_on_the_span_with_gaps_as_none() -> None:
 def test_every_service_chart_reads_only_the_team_service_and_environment() -> None:
     charts = (*service_charts(team="shop", service='w"eb', env="test", window_s=40),
               memory_limit(team="shop", service='w"eb', env="test"))  # fmt: skip
-    assert [c.name for c in charts] == [
-        "cpu", "memory", "network_rx", "network_tx", "restarts", "memory_limit"
+    assert [(c.name, c.by) for c in charts] == [
+        ("cpu", "instance"), ("cpu_of_limit", "instance"), ("memory", "instance"),
+        ("network_rx", "instance"), ("network_tx", "instance"), ("restarts", "instance"),
+        ("requests", "env"), ("errors", "env"), ("memory_limit", "instance"),
     ]  # fmt: skip
     for chart in charts:
-        assert 'service="w\\"eb", env="test", team="shop"}' in chart.expr
-        assert chart.by == "instance"
+        assert 'service="w\\"eb", env="test"' in chart.expr
+        assert chart.expr.count("{") == chart.expr.count('team="shop"}')
     assert "rate(dockyard_instance_cpu_seconds_total{" in charts[0].expr
     assert "[40s]" in charts[0].expr
+
+
+@pytest.mark.parametrize(
+    ("name", "series"),
+    [
+        ("cpu_of_limit", ("rate(dockyard_instance_cpu_seconds_total{",
+                          ") / sum by (instance) (label_replace(dockyard_instance_cpu_limit_")),
+        ("requests", ("rate(haproxy_backend_http_requests_total{",)),
+        ("errors", ('rate(haproxy_backend_http_responses_total{service="web", env="online", '
+                    'code="5xx", team="shop"}[40s])',)),
+    ],
+)  # fmt: skip
+def test_cpu_of_the_limit_and_the_balancers_rates_read_their_series(
+    name: str, series: tuple[str, ...]
+) -> None:
+    chart = {c.name: c for c in service_charts(team="shop", service="web", env="online",
+                                               window_s=40)}[name]  # fmt: skip
+    assert all(one in chart.expr for one in series), chart.expr
 
 
 def test_host_charts_are_per_host() -> None:

@@ -91,10 +91,25 @@ def test_running_instances_have_labelled_series(tmp_path: Path) -> None:
     assert got[("dockyard_instance_memory_working_set_bytes", "web-1")] == 31457280 - 20971520
     assert got[("dockyard_instance_network_receive_bytes_total", "web-1")] == 736
     assert got[("dockyard_instance_pids", "web-1")] == 4
+    assert got[("dockyard_instance_cpu_limit_cores", "web-1")] == 1.5
     assert got[("dockyard_instance_start_time_seconds", "web-1")] == 1000.0
     assert {instance for _, instance in got} == {"web-1"}  # stopped and foreign: no series
     text = generate_latest(registry_of(collector)).decode()
     assert 'host="h1"' in text and 'team="alpha"' in text and 'env="test"' in text
+
+
+def test_an_instance_without_a_cpu_limit_has_no_limit_series(tmp_path: Path) -> None:
+    host, engine = Host(tmp_path), FakeEngine()
+    engine.containers = {"c1": (owner("web-1"), True, 101, 1000.0),
+                         "c2": (owner("web-2"), True, 102, 1000.0)}  # fmt: skip
+    host.spawn(101, "c1")
+    host.spawn(102, "c2")
+    (host.cgroup / "docker" / "c2" / "cpu.max").write_text("max 100000\n")
+    collector = host.collector(engine)
+    collector.refresh()
+    limits = {i: v for (name, i), v in samples(collector).items()
+              if name == "dockyard_instance_cpu_limit_cores"}  # fmt: skip
+    assert limits == {"web-1": 1.5}
 
 
 def test_inspected_once_per_start_and_restarts_counted(tmp_path: Path) -> None:

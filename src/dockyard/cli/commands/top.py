@@ -1,6 +1,7 @@
-"""`top SVC -e ENV`: each instance's CPU, memory (used of its limit), network rates and restarts
-now, read through the metrics API: the newest points of the service's charts, the same the
-portal draws (metrics/charts.py); `-w` prints them again every few seconds until Ctrl-C."""
+"""`top SVC -e ENV`: each instance's CPU (of one core and of its limit), memory (used of its
+limit), network rates and restarts now, read through the metrics API: the newest points of the
+service's charts, the same the portal draws (metrics/charts.py); `-w` prints them again every
+few seconds until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -21,10 +22,15 @@ NEWEST_RANGE = "15m"
 """The shortest chart range: its points are the closest together."""
 Figures = Mapping[str, Mapping[str, float]]
 """Per chart name, per instance, the value now."""
+WANTED = (
+    "cpu", "cpu_of_limit", "memory", "memory_limit", "network_rx", "network_tx", "restarts"
+)  # fmt: skip
+"""The per-instance figures a row shows, by chart name."""
 
 COLUMNS = (
     Column("INSTANCE", lambda r: r["instance"]),
     Column("CPU", lambda r: _percent(r["cpu"]), "right"),
+    Column("CPU/LIMIT", lambda r: _percent(r["cpu_of_limit"]), "right"),
     Column("MEMORY", lambda r: f"{_bytes(r['memory'])} / {_bytes(r['memory_limit'])}", "right"),
     Column("NET RX", lambda r: _rate(r["network_rx"]), "right"),
     Column("NET TX", lambda r: _rate(r["network_tx"]), "right"),
@@ -33,11 +39,11 @@ COLUMNS = (
 
 
 def rows(figures: Figures) -> list[dict[str, Any]]:
-    """One row per instance seen in any figure, by name; a figure it lacks is None."""
-    names = sorted({instance for values in figures.values() for instance in values})
-    wanted = ("cpu", "memory", "memory_limit", "network_rx", "network_tx", "restarts")
+    """One row per instance seen in any per-instance figure, by name; a figure it lacks is
+    None. The service's other charts (its balancer's rates, per environment) are left out."""
+    names = sorted({instance for key in WANTED for instance in figures.get(key, {})})
     return [
-        {"instance": name} | {key: figures.get(key, {}).get(name) for key in wanted}
+        {"instance": name} | {key: figures.get(key, {}).get(name) for key in WANTED}
         for name in names
     ]
 
@@ -107,7 +113,8 @@ def top(
     rounds: Annotated[int | None, typer.Option("--rounds", hidden=True, min=1)] = None,
     output: Output = OutputFormat.TABLE,
 ) -> None:
-    """Show each instance's CPU (% of one core), memory used of its limit, network received
+    """Show each instance's CPU (% of one core, and % of its CPU limit: - without one),
+    memory used of its limit, network received
     and sent per second, and restarts, as Prometheus has them now."""
     current = session(ctx)
     owner = current.team(team)

@@ -40,6 +40,9 @@
     if (unit === "%") {
       return value.toFixed(1) + " %";
     }
+    if (unit === "count/s") {
+      return String(Math.round(value * 100) / 100) + " /s";
+    }
     return String(Math.round(value * 100) / 100);
   }
 
