@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.cli.commands.top import COLUMNS, rows
+from dockyard.cli.commands.top import COLUMNS, newest, rows
 
 MIB = 1024 * 1024
 
@@ -40,3 +40,16 @@ def test_a_row_per_instance_seen_in_any_figure_with_gaps_as_none() -> None:
 )  # fmt: skip
 def test_cells_are_formatted_in_their_units(row: dict[str, object], cells: list[str]) -> None:
     assert [str(column.value(row)) for column in COLUMNS] == cells
+
+
+@pytest.mark.parametrize(
+    ("values", "now"),
+    [
+        ([1.0, 2.0, 3.0, 4.0, 5.0], 5.0),
+        ([1.0, 2.0, 3.0, 4.0, None], 4.0),  # the newest scrape not in yet
+        ([7.0, None, None, None, None], None),  # an instance removed: old points only
+        ([], None),
+    ],
+)
+def test_only_a_recent_point_is_a_figure_now(values: list[float | None], now: float | None) -> None:
+    assert newest(values) == now

@@ -20,6 +20,9 @@ from dockyard.metrics import charts
 
 NEWEST_RANGE = "15m"
 """The shortest chart range: its points are the closest together."""
+RECENT_POINTS = 4
+"""Only a value among the newest this many points of the range (~30 s of 15 min) is "now": an
+instance removed minutes ago keeps its older points in the range, and is no row of top."""
 Figures = Mapping[str, Mapping[str, float]]
 """Per chart name, per instance, the value now."""
 WANTED = (
@@ -81,7 +84,7 @@ def read_figures(current: Session, *, team: str, service: str, env: str) -> Figu
     path = api_path("teams", team, "services", service, "charts")
     drawn = client.get(path, params={"env": env, "range": NEWEST_RANGE})
     figures: dict[str, dict[str, float]] = {
-        chart["name"]: {s["name"]: v for s in chart["series"] if (v := _newest(s["values"]))
+        chart["name"]: {s["name"]: v for s in chart["series"] if (v := newest(s["values"]))
                         is not None}
         for chart in drawn["charts"]
     }  # fmt: skip
@@ -94,8 +97,9 @@ def read_figures(current: Session, *, team: str, service: str, env: str) -> Figu
     return figures
 
 
-def _newest(values: list[float | None]) -> float | None:
-    return next((v for v in reversed(values) if v is not None), None)
+def newest(values: list[float | None]) -> float | None:
+    """The newest value among the last RECENT_POINTS, or None (no figure now)."""
+    return next((v for v in reversed(values[-RECENT_POINTS:]) if v is not None), None)
 
 
 def top(
