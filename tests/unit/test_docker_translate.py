@@ -29,6 +29,10 @@ def api_error(status: int, explanation: str) -> APIError:
         (404, "No such container: abc", NotFound),
         (409, "Conflict. The container name is already in use", Conflict),
         (500, "IpamDriver.RequestAddress: IPAM unavailable: etcd does not answer", Unavailable),
+        # The driver's answer to an address call without its pool, as the engine relays it.
+        (500, "remote: IPAM unavailable: the engine's address call carries no PoolID (as just "
+              "after the driver restarted); the instance waits and starts on the next try",
+         Unavailable),
         (500, "OCI runtime create failed: no such file", RuntimeFailure),
     ],
 )  # fmt: skip

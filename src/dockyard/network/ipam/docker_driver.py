@@ -28,7 +28,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from dockyard.domain.clock import Clock
-from dockyard.domain.errors import DockyardError, Invalid
+from dockyard.domain.errors import DockyardError, Invalid, Unavailable
 from dockyard.domain.segment import instance_of_mac
 from dockyard.network.ipam.addresses import AddressBook
 from dockyard.network.ipam.allocator import again_first
@@ -113,7 +113,7 @@ class DockerIpamDriver:
         return {}  # a pool is a segment: it outlives every network made on it
 
     async def _request_address(self, body: dict[str, Any]) -> dict[str, Any]:
-        segment, fixed = await self._directory.load(_field(body, "PoolID"))
+        segment, fixed = await self._directory.load(_pool_of(body))
         options = body.get("Options") or {}  # Docker may send "Options": null
         prefix = segment.cidr.prefixlen
         if options.get(REQUEST_TYPE) == GATEWAY_REQUEST:
@@ -175,6 +175,20 @@ _HANDLERS: dict[str, _Handler] = {
     "IpamDriver.RequestAddress": DockerIpamDriver._request_address,
     "IpamDriver.ReleaseAddress": DockerIpamDriver._release_address,
 }
+
+
+def _pool_of(body: dict[str, Any]) -> str:
+    """The pool (segment) an address is asked from. The engine was seen to ask once without
+    it just after this driver restarted, and with it again on the next try: an answer worded
+    "IPAM unavailable" makes that start a wait (runtimes/docker/translate.py), not a failed
+    rollout."""
+    pool = body.get("PoolID")
+    if not pool:
+        raise Unavailable(
+            "IPAM unavailable: the engine's address call carries no PoolID (as just after the "
+            "driver restarted); the instance waits and starts on the next try"
+        )
+    return str(pool)
 
 
 def _field(body: dict[str, Any], name: str) -> str:
