@@ -70,6 +70,9 @@ from dockyard.store.db import Database
 from dockyard.store.platform import this_platform
 
 log = logging.getLogger("dockyard.server")
+GRACEFUL_STOP_S = 3
+"""How long a stopping server lets open requests finish before it cancels them (watch streams
+included; their followers reconnect to the next server)."""
 AGENT_SILENT_S = 60.0
 """No beat from the agent's log part for this long: no agent runs on this host."""
 DNS_PORT = 53
@@ -513,10 +516,26 @@ def build_server(settings: Settings) -> FastAPI:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    logging.getLogger("uvicorn.error").addFilter(_StopCancelled())
     settings.paths.state_dir.mkdir(parents=True, exist_ok=True)
     parts = build_parts(settings)
     bootstrap_admin(parts, settings)
     return build_app(parts)
+
+
+class _StopCancelled(logging.Filter):
+    """A request the stop cancelled after GRACEFUL_STOP_S (a watch stream, by design) is one
+    line of the stop, not an application error with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, asyncio.CancelledError) and "graceful shutdown" in str(error):
+            record.msg, record.args, record.exc_info = "open request ended by the stop", (), None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        elif "timeout graceful shutdown exceeded" in record.getMessage():
+            # uvicorn's "Cancel N running task(s)": the expected end of open watch streams
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -528,6 +547,10 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
       same app, 50 clients), which is what a latency target is about.
     - One line per request is logged only at debug level: at a thousand requests a second
       the access log costs CPU and drowns every other line.
+    - A stop waits at most GRACEFUL_STOP_S for open requests: the endpoint feed's watchers
+      (`dockyard names`, `dockyard balancer`) hold streams that never end by themselves, and
+      a server that waited for them would be killed by its supervisor instead, its
+      controllers never told to stop.
     """
     return {
         "host": settings.listen.host,
@@ -536,4 +559,5 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "loop": "asyncio",
         "http": "httptools",
         "access_log": settings.log_level == "debug",
+        "timeout_graceful_shutdown": GRACEFUL_STOP_S,
     }
