@@ -30,9 +30,12 @@ MARKERS = (VICTIM, SERVICE, f"{VICTIM}/{SERVICE}", ADDRESS)
 
 T = "/api/v1/teams/{team}"
 S = T + "/services/{svc}"
+R = T + "/services/{service}/alarm-rules"
+RULE = {"env": "test", "threshold": {"metric": "memory", "op": ">", "value": 90}}
 
-HIDDEN, ADMIN, OWN = "hidden", "admin", "own"
-"""404: not there for this team. 403: admin only. 200 with the caller's own things only."""
+HIDDEN, ADMIN, OWN, UNAUTHORIZED = "hidden", "admin", "own", "unauthorized"
+"""404: not there for this team. 403: admin only. 200 with the caller's own things only. 401:
+a door for one platform credential, which no team token is."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,34 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/ipam/addresses/{segment}/{address}/release"): Case(ADMIN),
     ("GET", "/api/v1/ipam/check"): Case(ADMIN),
     ("GET", "/api/v1/ipam/hosts"): Case(ADMIN),
+    # Alarms: rules, receivers and history are the team's; the platform's list is the admin's.
+    ("GET", R): Case(HIDDEN),
+    ("POST", R): Case(HIDDEN, {"name": "planted", **RULE}),
+    ("GET", R + "/{name}"): Case(HIDDEN),
+    ("PUT", R + "/{name}"): Case(HIDDEN, RULE),
+    ("DELETE", R + "/{name}"): Case(HIDDEN),
+    ("GET", T + "/alarm-receivers"): Case(HIDDEN),
+    ("POST", T + "/alarm-receivers"): Case(
+        HIDDEN, {"name": "planted", "kind": "webhook", "target": "http://127.0.0.1:9/"}
+    ),
+    ("DELETE", T + "/alarm-receivers/{name}"): Case(HIDDEN),
+    ("GET", T + "/alarms"): Case(HIDDEN),
+    ("GET", T + "/alarms/{alarm_id}"): Case(HIDDEN),
+    ("POST", T + "/alarms/{alarm_id}/ack"): Case(HIDDEN),
+    ("POST", T + "/alarms/{alarm_id}/silence"): Case(HIDDEN, {"duration": "1h"}),
+    ("DELETE", T + "/alarms/{alarm_id}/silence"): Case(HIDDEN),
+    ("GET", "/api/v1/alarms"): Case(ADMIN),
+    # Alertmanager's own door: the platform's webhook token only, never a team's.
+    ("POST", "/api/v1/alerts/webhook"): Case(UNAUTHORIZED, {"alerts": []}),
+    # A team's PromQL reads only its own series (metrics/isolation.py): the victim's never show.
+    ("GET", "/api/v1/metrics/query"): Case(OWN, query=f'query=up{{team="{VICTIM}"}}'),
+    ("GET", "/api/v1/metrics/query_range"): Case(
+        OWN, query=f'query=up{{team="{VICTIM}"}}&start=1700000000&end=1700000600&step=60'
+    ),
+    ("GET", S + "/charts"): Case(HIDDEN, query="env=test"),
+    ("GET", "/api/v1/hosts/charts"): Case(ADMIN),
+    # Every service's endpoints and every instance's address: the platform's own processes.
+    ("GET", "/api/v1/endpoints"): Case(ADMIN),
 }
 
 GIT = f"/git/{VICTIM}/{SERVICE}.git"
@@ -183,6 +214,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             _ok(own.put(f"{svc}/autoscaling?env=test", json=scaling))
             drain = {"name": SEGMENT, "kind": "http", "url": "http://127.0.0.1:9/"}
             _ok(own.post(f"/api/v1/teams/{VICTIM}/drains", json=drain))
+            _ok(own.post(f"{svc}/alarm-rules", json={"name": SEGMENT, **RULE}))
+            receiver = {"name": SEGMENT, "kind": "webhook", "target": "http://127.0.0.1:9/"}
+            _ok(own.post(f"/api/v1/teams/{VICTIM}/alarm-receivers", json=receiver))
             tokens = _ok(own.get("/api/v1/tokens"))["items"]
         segment = {"name": SEGMENT, "cidr": "10.77.0.0/24", "environments": ["test"]}
         _ok(admin.post("/api/v1/segments", json=segment))
@@ -191,7 +225,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         values = {
             "team": VICTIM,
             "svc": SERVICE,
+            "service": SERVICE,
             "env": "test",
+            "alarm_id": "1",
             "n": "1",
             "number": "1",
             "token_id": tokens[0]["id"],
@@ -224,6 +260,8 @@ def _state(world: World) -> dict[str, Any]:
         "tokens": f"/api/v1/tokens?team={VICTIM}",
         "services": f"/api/v1/teams/{VICTIM}/services",
         "drains": f"/api/v1/teams/{VICTIM}/drains",
+        "alarm rules": f"{svc}/alarm-rules",
+        "alarm receivers": f"/api/v1/teams/{VICTIM}/alarm-receivers",
         "source": f"{svc}/source",
         "overrides": f"{svc}/overrides",
         "fixed": "/api/v1/ipam/fixed",
@@ -262,22 +300,26 @@ def test_another_teams_token_gets_nothing_and_changes_nothing(
     before = _state(world)
     with _client(world.target, world.other_token) as other:
         answer = other.request(method, url, json=case.body)
-    expected = {HIDDEN: 404, ADMIN: 403, OWN: 200}[case.expect]
+    expected = {HIDDEN: 404, ADMIN: 403, OWN: 200, UNAUTHORIZED: 401}[case.expect]
     assert answer.status_code == expected, answer.text
     if case.expect == OWN:
         leaked = [marker for marker in MARKERS if marker in answer.text]
         assert leaked == [], f"{method} {url} showed another team's {leaked}: {answer.text}"
     else:
-        assert answer.json()["error"] == {404: "not_found", 403: "forbidden"}[expected]
+        codes = {404: "not_found", 403: "forbidden", 401: "unauthorized"}
+        assert answer.json()["error"] == codes[expected]
     assert _state(world) == before
 
 
 # Provenance is left out: no instance runs on the target, so its owner finds none either.
-# So is the live tail: it answers for as long as one listens (test_api_logs reads it).
+# So is the live tail: it answers for as long as one listens (test_api_logs reads it). So is
+# one alarm: only Alertmanager's webhook records one (tests/integration/api/test_api_alarms.py).
 OWNER_READS = sorted(
     (m, p)
     for (m, p), case in CASES.items()
-    if case.expect == HIDDEN and m == "GET" and "{instance}" not in p and "/follow" not in p
+    if case.expect == HIDDEN
+    and m == "GET"
+    and not any(part in p for part in ("{instance}", "/follow", "{alarm_id}"))
 )
 
 
