@@ -37,15 +37,18 @@ def tear_down(platform: Platform, engine: docker.APIClient, *, team: str, segmen
     # The server first (a running one starts them again), then the containers while the
     # agent still serves their network's IPAM driver: without it the engine retries the
     # driver for minutes on each removal.
-    platform.supervisor.stop("server")
-    remove_team_containers(engine, team)
-    # Out of etcd, or the agent makes the segment's network again after it is removed
-    # (and a dockerd started later would wait ~15 s on its missing driver).
-    asyncio.run(_withdraw(platform, segment))
-    for network in engine.networks(names=[f"dyseg-{segment}"]):
-        with contextlib.suppress(docker.errors.NotFound):  # the agent's sweep was first
-            engine.remove_network(network["Id"])
-    platform.down()
+    try:
+        platform.supervisor.stop("server")
+        remove_team_containers(engine, team)
+        # Out of etcd, or the agent makes the segment's network again after it is removed
+        # (and a dockerd started later would wait ~15 s on its missing driver).
+        asyncio.run(_withdraw(platform, segment))
+        for network in engine.networks(names=[f"dyseg-{segment}"]):
+            with contextlib.suppress(docker.errors.NotFound):  # the agent's sweep was first
+                engine.remove_network(network["Id"])
+    finally:
+        # Whatever failed above, the platform's processes never outlive the test.
+        platform.down()
 
 
 async def _withdraw(platform: Platform, segment: str) -> None:
