@@ -25,7 +25,9 @@ from dockyard.settings import Settings
 NATS_BINARY = "/usr/sbin/nats-server"
 # Debian installs it in /usr/sbin, which a non-login PATH may lack.
 NATS_CANDIDATES = (NATS_BINARY, "/usr/bin/nats-server")
-NATS_START_S = 30.0
+NATS_START_S = 60.0
+"""How long `up` waits for a nats-server it started: on a loaded 2-core host one was seen to
+take over 30 s to answer (it reads its JetStream store first)."""
 NATS_STOP_S = 15.0  # SIGTERM: it flushes the JetStream store before it exits
 NATS_PORT = 4222
 PROBE_S = 2.0
