@@ -1,5 +1,7 @@
 """A real Prometheus (Debian's) on a free loopback port, scraping every second a target the test
-serves itself: Prometheus text made by a function of the time, so counters grow as they would."""
+serves itself: Prometheus text made by a function of the time, so counters grow as they would.
+The target is scraped as Dockyard's own job scrapes an agent: its series keep their own
+`instance` label (prometheus_config.own_instance_label)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dockyard.metrics.prometheus_config import own_instance_label
 from tests.support.nats import free_port
 
 Exposition = Callable[[float], str]
@@ -67,7 +70,13 @@ def prometheus(root: Path, target: str) -> Iterator[str]:
     root.mkdir(parents=True, exist_ok=True)
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": "test", "static_configs": [{"targets": [target]}]}],
+        "scrape_configs": [
+            {
+                "job_name": "test",
+                "static_configs": [{"targets": [target]}],
+                "metric_relabel_configs": own_instance_label(),
+            }
+        ],
     }
     (root / "prometheus.yml").write_text(json.dumps(config))
     port = free_port()

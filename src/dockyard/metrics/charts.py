@@ -92,12 +92,6 @@ def _series(definition: d.Definition) -> str:
     return definition.name + "_total" if definition.kind == "counter" else definition.name
 
 
-def _own_instance(expr: str) -> str:
-    """`expr` with the agent's own `instance` label back: Prometheus gives every series the
-    scrape target as `instance` and keeps the agent's as `exported_instance`."""
-    return f'label_replace({expr}, "instance", "$1", "exported_instance", "(.+)")'
-
-
 def service_charts(*, team: str, service: str, env: str, window_s: int) -> tuple[Chart, ...]:
     """CPU (of one core, and of its limit where it has one), memory, network and restarts of
     each instance of a service in one environment, and the requests and 5xx answers per second
@@ -105,7 +99,7 @@ def service_charts(*, team: str, service: str, env: str, window_s: int) -> tuple
     sel = "{" + f"service={json.dumps(service)}, env={json.dumps(env)}" + "}"
 
     def per_instance(inner: str) -> str:
-        return f"sum by (instance) ({_own_instance(inner)})"
+        return f"sum by (instance) ({inner})"
 
     def rate(definition: d.Definition) -> str:
         return per_instance(f"rate({_series(definition)}{sel}[{window_s}s])")
@@ -146,7 +140,7 @@ def balancer_charts(sel: str, *, window_s: int, team: str) -> tuple[Chart, ...]:
 def memory_limit(*, team: str, service: str, env: str) -> Chart:
     """Each instance's memory limit: `top` shows it beside the memory used."""
     sel = "{" + f"service={json.dumps(service)}, env={json.dumps(env)}" + "}"
-    expr = confine(f"max by (instance) ({_own_instance(d.MEMORY_LIMIT.name + sel)})", team)
+    expr = confine(f"max by (instance) ({d.MEMORY_LIMIT.name}{sel})", team)
     return Chart("memory_limit", "Memory limit", "bytes", expr, "instance")
 
 

@@ -38,7 +38,5 @@ def test_cpu_is_the_cores_used_as_a_share_of_the_limit_and_absent_without_one(
 ) -> None:
     # One instant for both figures: a 1m rate over a window not yet full reads low alone.
     ratio = f"({_figure(Builtin.CPU, team)}) / ({_figure(Builtin.CPU_CORES, team)})"
-    # This Prometheus scrapes the series as a plain target: the agent's instance label is
-    # kept as exported_instance (Dockyard's own job gives it back: prometheus_config).
-    found = {s["metric"]["exported_instance"]: float(s["value"][1]) for s in query(url, ratio)}
+    found = {s["metric"]["instance"]: float(s["value"][1]) for s in query(url, ratio)}
     assert found == {name: pytest.approx(value) for name, value in expected.items()}

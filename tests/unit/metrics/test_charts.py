@@ -74,7 +74,7 @@ def test_every_service_chart_reads_only_the_team_service_and_environment() -> No
     ("name", "series"),
     [
         ("cpu_of_limit", ("rate(dockyard_instance_cpu_seconds_total{",
-                          ") / sum by (instance) (label_replace(dockyard_instance_cpu_limit_")),
+                          ") / sum by (instance) (dockyard_instance_cpu_limit_cores{")),
         ("requests", ("rate(haproxy_backend_http_requests_total{",)),
         ("errors", ('rate(haproxy_backend_http_responses_total{service="web", env="online", '
                     'code="5xx", team="shop"}[40s])',)),
