@@ -21,12 +21,13 @@ from dockyard.metrics.prometheus_api import PrometheusReader
 
 RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600}
 """The time ranges a chart can show, by the name the picker and the API use."""
+DEFAULT_RANGE = "1h"
 POINTS = 120
+"""Points per series: enough for a chart's width, few enough for a quick answer."""
 REQUESTS = "haproxy_backend_http_requests_total"
 """HTTP requests a balancer backend (one route: TEAM.SERVICE.ENV) received."""
 RESPONSES = "haproxy_backend_http_responses_total"
 """A backend's HTTP answers by `code` class: 1xx ... 5xx, other."""
-"""Points per series: enough for a chart's width, few enough for a quick answer."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,25 @@ def as_json(range_name: str, span: Span, drawn: Sequence[Drawn]) -> dict[str, An
             for one in drawn
         ],
     }  # fmt: skip
+
+
+async def service_drawing(
+    reader: PrometheusReader, range_name: str, *, team: str, service: str, env: str
+) -> tuple[Span, list[Drawn]]:
+    """The service's charts (`service_charts`) over the range called `range_name`, up to
+    Prometheus's now, their rate windows fitted to its scrape interval."""
+    drawing_span = span(range_name, end=reader.now())
+    window = rate_window(drawing_span.step_s, reader.scrape_interval_s)
+    wanted = service_charts(team=team, service=service, env=env, window_s=window)
+    return drawing_span, await draw(reader, wanted, drawing_span)
+
+
+async def host_drawing(reader: PrometheusReader, range_name: str) -> tuple[Span, list[Drawn]]:
+    """The hosts' charts (`host_charts`) over the range called `range_name`, like
+    `service_drawing`."""
+    drawing_span = span(range_name, end=reader.now())
+    window = rate_window(drawing_span.step_s, reader.scrape_interval_s)
+    return drawing_span, await draw(reader, host_charts(window_s=window), drawing_span)
 
 
 async def draw(reader: PrometheusReader, charts: Sequence[Chart], span: Span) -> list[Drawn]:

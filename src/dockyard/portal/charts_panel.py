@@ -1,6 +1,7 @@
 """The service page's charts: CPU, memory, network and restarts of each instance in the
 environment shown, as JSON for static/charts.js, which draws them with uPlot, redraws them
-every REFRESH_S and says so plainly when Prometheus does not answer (a 503 with the reason).
+every rendering.CHARTS_REFRESH_S and says so plainly when Prometheus does not answer (a 503
+with the reason).
 """
 
 from __future__ import annotations
@@ -17,15 +18,12 @@ from dockyard.portal.errors import notice_for
 from dockyard.portal.pages import ViewerDep
 
 router = APIRouter()
-REFRESH_S = 10
-RANGE_CHOICES = tuple(charts.RANGES)
-DEFAULT_RANGE = "1h"
 
 
 @router.get("/teams/{team}/services/{service}/charts")
 async def charts_data(
     request: Request, *, team: str, service: str, viewer: ViewerDep, env: str = "test",
-    range: str = DEFAULT_RANGE,
+    range: str = charts.DEFAULT_RANGE,
 ) -> JSONResponse:  # fmt: skip
     """The drawing (metrics/charts.as_json), or `{"error", "message"}` with its status."""
     try:
@@ -33,12 +31,9 @@ async def charts_data(
         reader = portal_deps(request).metrics
         if reader is None:
             raise MetricsUnavailable("this server has no Prometheus configured")
-        span = charts.span(range, end=reader.now())
-        window = charts.rate_window(span.step_s, reader.scrape_interval_s)
-        wanted = charts.service_charts(
-            team=team, service=service, env=Environment.parse(env).value, window_s=window
+        span, drawn = await charts.service_drawing(
+            reader, range, team=team, service=service, env=Environment.parse(env).value
         )
-        drawn = await charts.draw(reader, wanted, span)
     except DockyardError as e:
         notice = notice_for(e)
         return JSONResponse(

@@ -12,10 +12,13 @@ from starlette.templating import Jinja2Templates
 from dockyard.domain.readiness import readiness
 from dockyard.domain.spec import ServiceSpec
 from dockyard.images.hosted import remote_url
+from dockyard.metrics import charts
 from dockyard.portal.assets import INSTALL_COMMAND, PORTAL_DIR, missing_vendor_files
 from dockyard.portal.auth import CSRF_FIELD, CSRF_HEADER, Viewer, base_path, portal_deps
 
 HTMX_REQUEST = "HX-Request"
+CHARTS_REFRESH_S = 10
+"""How often the service page's charts fetch their figures again (static/charts.js)."""
 
 
 def duration(seconds: float) -> str:
@@ -80,7 +83,12 @@ def _templates() -> Jinja2Templates:
         image_brief=image_brief,
         readiness=readiness_text,
     )
-    templates.env.globals["git_remote"] = git_remote
+    templates.env.globals.update(
+        git_remote=git_remote,
+        chart_ranges=tuple(charts.RANGES),
+        chart_range=charts.DEFAULT_RANGE,
+        charts_refresh_s=CHARTS_REFRESH_S,
+    )
     return templates
 
 

@@ -76,23 +76,21 @@ async def metrics_query_range(
 async def service_charts(
     *, team: TeamPath, svc: ServicePath, who: Who, deps: Deps,
     env: Annotated[Environment, Query(description="The environment.")],
-    range: RangeName = "1h",
+    range: RangeName = charts.DEFAULT_RANGE,
 ) -> ChartsPublic:  # fmt: skip
-    """CPU (% of one core), memory, network received and sent, and restarts of each instance
-    of the service in `env`, over the last `range`."""
+    """CPU (% of one core, and of its limit), memory, network received and sent, and restarts
+    of each instance of the service in `env`, and its route's requests and 5xx answers per
+    second, over the last `range`."""
     who.require_team(team)
     reader = deps.require_metrics()
-    span = charts.span(range, end=reader.now())
-    window = charts.rate_window(span.step_s, reader.scrape_interval_s)
-    wanted = charts.service_charts(team=team, service=svc, env=env.value, window_s=window)
-    return ChartsPublic.of(range, span, await charts.draw(reader, wanted, span))
+    drawn = await charts.service_drawing(reader, range, team=team, service=svc, env=env.value)
+    return ChartsPublic.of(range, *drawn)
 
 
 @router.get("/hosts/charts")
-async def host_charts(*, who: Who, deps: Deps, range: RangeName = "1h") -> ChartsPublic:
+async def host_charts(
+    *, who: Who, deps: Deps, range: RangeName = charts.DEFAULT_RANGE
+) -> ChartsPublic:
     """CPU busy, memory used, load and instances of every host (the admin only)."""
     who.require_admin()
-    reader = deps.require_metrics()
-    span = charts.span(range, end=reader.now())
-    wanted = charts.host_charts(window_s=charts.rate_window(span.step_s, reader.scrape_interval_s))
-    return ChartsPublic.of(range, span, await charts.draw(reader, wanted, span))
+    return ChartsPublic.of(range, *await charts.host_drawing(deps.require_metrics(), range))
