@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -195,6 +196,14 @@ def portal_url(world: World) -> Iterator[str]:
     """Base URL of the portal (`http://127.0.0.1:PORT/ui`)."""
     with serve(parent_app(world)) as url:
         yield f"{url}/ui"
+
+
+@pytest.fixture
+def payments_client(portal_url: str, world: World) -> Iterator[httpx.Client]:
+    """An HTTP client of the portal, logged in with the payments team's token."""
+    with httpx.Client(base_url=portal_url, follow_redirects=False, timeout=5) as http:
+        assert http.post("/login", data={"token": world.payments_token}).status_code == 303
+        yield http
 
 
 @pytest.fixture(scope="package")

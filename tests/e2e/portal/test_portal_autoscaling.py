@@ -3,11 +3,9 @@ the autoscaler's decisions with the figure each one used."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import httpx
-import pytest
 
 from dockyard.domain.autoscaling import Metric, Policy
 from dockyard.domain.environment import Environment
@@ -17,13 +15,6 @@ from tests.e2e.portal.conftest import ADMIN, World
 SERVICE = "/teams/payments/services/api"
 
 
-@pytest.fixture
-def client(portal_url: str, world: World) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=portal_url, follow_redirects=False, timeout=5) as http:
-        assert http.post("/login", data={"token": world.payments_token}).status_code == 303
-        yield http
-
-
 def card(client: httpx.Client, env: str) -> str:
     page = client.get(SERVICE, params={"env": env})
     assert page.status_code == 200
@@ -31,9 +22,9 @@ def card(client: httpx.Client, env: str) -> str:
 
 
 def test_the_service_page_shows_the_policy_state_and_scaling_history(
-    client: httpx.Client, world: World
+    payments_client: httpx.Client, world: World
 ) -> None:
-    assert "No autoscaling in test" in card(client, "test")
+    assert "No autoscaling in test" in card(payments_client, "test")
     world.deploy("payments", "api", Environment.TEST, image="payments/api:1", replicas=2)
     policy = Policy(min_replicas=1, max_replicas=8, metric=Metric.CPU, target_percent=70.0)
     with world.db.session() as session:
@@ -53,10 +44,10 @@ def test_the_service_page_shows_the_policy_state_and_scaling_history(
             session, later, replicas=8, figure=150.0, now=world.clock(),
             reason="autoscaler: cpu 150 % of target over 6 s → 4 → 8",
         )  # fmt: skip
-    shown = card(client, "test")
+    shown = card(payments_client, "test")
     assert '<polyline points="0.0,3.5 200.0,10.0"' in shown  # 182.4 then 150, top 200 %
     assert "1-8 instances, cpu 70 % of the limit" in shown
     assert "active" in shown
     assert "2 → 4" in shown and 'data-figure="182.4"' in shown and "182 % of target" in shown
     assert "autoscaler: cpu 182 % of target over 6 s → 2 → 4" in shown
-    assert "No autoscaling in online" in card(client, "online")
+    assert "No autoscaling in online" in card(payments_client, "online")

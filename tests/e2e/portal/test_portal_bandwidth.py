@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.spec import Bandwidth, ServiceSpec
@@ -15,13 +12,6 @@ from tests.e2e.portal.conftest import ADMIN, World
 SERVICE = "/teams/payments/services/api"
 
 
-@pytest.fixture
-def client(portal_url: str, world: World) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=portal_url, follow_redirects=False, timeout=5) as http:
-        assert http.post("/login", data={"token": world.payments_token}).status_code == 303
-        yield http
-
-
 def summary(client: httpx.Client, env: str) -> str:
     page = client.get(SERVICE, params={"env": env})
     assert page.status_code == 200
@@ -29,9 +19,9 @@ def summary(client: httpx.Client, env: str) -> str:
 
 
 def test_service_page_shows_the_limits_of_the_current_revision(
-    client: httpx.Client, world: World
+    payments_client: httpx.Client, world: World
 ) -> None:
-    assert "out unlimited · in unlimited" in summary(client, "test")
+    assert "out unlimited · in unlimited" in summary(payments_client, "test")
 
     with world.db.session() as session:
         spec = ServiceSpec(
@@ -43,5 +33,6 @@ def test_service_page_shows_the_limits_of_the_current_revision(
         )
     world.deploy("payments", "api", Environment.TEST, image=spec.image, replicas=3)
 
-    assert "out 30 Mbit/s · in 20 Mbit/s" in summary(client, "test")
-    assert "out unlimited · in unlimited" in summary(client, "online")  # not redeployed there
+    assert "out 30 Mbit/s · in 20 Mbit/s" in summary(payments_client, "test")
+    # Not redeployed there:
+    assert "out unlimited · in unlimited" in summary(payments_client, "online")

@@ -3,10 +3,7 @@ gets, and whether the service set each or the environment's default did."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.spec import Resources, ServiceSpec
@@ -16,13 +13,6 @@ from tests.e2e.portal.conftest import ADMIN, World
 SERVICE = "/teams/payments/services/api"
 
 
-@pytest.fixture
-def client(portal_url: str, world: World) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=portal_url, follow_redirects=False, timeout=5) as http:
-        assert http.post("/login", data={"token": world.payments_token}).status_code == 303
-        yield http
-
-
 def limits(client: httpx.Client, env: str) -> str:
     page = client.get(SERVICE, params={"env": env})
     assert page.status_code == 200
@@ -30,7 +20,7 @@ def limits(client: httpx.Client, env: str) -> str:
 
 
 def test_service_page_shows_each_limit_and_where_it_came_from(
-    client: httpx.Client, world: World
+    payments_client: httpx.Client, world: World
 ) -> None:
     with world.db.session() as session:
         spec = ServiceSpec(
@@ -46,6 +36,6 @@ def test_service_page_shows_each_limit_and_where_it_came_from(
         )
     world.deploy("payments", "api", Environment.TEST, image=spec.image, replicas=2)
 
-    assert limits(client, "test") == (
+    assert limits(payments_client, "test") == (
         "1.5 CPU (test default) · 768 MiB (own) · 900 pids (test default)"
     )

@@ -3,10 +3,7 @@ current revision."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.logfiles import LogMultiline
@@ -17,13 +14,6 @@ from tests.e2e.portal.conftest import ADMIN, World
 SERVICE = "/teams/payments/services/api"
 
 
-@pytest.fixture
-def client(portal_url: str, world: World) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=portal_url, follow_redirects=False, timeout=5) as http:
-        assert http.post("/login", data={"token": world.payments_token}).status_code == 303
-        yield http
-
-
 def summary(client: httpx.Client, env: str) -> str:
     page = client.get(SERVICE, params={"env": env})
     assert page.status_code == 200
@@ -31,9 +21,9 @@ def summary(client: httpx.Client, env: str) -> str:
 
 
 def test_service_page_shows_the_log_files_of_the_current_revision(
-    client: httpx.Client, world: World
+    payments_client: httpx.Client, world: World
 ) -> None:
-    assert "Log files" not in summary(client, "test")
+    assert "Log files" not in summary(payments_client, "test")
 
     with world.db.session() as session:
         spec = ServiceSpec(
@@ -46,7 +36,7 @@ def test_service_page_shows_the_log_files_of_the_current_revision(
         )
     world.deploy("payments", "api", Environment.TEST, image=spec.image, replicas=1)
 
-    shown = summary(client, "test")
+    shown = summary(payments_client, "test")
     assert "<code>/app/logs/*.log</code> <code>/app/audit/a.log</code>" in shown
     assert "records start at <code>^&lt;E&gt;</code>" in shown  # escaped
-    assert "Log files" not in summary(client, "online")  # not redeployed there
+    assert "Log files" not in summary(payments_client, "online")  # not redeployed there

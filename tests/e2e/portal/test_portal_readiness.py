@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.spec import HealthCheck, Port, ServiceSpec
@@ -14,13 +11,6 @@ from tests.e2e.portal.conftest import ADMIN, World
 
 SERVICE = "/teams/payments/services/api"
 IMAGE = "registry.local:5000/payments/api:1.5.0"
-
-
-@pytest.fixture
-def client(portal_url: str, world: World) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=portal_url, follow_redirects=False, timeout=5) as http:
-        assert http.post("/login", data={"token": world.payments_token}).status_code == 303
-        yield http
 
 
 def readiness(client: httpx.Client, env: str) -> str:
@@ -39,11 +29,12 @@ def deploy(world: World, spec: ServiceSpec) -> None:
 
 
 def test_service_page_shows_the_default_tcp_check_and_a_given_one(
-    client: httpx.Client, world: World
+    payments_client: httpx.Client, world: World
 ) -> None:
     deploy(world, ServiceSpec(image=IMAGE, ports=(Port(container_port=8080),)))
-    assert readiness(client, "test") == "TCP connect to port 8080 (no health check given)"
+    assert readiness(payments_client, "test") == "TCP connect to port 8080 (no health check given)"
 
     check = HealthCheck(http_path="/health")
     deploy(world, ServiceSpec(image=IMAGE, ports=(Port(container_port=8080),), health_check=check))
-    assert readiness(client, "test") == "HTTP GET /health on port 8080 (health check given)"
+    given = "HTTP GET /health on port 8080 (health check given)"
+    assert readiness(payments_client, "test") == given
