@@ -20,6 +20,7 @@ from datetime import timedelta
 import promql_parser as pp
 
 from dockyard.domain.errors import Malformed
+from dockyard.metrics.prometheus_config import duration
 
 TEAM_LABEL = "team"
 MAX_QUERY_CHARS = 4000
@@ -201,8 +202,7 @@ def _modifiers(offset: timedelta | None, at: pp.AtModifier | None) -> str:
 
 
 def _duration(span: timedelta) -> str:
-    ms = round(span.total_seconds() * 1000)
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+    return duration(span.total_seconds())
 
 
 def _number(value: float) -> str:
