@@ -29,8 +29,8 @@ class AutoscalingPut(BaseModel):
     max: Count
     metric: Metric = Field(strict=False, description="cpu or memory (per cent of the limit)")
     target_percent: Annotated[float, Field(gt=0, le=MAX_TARGET_PERCENT)]
-    up_step: StepText = "100%"
-    down_step: StepText = "1"
+    up_step: StepText = str(Policy.up_step)
+    down_step: StepText = str(Policy.down_step)
     window_s: Window = Policy.window_s
     up_window_s: Window = Policy.up_window_s
     down_window_s: Window = Policy.down_window_s

@@ -126,19 +126,20 @@ class Policy:
             metric = Metric(data["metric"])
         except (KeyError, ValueError) as exc:
             raise Invalid("metric must be cpu or memory", field="metric") from exc
+        # A field absent from `data` (stored before it existed) takes the class's default.
         return cls(
             min_replicas=int(data["min"]),
             max_replicas=int(data["max"]),
             metric=metric,
             target_percent=float(data["target_percent"]),
-            up_step=Step.parse(str(data.get("up_step", "100%")), field="up_step"),
-            down_step=Step.parse(str(data.get("down_step", "1")), field="down_step"),
-            window_s=float(data.get("window_s", 6.0)),
-            up_window_s=float(data.get("up_window_s", 0.0)),
-            down_window_s=float(data.get("down_window_s", 60.0)),
-            panic_window_s=float(data.get("panic_window_s", 2.0)),
-            panic_factor=float(data.get("panic_factor", 2.0)),
-            tolerance=float(data.get("tolerance", 0.1)),
+            up_step=Step.parse(str(data.get("up_step", cls.up_step)), field="up_step"),
+            down_step=Step.parse(str(data.get("down_step", cls.down_step)), field="down_step"),
+            window_s=float(data.get("window_s", cls.window_s)),
+            up_window_s=float(data.get("up_window_s", cls.up_window_s)),
+            down_window_s=float(data.get("down_window_s", cls.down_window_s)),
+            panic_window_s=float(data.get("panic_window_s", cls.panic_window_s)),
+            panic_factor=float(data.get("panic_factor", cls.panic_factor)),
+            tolerance=float(data.get("tolerance", cls.tolerance)),
         )
 
 

@@ -182,3 +182,10 @@ def test_a_step_allows_a_count_or_a_per_cent(text: str, current: int, allowed: i
 def test_a_policy_survives_its_json() -> None:
     rule = policy(up_step=Step(3), down_step=Step(50, percent=True), panic_factor=3.0)
     assert Policy.from_json(rule.to_json()) == rule
+
+
+def test_fields_absent_from_a_stored_policy_take_the_defaults() -> None:
+    stored = {"min": 1, "max": 4, "metric": "memory", "target_percent": 80}
+    assert Policy.from_json(stored) == Policy(
+        min_replicas=1, max_replicas=4, metric=Metric.MEMORY, target_percent=80.0
+    )
