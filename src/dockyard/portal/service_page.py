@@ -53,13 +53,12 @@ class ServicePage:
     endpoints: tuple[EndpointSet, ...] = ()  # of every environment, in `envs`' order
     autoscaling: AutoscalingView | None = None  # of the selected environment, if it has one
     decisions: tuple[DecisionView, ...] = ()  # the autoscaler's there, newest first
+    alarms: tuple[Alarm, ...] = ()  # of the selected environment: firing first, then newest
 
     @property
     def decision_chart(self) -> Sparkline | None:
         """The figures the latest decisions used, oldest first, against the target."""
         return sparkline([d.figure for d in reversed(self.decisions)])
-
-    alarms: tuple[Alarm, ...] = ()  # of the selected environment: firing first, then newest
 
     @property
     def firing(self) -> int:
