@@ -106,6 +106,11 @@ class Batch:
         return self.lines[-1].seq
 
     @property
+    def count(self) -> int:
+        """How many lines the batch carries (as raw.RawBatch.count)."""
+        return len(self.lines)
+
+    @property
     def msg_id(self) -> str:
         """JetStream's deduplication id: the same lines re-sent get the same id."""
         return f"{self.source.key}#{self.first_seq}"
