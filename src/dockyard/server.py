@@ -516,11 +516,16 @@ def build_server(settings: Settings) -> FastAPI:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    logging.getLogger("uvicorn.error").addFilter(_StopCancelled())
+    logging.getLogger("uvicorn.error").addFilter(_STOP_CANCELLED)  # once, however many apps
     settings.paths.state_dir.mkdir(parents=True, exist_ok=True)
     parts = build_parts(settings)
     bootstrap_admin(parts, settings)
     return build_app(parts)
+
+
+_UVICORN_STOP = "timeout graceful shutdown exceeded"
+"""uvicorn's words, both in its "Cancel N running task(s)" line and in the message of each
+task it cancels then."""
 
 
 class _StopCancelled(logging.Filter):
@@ -529,13 +534,16 @@ class _StopCancelled(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, asyncio.CancelledError) and "graceful shutdown" in str(error):
+        if isinstance(error, asyncio.CancelledError) and _UVICORN_STOP in str(error):
             record.msg, record.args, record.exc_info = "open request ended by the stop", (), None
             record.levelno, record.levelname = logging.INFO, "INFO"
-        elif "timeout graceful shutdown exceeded" in record.getMessage():
+        elif _UVICORN_STOP in record.getMessage():
             # uvicorn's "Cancel N running task(s)": the expected end of open watch streams
             record.levelno, record.levelname = logging.INFO, "INFO"
         return True
+
+
+_STOP_CANCELLED = _StopCancelled()
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -972,15 +972,20 @@ def _host_port(raw: str) -> str:
     return address
 
 
+def _listed(raw: str) -> tuple[str, ...]:
+    """The comma-separated items of `raw`, stripped; empty ones left out."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 def _addresses(raw: str) -> tuple[str, ...]:
-    found = tuple(part.strip() for part in raw.split(",") if part.strip())
+    found = _listed(raw)
     for address in found:
         ipaddress.ip_address(address)  # ValueError names it
     return found
 
 
 def _upstreams(raw: str) -> tuple[str, ...]:
-    found = tuple(part.strip() for part in raw.split(",") if part.strip())
+    found = _listed(raw)
     for upstream in found:
         address, _, port = upstream.partition("#")
         ipaddress.ip_address(address)
@@ -1014,7 +1019,7 @@ def _listen_addr(raw: str) -> str:
 
 
 def _nats_urls(raw: str) -> tuple[str, ...]:
-    urls = tuple(part.strip() for part in raw.split(",") if part.strip())
+    urls = _listed(raw)
     for url in urls:
         parts = urlsplit(url)
         if parts.scheme not in ("nats", "tls") or not parts.hostname:

@@ -34,13 +34,13 @@ def server(tmp_path: Path, docker_engine: docker.APIClient) -> Iterator[ServerPr
 
 
 def test_a_server_with_open_watch_streams_stops_within_its_grace(server: ServerProcess) -> None:
-    opened = threading.Event()
+    opened = threading.Semaphore(0)  # released once per stream the server answered
 
     def follow() -> None:
         with server.client(timeout=60) as client:
             try:
                 with client.stream("GET", "/api/v1/endpoints", params={"watch": "1"}) as answer:
-                    opened.set()
+                    opened.release()
                     for _ in answer.iter_lines():
                         pass
             except httpx.HTTPError:
@@ -49,8 +49,8 @@ def test_a_server_with_open_watch_streams_stops_within_its_grace(server: ServerP
     followers = [threading.Thread(target=follow, daemon=True) for _ in range(2)]
     for follower in followers:
         follower.start()
-    assert opened.wait(15), "the watch stream did not open"
-    time.sleep(0.5)  # both streams open
+    for _ in followers:
+        assert opened.acquire(timeout=15), "a watch stream did not open"
     assert server.process is not None
     started = time.monotonic()
     server.process.send_signal(signal.SIGTERM)

@@ -6,6 +6,7 @@ import pytest
 import requests
 from docker.errors import APIError
 
+from dockyard.domain.clock import utcnow
 from dockyard.domain.errors import (
     Conflict,
     DockyardError,
@@ -14,6 +15,9 @@ from dockyard.domain.errors import (
     RuntimeFailure,
     Unavailable,
 )
+from dockyard.network.etcd import Etcd
+from dockyard.network.ipam import AddressBook, Directory, Keys
+from dockyard.network.ipam.docker_driver import ContainerInfo, DockerIpamDriver
 from dockyard.runtimes.docker.translate import from_api_error
 
 
@@ -29,10 +33,6 @@ def api_error(status: int, explanation: str) -> APIError:
         (404, "No such container: abc", NotFound),
         (409, "Conflict. The container name is already in use", Conflict),
         (500, "IpamDriver.RequestAddress: IPAM unavailable: etcd does not answer", Unavailable),
-        # The driver's answer to an address call without its pool, as the engine relays it.
-        (500, "remote: IPAM unavailable: the engine's address call carries no PoolID (as just "
-              "after the driver restarted); the instance waits and starts on the next try",
-         Unavailable),
         (500, "OCI runtime create failed: no such file", RuntimeFailure),
     ],
 )  # fmt: skip
@@ -42,6 +42,30 @@ def test_engine_refusals_map_to_one_vocabulary(
     error = from_api_error(api_error(status, explanation), "start web")
     assert type(error) is expected
     assert explanation in error.message and error.message.startswith("start web")
+
+
+async def test_the_drivers_answer_to_an_address_call_without_its_pool_is_a_wait() -> None:
+    # The driver's own answer (its wording may change), as the engine relays a remote IPAM
+    # driver's error: "remote: " and the driver's message. The call is refused before any
+    # etcd is asked: the endpoint below is never dialled.
+    etcd, keys = Etcd(["http://127.0.0.1:9"]), Keys("/translate-test")
+    driver = DockerIpamDriver(
+        book=AddressBook(etcd, keys=keys, clock=utcnow),
+        directory=Directory(etcd, keys=keys),
+        host="h1",
+        clock=utcnow,
+        lookup=no_container,
+    )
+    answer = await driver.handle("IpamDriver.RequestAddress", {"Options": None})
+    assert "PoolID" in answer["Error"]  # the pool's refusal, not an etcd failure
+    explanation = f"remote: {answer['Error']}"
+    error = from_api_error(api_error(500, explanation), "start web")
+    assert type(error) is Unavailable
+    assert explanation in error.message and error.message.startswith("start web")
+
+
+async def no_container(_instance: str) -> ContainerInfo | None:
+    return None
 
 
 def test_an_exhausted_segment_is_told_in_the_drivers_words_first() -> None:

@@ -43,13 +43,13 @@ class Checkpointer:
     async def settle(self) -> None:
         """Return once the newest checkpoint offered is on disk; raises what a write failed
         with."""
+        # A write goes on until the newest offer is on disk (`_write`); an offer made once it
+        # ended starts the next one, which is waited for in turn.
         while self._writing is not None:
             writing = self._writing
             await writing
             if self._writing is writing:
                 self._writing = None
-            if self._wanted != self.saved:
-                self._writing = asyncio.create_task(self._write())
 
     async def close(self) -> None:
         """Let the writes under way finish (up to the newest checkpoint offered), their

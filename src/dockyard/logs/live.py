@@ -18,8 +18,6 @@ from dockyard.domain.sse import server_sent as framed
 from dockyard.logs.center import Dropped
 from dockyard.logs.index.base import Hit
 
-__all__ = ["event", "server_sent"]
-
 
 def server_sent(
     follower: AsyncIterator[Hit | Dropped],

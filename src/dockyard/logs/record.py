@@ -106,6 +106,11 @@ class Batch:
         return self.lines[-1].seq
 
     @property
+    def count(self) -> int:
+        """How many lines the batch carries (as raw.RawBatch.count)."""
+        return len(self.lines)
+
+    @property
     def msg_id(self) -> str:
         """JetStream's deduplication id: the same lines re-sent get the same id."""
         return f"{self.source.key}#{self.first_seq}"
@@ -126,21 +131,9 @@ class Batch:
             return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
-    def decode(cls, data: bytes) -> Batch:
-        """The batch in `data`; Invalid if it is not one (a consumer terminates such messages
-        rather than retrying them for ever)."""
-        try:
-            body = orjson.loads(data)
-        except ValueError as exc:
-            raise Invalid(f"not a log batch: {exc}") from exc
-        if type(body) is not dict or body.get("v") != FORMAT:
-            version = body.get("v") if type(body) is dict else None
-            raise Invalid(f"log batch format {version!r} is not {FORMAT}")
-        return cls.of_body(body)
-
-    @classmethod
     def of_body(cls, body: dict[str, Any]) -> Batch:
-        """The batch in a decoded message of this format; Invalid if it is not one."""
+        """The batch in a decoded message of this format (logs/wire.decode reads a message and
+        says which format it is); Invalid if it is not one."""
         try:
             team, service, env, instance, channel, host = body["src"]
             source = Source(team, service, parse_env(env), instance, channel, host)

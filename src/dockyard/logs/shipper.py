@@ -34,7 +34,7 @@ from dockyard.logs.reader import Format, Read, Reader, ReadLimits
 from dockyard.logs.record import Batch, Source
 from dockyard.logs.stream import LogStream
 from dockyard.logs.throttle import Budgets, Throttle, service_of
-from dockyard.logs.wire import Message, line_count
+from dockyard.logs.wire import Message
 
 log = logging.getLogger("dockyard.logs.shipper")
 
@@ -369,7 +369,7 @@ class Shipper:
                 self.counters.stream_waiting -= 1
         if waiting_since is not None:
             log.info("logs: stream available again %s", keys(batch.source))
-        counters.lines_sent += line_count(batch)
+        counters.lines_sent += batch.count
 
     def _count(self, source: Source, read: Read, counters: SourceCounters) -> None:
         counters.lines_read += read.count

@@ -35,8 +35,3 @@ def decode(data: bytes) -> Batch:
     if version == raw.FORMAT and newline:
         return RawBatch.decode(header, rest).batch()
     raise Invalid(f"log batch format {version!r} is not one of {record.FORMAT}, {raw.FORMAT}")
-
-
-def line_count(message: Message) -> int:
-    """How many lines `message` carries."""
-    return message.count if isinstance(message, RawBatch) else len(message.lines)

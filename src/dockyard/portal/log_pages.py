@@ -20,9 +20,10 @@ from starlette.responses import Response, StreamingResponse
 
 from dockyard.domain.environment import ALL_ENVIRONMENTS
 from dockyard.domain.errors import DockyardError, Unavailable
+from dockyard.domain.sse import event
 from dockyard.logs.center import Dropped, LogCenter
 from dockyard.logs.index.base import MAX_LIMIT, Filters, Hit, Order
-from dockyard.logs.live import event, server_sent
+from dockyard.logs.live import server_sent
 from dockyard.logs.query import LEVELS
 from dockyard.logs.record import BUILD_ENV, LogEnv, parse_env
 from dockyard.portal.auth import Viewer, base_path, portal_deps

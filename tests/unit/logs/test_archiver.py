@@ -13,6 +13,7 @@ import pytest
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Unavailable
+from dockyard.logs import wire
 from dockyard.logs.archive import Archive, HourFile
 from dockyard.logs.archiver import Archiver, Limits, Ranges, due
 from dockyard.logs.memory_stream import MemoryLogStream
@@ -272,7 +273,7 @@ async def test_an_undecodable_batch_is_terminated(archive: Archive) -> None:
 
         @property
         def batch(self) -> Batch:
-            return Batch.decode(b"not json")
+            return wire.decode(b"not json")
 
         async def ack(self) -> None:
             raise AssertionError("acked")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dockyard.domain.errors import Invalid
+from dockyard.logs import wire
 from dockyard.logs.build_lines import (
     BUILD_CHANNEL,
     MAX_BATCH_BYTES,
@@ -19,7 +20,7 @@ from dockyard.logs.build_lines import (
     to_batches,
 )
 from dockyard.logs.cut import marker
-from dockyard.logs.record import BUILD_ENV, Batch, parse_env
+from dockyard.logs.record import BUILD_ENV, parse_env
 from dockyard.logs.retention import parse_days
 
 SOURCE = build_source(team="shop", service="web", number=7, build_id=41)
@@ -105,7 +106,7 @@ def test_a_build_is_a_source_of_its_own_in_the_build_environment() -> None:
 
 def test_a_build_batch_goes_through_the_stream_encoding() -> None:
     batches, _ = to_batches(SOURCE, "hello\n", Shipped(), done=False, time_ns=1, max_line_bytes=9)
-    assert Batch.decode(batches[0].encode()) == batches[0]
+    assert wire.decode(batches[0].encode()) == batches[0]
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,12 @@ class Recording(CheckpointStore):
         self.written: list[int] = []
         self.gate = threading.Event()
         self.gate.set()
+        self.started = threading.Event()
+        """Set when a write has begun (before it waits at the gate)."""
         self.fail = False
 
     def save(self, key: str, checkpoint: Checkpoint) -> None:
+        self.started.set()
         self.gate.wait(5)
         if self.fail:
             raise OSError("disk full")
@@ -43,7 +46,7 @@ async def test_offers_made_while_a_write_runs_are_coalesced_to_the_newest(tmp_pa
     writer = Checkpointer(store, KEY, None)
     store.gate.clear()
     writer.offer(at(1))
-    await asyncio.sleep(0.05)  # the first write has started and waits
+    assert await asyncio.to_thread(store.started.wait, 5)  # the first write waits at the gate
     for seq in (2, 3, 4):
         writer.offer(at(seq))
     store.gate.set()
@@ -77,7 +80,9 @@ async def test_close_lets_the_write_under_way_finish(tmp_path: Path) -> None:
     writer = Checkpointer(store, KEY, None)
     store.gate.clear()
     writer.offer(at(5))
-    await asyncio.sleep(0.05)
-    store.gate.set()
+    assert await asyncio.to_thread(store.started.wait, 5)
+    # The gate opens only once close is waiting: a close that cut the write off would
+    # return before the checkpoint reached the disk.
+    asyncio.get_running_loop().call_later(0.05, store.gate.set)
     await writer.close()
     assert store.load(KEY) == at(5)
