@@ -117,9 +117,7 @@ def remove_rule(
 def list_receivers(*, team: TeamPath, who: Who, deps: Deps) -> Items[ReceiverPublic]:
     with deps.db.session() as session:
         found = alarm_receivers.list_receivers(session, who, team)
-    return Items[ReceiverPublic](
-        items=[ReceiverPublic.of(r.spec, r.created_at, r.state) for r in found]
-    )
+    return Items[ReceiverPublic](items=[ReceiverPublic.of(r) for r in found])
 
 
 @router.post("/teams/{team}/alarm-receivers", status_code=201)
@@ -128,11 +126,11 @@ def add_receiver(*, team: TeamPath, body: ReceiverCreate, who: Who, deps: Deps) 
     spec = body.to_spec(team)
     with deps.db.session() as session:
         stored = alarm_receivers.add_receiver(session, who, spec, now=deps.clock())
-    return ReceiverPublic.of(stored.spec, stored.created_at, stored.state)
+    return ReceiverPublic.of(stored)
 
 
 @router.delete("/teams/{team}/alarm-receivers/{name}")
 def remove_receiver(*, team: TeamPath, name: TeamPath, who: Who, deps: Deps) -> ReceiverPublic:
     with deps.db.session() as session:
         stored = alarm_receivers.remove_receiver(session, who, team, name)
-    return ReceiverPublic.of(stored.spec, stored.created_at, stored.state)
+    return ReceiverPublic.of(stored)
