@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from dockyard.domain.alarm import Alarm, AlarmState, Notice, Transition
@@ -124,8 +124,11 @@ def list_alarms(
     service: str | None = None,
     env: str | None = None,
     limit: int = 100,
+    firing_first: bool = False,
 ) -> list[Alarm]:
-    """The team's alarms, newest first; `state` None: all of them."""
+    """The team's alarms, newest first (with `firing_first`, every firing one before any
+    resolved one, so that newer resolved alarms never crowd a firing one out of `limit`);
+    `state` None: all of them."""
     who.require_team(team)
     query = select(AlarmRow).where(AlarmRow.team == team)
     if state is not None:
@@ -134,6 +137,8 @@ def list_alarms(
         query = query.where(AlarmRow.service == service)
     if env is not None:
         query = query.where(AlarmRow.env == env)
+    if firing_first:
+        query = query.order_by(case((AlarmRow.state == str(AlarmState.FIRING), 0), else_=1))
     limit = max(1, min(limit, MAX_LISTED))
     return [alarm_of(r) for r in session.scalars(query.order_by(AlarmRow.id.desc()).limit(limit))]
 
