@@ -2,8 +2,10 @@
 by the team's members or the admin.
 
 A rule is judged by promtool before anything is stored (400 with its words); once stored,
-this server writes the whole rule file and asks Prometheus to reload it, so an answer without
-`problem` means Prometheus evaluates the rule now.
+this server writes the whole rule file and asks Prometheus to reload it when the text changed,
+so an answer with `problem` says that reload failed. An answer without one is not proof that
+Prometheus evaluates the rule: a file left unchanged asks for no reload, and one missed earlier
+is asked for again by the server's periodic resync (server.py `_keep_alarm_rules_published`).
 """
 
 from __future__ import annotations
