@@ -137,9 +137,6 @@ class EventAlarms:
         if event is None:
             return []
         alerts = self.alarms.observe(event)
-        for alert in alerts:
-            who = " ".join(f"{k}={v}" for k, v in alert.identity.labels().items())
-            log.info("alarm %s %s until=%s", alert.name, who, alert.ends_at.isoformat())
         self._outbox.put(alerts)
         return alerts
 

@@ -21,7 +21,6 @@ from dockyard.domain.alarm import (
     AlarmState,
     Builtin,
     Comparison,
-    DeliveryState,
     Notice,
     ReceiverKind,
     ReceiverSpec,
@@ -31,6 +30,7 @@ from dockyard.domain.alarm import (
 from dockyard.domain.environment import Environment
 from dockyard.domain.errors import Invalid
 from dockyard.metrics.alarm_rules import Confine, rule_expr
+from dockyard.store.alarm_receivers import StoredReceiver
 
 Text = Annotated[str, Field(max_length=MAX_TEXT, pattern=LINE)]
 DURATION = r"^(\d{1,7})([smhd])$"
@@ -122,6 +122,8 @@ class ReceiverCreate(BaseModel):
 
 
 class DeliveryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     delivered: int
     failed: int
     last_error: str | None
@@ -137,18 +139,17 @@ class ReceiverPublic(BaseModel):
     state: DeliveryPublic
 
     @classmethod
-    def of(cls, spec: ReceiverSpec, created_at: datetime, state: DeliveryState) -> ReceiverPublic:
+    def of(cls, stored: StoredReceiver) -> ReceiverPublic:
+        spec = stored.spec
         return cls(
             team=spec.team, name=spec.name, kind=spec.kind, target=spec.target,
-            created_at=created_at,
-            state=DeliveryPublic(
-                delivered=state.delivered, failed=state.failed, last_error=state.last_error,
-                last_attempt_at=state.last_attempt_at,
-            ),
+            created_at=stored.created_at, state=DeliveryPublic.model_validate(stored.state),
         )  # fmt: skip
 
 
 class AlarmPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     alertname: str
     team: str | None
@@ -167,13 +168,7 @@ class AlarmPublic(BaseModel):
 
     @classmethod
     def of(cls, alarm: Alarm) -> AlarmPublic:
-        return cls(
-            id=alarm.id, alertname=alarm.alertname, team=alarm.team, service=alarm.service,
-            env=alarm.env, severity=alarm.severity, state=alarm.state, summary=alarm.summary,
-            labels=alarm.labels, starts_at=alarm.starts_at, ends_at=alarm.ends_at,
-            acked_by=alarm.acked_by, acked_at=alarm.acked_at, silence_id=alarm.silence_id,
-            silenced_until=alarm.silenced_until,
-        )  # fmt: skip
+        return cls.model_validate(alarm)
 
 
 class SilenceCreate(BaseModel):

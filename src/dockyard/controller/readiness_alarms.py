@@ -59,9 +59,6 @@ class ReadinessWatch:
         """One round: the alerts it queued."""
         seen = await asyncio.to_thread(self._read)
         alerts = self.alarms.step(seen, self._clock())
-        for alert in alerts:
-            who = " ".join(f"{k}={v}" for k, v in alert.identity.labels().items())
-            log.info("alarm %s %s until=%s", alert.name, who, alert.ends_at.isoformat())
         self._outbox.put(alerts)
         return alerts
 

@@ -23,12 +23,7 @@ import httpx
 from dockyard.domain.alarm import Alarm, ReceiverSpec
 from dockyard.domain.clock import Clock
 from dockyard.metrics.alertmanager_client import AlertmanagerClient
-from dockyard.metrics.receivers import (
-    Notice,
-    Receiver,
-    ReceiverKind,
-    SmtpSettings,
-)
+from dockyard.metrics.receivers import Delivery, Notice, Receiver, SmtpSettings
 from dockyard.metrics.receivers import deliver as deliver_notice
 from dockyard.metrics.rule_publisher import RulePublisher
 
@@ -36,17 +31,9 @@ log = logging.getLogger("dockyard.alarms")
 TOKEN_BYTES = 32
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How one delivery to one receiver went (retries included)."""
-
-    ok: bool
-    attempts: int
-    error: str | None
-
-
-Deliver = Callable[[ReceiverSpec, Alarm, str, str | None], Awaitable[Outcome]]
-"""deliver(receiver, alarm, state, link) -> Outcome; never raises for a receiver's failure."""
+Deliver = Callable[[ReceiverSpec, Alarm, str, str | None], Awaitable[Delivery]]
+"""deliver(receiver, alarm, state, link) -> how it went (retries included); never raises for a
+receiver's failure."""
 
 
 def ensure_webhook_token(path: Path) -> bool:
@@ -79,9 +66,9 @@ def receivers_deliver(clock: Clock, smtp: SmtpSettings | None = None) -> Deliver
 
     async def deliver(
         receiver: ReceiverSpec, alarm: Alarm, state: str, link: str | None
-    ) -> Outcome:
+    ) -> Delivery:
         assert alarm.team is not None  # only a team's alarms have receivers
-        target = Receiver(receiver.name, ReceiverKind(str(receiver.kind)), receiver.target)
+        target = Receiver(receiver.name, receiver.kind, receiver.target)
         notice = Notice(
             team=alarm.team, service=alarm.service, env=alarm.env, alarm=alarm.alertname,
             severity=alarm.severity, state="resolved" if state == "resolved" else "firing",
@@ -89,8 +76,7 @@ def receivers_deliver(clock: Clock, smtp: SmtpSettings | None = None) -> Deliver
             ends_at=alarm.ends_at, link=link,
         )  # fmt: skip
         async with httpx.AsyncClient() as client:
-            done = await deliver_notice(target, notice, client=client, clock=clock, smtp=smtp)
-        return Outcome(ok=done.ok, attempts=done.attempts, error=done.error)
+            return await deliver_notice(target, notice, client=client, clock=clock, smtp=smtp)
 
     return deliver
 

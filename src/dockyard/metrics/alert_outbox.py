@@ -55,9 +55,11 @@ class AlertOutbox:
         return len(self._pending)
 
     def put(self, alerts: Iterable[Alert]) -> None:
-        """Queue `alerts` (a newer version of a pending alert replaces it). Call from the
-        event loop's thread."""
+        """Queue `alerts` (a newer version of a pending alert replaces it), logging each.
+        Call from the event loop's thread."""
         for alert in alerts:
+            who = " ".join(f"{k}={v}" for k, v in alert.identity.labels().items())
+            log.info("alarm %s %s until=%s", alert.name, who, alert.ends_at.isoformat())
             self._pending.pop(alert.key, None)  # re-inserted last: it is the newest now
             self._pending[alert.key] = alert
         while len(self._pending) > self._max:

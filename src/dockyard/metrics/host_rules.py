@@ -4,7 +4,8 @@ inode use of the filesystems holding Docker's and Dockyard's directories, and me
 Pure; cli/monitoring.py writes the file.
 
 Their alerts carry `host`, `severity` and `dockyard_builtin="true"` but no team: they are the
-platform's, for the admins' receivers. Each expression keeps only `host` (and `path`), so the
+platform's, recorded and shown to the admin (`GET /alarms`) and sent to no receiver (receivers
+are a team's). Each expression keeps only `host` (and `path`), so the
 scrape's own `instance` label (an address) never reads as a Dockyard instance.
 """
 

@@ -44,16 +44,8 @@ def load_overview(db: Database, who: Principal, *, picked: str | None) -> Overvi
                 services=tuple(
                     summaries.team_summaries(session, who, team=team, limit=MAX_SERVICES_PER_TEAM)
                 ),
-                firing=_firing(alarms.firing_counts(session, team)),
+                firing=alarms.firing_counts(session, team),
             )
             for team in shown
         ]
     return Overview(teams=tuple(names), picked=picked, groups=tuple(groups))
-
-
-def _firing(counts: dict[tuple[str, str], int]) -> dict[str, int]:
-    """Per service, whatever the environment."""
-    per_service: dict[str, int] = {}
-    for (service, _env), count in counts.items():
-        per_service[service] = per_service.get(service, 0) + count
-    return per_service

@@ -120,8 +120,9 @@ def load_service_page(
             session, who, team=team, service=service, env=selected, limit=DECISION_ROWS
         )
         alarms = store_alarms.list_alarms(
-            session, who, team, service=service, env=str(selected), limit=ALARM_ROWS
-        )
+            session, who, team, service=service, env=str(selected), limit=ALARM_ROWS,
+            firing_first=True,
+        )  # fmt: skip
     return ServicePage(
         team=team,
         service=service,
@@ -132,6 +133,5 @@ def load_service_page(
         endpoints=endpoints,
         autoscaling=policy,
         decisions=tuple(decisions),
-        # Firing ones first: a resolved flurry must not push a firing alarm off the list.
-        alarms=tuple(sorted(alarms, key=lambda a: a.state is not AlarmState.FIRING)),
+        alarms=tuple(alarms),
     )

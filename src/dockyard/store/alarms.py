@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from dockyard.domain.alarm import Alarm, AlarmState, Notice, Transition
@@ -124,8 +124,11 @@ def list_alarms(
     service: str | None = None,
     env: str | None = None,
     limit: int = 100,
+    firing_first: bool = False,
 ) -> list[Alarm]:
-    """The team's alarms, newest first; `state` None: all of them."""
+    """The team's alarms, newest first (with `firing_first`, every firing one before any
+    resolved one, so that newer resolved alarms never crowd a firing one out of `limit`);
+    `state` None: all of them."""
     who.require_team(team)
     query = select(AlarmRow).where(AlarmRow.team == team)
     if state is not None:
@@ -134,6 +137,8 @@ def list_alarms(
         query = query.where(AlarmRow.service == service)
     if env is not None:
         query = query.where(AlarmRow.env == env)
+    if firing_first:
+        query = query.order_by(case((AlarmRow.state == str(AlarmState.FIRING), 0), else_=1))
     limit = max(1, min(limit, MAX_LISTED))
     return [alarm_of(r) for r in session.scalars(query.order_by(AlarmRow.id.desc()).limit(limit))]
 
@@ -150,18 +155,19 @@ def platform_alarms(
     return [alarm_of(r) for r in session.scalars(query.order_by(AlarmRow.id.desc()).limit(limit))]
 
 
-def firing_counts(session: Session, team: str | None) -> dict[tuple[str, str], int]:
-    """Firing alarms per (service, env) of `team` (None: every team's)."""
-    query = select(AlarmRow.team, AlarmRow.service, AlarmRow.env).where(
-        AlarmRow.state == str(AlarmState.FIRING), AlarmRow.service.is_not(None)
+def firing_counts(session: Session, team: str) -> dict[str, int]:
+    """Firing alarms per service of `team`, whatever the environment (services without any
+    are absent)."""
+    query = (
+        select(AlarmRow.service, func.count())
+        .where(
+            AlarmRow.team == team,
+            AlarmRow.state == str(AlarmState.FIRING),
+            AlarmRow.service.is_not(None),
+        )
+        .group_by(AlarmRow.service)
     )
-    if team is not None:
-        query = query.where(AlarmRow.team == team)
-    counts: dict[tuple[str, str], int] = {}
-    for _team, service, env in session.execute(query):
-        key = (str(service), str(env))
-        counts[key] = counts.get(key, 0) + 1
-    return counts
+    return {str(service): int(count) for service, count in session.execute(query)}
 
 
 def get_alarm(session: Session, who: Principal, team: str, alarm_id: int) -> Alarm:

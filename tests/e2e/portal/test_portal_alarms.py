@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from dockyard.domain.alarm import AlarmState, Notice
 from dockyard.domain.principal import Principal
+from dockyard.portal.service_page import ALARM_ROWS
 from dockyard.store import alarms
 from tests.e2e.portal.conftest import World
 from tests.e2e.portal.logs_support import logged_in
@@ -68,3 +69,22 @@ def test_the_overview_counts_each_services_firing_alarms(portal_url: str, world:
         page = client.get("/").text
     row = page.split('data-service="api"', 1)[1].split("</tr>", 1)[0]
     assert "2 firing" in row  # test and online; the resolved one is not counted
+
+
+def test_newer_resolved_alarms_do_not_push_a_firing_one_off_the_service_page(
+    portal_url: str, world: World
+) -> None:
+    firing = _notice("MemoryHigh", env="test", state=AlarmState.FIRING, minutes=60, world=world)
+    resolved = [
+        _notice(f"Flap{n}", env="test", state=AlarmState.RESOLVED, minutes=50 - n, world=world)
+        for n in range(ALARM_ROWS + 2)
+    ]
+    with world.db.session() as session:
+        alarms.record(session, [firing, *resolved], now=world.clock())
+    with logged_in(portal_url, world.payments_token) as client:
+        page = client.get("/teams/payments/services/api", params={"env": "test"}).text
+    rows = [row for row in _rows(page) if row]
+    assert len(rows) == ALARM_ROWS
+    assert (rows[0][1], rows[0][2]) == ("firing", "MemoryHigh")
+    # Then the newest resolved ones.
+    assert [r[2] for r in rows[1:3]] == [f"Flap{ALARM_ROWS + 1}", f"Flap{ALARM_ROWS}"]

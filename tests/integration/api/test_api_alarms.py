@@ -19,10 +19,11 @@ from sqlalchemy import select
 from dockyard.api import ApiDeps, build_api
 from dockyard.domain.alarm import Alarm, ReceiverSpec
 from dockyard.domain.status import EnvKey
-from dockyard.metrics.alarm_center import AlarmCenter, Outcome
+from dockyard.metrics.alarm_center import AlarmCenter
 from dockyard.metrics.alarm_rules import RULES_FILE
 from dockyard.metrics.alertmanager_client import AlertmanagerClient
 from dockyard.metrics.prometheus_config import PrometheusLayout
+from dockyard.metrics.receivers import Delivery
 from dockyard.metrics.rule_check import find_promtool
 from dockyard.metrics.rule_publisher import RulePublisher
 from dockyard.store.db import Database
@@ -83,11 +84,11 @@ class Sent:
 
     async def __call__(
         self, receiver: ReceiverSpec, alarm: Alarm, state: str, link: str | None
-    ) -> Outcome:
+    ) -> Delivery:
         self.calls.append((receiver.name, alarm.alertname, state))
         if "broken" in receiver.target:
-            return Outcome(ok=False, attempts=3, error="503 from receiver")
-        return Outcome(ok=True, attempts=1, error=None)
+            return Delivery(ok=False, attempts=3, error="503 from receiver")
+        return Delivery(ok=True, attempts=1, error=None)
 
 
 @pytest.fixture

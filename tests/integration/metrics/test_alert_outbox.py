@@ -24,7 +24,10 @@ def _alert(instance: str = "cart-1", *, summary: str = "exited") -> Alert:
     return Alert("InstanceExited", who, "warning", summary, T0, T0 + timedelta(minutes=5))
 
 
-async def test_alerts_are_posted_as_alertmanager_v2_json() -> None:
+async def test_alerts_are_posted_as_alertmanager_v2_json(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="dockyard.alarms")
     with ScriptedReceiver() as server:
         async with httpx.AsyncClient() as client:
             outbox = AlertOutbox(server.url, client=client)
@@ -51,6 +54,11 @@ async def test_alerts_are_posted_as_alertmanager_v2_json() -> None:
         }
     ]
     assert (outbox.pending, outbox.sent) == (0, 1)
+    # Each queued alert is logged once, with its identity and when it ends.
+    assert (
+        "alarm InstanceExited team=shop service=cart env=test instance=cart-1 host=h1 "
+        "until=2026-12-07T01:05:00+00:00"
+    ) in caplog.messages
 
 
 async def test_alerts_are_kept_while_alertmanager_fails_and_sent_when_it_answers() -> None:

@@ -2,8 +2,10 @@
 by the team's members or the admin.
 
 A rule is judged by promtool before anything is stored (400 with its words); once stored,
-this server writes the whole rule file and asks Prometheus to reload it, so an answer without
-`problem` means Prometheus evaluates the rule now.
+this server writes the whole rule file and asks Prometheus to reload it when the text changed,
+so an answer with `problem` says that reload failed. An answer without one is not proof that
+Prometheus evaluates the rule: a file left unchanged asks for no reload, and one missed earlier
+is asked for again by the server's periodic resync (server.py `_keep_alarm_rules_published`).
 """
 
 from __future__ import annotations
@@ -117,9 +119,7 @@ def remove_rule(
 def list_receivers(*, team: TeamPath, who: Who, deps: Deps) -> Items[ReceiverPublic]:
     with deps.db.session() as session:
         found = alarm_receivers.list_receivers(session, who, team)
-    return Items[ReceiverPublic](
-        items=[ReceiverPublic.of(r.spec, r.created_at, r.state) for r in found]
-    )
+    return Items[ReceiverPublic](items=[ReceiverPublic.of(r) for r in found])
 
 
 @router.post("/teams/{team}/alarm-receivers", status_code=201)
@@ -128,11 +128,11 @@ def add_receiver(*, team: TeamPath, body: ReceiverCreate, who: Who, deps: Deps) 
     spec = body.to_spec(team)
     with deps.db.session() as session:
         stored = alarm_receivers.add_receiver(session, who, spec, now=deps.clock())
-    return ReceiverPublic.of(stored.spec, stored.created_at, stored.state)
+    return ReceiverPublic.of(stored)
 
 
 @router.delete("/teams/{team}/alarm-receivers/{name}")
 def remove_receiver(*, team: TeamPath, name: TeamPath, who: Who, deps: Deps) -> ReceiverPublic:
     with deps.db.session() as session:
         stored = alarm_receivers.remove_receiver(session, who, team, name)
-    return ReceiverPublic.of(stored.spec, stored.created_at, stored.state)
+    return ReceiverPublic.of(stored)
