@@ -12,7 +12,6 @@ the state directory's disk is measured (nearly full is unhealthy).
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -278,11 +277,15 @@ def _names(settings: Settings, programs: Programs) -> list[Part]:
     their programs are not installed: the rest of the platform does not need them)."""
     if not settings.names.enabled:
         return [Part("names", True, "off (DOCKYARD_DNS=off)")]
-    name_server, pdns, dnsmasq = (p for _, p in reversed(names.stop_parts(settings)))
-    if not all(os.access(p.argv[0], os.X_OK) for p in (pdns, dnsmasq)):
+    if absent := names.missing(settings):
         return [
-            Part("names", True, f"not served: not installed (`apt-get install {names.PACKAGES}`)")
-        ]
+            Part(
+                "names", True,
+                f"not served: {', '.join(absent)} missing (`apt-get install {names.PACKAGES}`)",
+            )
+        ]  # fmt: skip
+    name_server = own_process(settings, "names")
+    pdns, dnsmasq = names.pdns_process(settings), names.dnsmasq_process(settings)
     zone, resolver = settings.names.zone, names.resolver(settings)
     rows = []
     for process, problem, where in (

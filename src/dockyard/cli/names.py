@@ -151,17 +151,19 @@ def resolver(settings: Settings) -> tuple[str, int]:
     return (names.listen or names.resolvers)[0], names.port
 
 
+def missing(settings: Settings) -> list[str]:
+    """What this host lacks of PowerDNS, its remote backend and dnsmasq (empty: nothing)."""
+    programs = (pdns_process(settings).argv[0], dnsmasq_process(settings).argv[0])
+    return [p for p in (*programs, str(REMOTE_BACKEND)) if not os.access(p, os.R_OK)]
+
+
 def ensure_names(settings: Settings, *, env: dict[str, str], base: dict[str, str]) -> list[str]:
     """Run the name server, PowerDNS and dnsmasq; one line each."""
     names = settings.names
     if not names.enabled:
         return ["names: off (DOCKYARD_DNS=off)"]
-    missing = [
-        p for p in (pdns_process(settings).argv[0], dnsmasq_process(settings).argv[0],
-                    str(REMOTE_BACKEND)) if not os.access(p, os.R_OK)
-    ]  # fmt: skip
-    if missing:
-        return [f"names: not started: {', '.join(missing)} missing: `apt-get install {PACKAGES}`"]
+    if absent := missing(settings):
+        return [f"names: not started: {', '.join(absent)} missing: `apt-get install {PACKAGES}`"]
     pdns_sha, dnsmasq_sha = write_configs(settings)
     lines = []
     for process, environment, answers, failure in (
