@@ -82,11 +82,10 @@ def snapshot(version: str, **services: tuple[Endpoint, ...]) -> Snapshot:
 
 
 @pytest.fixture
-def listeners(tmp_path: Path) -> Listeners:
+def listeners() -> Listeners:
     return Listeners(
-        http=f"127.0.0.1:{free_port()}", metrics=f"127.0.0.1:{free_port()}", tcp_host="127.0.0.1",
-        stats_socket=tmp_path / "haproxy.sock", map_file=tmp_path / "hosts.map",
-    )  # fmt: skip
+        http=f"127.0.0.1:{free_port()}", metrics=f"127.0.0.1:{free_port()}", tcp_host="127.0.0.1"
+    )
 
 
 @pytest.fixture
