@@ -121,9 +121,9 @@ class Balancer:
         self.applied += 1
 
     async def _change(self, nxt: Layout) -> None:
-        steps = plan(self.layout, nxt, map_file=str(self.haproxy.files.map_file))
         if nxt == self.layout and not self._stale:
             return
+        steps = plan(self.layout, nxt, map_file=str(self.haproxy.files.map_file))
         self._write(nxt)
         if steps.reload or self._stale:
             self._stale = False
