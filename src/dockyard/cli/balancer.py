@@ -44,7 +44,8 @@ def balancer_process(settings: Settings) -> Managed:
 
 
 def balancer_answers(settings: Settings) -> bool:
-    """True once HAProxy serves its metrics (it starts on the feed's first snapshot)."""
+    """True once HAProxy serves its metrics (the balancer starts it before any snapshot comes:
+    on the configuration the last balancer left, or on one with no route)."""
     address = scrape_address(settings.balancer.metrics_addr)
     if address is None:
         return True
