@@ -267,10 +267,7 @@ def httpd(ip: str, port: int, body: str, root: Path) -> Iterator[None]:
 def balancer_thread(url: str, token: str, root: Path, http: str) -> Iterator[Balancer]:
     """A Balancer following the feed of `url`, its loop in a thread of its own."""
     files = HaproxyFiles(root / "balancer")
-    listeners = Listeners(
-        http=http, metrics=f"127.0.0.1:{free_port()}", tcp_host="127.0.0.1",
-        stats_socket=files.stats_socket, map_file=files.map_file,
-    )  # fmt: skip
+    listeners = Listeners(http=http, metrics=f"127.0.0.1:{free_port()}", tcp_host="127.0.0.1")
     found = Balancer(Haproxy(files), shape=Shape(drain_s=5), listeners=listeners)
     loop = asyncio.new_event_loop()
     task = loop.create_task(found.run(Feed(url, token).follow()))

@@ -26,6 +26,7 @@ from dockyard.discovery.names import Zone
 from dockyard.discovery.pdns_backend import RemoteBackend, serving_backend
 from dockyard.discovery.snapshot import Route, RouteKey, Snapshot
 from dockyard.domain.environment import Environment
+from dockyard.domain.errors import RuntimeFailure
 from dockyard.domain.ids import new_instance_id
 from dockyard.domain.instance import InstanceSpec
 from dockyard.domain.spec import Port, ServiceSpec
@@ -62,10 +63,12 @@ def backend(layout: DnsLayout, snapshot: Snapshot) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def made_network(client: docker.APIClient, bridge: str | None = None) -> Iterator[tuple[str, str]]:
-    """A bridge network of this test's own, on the Linux bridge `bridge` if named: (name,
-    /24 prefix such as 10.231.7)."""
-    name = f"dy-names-{secrets.token_hex(4)}"
+def made_network(
+    client: docker.APIClient, bridge: str | None = None, *, name: str | None = None
+) -> Iterator[tuple[str, str]]:
+    """A bridge network of this test's own (named `name`, else a fresh name), on the Linux
+    bridge `bridge` if named: (name, /24 prefix such as 10.231.7)."""
+    name = name or f"dy-names-{secrets.token_hex(4)}"
     options = {"com.docker.network.bridge.name": bridge} if bridge else None
     for _ in range(20):
         prefix = f"10.{secrets.randbelow(40) + 200}.{secrets.randbelow(250)}"
@@ -203,3 +206,33 @@ async def test_a_container_started_without_resolvers_set_resolves_through_its_ga
         finally:
             runtime.close()
     assert "10.1.0.2" in output, output
+
+
+async def test_a_network_made_again_after_a_failed_start_gives_its_new_gateway(
+    docker_engine: docker.APIClient, test_image: str
+) -> None:
+    runtime = DockerRuntime(dns_from_gateway=True)
+    name = f"dy-names-{secrets.token_hex(4)}"
+    spec = InstanceSpec(
+        team="alpha", service="client", env=TEST, revision=1,
+        instance_id=new_instance_id(), network=name,
+        spec=ServiceSpec(image=test_image, args=("sleep", "300"), stop_grace_s=1),
+    )  # fmt: skip
+
+    async def resolvers() -> object:
+        observed = await runtime.start(spec)
+        try:
+            return docker_engine.inspect_container(observed.runtime_id)["HostConfig"]["Dns"]
+        finally:
+            await runtime.destroy(observed)
+
+    try:
+        with made_network(docker_engine, name=name) as (_, prefix):
+            assert await resolvers() == [f"{prefix}.1"]
+        with pytest.raises(RuntimeFailure):
+            await runtime.start(spec)  # the segment network is gone
+        with made_network(docker_engine, name=name) as (_, again):  # the agent makes it again
+            assert again != prefix
+            assert await resolvers() == [f"{again}.1"]
+    finally:
+        runtime.close()

@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.child import ChildProcess, wait_until
 from tests.support.server import ServerProcess, free_port
 
 
@@ -52,43 +52,32 @@ class BalancerProcess:
             "DOCKYARD_BALANCER_DRAIN_S": str(drain_s),
             "DOCKYARD_LOG_LEVEL": "info",
         }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def log_file(self) -> Path:
-        return self.state_dir / "balancer.log"
+        self.child = ChildProcess(
+            [sys.executable, "-m", "dockyard.cli", "balancer"], log_file=state_dir / "balancer.log"
+        )
 
     def start(self, *, timeout_s: float = 30) -> None:
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "dockyard.cli", "balancer"],
-                env=self.env, stdout=log, stderr=log, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"dockyard balancer exited: {self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-                if httpx.get(url, timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"dockyard balancer did not start HAProxy: {self.log_tail()}")
+        self.child.start(env=self.env)
+        wait_until(
+            self._serving, children=[self.child], what="HAProxy (dockyard balancer)",
+            timeout_s=timeout_s,
+        )  # fmt: skip
+
+    def _serving(self) -> bool:
+        try:
+            url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
-        """SIGTERM (it stops its HAProxy), then SIGKILL to the whole group if need be."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        """SIGTERM (it stops its HAProxy), SIGKILL if need be; then SIGKILL to what is left of
+        its process group (an HAProxy a killed balancer could not stop)."""
+        pid = self.child.pid
+        self.child.stop(timeout_s=20)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
 
     def servers(self, backend: str) -> list[ServerState]:
         """The used slots of `backend` (`show servers state` on the stats socket)."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import httpx
 
+from dockyard.cli.own_program import own_process
 from dockyard.cli.processes import Managed
 from dockyard.cli.supervision import supervise
 from dockyard.cli.supervisor import Program
@@ -40,17 +40,12 @@ def balancer_dir(settings: Settings) -> Path:
 
 
 def balancer_process(settings: Settings) -> Managed:
-    run, logs = settings.paths.run_dir, settings.paths.logs_dir
-    return Managed(
-        name="balancer",
-        argv=(sys.executable, "-m", "dockyard.cli", "balancer"),
-        pid_file=run / "balancer.pid",
-        log_file=logs / "balancer.log",
-    )
+    return own_process(settings, "balancer")
 
 
 def balancer_answers(settings: Settings) -> bool:
-    """True once HAProxy serves its metrics (it starts on the feed's first snapshot)."""
+    """True once HAProxy serves its metrics (the balancer starts it before any snapshot comes:
+    on the configuration the last balancer left, or on one with no route)."""
     address = scrape_address(settings.balancer.metrics_addr)
     if address is None:
         return True

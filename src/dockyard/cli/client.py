@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from dockyard.cli.errors import CliError
-from dockyard.cli.sse import Event, parse_events
+from dockyard.domain.sse import Event, parse_events
 
 API_PREFIX = "/api/v1"
 TIMEOUT_S = 10.0

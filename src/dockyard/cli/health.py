@@ -12,7 +12,6 @@ the state directory's disk is measured (nearly full is unhealthy).
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,10 +21,11 @@ from dockyard.cli import monitoring, names, platform
 from dockyard.cli.balancer import balancer_answers, balancer_process, find_haproxy
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
-from dockyard.cli.logcenter import CONSUMERS, consumer_process, consumer_ready
+from dockyard.cli.logcenter import CONSUMERS
 from dockyard.cli.monitoring import parts as monitoring_parts
 from dockyard.cli.monitoring import ready_problem, targets_health
 from dockyard.cli.nats import nats_problem, nats_process
+from dockyard.cli.own_program import is_ready, own_process
 from dockyard.cli.processes import Managed
 from dockyard.cli.registry import registry_answers, registry_process
 from dockyard.cli.supervision import host_supervisor
@@ -232,8 +232,8 @@ def _nats(settings: Settings, programs: Programs) -> Part:
 
 def _consumer(settings: Settings, programs: Programs, name: str) -> Part:
     """The indexer or the archiver: running and through to the log stream."""
-    supervised, alive = programs.describe(consumer_process(settings, name))
-    if not consumer_ready(settings, name):
+    supervised, alive = programs.describe(own_process(settings, name))
+    if not is_ready(settings, name):
         return Part(name, False, f"not consuming the log stream{supervised or ': not running'}")
     return Part(name, alive, f"consuming the log stream{supervised}")
 
@@ -277,15 +277,19 @@ def _names(settings: Settings, programs: Programs) -> list[Part]:
     their programs are not installed: the rest of the platform does not need them)."""
     if not settings.names.enabled:
         return [Part("names", True, "off (DOCKYARD_DNS=off)")]
-    name_server, pdns, dnsmasq = (p for _, p in reversed(names.stop_parts(settings)))
-    if not all(os.access(p.argv[0], os.X_OK) for p in (pdns, dnsmasq)):
+    if absent := names.missing(settings):
         return [
-            Part("names", True, f"not served: not installed (`apt-get install {names.PACKAGES}`)")
-        ]
+            Part(
+                "names", True,
+                f"not served: {', '.join(absent)} missing (`apt-get install {names.PACKAGES}`)",
+            )
+        ]  # fmt: skip
+    name_server = own_process(settings, "names")
+    pdns, dnsmasq = names.pdns_process(settings), names.dnsmasq_process(settings)
     zone, resolver = settings.names.zone, names.resolver(settings)
     rows = []
     for process, problem, where in (
-        (name_server, None if names.names_ready(settings) else "not listening for PowerDNS",
+        (name_server, None if is_ready(settings, "names") else "not listening for PowerDNS",
          str(names.dns_layout(settings).backend_socket)),
         (pdns, names.dns_problem(settings.names.pdns, zone), settings.names.pdns_addr),
         (dnsmasq, names.dns_problem(resolver, zone), f"{resolver[0]}#{resolver[1]}"),

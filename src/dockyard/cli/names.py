@@ -17,12 +17,12 @@ import secrets
 import shutil
 import socket
 import struct
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from dockyard.cli.errors import CliError
-from dockyard.cli.processes import Managed, is_alive, read_cmdline
+from dockyard.cli.own_program import is_ready, own_process
+from dockyard.cli.processes import Managed
 from dockyard.cli.supervision import supervise
 from dockyard.cli.supervisor import Program
 from dockyard.discovery.dns_config import (
@@ -53,16 +53,6 @@ def dns_layout(settings: Settings) -> DnsLayout:
 def _find(name: str, candidates: tuple[str, ...]) -> str:
     found = shutil.which(name)
     return found or next((p for p in candidates if os.access(p, os.X_OK)), candidates[0])
-
-
-def names_process(settings: Settings) -> Managed:
-    run, logs = settings.paths.run_dir, settings.paths.logs_dir
-    return Managed(
-        name="names",
-        argv=(sys.executable, "-m", "dockyard.cli", "names"),
-        pid_file=run / "names.pid",
-        log_file=logs / "names.log",
-    )
 
 
 def pdns_process(settings: Settings) -> Managed:
@@ -135,20 +125,6 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def ready_file(settings: Settings) -> Path:
-    return settings.paths.run_dir / "names.ready"
-
-
-def names_ready(settings: Settings) -> bool:
-    """True if `dockyard names` runs and has said its backend socket listens."""
-    try:
-        pid = int(ready_file(settings).read_text().strip())
-    except (OSError, ValueError):
-        return False
-    cmdline = read_cmdline(pid)
-    return is_alive(pid) and cmdline is not None and names_process(settings).matches(cmdline)
-
-
 def dns_problem(server: tuple[str, int], zone: str) -> str | None:
     """Why the DNS server at `server` does not answer the zone's SOA, or None if it does."""
     ident = secrets.randbelow(65534) + 1
@@ -175,21 +151,23 @@ def resolver(settings: Settings) -> tuple[str, int]:
     return (names.listen or names.resolvers)[0], names.port
 
 
+def missing(settings: Settings) -> list[str]:
+    """What this host lacks of PowerDNS, its remote backend and dnsmasq (empty: nothing)."""
+    programs = (pdns_process(settings).argv[0], dnsmasq_process(settings).argv[0])
+    return [p for p in (*programs, str(REMOTE_BACKEND)) if not os.access(p, os.R_OK)]
+
+
 def ensure_names(settings: Settings, *, env: dict[str, str], base: dict[str, str]) -> list[str]:
     """Run the name server, PowerDNS and dnsmasq; one line each."""
     names = settings.names
     if not names.enabled:
         return ["names: off (DOCKYARD_DNS=off)"]
-    missing = [
-        p for p in (pdns_process(settings).argv[0], dnsmasq_process(settings).argv[0],
-                    str(REMOTE_BACKEND)) if not os.access(p, os.R_OK)
-    ]  # fmt: skip
-    if missing:
-        return [f"names: not started: {', '.join(missing)} missing: `apt-get install {PACKAGES}`"]
+    if absent := missing(settings):
+        return [f"names: not started: {', '.join(absent)} missing: `apt-get install {PACKAGES}`"]
     pdns_sha, dnsmasq_sha = write_configs(settings)
     lines = []
     for process, environment, answers, failure in (
-        (names_process(settings), base, lambda: names_ready(settings),
+        (own_process(settings, "names"), base, lambda: is_ready(settings, "names"),
          "the name server did not listen for PowerDNS"),
         (pdns_process(settings), {CONFIG_HASH: pdns_sha},
          lambda: dns_problem(names.pdns, names.zone) is None,
@@ -220,5 +198,5 @@ def stop_parts(settings: Settings) -> list[tuple[str, Managed]]:
     return [
         ("dnsmasq", dnsmasq_process(settings)),
         ("pdns", pdns_process(settings)),
-        ("names", names_process(settings)),
+        ("names", own_process(settings, "names")),
     ]

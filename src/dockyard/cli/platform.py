@@ -24,11 +24,12 @@ import httpx
 from dockyard.cli.balancer import BALANCER_STOP_S, balancer_process
 from dockyard.cli.client import ApiClient
 from dockyard.cli.errors import CliError
-from dockyard.cli.logcenter import CONSUMER_STOP_S, CONSUMERS, consumer_process
+from dockyard.cli.logcenter import CONSUMER_STOP_S, CONSUMERS
 from dockyard.cli.monitoring import parts as monitoring_parts
 from dockyard.cli.names import STOP_S as NAMES_STOP_S
 from dockyard.cli.names import stop_parts as names_parts
 from dockyard.cli.nats import NATS_STOP_S, nats_process
+from dockyard.cli.own_program import own_process
 from dockyard.cli.processes import Managed, recorded_pid, stop
 from dockyard.cli.registry import REGISTRY_STOP_S, registry_process
 from dockyard.cli.supervision import host_supervisor, supervise
@@ -339,7 +340,7 @@ def stop_platform(settings: Settings, *, server_argv: tuple[str, ...]) -> list[s
         ("registry", registry_process(settings), REGISTRY_STOP_S, NOT_OURS),
         ("agent", agent_process(settings), AGENT_STOP_S, "was not running"),
         *(
-            (name, consumer_process(settings, name), CONSUMER_STOP_S, "was not running")
+            (name, own_process(settings, name), CONSUMER_STOP_S, "was not running")
             for name in CONSUMERS
         ),
         ("nats", nats_process(settings), NATS_STOP_S, NOT_OURS),

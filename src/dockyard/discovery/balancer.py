@@ -97,7 +97,7 @@ class Balancer:
     async def start(self) -> None:
         """Start HAProxy before any snapshot: on the configuration an earlier balancer left,
         so its routes are served at once even while the server is away; else on none."""
-        kept = self.haproxy.files.config.exists() and self._listeners.map_file.exists()
+        kept = self.haproxy.files.config.exists() and self.haproxy.files.map_file.exists()
         if kept:
             try:
                 await self.haproxy.check(self.haproxy.files.config)
@@ -121,9 +121,9 @@ class Balancer:
         self.applied += 1
 
     async def _change(self, nxt: Layout) -> None:
-        steps = plan(self.layout, nxt, map_file=str(self._listeners.map_file))
         if nxt == self.layout and not self._stale:
             return
+        steps = plan(self.layout, nxt, map_file=str(self.haproxy.files.map_file))
         self._write(nxt)
         if steps.reload or self._stale:
             self._stale = False
@@ -136,5 +136,6 @@ class Balancer:
             await self.haproxy.reload()
 
     def _write(self, layout: Layout) -> None:
-        write_atomically(self._listeners.map_file, render_map(layout))
-        write_atomically(self.haproxy.files.config, render(layout, self._listeners))
+        files = self.haproxy.files
+        write_atomically(files.map_file, render_map(layout))
+        write_atomically(files.config, render(layout, self._listeners, files))

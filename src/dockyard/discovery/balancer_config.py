@@ -14,16 +14,16 @@ server (`option redispatch 1`), so a stale endpoint costs latency, not an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from dockyard.discovery.balancer_layout import UNUSED_ADDRESS, UNUSED_PORT, Backend, Layout
+from dockyard.discovery.haproxy import HaproxyFiles
 
 CHECK = "check inter 1s fall 2 rise 1"
 
 
 @dataclass(frozen=True)
 class Listeners:
-    """Where HAProxy listens and keeps its sockets and files."""
+    """Where HAProxy listens (its sockets and files are HaproxyFiles')."""
 
     http: str = "0.0.0.0:8480"
     """The HTTP frontend's HOST:PORT."""
@@ -31,15 +31,13 @@ class Listeners:
     """The Prometheus exporter's HOST:PORT (loopback)."""
     tcp_host: str = "0.0.0.0"
     """The address TCP routes' ports are bound on."""
-    stats_socket: Path = Path("/run/dockyard/haproxy.sock")
-    map_file: Path = Path("/var/lib/dockyard/balancer/hosts.map")
     connect_timeout_ms: int = 500
     """A connect taking longer is a failure, retried on another server."""
 
 
-def render(layout: Layout, listeners: Listeners) -> str:
-    """The whole haproxy.cfg serving `layout`."""
-    parts = [_global(listeners), _frontends(listeners)]
+def render(layout: Layout, listeners: Listeners, files: HaproxyFiles) -> str:
+    """The whole haproxy.cfg serving `layout`, with the stats socket and map of `files`."""
+    parts = [_global(listeners, files), _frontends(listeners, files)]
     for backend in layout.backends.values():
         parts.append(_backend(backend, listeners))
     return "\n".join(parts)
@@ -50,10 +48,10 @@ def render_map(layout: Layout) -> str:
     return "".join(f"{host} {name}\n" for host, name in sorted(layout.hosts.items()))
 
 
-def _global(listeners: Listeners) -> str:
+def _global(listeners: Listeners, files: HaproxyFiles) -> str:
     return f"""global
     master-worker
-    stats socket {listeners.stats_socket} mode 600 level admin expose-fd listeners
+    stats socket {files.stats_socket} mode 600 level admin expose-fd listeners
     stats timeout 30s
     log stdout format raw local0 info
 
@@ -69,12 +67,12 @@ defaults
 """
 
 
-def _frontends(listeners: Listeners) -> str:
+def _frontends(listeners: Listeners, files: HaproxyFiles) -> str:
     return f"""frontend http
     mode http
     bind {listeners.http}
     option httplog
-    use_backend %[req.hdr(host),lower,word(1,:),map({listeners.map_file})]
+    use_backend %[req.hdr(host),lower,word(1,:),map({files.map_file})]
 
 frontend metrics
     mode http

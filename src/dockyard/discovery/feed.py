@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -20,6 +20,7 @@ import httpx
 from dockyard.discovery.endpoints import Endpoint
 from dockyard.discovery.snapshot import Route, RouteKey, Snapshot, snapshot_from_json
 from dockyard.domain.errors import DockyardError
+from dockyard.domain.sse import EventReader
 
 __all__ = ["Backoff", "Endpoint", "Feed", "Route", "RouteKey", "Snapshot"]
 
@@ -103,8 +104,10 @@ class Feed:
                 raise FeedLost(f"the server answered {answer.status_code}: {answer.text[:200]}")
             log.info("endpoint feed connected to %s", self._base_url)
             self.connected = True
-            async for name, data in _events(answer.aiter_lines()):
-                yield _decoded(name, data)
+            reader = EventReader()
+            async for line in answer.aiter_lines():
+                if (found := reader.feed(line)) is not None:
+                    yield _decoded(found.name, found.data)
 
 
 def _decoded(name: str, data: str) -> Snapshot:
@@ -118,16 +121,3 @@ def _decoded(name: str, data: str) -> Snapshot:
         return snapshot_from_json(body)
     except (ValueError, KeyError, TypeError, AttributeError, DockyardError) as exc:
         raise FeedLost(f"a malformed {name!r} event in the endpoint feed: {exc}") from exc
-
-
-async def _events(lines: AsyncIterator[str]) -> AsyncGenerator[tuple[str, str], None]:
-    """(event name, data) of each server-sent event; comments (keep-alives) are skipped."""
-    name, data = "message", ""
-    async for line in lines:
-        if line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data += line[5:].strip()
-        elif not line and data:
-            yield name, data
-            name, data = "message", ""

@@ -7,6 +7,7 @@ Names under the zone (labels are case-insensitive):
   offline/online split);
 - `SERVICE.TEAM.ENV` — an explicit environment, on the caller's network only, no fallback;
 - `_PORT._tcp.` (or `_udp.`) before either — SRV records of the named port, whose targets are
+  the instances' own names (below);
 - `INSTANCE.SERVICE.TEAM.ENV` — the A record of one ready instance;
 - the zone itself — SOA and NS.
 

@@ -53,7 +53,7 @@ class SnapshotWatch:
             # Releases never change: a revision's ports are read once per process.
             for key, records in found.items():
                 missing = {r.revision for r in records if serves(r)}
-                missing -= {n for (k, n) in self._ports if k == key}
+                missing = {n for n in missing if (key, n) not in self._ports}
                 for number, ports in revision_ports(reader, key, missing).items():
                     self._ports[(key, number)] = ports
         return snapshot_of(services, found, self._ports)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from dockyard.domain.environment import Environment
 from dockyard.domain.publish import Publish, parse_publish
@@ -63,20 +64,23 @@ def ready_records(reader: Reader, keys: Collection[EnvKey]) -> dict[EnvKey, list
     for row in reader.execute(_READY.where(InstanceRow.service_id.in_(service_ids))):
         key = EnvKey(row.service_id, Environment(row.env))
         if key in found:
-            found[key].append(
-                InstanceRecord(
-                    id=row.id,
-                    revision=row.revision,
-                    template_hash="",
-                    runtime_id="",
-                    state=row.state,
-                    health=Health.READY,
-                    ip=row.ip,
-                    ready_at=row.ready_at,
-                    drain_until=row.drain_until,
-                )
-            )
+            found[key].append(_record(row, Health.READY))
     return found
+
+
+def _record(row: Row[*tuple[Any, ...]], health: Health) -> InstanceRecord:
+    """What discovery needs of an instance row (no template, runtime id or logs)."""
+    return InstanceRecord(
+        id=row.id,
+        revision=row.revision,
+        template_hash="",
+        runtime_id="",
+        state=row.state,
+        health=health,
+        ip=row.ip,
+        ready_at=row.ready_at,
+        drain_until=row.drain_until,
+    )
 
 
 def revision_ports(
@@ -128,19 +132,8 @@ def addressed_instances(reader: Reader) -> dict[EnvKey, list[InstanceRecord]]:
     ready ones are endpoints, and all of them tell a caller's environment by its address."""
     found: dict[EnvKey, list[InstanceRecord]] = {}
     for row in reader.execute(_ADDRESSED.order_by(InstanceRow.id)):
-        found.setdefault(EnvKey(row.service_id, Environment(row.env)), []).append(
-            InstanceRecord(
-                id=row.id,
-                revision=row.revision,
-                template_hash="",
-                runtime_id="",
-                state=row.state,
-                health=Health(row.health),
-                ip=row.ip,
-                ready_at=row.ready_at,
-                drain_until=row.drain_until,
-            )
-        )
+        key = EnvKey(row.service_id, Environment(row.env))
+        found.setdefault(key, []).append(_record(row, Health(row.health)))
     return found
 
 

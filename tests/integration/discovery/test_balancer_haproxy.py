@@ -82,18 +82,32 @@ def snapshot(version: str, **services: tuple[Endpoint, ...]) -> Snapshot:
 
 
 @pytest.fixture
-def listeners(tmp_path: Path) -> Listeners:
+def listeners() -> Listeners:
     return Listeners(
-        http=f"127.0.0.1:{free_port()}", metrics=f"127.0.0.1:{free_port()}", tcp_host="127.0.0.1",
-        stats_socket=tmp_path / "haproxy.sock", map_file=tmp_path / "hosts.map",
-    )  # fmt: skip
+        http=f"127.0.0.1:{free_port()}", metrics=f"127.0.0.1:{free_port()}", tcp_host="127.0.0.1"
+    )
+
+
+class Clock:
+    """The balancer's clock, moved by the test: drains are timed without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
-async def balancer(tmp_path: Path, listeners: Listeners) -> AsyncIterator[Balancer]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def balancer(tmp_path: Path, listeners: Listeners, clock: Clock) -> AsyncIterator[Balancer]:
     tcp = free_port()
     shape = Shape(domain="dy.example", tcp_ports=range(tcp, tcp + 1), min_slots=4, drain_s=0.5)
-    found = Balancer(Haproxy(HaproxyFiles(tmp_path)), shape=shape, listeners=listeners)
+    found = Balancer(Haproxy(HaproxyFiles(tmp_path)), shape=shape, listeners=listeners, clock=clock)
     yield found
     await found.haproxy.stop()
 
@@ -137,14 +151,17 @@ async def test_routes_follow_scale_out_and_in_without_a_reload_and_a_new_route_r
 
 
 async def test_a_leaving_endpoint_drains_then_goes_to_maintenance(
-    balancer: Balancer, backends: Backends, listeners: Listeners
+    balancer: Balancer, backends: Backends, clock: Clock
 ) -> None:
     a, b = [await backends.add(n) for n in "ab"]
     await balancer.apply(snapshot("1", web=(a, b)))
     await balancer.apply(snapshot("2", web=(b,)))
     port_a, port_b = a.ports[0].container_port, b.ports[0].container_port
     assert await admin_states(balancer) == {port_a: "drain", port_b: "ready"}
-    await asyncio.sleep(0.6)  # the shape's drain period
+    clock.now += 0.4  # within the shape's drain period
+    await balancer.apply(snapshot("2", web=(b,)))
+    assert await admin_states(balancer) == {port_a: "drain", port_b: "ready"}
+    clock.now += 0.2  # past it
     await balancer.apply(snapshot("2", web=(b,)))
     assert await admin_states(balancer) == {port_a: "maint", port_b: "ready"}
 

@@ -30,6 +30,7 @@ from dockyard.cli.monitoring import (
 )
 from dockyard.discovery.balancer_config import Listeners, render, render_map
 from dockyard.discovery.balancer_layout import Backend, Layout, Slot
+from dockyard.discovery.haproxy import HaproxyFiles
 from dockyard.domain.environment import Environment
 from dockyard.metrics.config_file import write_if_changed
 from dockyard.metrics.exposition import registry_of
@@ -197,14 +198,12 @@ def haproxy(tmp_path: Path) -> Iterator[str]:
     server ready: it answers 503), answered three times; its exporter's address."""
     if shutil.which("haproxy") is None:
         pytest.skip("haproxy is not installed")
-    listeners = Listeners(
-        http=f"127.0.0.1:{free_port()}", metrics=f"127.0.0.1:{free_port()}",
-        stats_socket=tmp_path / "haproxy.sock", map_file=tmp_path / "hosts.map",
-    )  # fmt: skip
+    listeners = Listeners(http=f"127.0.0.1:{free_port()}", metrics=f"127.0.0.1:{free_port()}")
+    files = HaproxyFiles(tmp_path)
     route = Backend("ops", "web", Environment.TEST, "http", (Slot(),))
     layout = Layout({route.name: route}, {"web.ops.test.dy": route.name})
-    (tmp_path / "haproxy.cfg").write_text(render(layout, listeners))
-    listeners.map_file.write_text(render_map(layout))
+    files.config.write_text(render(layout, listeners, files))
+    files.map_file.write_text(render_map(layout))
     child = subprocess.Popen(["haproxy", "-W", "-db", "-f", str(tmp_path / "haproxy.cfg")])
     try:
         url = f"http://{listeners.http}/"

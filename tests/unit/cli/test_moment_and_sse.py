@@ -8,7 +8,7 @@ import pytest
 import typer
 
 from dockyard.cli.moment import parse_moment
-from dockyard.cli.sse import Event, parse_events
+from dockyard.domain.sse import Event, parse_events
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

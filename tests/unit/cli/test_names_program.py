@@ -96,3 +96,15 @@ def test_dnsmasq_answers_on_the_bridges_gateways_unless_resolvers_are_named(
     dnsmasq = (tmp_path / "dns" / "dnsmasq.conf").read_text().splitlines()
     assert {line for line in dnsmasq if line.startswith("interface=")} == interfaces
     assert {"bind-dynamic", "listen-address=127.0.0.1"} <= set(dnsmasq)
+
+
+def test_a_missing_remote_backend_is_named_among_what_names_lack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dockyard.cli import names
+
+    absent = tmp_path / "libremotebackend.so"
+    monkeypatch.setattr(names, "REMOTE_BACKEND", absent)
+    assert str(absent) in names.missing(settings(tmp_path))
+    absent.write_bytes(b"")
+    assert str(absent) not in names.missing(settings(tmp_path))

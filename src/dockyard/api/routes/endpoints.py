@@ -9,6 +9,7 @@ are served by any server process: they learn of the controller's writes from the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -79,15 +80,13 @@ async def get_all_endpoints(
     watcher = snapshot_watch(request, deps)
     if not watch:
         return SnapshotPublic.model_validate(snapshot_json(await asyncio.to_thread(watcher.read)))
-    return StreamingResponse(
+    return _event_stream(
         framed(
             watcher.follow(since=since),
             lambda found: event("snapshot", snapshot_json(found)),
             permanent=(),
             ended="the feed ended",
-        ),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
     )
 
 
@@ -126,14 +125,21 @@ async def get_endpoints(
     # A 404 is an answer, not an event later; the read runs in a thread, off the event loop.
     current = await asyncio.to_thread(watcher.read, question)
     if watch:
-        return StreamingResponse(
+        return _event_stream(
             server_sent(
                 watcher.follow(question, since=since),
                 lambda found: endpoints_json(found, team=team, service=svc),
-            ),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
         )
     if wait is not None and current.version == since:
         current = await watcher.wait(question, since=since, timeout_s=wait)
     return EndpointsPublic.of(current, team=team, service=svc)
+
+
+def _event_stream(events: AsyncIterator[bytes]) -> StreamingResponse:
+    """A server-sent event stream that neither a cache nor a buffering proxy holds back."""
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

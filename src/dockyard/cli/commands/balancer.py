@@ -48,7 +48,7 @@ def balancer(
         )
     files = HaproxyFiles(balancer_dir(settings))
     found = Balancer(
-        Haproxy(files, binary=binary), shape=shape(settings), listeners=listeners(settings, files)
+        Haproxy(files, binary=binary), shape=shape(settings), listeners=listeners(settings)
     )
     log.info("balancer starting: HTTP on %s, feed from %s", settings.balancer.http_addr, url)
     try:
@@ -84,13 +84,10 @@ def shape(settings: Settings) -> Shape:
     return Shape(domain=own.domain, tcp_ports=own.tcp_ports, drain_s=own.drain_s)
 
 
-def listeners(settings: Settings, files: HaproxyFiles) -> Listeners:
+def listeners(settings: Settings) -> Listeners:
     own = settings.balancer
     host = own.http_addr.rpartition(":")[0]
-    return Listeners(
-        http=own.http_addr, metrics=own.metrics_addr, tcp_host=host,
-        stats_socket=files.stats_socket, map_file=files.map_file,
-    )  # fmt: skip
+    return Listeners(http=own.http_addr, metrics=own.metrics_addr, tcp_host=host)
 
 
 def register(app: typer.Typer) -> None:

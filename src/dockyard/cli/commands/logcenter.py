@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from dockyard.cli.context import session
-from dockyard.cli.logcenter import ready_file
+from dockyard.cli.own_program import ready_file, say_ready
 from dockyard.settings import Settings
 
 if TYPE_CHECKING:  # imported when run: only these commands need the log center's stack
@@ -95,13 +94,8 @@ async def _serve(
             if attempt % 10 == 0:
                 log.warning("waiting for the log stream: %s", exc.message)
             await asyncio.sleep(1.0)
-    _say_ready(ready)
+    say_ready(ready)
     await run_parts(parts(settings), process=name)
-
-
-def _say_ready(ready: Path) -> None:
-    ready.parent.mkdir(parents=True, exist_ok=True)
-    ready.write_text(f"{os.getpid()}\n")
 
 
 def _stream(settings: Settings, **consumer: Any) -> JetStreamLogStream:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 import typer
 
 from dockyard.cli.context import session
-from dockyard.cli.names import dns_layout, ready_file
+from dockyard.cli.names import dns_layout
+from dockyard.cli.own_program import ready_file, say_ready
 from dockyard.domain.errors import DockyardError
 from dockyard.settings import Settings, read_credentials
 
@@ -33,7 +33,7 @@ def names(ctx: typer.Context) -> None:
         log.error("names exiting with status 1: %s", exc)
         raise typer.Exit(1) from exc
     finally:
-        ready_file(settings).unlink(missing_ok=True)
+        ready_file(settings, "names").unlink(missing_ok=True)
 
 
 def _token(settings: Settings) -> str | None:
@@ -61,14 +61,12 @@ async def _serve(settings: Settings) -> None:
         layout=dns_layout(settings),
     )
 
-    async def say_ready() -> None:
+    async def once_serving() -> None:
         await server.serving.wait()
-        path = ready_file(settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{os.getpid()}\n")
+        say_ready(ready_file(settings, "names"))
         await asyncio.Event().wait()  # a part runs until the process stops
 
-    await run_parts({"names": server.run(), "ready": say_ready()}, process="names")
+    await run_parts({"names": server.run(), "ready": once_serving()}, process="names")
 
 
 def register(app: typer.Typer) -> None:

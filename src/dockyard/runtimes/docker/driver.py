@@ -248,12 +248,13 @@ class DockerRuntime:
         try:
             return self._create_and_start(client, spec)
         except DockerNotFound as exc:
+            # With the image found, a 404 means the network was removed behind our back: one
+            # made again under its name may have another gateway.
+            self._gateways.forget(spec.network or self.network)
             if spec.network is not None:
                 raise _missing_network(spec.network) from exc
-            # With the image found, a 404 means our network was removed behind our back:
-            # make it again and try once more.
+            # Our own network: make it again and try once more.
             self._network.forget()
-            self._gateways.forget(self.network)
         try:
             return self._create_and_start(client, spec)
         except DockerNotFound as exc:
