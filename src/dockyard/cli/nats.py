@@ -15,8 +15,8 @@ import shutil
 from urllib.parse import urlsplit
 
 from dockyard.cli.errors import CliError
-from dockyard.cli.processes import Managed, recorded_pid
-from dockyard.cli.supervision import host_supervisor, supervise
+from dockyard.cli.processes import Managed
+from dockyard.cli.supervision import claimed, disown, host_supervisor, supervise
 from dockyard.cli.supervisor import Program
 from dockyard.domain.errors import Unavailable
 from dockyard.logs.jetstream import jetstream_ready
@@ -75,8 +75,9 @@ def ensure_nats(settings: Settings, *, env: dict[str, str]) -> str:
     """Make sure the log stream's server answers, running this host's one if up manages it."""
     urls = settings.logs.nats_urls
     process = nats_process(settings)
-    ours = host_supervisor(settings).configured(process.name) or recorded_pid(process) is not None
-    if not ours and any(nats_answers(url) for url in urls):
+    supervisor = host_supervisor(settings)
+    if not claimed(supervisor, process) and any(nats_answers(url) for url in urls):
+        disown(supervisor, process)
         return f"running at {', '.join(urls)} (not started by dockyard up)"
     if not settings.logs.managed:
         raise CliError(

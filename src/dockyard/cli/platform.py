@@ -30,9 +30,9 @@ from dockyard.cli.names import STOP_S as NAMES_STOP_S
 from dockyard.cli.names import stop_parts as names_parts
 from dockyard.cli.nats import NATS_STOP_S, nats_process
 from dockyard.cli.own_program import own_process
-from dockyard.cli.processes import Managed, recorded_pid, stop
+from dockyard.cli.processes import Managed, stop
 from dockyard.cli.registry import REGISTRY_STOP_S, registry_process
-from dockyard.cli.supervision import host_supervisor, supervise
+from dockyard.cli.supervision import claimed, disown, host_supervisor, supervise
 from dockyard.cli.supervisor import Program
 from dockyard.network.bridge import ensure_bridge, own_bridge
 from dockyard.settings import DockerSettings, Settings, read_credentials
@@ -129,7 +129,7 @@ def ensure_engine(settings: Settings, *, env: dict[str, str]) -> str:
     docker = settings.docker
     process = dockerd_process(settings, find_dockerd() or "dockerd")
     if engine_answers(docker.host) and not _ours(settings, process):
-        return f"running at {docker.host} (not started by dockyard up)"
+        return _foreign(settings, process, f"running at {docker.host} (not started by dockyard up)")
     if not docker.managed:
         raise CliError(
             f"no Docker engine answers at {docker.host} (DOCKYARD_DOCKER_HOST): start it, "
@@ -160,9 +160,15 @@ def ensure_engine(settings: Settings, *, env: dict[str, str]) -> str:
 
 
 def _ours(settings: Settings, process: Managed) -> bool:
-    """True if `up` runs this part here: a program of the supervisor, or a process an older
-    `up` started without one (to be put under the supervisor)."""
-    return host_supervisor(settings).configured(process.name) or recorded_pid(process) is not None
+    """True if `up` runs this part here (supervision.claimed)."""
+    return claimed(host_supervisor(settings), process)
+
+
+def _foreign(settings: Settings, process: Managed, answer: str) -> str:
+    """`answer`, once a program of an earlier `up` that another process now stands in for is
+    forgotten (supervision.disown)."""
+    disown(host_supervisor(settings), process)
+    return answer
 
 
 @dataclass(frozen=True)
@@ -188,7 +194,8 @@ def ensure_server(
     process = server_process(settings, argv)
     url = settings.listen.local_url
     if not _ours(settings, process) and server_answers(probe):
-        return ServerStart(f"a server not started by `dockyard up` already answers at {url}", None)
+        answer = f"a server not started by `dockyard up` already answers at {url}"
+        return ServerStart(_foreign(settings, process, answer), None)
     first_start = read_credentials(settings.paths.credentials_file) is None
     done = supervise(
         settings,
@@ -260,7 +267,8 @@ def ensure_etcd(settings: Settings, *, env: dict[str, str]) -> str:
     endpoints = settings.etcd.endpoints
     process = etcd_process(settings)
     if not _ours(settings, process) and any(etcd_answers(endpoint) for endpoint in endpoints):
-        return f"running at {', '.join(endpoints)} (not started by dockyard up)"
+        answer = f"running at {', '.join(endpoints)} (not started by dockyard up)"
+        return _foreign(settings, process, answer)
     if not settings.etcd.managed:
         raise CliError(
             f"no etcd answers at {', '.join(endpoints)} (DOCKYARD_ETCD_ENDPOINTS): start it, or "
@@ -313,7 +321,7 @@ def ensure_agent(settings: Settings, *, env: dict[str, str]) -> str:
     process = agent_process(settings)
     ours = _ours(settings, process)
     if not ours and agent_answers(socket):
-        return f"an agent not started by `dockyard up` serves {socket}"
+        return _foreign(settings, process, f"an agent not started by `dockyard up` serves {socket}")
     if not ours and os.geteuid() != 0:
         return f"not started: only root may serve Docker's IPAM driver at {socket}"
     done = supervise(

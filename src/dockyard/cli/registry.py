@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 
 from dockyard.cli.errors import CliError
-from dockyard.cli.processes import Managed, recorded_pid, stop
-from dockyard.cli.supervision import Supervised, host_supervisor, supervise
+from dockyard.cli.processes import Managed, stop
+from dockyard.cli.supervision import Supervised, claimed, disown, host_supervisor, supervise
 from dockyard.cli.supervisor import HostSupervisor, Program
 from dockyard.images.config import RegistrySettings, StorageKind
 from dockyard.images.registry_config import registry_environment, write_config
@@ -61,8 +61,9 @@ def ensure_registry(settings: Settings, *, env: dict[str, str] | None = None) ->
     Dockyard manages it."""
     registry = settings.images.registry
     process = registry_process(settings)
-    ours = _supervisor(settings).configured(process.name) or recorded_pid(process) is not None
-    if not ours and registry_answers(registry):
+    supervisor = _supervisor(settings)
+    if not claimed(supervisor, process) and registry_answers(registry):
+        disown(supervisor, process)
         return f"running at {registry.address} (not started by dockyard up)"
     if not registry.managed:
         raise CliError(

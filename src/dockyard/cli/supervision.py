@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.cli.processes import end, stop, strays
+from dockyard.cli.processes import Managed, end, recorded_pid, stop, strays
 from dockyard.cli.supervisor import HostSupervisor, Program
 from dockyard.cli.supervisord import Supervisord, SupervisordPaths
 from dockyard.cli.systemd import Systemd
@@ -31,6 +31,31 @@ def host_supervisor(settings: Settings) -> HostSupervisor:
     if kind == "systemd" or (kind == "auto" and SYSTEMD_RUNNING.is_dir()):
         return Systemd(settings)
     return Supervisord(SupervisordPaths.of(settings))
+
+
+def claimed(supervisor: HostSupervisor, process: Managed) -> bool:
+    """True if what answers for `process` is up's own: a program of the supervisor that runs
+    (or starts), one whose supervisor is gone (its programs outlive it, and `supervise` takes
+    them back), or a process an older `up` started without one (a live recorded PID).
+
+    A program an earlier `up` made that its supervisor now has stopped or given up is not:
+    whatever answers in its place was started by someone else (seen: an engine started by hand
+    after `dockyard down`, which the platform's own dockerd then failed to start beside)."""
+    if recorded_pid(process) is not None:
+        return True
+    if not supervisor.configured(process.name):
+        return False
+    if supervisor.pid() is None:
+        return True
+    state = supervisor.state(process.name)
+    return state is None or state.alive
+
+
+def disown(supervisor: HostSupervisor, process: Managed) -> None:
+    """Forget a program of an earlier `up` that another process now stands in for, so that
+    `status` does not report a part as failing that answers (see `claimed`)."""
+    if supervisor.configured(process.name):
+        supervisor.uninstall(process.name)
 
 
 @dataclass(frozen=True)

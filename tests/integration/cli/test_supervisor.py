@@ -15,7 +15,7 @@ import pytest
 from dockyard.cli.errors import CliError
 from dockyard.cli.health import Programs
 from dockyard.cli.processes import Managed, is_alive, wait_until
-from dockyard.cli.supervision import supervise
+from dockyard.cli.supervision import claimed, disown, supervise
 from dockyard.cli.supervisor import FATAL, Program
 from dockyard.cli.supervisord import Supervisord, SupervisordPaths
 from dockyard.settings import Settings
@@ -120,3 +120,28 @@ def test_programs_left_by_a_killed_supervisor_are_replaced_and_nothing_else_is_t
         supervisor.shutdown()
         someone_elses.kill()
         someone_elses.wait()
+
+
+def test_a_program_is_claimed_while_it_runs_or_its_supervisor_is_gone(
+    supervisor: Supervisord, tmp_path: Path
+) -> None:
+    program = _program(tmp_path, "engine", "import time; time.sleep(300)", start_s=1)
+    assert not claimed(supervisor, program.process)  # never made: not up's
+    supervisor.install(program)
+    supervisor.start(program, answers=lambda: True, timeout_s=5, failure="no")
+    assert claimed(supervisor, program.process)
+
+    # Given up or stopped by its supervisor: whatever answers in its place is someone else's,
+    # and up forgets the program rather than have status report it failing.
+    supervisor.stop(program.name)
+    assert wait_until(lambda: _state(supervisor, "engine") != "RUNNING", timeout_s=10)
+    assert not claimed(supervisor, program.process)
+    disown(supervisor, program.process)
+    assert not supervisor.configured(program.name)
+
+    # With its supervisor gone (killed outright, its programs outlive it), a program stays up's
+    # to take back: `supervise` ends such strays and starts them again under a new supervisor.
+    supervisor.install(program)
+    supervisor.start(program, answers=lambda: True, timeout_s=5, failure="no")
+    assert supervisor.shutdown() is not None
+    assert claimed(supervisor, program.process)
